@@ -1,0 +1,1 @@
+"""dcloud control plane: API, store, services and the terms engine."""

@@ -1,0 +1,38 @@
+"""Settings read from the environment (DCLOUD_*) and overridable by CLI flags."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DCLOUD_", extra="ignore")
+
+    database_url: str = "sqlite:///./var/dcloud.db"
+    libvirt_uri: str = "qemu:///system"
+    api_url: str = "http://127.0.0.1:8080"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    token: str | None = None
+    host_name: str | None = None
+    state_dir: str = "./var"
+    # Agent behaviour
+    agent_metrics_port: int = 9177
+    agent_poll_interval_s: float = 10.0
+    agent_resync_interval_s: float = 180.0
+    suspend_mode: Literal["pause", "managedsave"] = "pause"
+    stop_timeout_s: float = 60.0
+    storage_pool: str = "dcloud"
+    storage_pool_path: str = "/var/lib/dcloud/images"
+    # Hosts whose heartbeats stop are "unknown" after this many missed intervals (CloudStack's rule).
+    heartbeat_interval_s: float = 30.0
+    heartbeat_missed_limit: int = 2
+    whois_port: int = 4343
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,69 @@
+"""Servers (VMs): what the control plane wants, what the agent last saw, and deletion records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column
+from sqlmodel import Field, SQLModel
+
+from controlplane.models.types import UTCDateTime, new_id
+
+
+class DesiredState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+    SUSPENDED = "suspended"
+    DELETED = "deleted"
+
+
+class ObservedState(StrEnum):
+    """What the agent saw in libvirt (saved = managed save image, RAM freed)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SAVED = "saved"
+    SHUTOFF = "shutoff"
+    DELETED = "deleted"
+    ERROR = "error"
+
+
+class Server(SQLModel, table=True):
+    __tablename__ = "servers"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=128)
+    host_id: int = Field(foreign_key="hosts.id", index=True)
+    contract_id: int | None = Field(default=None, foreign_key="contracts.id", index=True)
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+    desired_state: str = Field(default=DesiredState.RUNNING, max_length=16, index=True)
+    observed_state: str = Field(default=ObservedState.PENDING, max_length=16)
+    observed_detail: str | None = Field(default=None, max_length=1024)
+    # Bumped on every desired-state change so agents and audits can tell old orders from new.
+    generation: int = Field(default=1)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    observed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class DeletionRecord(SQLModel, table=True):
+    """Proof that a server's disks were overwritten before its volumes were deleted (Art. 20(8))."""
+
+    __tablename__ = "deletion_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    server_id: str = Field(foreign_key="servers.id", unique=True, max_length=32)
+    host_id: int = Field(foreign_key="hosts.id")
+    domain_name: str = Field(max_length=255)
+    volumes: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    bytes_overwritten: int = Field(sa_column=Column(BigInteger, nullable=False))
+    method: str = Field(max_length=64)
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,87 @@
+"""The wire format between the control plane and host agents (both sides import this module).
+
+The agent pulls `GET /v1/hosts/{host}/desired-state`, converges libvirt, and pushes
+`POST /v1/hosts/{host}/observed-state`. Heartbeats are `POST /v1/hosts/{host}/heartbeat`.
+Before the irreversible wipe step the agent re-reads one server with
+`GET /v1/hosts/{host}/servers/{server_id}/desired-state` and wipes only if it still says `deleted`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+DesiredStateName = Literal["running", "stopped", "suspended", "deleted"]
+ObservedStateName = Literal["pending", "running", "paused", "saved", "shutoff", "deleted", "error"]
+
+
+class NetworkAttachment(BaseModel):
+    """One interface on the host's libvirt network, bound to the server's address (Art. 24)."""
+
+    network: str
+    mac: str
+    ip: str
+
+
+class DesiredServer(BaseModel):
+    id: str
+    name: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+    desired_state: DesiredStateName
+    generation: int
+    # Partial restriction (Art. 16(4)-3..5): outbound TCP 25 blocked while the server keeps running.
+    block_outbound_smtp: bool = False
+    networks: list[NetworkAttachment] = Field(default_factory=list)
+
+
+class HostDesiredState(BaseModel):
+    host: str
+    servers: list[DesiredServer]
+
+
+class ObservedServer(BaseModel):
+    id: str
+    state: ObservedStateName
+    detail: str | None = None
+    generation: int | None = None
+
+
+class WipedVolume(BaseModel):
+    name: str
+    path: str
+    capacity_bytes: int
+    bytes_overwritten: int
+
+
+class DeletionReport(BaseModel):
+    server_id: str
+    domain_name: str
+    volumes: list[WipedVolume]
+    bytes_overwritten: int
+    method: str
+    started_at: datetime
+    finished_at: datetime
+
+
+class OrphanReport(BaseModel):
+    domain_name: str
+    domain_uuid: str
+    state: str
+
+
+class HostObservedState(BaseModel):
+    servers: list[ObservedServer] = Field(default_factory=list)
+    deletions: list[DeletionReport] = Field(default_factory=list)
+    orphans: list[OrphanReport] = Field(default_factory=list)
+    # True on a full resync: servers missing from `servers` are then known to have no domain.
+    full: bool = True
+
+
+class Heartbeat(BaseModel):
+    agent_version: str = "0.1.0"
+    libvirt_uri: str
+    libvirt_connected: bool
