@@ -1,0 +1,81 @@
+"""FastAPI dependencies as Annotated aliases: every route states in its signature what it needs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from controlplane.clock import Clock
+from controlplane.errors import Forbidden, Unauthenticated
+from controlplane.models.auth import ApiToken, Role
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's id, role and, for agents, the one host it is bound to."""
+
+    token_id: int
+    name: str
+    role: Role
+    host_id: int | None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role.value}:{self.name}"
+
+
+def current_principal(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("missing bearer token")
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))).first()
+    if row is None or row.revoked_at is not None or row.id is None:
+        raise Unauthenticated("unknown or revoked token")
+    return Principal(token_id=row.id, name=row.name, role=Role(row.role), host_id=row.host_id)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits only the given roles (admin is always admitted)."""
+    allowed = frozenset(roles) | {Role.ADMIN}
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise Forbidden(f"role {principal.role.value!r} may not do this; needs one of: {names}")
+        return principal
+
+    return check

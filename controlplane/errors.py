@@ -1,0 +1,36 @@
+"""Domain errors. `controlplane.api.errors` maps each to one HTTP status, in one place."""
+
+from __future__ import annotations
+
+
+class DcloudError(Exception):
+    """Base of every error a caller can act on; `field` names the input at fault, if any."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DcloudError):
+    """The named thing does not exist (404)."""
+
+
+class Conflict(DcloudError):
+    """The request clashes with the current state: an illegal transition, a duplicate (409)."""
+
+
+class InvalidInput(DcloudError):
+    """Input that is well-formed but not acceptable (422)."""
+
+
+class NoCapacity(Conflict):
+    """No host can take the server (409)."""
+
+
+class Unauthenticated(DcloudError):
+    """No token, or an unknown or revoked one (401)."""
+
+
+class Forbidden(DcloudError):
+    """The token's role may not do this (403)."""

@@ -1,0 +1,1 @@
+"""Network module: IPAM, WHOIS server and RDAP (Art. 24)."""

@@ -1,0 +1,5 @@
+"""HTTP routes of the network module; included by the control plane app."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
