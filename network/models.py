@@ -1,0 +1,1 @@
+"""Tables of the network module (pools, addresses, leases, disclosures)."""
