@@ -1,0 +1,19 @@
+.PHONY: run test setup lint bench
+
+# Set up this host and run everything (API :8080, agent metrics :9177, WHOIS :4343).
+run:
+	bash scripts/run.sh
+
+# Set up this host and run every test (what CI runs).
+test:
+	bash scripts/test.sh
+
+setup:
+	bash scripts/setup-host.sh
+
+lint:
+	.venv/bin/ruff check .
+
+bench: setup
+	bash scripts/ensure-postgres.sh
+	.venv/bin/python -m bench

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Prepares this Debian 12 host (as root) to run dcloud: system packages, libvirtd + virtlogd running,
+# /dev/kvm usable by QEMU, and the project installed in ./.venv. Safe to run again.
+# (prometheus brings promtool, which the tests use to check what /metrics exposes.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '== %s\n' "$*"; }
+
+APT_PACKAGES=(
+  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libvirt-dev pkg-config ebtables
+  dnsmasq-base whois gcc python3-dev python3-venv prometheus
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# QEMU runs as libvirt-qemu, which is in group kvm; without this it falls back to TCG or fails.
+if [ -e /dev/kvm ]; then
+  chgrp kvm /dev/kvm && chmod 660 /dev/kvm || true
+fi
+
+# No systemd in containers: start the daemons directly when they are not already up.
+pgrep -x virtlogd >/dev/null || { log "starting virtlogd"; virtlogd -d; }
+pgrep -x libvirtd >/dev/null || { log "starting libvirtd"; libvirtd -d; }
+for _ in $(seq 1 50); do
+  virsh -c qemu:///system version >/dev/null 2>&1 && break
+  sleep 0.2
+done
+virsh -c qemu:///system version >/dev/null || { echo "libvirtd did not come up" >&2; exit 1; }
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+log "installing dcloud into .venv"
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -c "import libvirt, controlplane" || { echo "dcloud did not install" >&2; exit 1; }
+log "host ready"
