@@ -1,0 +1,172 @@
+"""Build libvirt domain XML for a dcloud server, and recognise dcloud domains by their name/metadata.
+
+Everything goes through lxml so a customer-chosen name can never change the structure of the domain
+(`a'<b>&"` or `]]>` end up as text, nothing else).
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from controlplane.protocol import DesiredServer, NetworkAttachment
+
+DOMAIN_PREFIX = "dcloud-"
+METADATA_NS = "https://dcloud.example/xmlns/server/1"
+METADATA_PREFIX = "dcloud"
+# libvirt's built-in anti-spoofing filter: MAC, IP and ARP bound to what the control plane assigned.
+CLEAN_TRAFFIC_FILTER = "clean-traffic"
+# dcloud's own filter for the partial restriction of Art. 16(4)-3..5 (clean-traffic + drop outbound TCP 25).
+SMTP_BLOCK_FILTER = "dcloud-clean-traffic-no-smtp"
+# Hosts are x86_64; libvirt picks its default machine type for it.
+GUEST_ARCH = "x86_64"
+
+# Server ids become parts of domain, volume and file names: keep them to a safe alphabet.
+_SERVER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Characters XML 1.0 cannot carry at all (lxml refuses them); everything else round-trips.
+_XML_FORBIDDEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# libvirt rejects titles containing newlines; the title shows them as the Unicode control pictures
+# while <metadata>/<name> keeps the exact name.
+_TITLE_LINE_BREAKS = str.maketrans({"\n": "\u2424", "\r": "\u240d"})
+
+
+class DomainXmlError(ValueError):
+    """The server cannot be expressed as a libvirt domain (bad id, name XML cannot carry)."""
+
+
+def domain_name_for(server_id: str) -> str:
+    """The libvirt domain name of a server: `dcloud-<id>`."""
+    check_server_id(server_id)
+    return f"{DOMAIN_PREFIX}{server_id}"
+
+
+def check_server_id(server_id: str) -> None:
+    if not _SERVER_ID_RE.match(server_id):
+        raise DomainXmlError(f"server id {server_id!r} is not usable in libvirt names")
+
+
+def domain_title(name: str) -> str:
+    """The `<title>` libvirt will accept for a server name (identical unless it has line breaks)."""
+    return name.translate(_TITLE_LINE_BREAKS)
+
+
+def build_domain_xml(
+    server: DesiredServer,
+    *,
+    domain_type: str,
+    volume_path: str,
+    smtp_filter: str | None = None,
+    uuid: str | None = None,
+) -> str:
+    """Domain XML for `server`; `uuid` keeps an existing domain's identity when it is redefined.
+
+    `smtp_filter` names the nwfilter used instead of clean-traffic while `block_outbound_smtp` is set
+    (default: dcloud's own `dcloud-clean-traffic-no-smtp`).
+    """
+    if _XML_FORBIDDEN_RE.search(server.name):
+        raise DomainXmlError("server name contains control characters XML cannot represent")
+    root = etree.Element("domain", type=domain_type)
+    _text(root, "name", domain_name_for(server.id))
+    if uuid is not None:
+        _text(root, "uuid", uuid)
+    _text(root, "title", domain_title(server.name))
+    root.append(_metadata(server))
+    _text(root, "memory", str(server.memory_mib), unit="MiB")
+    _text(root, "currentMemory", str(server.memory_mib), unit="MiB")
+    _text(root, "vcpu", str(server.vcpus), placement="static")
+    os_el = etree.SubElement(root, "os")
+    _text(os_el, "type", "hvm", arch=GUEST_ARCH)
+    etree.SubElement(os_el, "boot", dev="hd")
+    features = etree.SubElement(root, "features")
+    etree.SubElement(features, "acpi")
+    etree.SubElement(features, "apic")
+    etree.SubElement(root, "clock", offset="utc")
+    _text(root, "on_poweroff", "destroy")
+    _text(root, "on_reboot", "restart")
+    _text(root, "on_crash", "destroy")
+    root.append(_devices(server, volume_path, filter_name_for(server, smtp_filter)))
+    return etree.tostring(root, encoding="unicode")
+
+
+def filter_name_for(server: DesiredServer, smtp_filter: str | None = None) -> str:
+    """The nwfilter every interface of `server` should reference right now."""
+    if server.block_outbound_smtp:
+        return smtp_filter or SMTP_BLOCK_FILTER
+    return CLEAN_TRAFFIC_FILTER
+
+
+def build_filterref(filter_name: str, ip: str) -> etree._Element:
+    """`<filterref filter=..><parameter name="IP" value=".."/></filterref>` for one interface."""
+    ref = etree.Element("filterref", filter=filter_name)
+    etree.SubElement(ref, "parameter", name="IP", value=ip)
+    return ref
+
+
+def parse_server_id(domain_xml_or_name: str) -> str | None:
+    """The dcloud server id of a domain, from its XML (name + metadata must agree) or its name alone."""
+    text = domain_xml_or_name.strip()
+    if not text.startswith("<"):
+        return _id_from_name(text)
+    try:
+        root = etree.fromstring(text.encode())
+    except etree.XMLSyntaxError:
+        return None
+    name_id = _id_from_name(root.findtext("name") or "")
+    meta_id = root.findtext(f"metadata/{{{METADATA_NS}}}server/{{{METADATA_NS}}}id")
+    # A domain that merely looks like ours by name is not ours: both must say the same id.
+    if name_id is None or meta_id != name_id:
+        return None
+    return name_id
+
+
+def parse_metadata(metadata_xml: str) -> dict[str, str]:
+    """The fields of a `<dcloud:server>` element as returned by `virDomain.metadata()`."""
+    root = etree.fromstring(metadata_xml.encode())
+    return {etree.QName(child).localname: child.text or "" for child in root}
+
+
+def _id_from_name(name: str) -> str | None:
+    if not name.startswith(DOMAIN_PREFIX):
+        return None
+    server_id = name[len(DOMAIN_PREFIX) :]
+    return server_id if _SERVER_ID_RE.match(server_id) else None
+
+
+def _metadata(server: DesiredServer) -> etree._Element:
+    metadata = etree.Element("metadata")
+    el = etree.SubElement(metadata, f"{{{METADATA_NS}}}server", nsmap={METADATA_PREFIX: METADATA_NS})
+    _text(el, f"{{{METADATA_NS}}}id", server.id)
+    _text(el, f"{{{METADATA_NS}}}name", server.name)
+    _text(el, f"{{{METADATA_NS}}}generation", str(server.generation))
+    return metadata
+
+
+def _devices(server: DesiredServer, volume_path: str, filter_name: str) -> etree._Element:
+    devices = etree.Element("devices")
+    disk = etree.SubElement(devices, "disk", type="file", device="disk")
+    # discard=unmap lets the guest punch holes, so freed blocks hold no data and wiping stays cheap.
+    etree.SubElement(disk, "driver", name="qemu", type="raw", discard="unmap")
+    etree.SubElement(disk, "source", file=volume_path)
+    etree.SubElement(disk, "target", dev="vda", bus="virtio")
+    for attachment in server.networks:
+        devices.append(_interface(attachment, filter_name))
+    etree.SubElement(devices, "serial", type="pty")
+    etree.SubElement(devices, "console", type="pty")
+    etree.SubElement(devices, "memballoon", model="virtio")
+    return devices
+
+
+def _interface(attachment: NetworkAttachment, filter_name: str) -> etree._Element:
+    iface = etree.Element("interface", type="network")
+    etree.SubElement(iface, "mac", address=attachment.mac.lower())
+    etree.SubElement(iface, "source", network=attachment.network)
+    etree.SubElement(iface, "model", type="virtio")
+    iface.append(build_filterref(filter_name, attachment.ip))
+    return iface
+
+
+def _text(parent: etree._Element, tag: str, text: str, **attrs: str) -> etree._Element:
+    el = etree.SubElement(parent, tag, **attrs)
+    el.text = text
+    return el
