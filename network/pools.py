@@ -1,0 +1,104 @@
+"""Address pools: creation (no overlaps), listing, and utilisation (size, assigned, quarantined, free)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, text
+from sqlmodel import Session, select
+
+from controlplane.errors import Conflict, NotFound
+from network import ipam
+from network.models import AddressLease, AddressPool, FreeAddress
+from network.policy import quarantine_days
+
+# Serialises pool creation on PostgreSQL so two overlapping pools cannot both pass the check;
+# allocations never take this lock (they lock only their own pool row).
+_POOL_CREATE_LOCK_KEY = 0x6463_6C6F_7564_0001
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    name: str
+    cidr: str
+    network_name: str
+    gateway: str | None = None
+    reserved: tuple[str, ...] = ()
+    host_names: tuple[str, ...] = ()
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Utilisation:
+    pool_id: int
+    size: int
+    assigned: int
+    quarantined: int
+    free: int
+
+
+def shape_of(pool: AddressPool) -> ipam.PoolShape:
+    return ipam.shape_pool(pool.cidr, pool.gateway, list(pool.reserved))
+
+
+def create_pool(session: Session, *, spec: PoolSpec, at: datetime) -> AddressPool:
+    """A new pool; 409 when its range overlaps an existing pool or its name is taken."""
+    shape = ipam.shape_pool(spec.cidr, spec.gateway, list(spec.reserved))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POOL_CREATE_LOCK_KEY})
+    existing = session.exec(select(AddressPool)).all()
+    clash = ipam.overlapping(shape.network, [p.cidr for p in existing])
+    if clash is not None:
+        raise Conflict(f"{shape.network} overlaps the existing pool {clash}", field="cidr")
+    if any(p.name == spec.name for p in existing):
+        raise Conflict(f"a pool named {spec.name!r} already exists", field="name")
+    pool = AddressPool(
+        name=spec.name,
+        cidr=str(shape.network),
+        ip_version=shape.version,
+        gateway=str(shape.gateway) if shape.gateway else None,
+        reserved=[str(shape.address_at(o)) for o in sorted(shape.reserved_offsets)],
+        network_name=spec.network_name,
+        host_names=list(spec.host_names),
+        description=spec.description,
+        created_at=at,
+    )
+    session.add(pool)
+    session.flush()
+    return pool
+
+
+def list_pools(session: Session) -> list[AddressPool]:
+    return list(session.exec(select(AddressPool).order_by(AddressPool.id)).all())
+
+
+def get_pool(session: Session, pool_id: int) -> AddressPool:
+    pool = session.get(AddressPool, pool_id)
+    if pool is None:
+        raise NotFound(f"no pool with id {pool_id}", field="pool_id")
+    return pool
+
+
+def utilisation(session: Session, *, pool: AddressPool, at: datetime) -> Utilisation:
+    """Counts from indexed queries: assigned leases and free-list entries still inside quarantine."""
+    assert pool.id is not None
+    assigned = session.exec(
+        select(func.count())
+        .select_from(AddressLease)
+        .where(AddressLease.pool_id == pool.id, AddressLease.released_at.is_(None))  # type: ignore[union-attr]
+    ).one()
+    cutoff = at - timedelta(days=quarantine_days())
+    quarantined = session.exec(
+        select(func.count())
+        .select_from(FreeAddress)
+        .where(FreeAddress.pool_id == pool.id, FreeAddress.released_at > cutoff)
+    ).one()
+    size = shape_of(pool).size
+    return Utilisation(
+        pool_id=pool.id,
+        size=size,
+        assigned=int(assigned),
+        quarantined=int(quarantined),
+        free=size - int(assigned) - int(quarantined),
+    )

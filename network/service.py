@@ -1,0 +1,230 @@
+"""Leasing addresses to servers (Art. 24(1),(2)): allocate, release into quarantine, attachments for agents.
+
+Each allocation locks only its own pool row (an UPDATE, which PostgreSQL row-locks and SQLite turns
+into the write lock), takes the next never-used offset from the pool's cursor, or else the free-list
+entry released longest ago and past quarantine, and inserts the lease. The partial unique index on
+active addresses is the last word: a conflict there is retried with the next candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from controlplane.errors import Conflict, InvalidInput, NoCapacity
+from controlplane.models import Contract, Host, Server
+from controlplane.protocol import NetworkAttachment
+from network import ipam
+from network.models import AddressLease, AddressPool, FreeAddress
+from network.policy import quarantine_days
+from network.pools import shape_of
+
+Lease = AddressLease
+
+# Conflicts on the unique index can only come from leases made outside the pool cursor; a few
+# retries step past them without looping forever on a corrupted pool.
+_MAX_CONFLICT_RETRIES = 16
+
+
+class PoolExhausted(NoCapacity):
+    """Every address of the server's pools is assigned or still in quarantine (409)."""
+
+
+class ExtraAddressNotAgreed(Conflict):
+    """A further address without (or beyond) the contract's agreement (Art. 24(1)) (409)."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    server_id: str
+    contract_id: int | None
+    customer_id: int | None
+    kind: str = "primary"
+
+
+def holder_of(session: Session, server: Server, kind: str = "primary") -> Holder:
+    contract = session.get(Contract, server.contract_id) if server.contract_id is not None else None
+    customer_id = contract.customer_id if contract is not None else None
+    return Holder(server_id=server.id, contract_id=server.contract_id, customer_id=customer_id, kind=kind)
+
+
+def candidate_pools(session: Session, host_name: str | None) -> list[AddressPool]:
+    """Pools bound to the host first, then pools for every host; IPv4 before IPv6; oldest first."""
+    pools = session.exec(select(AddressPool).order_by(col(AddressPool.id))).all()
+    bound = [p for p in pools if host_name is not None and host_name in p.host_names]
+    shared = [p for p in pools if not p.host_names]
+    return sorted(bound, key=lambda p: p.ip_version) + sorted(shared, key=lambda p: p.ip_version)
+
+
+def _lock_pool(session: Session, pool_id: int) -> AddressPool:
+    session.execute(
+        update(AddressPool).where(col(AddressPool.id) == pool_id).values(next_offset=AddressPool.next_offset)
+    )
+    stmt = select(AddressPool).where(AddressPool.id == pool_id).execution_options(populate_existing=True)
+    return session.exec(stmt).one()
+
+
+def _take_never_used(pool: AddressPool) -> int | None:
+    shape = shape_of(pool)
+    offset, total = pool.next_offset, int(shape.network.size)
+    while offset < total and offset in shape.reserved_offsets:
+        offset += 1
+    if offset >= total:
+        pool.next_offset = total
+        return None
+    pool.next_offset = offset + 1
+    return offset
+
+
+def _take_released(session: Session, pool: AddressPool, at: datetime) -> int | None:
+    cutoff = at - timedelta(days=quarantine_days())
+    entry = session.exec(
+        select(FreeAddress)
+        .where(FreeAddress.pool_id == pool.id, FreeAddress.released_at <= cutoff)
+        .order_by(col(FreeAddress.released_at), col(FreeAddress.addr_offset))
+        .limit(1)
+    ).first()
+    if entry is None:
+        return None
+    session.delete(entry)
+    return entry.addr_offset
+
+
+def allocate_in_pool(session: Session, *, pool_id: int, holder: Holder, at: datetime) -> AddressLease | None:
+    """One lease from one pool under its row lock; None when the pool has nothing to give."""
+    pool = _lock_pool(session, pool_id)
+    shape = shape_of(pool)
+    for _ in range(_MAX_CONFLICT_RETRIES):
+        offset = _take_never_used(pool)
+        if offset is None:
+            offset = _take_released(session, pool, at)
+        if offset is None:
+            return None
+        lease = AddressLease(
+            pool_id=pool_id,
+            address=str(shape.address_at(offset)),
+            addr_offset=offset,
+            kind=holder.kind,
+            server_id=holder.server_id,
+            contract_id=holder.contract_id,
+            customer_id=holder.customer_id,
+            leased_at=at,
+        )
+        try:
+            with session.begin_nested():
+                session.add(lease)
+                session.flush()
+        except IntegrityError:
+            continue  # an active holder exists outside the cursor's view: try the next candidate
+        pool.lease_count += 1
+        session.add(pool)
+        session.flush()
+        return lease
+    raise Conflict(f"pool {pool.name} keeps colliding with active leases; check for leases made by hand")
+
+
+def _allocate(session: Session, *, server: Server, holder: Holder, at: datetime) -> AddressLease | None:
+    host = session.get(Host, server.host_id)
+    pools = candidate_pools(session, host.name if host else None)
+    if not pools:
+        return None
+    for pool in pools:
+        assert pool.id is not None
+        lease = allocate_in_pool(session, pool_id=pool.id, holder=holder, at=at)
+        if lease is not None:
+            return lease
+    names = ", ".join(p.name for p in pools)
+    raise PoolExhausted(f"no free address in pool(s) {names}: all assigned or in quarantine")
+
+
+def active_leases(session: Session, server_id: str) -> list[AddressLease]:
+    return list(
+        session.exec(
+            select(AddressLease)
+            .where(AddressLease.server_id == server_id, col(AddressLease.released_at).is_(None))
+            .order_by(col(AddressLease.id))
+        ).all()
+    )
+
+
+def allocate_server_address(session: Session, *, server: Server, at: datetime) -> AddressLease | None:
+    """The one address every server gets on creation (Art. 24(1)); idempotent; None if no pool applies."""
+    for lease in active_leases(session, server.id):
+        if lease.kind == "primary":
+            return lease
+    return _allocate(session, server=server, holder=holder_of(session, server), at=at)
+
+
+def allocate_extra_address(
+    session: Session, *, server: Server, contract: Contract, at: datetime
+) -> AddressLease | None:
+    """A further address, only within the contract's recorded agreement (Art. 24(1))."""
+    if server.contract_id != contract.id:
+        raise InvalidInput(f"server {server.id} does not belong to contract {contract.id}", field="server_id")
+    if contract.extra_addresses_allowed <= 0 or not contract.extra_addresses_approved_by:
+        raise ExtraAddressNotAgreed(
+            f"contract {contract.id} has no agreement for extra addresses (Art. 24(1))", field="contract"
+        )
+    # Lock the contract so two concurrent requests cannot both take the last agreed address.
+    session.exec(select(Contract).where(Contract.id == contract.id).with_for_update()).one()
+    in_use = session.exec(
+        select(AddressLease).where(
+            AddressLease.contract_id == contract.id,
+            AddressLease.kind == "extra",
+            col(AddressLease.released_at).is_(None),
+        )
+    ).all()
+    if len(in_use) >= contract.extra_addresses_allowed:
+        raise ExtraAddressNotAgreed(
+            f"contract {contract.id} already uses its {contract.extra_addresses_allowed} agreed extra "
+            f"address(es) (approved by {contract.extra_addresses_approved_by}; Art. 24(1))",
+            field="contract",
+        )
+    return _allocate(session, server=server, holder=holder_of(session, server, kind="extra"), at=at)
+
+
+def release_server_addresses(session: Session, *, server_id: str, at: datetime) -> list[AddressLease]:
+    """Ends the server's leases (termination, Art. 20(8)); each address rests in quarantine before reuse."""
+    released = []
+    for lease in active_leases(session, server_id):
+        # Conditional UPDATE so a concurrent release of the same lease frees the address only once.
+        result = session.execute(
+            update(AddressLease)
+            .where(col(AddressLease.id) == lease.id, col(AddressLease.released_at).is_(None))
+            .values(released_at=at)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        session.add(
+            FreeAddress(
+                pool_id=lease.pool_id, addr_offset=lease.addr_offset, address=lease.address, released_at=at
+            )
+        )
+        lease.released_at = at
+        released.append(lease)
+    session.flush()
+    return released
+
+
+def attachments_for(session: Session, server_ids: list[str]) -> dict[str, list[NetworkAttachment]]:
+    """For the agent's desired state: each server's interfaces (network, MAC, address); primary first."""
+    result: dict[str, list[NetworkAttachment]] = {sid: [] for sid in server_ids}
+    if not server_ids:
+        return result
+    rows = session.exec(
+        select(AddressLease, AddressPool)
+        .join(AddressPool, col(AddressPool.id) == AddressLease.pool_id)
+        .where(col(AddressLease.server_id).in_(server_ids), col(AddressLease.released_at).is_(None))
+        .order_by(col(AddressLease.kind).desc(), col(AddressLease.id))
+    ).all()
+    for lease, pool in rows:
+        assert lease.id is not None
+        mac = ipam.mac_for_lease(lease.id)
+        result[lease.server_id].append(
+            NetworkAttachment(network=pool.network_name, mac=mac, ip=lease.address)
+        )
+    return result

@@ -1,0 +1,127 @@
+"""Fixtures for the network module: a store on SQLite or a private PostgreSQL database, and factories."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from controlplane.clock import FixedClock
+from controlplane.db import make_engine
+from controlplane.models import Contract, Customer, Host, Server
+from controlplane.store_metadata import load_all_models
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+T0 = datetime(2027, 3, 1, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: object) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path}/network.db")
+    load_all_models().create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh database dctest_<random>, dropped afterwards even when the test fails."""
+    name = f"dctest_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    load_all_models().create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """The store on both backends: the same behaviour must hold on each."""
+    name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    return request.getfixturevalue(name)
+
+
+def make_host(session: Session, name: str = "hv1") -> Host:
+    host = Host(
+        name=name, libvirt_uri="qemu:///system", vcpus=64, memory_mib=262144, disk_gib=4096, created_at=T0
+    )
+    session.add(host)
+    session.flush()
+    return host
+
+
+def make_customer(session: Session, **overrides: object) -> Customer:
+    fields: dict[str, object] = {
+        "name": "주식회사 예시클라우드",
+        "name_en": "Example Cloud Co., Ltd.",
+        "email": "ops@example.kr",
+        "address": "서울특별시 강남구 테헤란로 123, 7층",
+        "address_en": "7F, 123 Teheran-ro, Gangnam-gu, Seoul",
+        "address_district": "서울특별시 강남구",
+        "zip_code": "06133",
+        "contact_name": "김담당",
+        "contact_phone": "+82-2-555-0100",
+        "contact_email": "netadmin@example.kr",
+        "created_at": T0,
+    }
+    fields.update(overrides)
+    customer = Customer(**fields)  # type: ignore[arg-type]
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def make_contract(session: Session, customer: Customer, **overrides: object) -> Contract:
+    fields: dict[str, object] = {
+        "customer_id": customer.id,
+        "state": "active",
+        "plan": "standard",
+        "monthly_fee": 50000,
+        "desired_open_date": date(2027, 3, 1),
+        "terms_version": "2027-01",
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    fields.update(overrides)
+    contract = Contract(**fields)  # type: ignore[arg-type]
+    session.add(contract)
+    session.flush()
+    return contract
+
+
+def make_server(session: Session, host: Host, contract: Contract | None = None, name: str = "web") -> Server:
+    assert host.id is not None
+    server = Server(
+        name=name,
+        host_id=host.id,
+        contract_id=contract.id if contract else None,
+        vcpus=1,
+        memory_mib=512,
+        disk_gib=10,
+        created_at=T0,
+        updated_at=T0,
+    )
+    session.add(server)
+    session.flush()
+    return server
