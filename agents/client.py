@@ -1,0 +1,111 @@
+"""Where the agent gets its desired state and sends what it observed: the control plane over HTTP.
+
+`DesiredSource` is the seam: the reconciler only needs these four calls, so tests can drive it with
+an in-memory or file-backed source while production uses `ControlPlaneClient`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+from urllib.parse import quote
+
+import httpx
+
+from controlplane.protocol import DesiredServer, Heartbeat, HostDesiredState, HostObservedState
+
+log = logging.getLogger(__name__)
+
+
+class ControlPlaneUnavailable(Exception):
+    """The control plane could not be reached or kept failing; the caller retries on its next pass."""
+
+
+class ControlPlaneRejected(Exception):
+    """The control plane answered with a 4xx: retrying the same request will not help."""
+
+    def __init__(self, status_code: int, body: str) -> None:
+        super().__init__(f"control plane rejected the request: HTTP {status_code}: {body[:500]}")
+        self.status_code = status_code
+
+
+class DesiredSource(Protocol):
+    def desired(self) -> HostDesiredState: ...
+
+    def desired_one(self, server_id: str) -> DesiredServer | None: ...
+
+    def report(self, observed: HostObservedState) -> None: ...
+
+    def heartbeat(self, beat: Heartbeat) -> None: ...
+
+
+class ControlPlaneClient:
+    """The agent's side of the routes in controlplane/protocol.py, with timeouts and retries."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        host_name: str,
+        *,
+        timeout_s: float = 10.0,
+        attempts: int = 3,
+        backoff_s: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.host_name = host_name
+        self._attempts = max(1, attempts)
+        self._backoff_s = backoff_s
+        self._http = httpx.Client(
+            base_url=api_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+        )
+        self._host_path = f"/v1/hosts/{quote(host_name, safe='')}"
+
+    def desired(self) -> HostDesiredState:
+        response = self._request("GET", f"{self._host_path}/desired-state")
+        return HostDesiredState.model_validate_json(response.content)
+
+    def desired_one(self, server_id: str) -> DesiredServer | None:
+        """The server's current desired state, or None when the control plane does not know it."""
+        path = f"{self._host_path}/servers/{quote(server_id, safe='')}/desired-state"
+        response = self._request("GET", path, missing_ok=True)
+        if response.status_code == 404:
+            return None
+        return DesiredServer.model_validate_json(response.content)
+
+    def report(self, observed: HostObservedState) -> None:
+        self._request("POST", f"{self._host_path}/observed-state", json=observed.model_dump(mode="json"))
+
+    def heartbeat(self, beat: Heartbeat) -> None:
+        self._request("POST", f"{self._host_path}/heartbeat", json=beat.model_dump(mode="json"))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(
+        self, method: str, path: str, *, json: object | None = None, missing_ok: bool = False
+    ) -> httpx.Response:
+        """Send with exponential backoff on transport errors and 5xx; 4xx are final."""
+        last_error: str = ""
+        for attempt in range(self._attempts):
+            if attempt:
+                time.sleep(self._backoff_s * 2 ** (attempt - 1))
+            try:
+                response = self._http.request(method, path, json=json)
+            except httpx.TransportError as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code >= 500:
+                last_error = f"HTTP {response.status_code}"
+                continue
+            if response.status_code == 404 and missing_ok:
+                return response
+            if response.status_code >= 400:
+                raise ControlPlaneRejected(response.status_code, response.text)
+            return response
+        log.warning("control plane unavailable: %s %s: %s", method, path, last_error)
+        raise ControlPlaneUnavailable(f"{method} {path}: {last_error}")

@@ -1,0 +1,216 @@
+"""Converge this host's libvirt to the control plane's desired state, and report what is there.
+
+Like a Kubernetes controller: every action is idempotent and chosen from (desired, observed), so a
+pass that follows a crash simply continues. One server's failure is logged and counted and never
+stops the others. Domains dcloud does not own are reported as orphans and never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import libvirt
+
+from agents.client import ControlPlaneRejected, ControlPlaneUnavailable, DesiredSource
+from agents.deletion import DeletionSequence, WipeNotConfirmed
+from agents.journal import DeletionJournal
+from agents.metrics import AgentMetrics
+from controlplane.clock import Clock, system_clock
+from controlplane.protocol import DesiredServer, HostObservedState, ObservedServer
+
+log = logging.getLogger(__name__)
+
+# desired state -> {observed state -> driver method name}; a missing key means "nothing to do".
+_TRANSITIONS: dict[str, dict[str, str]] = {
+    "running": {"shutoff": "start", "paused": "resume", "saved": "resume"},
+    "stopped": {"running": "stop", "paused": "stop"},
+    "suspended": {"running": "suspend"},
+}
+
+
+class DeletionInterrupted(Exception):
+    """Volumes were already wiped, so the server cannot go back to running; an operator must look."""
+
+
+@dataclass
+class PassResult:
+    observed: HostObservedState
+    errors: dict[str, str] = field(default_factory=dict)
+    reported: bool = False
+
+
+class Reconciler:
+    """One agent's convergence logic over a LibvirtDriver (agents/driver.py) and a DesiredSource."""
+
+    def __init__(
+        self,
+        driver: Any,
+        source: DesiredSource,
+        journal: DeletionJournal,
+        metrics: AgentMetrics | None = None,
+        *,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.driver = driver
+        self.source = source
+        self.journal = journal
+        self.metrics = metrics
+        self._deletion = DeletionSequence(driver, source, journal, clock=clock)
+        # server id -> generation this process already passed to ensure_defined; saves a pass
+        # full of no-op redefinitions. A resync clears it so everything is re-verified.
+        self._ensured: dict[str, int] = {}
+
+    def run_once(self, *, resync: bool = False) -> PassResult:
+        """A full pass: pull all desired state, converge every server, report everything (full=True)."""
+        started = time.perf_counter()
+        if resync:
+            self._ensured.clear()
+        desired = self.source.desired()
+        listed = {server.id: server for server in desired.servers}
+        current = self.driver.managed_domains()
+        result = PassResult(observed=HostObservedState(full=True))
+        for server in desired.servers:
+            self._converge_into(result, server, current.get(server.id))
+        for server_id, state in sorted(current.items()):
+            if server_id not in listed:  # ours by name and metadata, unknown to the control plane
+                result.observed.servers.append(ObservedServer(id=server_id, state=state))
+        self._drop_unlisted(listed)
+        result.observed.orphans = self.driver.orphans()
+        self._report(result)
+        self._observe_duration(time.perf_counter() - started)
+        return result
+
+    def reconcile_servers(self, server_ids: Iterable[str]) -> PassResult:
+        """A prompt pass for servers a libvirt event named; reports only those (full=False)."""
+        started = time.perf_counter()
+        result = PassResult(observed=HostObservedState(full=False))
+        for server_id in sorted(set(server_ids)):
+            try:
+                server = self.source.desired_one(server_id)
+            except (ControlPlaneUnavailable, ControlPlaneRejected) as exc:
+                self._count_error(result, server_id, "control_plane", exc)
+                continue
+            if server is None:
+                state = self.driver.observe(server_id)
+                result.observed.servers.append(ObservedServer(id=server_id, state=state))
+                continue
+            self._converge_into(result, server, None)
+        self._report(result)
+        self._observe_duration(time.perf_counter() - started)
+        return result
+
+    def _converge_into(self, result: PassResult, server: DesiredServer, state: str | None) -> None:
+        """Converge one server, catching its failure so the pass goes on."""
+        try:
+            if server.desired_state == "deleted":
+                observed = self._converge_deleted(result, server)
+            else:
+                observed = self._converge_live(server, state)
+        except WipeNotConfirmed as exc:
+            log.warning("%s", exc)
+            self._count("wipe_not_confirmed")
+            observed = ObservedServer(id=server.id, state=self.driver.observe(server.id), detail=str(exc))
+        except Exception as exc:
+            observed = ObservedServer(id=server.id, state="error", detail=f"{type(exc).__name__}: {exc}")
+            self._count_error(result, server.id, _error_kind(exc), exc)
+        result.observed.servers.append(observed)
+
+    def _converge_live(self, server: DesiredServer, state: str | None) -> ObservedServer:
+        """running / stopped / suspended: define if needed, then one transition toward desired."""
+        self._abandon_deletion(server.id)
+        if state is None:
+            state = self.driver.observe(server.id)
+        if state == "deleted" or self._ensured.get(server.id) != server.generation:
+            self.driver.ensure_defined(server)
+            self.driver.ensure_network_binding(server)
+            self._ensured[server.id] = server.generation
+            state = self.driver.observe(server.id)
+        action = self._action_for(server.desired_state, state)
+        if action is not None:
+            log.info("%s: %s -> %s (%s)", server.id, state, server.desired_state, action)
+            getattr(self.driver, action)(server.id)
+            state = self.driver.observe(server.id)
+        return ObservedServer(id=server.id, state=state, generation=self._ensured.get(server.id))
+
+    def _action_for(self, desired: str, observed: str) -> str | None:
+        if desired == "suspended" and observed == "paused" and self._suspend_mode() == "managedsave":
+            return "suspend"  # paused under the other mode: move to a managed save as configured
+        return _TRANSITIONS.get(desired, {}).get(observed)
+
+    def _suspend_mode(self) -> str:
+        return str(getattr(self.driver, "suspend_mode", "pause"))
+
+    def _converge_deleted(self, result: PassResult, server: DesiredServer) -> ObservedServer:
+        self._ensured.pop(server.id, None)
+        if self.journal.acknowledged(server.id):  # reported and accepted already; nothing left to do
+            self.journal.remove(server.id)
+            return ObservedServer(id=server.id, state="deleted", generation=server.generation)
+        entry = self._deletion.run(server)
+        result.observed.deletions.append(entry.to_report())
+        return ObservedServer(id=server.id, state="deleted", generation=server.generation)
+
+    def _abandon_deletion(self, server_id: str) -> None:
+        """A server no longer desired deleted: forget an unfinished delete, unless a wipe already ran."""
+        entry = self.journal.load(server_id)
+        if entry is None:
+            return
+        if entry.wiped:
+            raise DeletionInterrupted(
+                f"server {server_id} is no longer desired deleted but its volumes were already wiped"
+            )
+        log.info("%s: delete cancelled before any wipe; journal entry dropped", server_id)
+        self.journal.remove(server_id)
+
+    def _drop_unlisted(self, listed: dict[str, DesiredServer]) -> None:
+        """Forget journal entries and tombstones of servers the control plane no longer lists."""
+        for server_id in self.journal.acknowledged_ids() - listed.keys():
+            self.journal.forget_acknowledged(server_id)
+        for entry in self.journal.entries():
+            server_id = entry.server.id
+            if server_id in listed:
+                continue
+            if self.driver.observe(server_id) == "deleted":
+                self.journal.remove(server_id)
+            else:  # cannot re-check a server the control plane does not know: never wipe it
+                log.warning("%s: unlisted server with an unfinished delete; leaving it", server_id)
+                self._count("deletion_stalled")
+
+    def _report(self, result: PassResult) -> None:
+        try:
+            self.source.report(result.observed)
+        except Exception as exc:  # journaled deletions are re-sent next pass
+            self._count_error(result, "-", "control_plane", exc)
+            return
+        result.reported = True
+        for report in result.observed.deletions:
+            self.journal.acknowledge(report.server_id)
+
+    def _count_error(self, result: PassResult, server_id: str, kind: str, exc: BaseException) -> None:
+        log.error("reconcile %s failed (%s): %s", server_id, kind, exc)
+        result.errors[server_id] = f"{type(exc).__name__}: {exc}"
+        self._count(kind)
+
+    def _count(self, kind: str) -> None:
+        if self.metrics is not None:
+            self.metrics.count_error(kind)
+
+    def _observe_duration(self, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_reconcile(seconds)
+
+
+def _error_kind(exc: BaseException) -> str:
+    if isinstance(exc, libvirt.libvirtError):
+        return "libvirt"
+    if isinstance(exc, ControlPlaneUnavailable | ControlPlaneRejected):
+        return "control_plane"
+    if isinstance(exc, DeletionInterrupted):
+        return "deletion_interrupted"
+    if isinstance(exc, OSError):
+        return "io"
+    return "internal"
+
