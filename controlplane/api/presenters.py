@@ -1,0 +1,52 @@
+"""Table rows -> public schemas (the API never returns a row itself)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from controlplane.api.schemas.audit import AuditEventPublic
+from controlplane.api.schemas.hosts import HostPublic, OrphanPublic, Usage
+from controlplane.api.schemas.servers import DeletionRecordPublic, ServerPublic
+from controlplane.api.schemas.tokens import TokenPublic
+from controlplane.config import Settings
+from controlplane.models.audit import AuditEvent
+from controlplane.models.auth import ApiToken
+from controlplane.models.host import Host, OrphanDomain
+from controlplane.models.server import DeletionRecord, Server
+from controlplane.services.hosts import host_health
+
+
+def host_public(host: Host, *, now: datetime, settings: Settings, used: Usage | None) -> HostPublic:
+    return HostPublic(
+        id=host.id or 0,
+        name=host.name,
+        libvirt_uri=host.libvirt_uri,
+        vcpus=host.vcpus,
+        memory_mib=host.memory_mib,
+        disk_gib=host.disk_gib,
+        admin_state=host.admin_state,
+        health=host_health(host, now=now, settings=settings).value,
+        last_heartbeat_at=host.last_heartbeat_at,
+        created_at=host.created_at,
+        used=used or Usage(),
+    )
+
+
+def orphan_public(row: OrphanDomain) -> OrphanPublic:
+    return OrphanPublic.model_validate(row, from_attributes=True)
+
+
+def server_public(server: Server, *, host_name: str) -> ServerPublic:
+    return ServerPublic.model_validate({**server.model_dump(), "host": host_name})
+
+
+def deletion_record_public(record: DeletionRecord, *, host_name: str) -> DeletionRecordPublic:
+    return DeletionRecordPublic.model_validate({**record.model_dump(), "host": host_name})
+
+
+def token_public(row: ApiToken, *, host_name: str | None) -> TokenPublic:
+    return TokenPublic.model_validate({**row.model_dump(), "host": host_name})
+
+
+def audit_public(event: AuditEvent) -> AuditEventPublic:
+    return AuditEventPublic.model_validate(event, from_attributes=True)

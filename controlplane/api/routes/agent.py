@@ -1,0 +1,64 @@
+"""Agent routes (controlplane/protocol.py): an agent token reads and reports only for its own host."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, status
+from fastapi.routing import APIRouter
+
+from controlplane.api.deps import ClockDep, CurrentPrincipal, SessionDep, SettingsDep
+from controlplane.api.presenters import host_public
+from controlplane.api.schemas.hosts import HostPublic
+from controlplane.errors import Forbidden
+from controlplane.models.auth import Role
+from controlplane.models.host import Host
+from controlplane.protocol import DesiredServer, Heartbeat, HostDesiredState, HostObservedState
+from controlplane.services import agent_state
+from controlplane.services import hosts as host_service
+
+router = APIRouter(prefix="/v1/hosts/{host}", tags=["agent"])
+
+
+def _host_for(readers: frozenset[Role]):  # type: ignore[no-untyped-def]
+    """Resolves the path's host: its own agent, admin, and the given roles may pass; others get 403."""
+
+    def check(host: Annotated[str, Path()], principal: CurrentPrincipal, session: SessionDep) -> Host:
+        if principal.role is Role.AGENT:
+            row = session.get(Host, principal.host_id) if principal.host_id is not None else None
+            if row is None or row.name != host:
+                raise Forbidden(f"this agent token is not bound to host {host!r}", field="host")
+            return row
+        if principal.role is not Role.ADMIN and principal.role not in readers:
+            raise Forbidden(f"role {principal.role.value!r} may not use agent routes of a host")
+        return host_service.get_host(session, host)
+
+    return check
+
+
+AgentOnly = Annotated[Host, Depends(_host_for(frozenset()))]
+AgentOrReader = Annotated[Host, Depends(_host_for(frozenset({Role.OPERATOR})))]
+
+
+@router.post("/heartbeat")
+def heartbeat(
+    body: Heartbeat, host: AgentOnly, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> HostPublic:
+    now = clock()
+    row = host_service.record_heartbeat(session, now=now, host=host)
+    return host_public(row, now=now, settings=settings, used=None)
+
+
+@router.get("/desired-state")
+def desired_state(host: AgentOrReader, session: SessionDep) -> HostDesiredState:
+    return agent_state.desired_state_for_host(session, host)
+
+
+@router.get("/servers/{server_id}/desired-state")
+def desired_server(server_id: str, host: AgentOrReader, session: SessionDep) -> DesiredServer:
+    return agent_state.desired_server(session, host, server_id)
+
+
+@router.post("/observed-state", status_code=status.HTTP_204_NO_CONTENT)
+def observed_state(body: HostObservedState, host: AgentOnly, session: SessionDep, clock: ClockDep) -> None:
+    agent_state.apply_observed_state(session, now=clock(), host=host, report=body)

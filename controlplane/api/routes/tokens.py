@@ -1,0 +1,37 @@
+"""/v1/tokens (admin only): issue (plaintext returned once), list, revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
+from controlplane.api.presenters import token_public
+from controlplane.api.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
+from controlplane.services import tokens as token_service
+
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+
+Admin = Annotated[Principal, Depends(require_roles())]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def issue_token(body: TokenCreate, who: Admin, session: SessionDep, clock: ClockDep) -> TokenCreated:
+    issued = token_service.issue_token(
+        session, now=clock(), actor=who.actor, role=body.role, name=body.name, host_name=body.host
+    )
+    public = token_public(issued.row, host_name=body.host)
+    return TokenCreated(**public.model_dump(), token=issued.plaintext)
+
+
+@router.get("")
+def list_tokens(_who: Admin, session: SessionDep) -> list[TokenPublic]:
+    rows = token_service.list_tokens(session)
+    names = token_service.host_names(session, {r.host_id for r in rows if r.host_id is not None})
+    return [token_public(r, host_name=names.get(r.host_id) if r.host_id else None) for r in rows]
+
+
+@router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_token(token_id: int, who: Admin, session: SessionDep, clock: ClockDep) -> None:
+    token_service.revoke_token(session, now=clock(), actor=who.actor, token_id=token_id)

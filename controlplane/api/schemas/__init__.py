@@ -1,0 +1,1 @@
+"""What the API accepts and returns: XCreate / XUpdate / XPublic, never a table row."""

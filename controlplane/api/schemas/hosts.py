@@ -1,0 +1,56 @@
+"""Host schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# A DNS label-ish name: the agent finds its host by this name, and it ends up in URLs.
+HostName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class HostCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: HostName
+    libvirt_uri: str = Field(min_length=1, max_length=255)
+    vcpus: int = Field(ge=1, le=4096)
+    memory_mib: int = Field(ge=64, le=64 * 1024 * 1024)
+    disk_gib: int = Field(ge=1, le=1024 * 1024)
+
+
+class HostUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    admin_state: Literal["active", "maintenance"]
+
+
+class Usage(BaseModel):
+    vcpus: int = 0
+    memory_mib: int = 0
+    disk_gib: int = 0
+    servers: int = 0
+
+
+class HostPublic(BaseModel):
+    id: int
+    name: str
+    libvirt_uri: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+    admin_state: str
+    health: Literal["up", "unknown", "maintenance"]
+    last_heartbeat_at: datetime | None
+    created_at: datetime
+    used: Usage
+
+
+class OrphanPublic(BaseModel):
+    domain_name: str
+    domain_uuid: str
+    state: str
+    first_seen_at: datetime
+    last_seen_at: datetime

@@ -1,0 +1,30 @@
+"""Token schemas: the plaintext appears only in TokenCreated, once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from controlplane.models.auth import Role
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    name: str = Field(min_length=1, max_length=128)
+    host: str | None = Field(default=None, min_length=1, max_length=63)
+
+
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    role: str
+    host: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str

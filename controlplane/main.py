@@ -1,0 +1,29 @@
+"""The app factory: `create_app()` for uvicorn, `create_app(engine=..., clock=...)` for tests."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from controlplane.api.errors import install_error_handlers, install_validation_handler
+from controlplane.api.main import api_router
+from controlplane.clock import Clock, system_clock
+from controlplane.config import Settings, get_settings
+from controlplane.db import make_engine
+
+
+def create_app(
+    *, settings: Settings | None = None, engine: Engine | None = None, clock: Clock | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="dcloud control plane", version="0.1.0", openapi_url="/openapi.json")
+    app.state.settings = settings
+    app.state.engine = engine if engine is not None else make_engine(settings.database_url)
+    app.state.clock = clock or system_clock
+    install_error_handlers(app)
+    install_validation_handler(app)
+    app.include_router(api_router)
+    from network.api import router as network_router  # D's routes (/v1/network/..., RDAP)
+
+    app.include_router(network_router)
+    return app

@@ -1,0 +1,194 @@
+"""What agents read (desired state) and write (observed state, deletion records, orphans)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from controlplane.errors import NotFound
+from controlplane.models.host import Host, OrphanDomain
+from controlplane.models.server import DeletionRecord, DesiredState, ObservedState, Server
+from controlplane.protocol import (
+    DeletionReport,
+    DesiredServer,
+    HostDesiredState,
+    HostObservedState,
+    NetworkAttachment,
+    ObservedServer,
+    OrphanReport,
+)
+from controlplane.services.audit import record_change
+
+AGENT_ACTOR_PREFIX = "agent:"
+
+
+def _attachments_lookup() -> Callable[[Session, list[str]], dict[str, list[NetworkAttachment]]] | None:
+    """The network module's `attachments_for`, if it ships one (imported lazily: D builds it in parallel)."""
+    try:
+        module = importlib.import_module("network.service")
+    except ImportError:
+        return None
+    fn: Any = getattr(module, "attachments_for", None)
+    return fn if callable(fn) else None
+
+
+def _desired(server: Server, networks: list[NetworkAttachment]) -> DesiredServer:
+    return DesiredServer(
+        id=server.id,
+        name=server.name,
+        vcpus=server.vcpus,
+        memory_mib=server.memory_mib,
+        disk_gib=server.disk_gib,
+        desired_state=server.desired_state,
+        generation=server.generation,  # type: ignore[arg-type]
+        networks=networks,
+    )
+
+
+def _networks(session: Session, server_ids: list[str]) -> dict[str, list[NetworkAttachment]]:
+    lookup = _attachments_lookup()
+    if lookup is None or not server_ids:
+        return {}
+    found = lookup(session, server_ids)
+    return {
+        sid: [NetworkAttachment.model_validate(a, from_attributes=True) for a in found.get(sid, [])]
+        for sid in server_ids
+    }
+
+
+def desired_state_for_host(session: Session, host: Host) -> HostDesiredState:
+    """Every server of the host until its deletion record arrives (a deleted one so the agent wipes it)."""
+    query = (
+        select(Server)
+        .where(Server.host_id == host.id, col(Server.deleted_at).is_(None))
+        .order_by(col(Server.created_at), col(Server.id))
+    )
+    servers = list(session.exec(query).all())
+    networks = _networks(session, [s.id for s in servers])
+    return HostDesiredState(host=host.name, servers=[_desired(s, networks.get(s.id, [])) for s in servers])
+
+
+def desired_server(session: Session, host: Host, server_id: str) -> DesiredServer:
+    server = session.get(Server, server_id)
+    if server is None or server.host_id != host.id:
+        raise NotFound(f"no server {server_id!r} on host {host.name!r}", field="server_id")
+    return _desired(server, _networks(session, [server.id]).get(server.id, []))
+
+
+def apply_observed_state(session: Session, *, now: datetime, host: Host, report: HostObservedState) -> None:
+    """One transaction per report; re-sent reports are harmless (deletion records are idempotent)."""
+    actor = f"{AGENT_ACTOR_PREFIX}{host.name}"
+    servers = {s.id: s for s in session.exec(select(Server).where(Server.host_id == host.id)).all()}
+    seen = {o.id for o in report.servers}
+    for observed in report.servers:
+        server = servers.get(observed.id)
+        if server is not None:  # an id from another host is ignored: an agent speaks only for its own
+            _observe(session, server=server, observed=observed, now=now, actor=actor)
+    if report.full:
+        for server in servers.values():
+            if server.id not in seen and server.deleted_at is None and server.observed_state != "pending":
+                missing = ObservedServer(id=server.id, state="pending", detail="no domain on the host")
+                _observe(session, server=server, observed=missing, now=now, actor=actor)
+    for deletion in report.deletions:
+        server = servers.get(deletion.server_id)
+        if server is not None:
+            _record_deletion(session, host=host, server=server, report=deletion, now=now, actor=actor)
+    _record_orphans(session, host=host, orphans=report.orphans, full=report.full, now=now)
+    session.commit()
+
+
+def _observe(
+    session: Session, *, server: Server, observed: ObservedServer, now: datetime, actor: str
+) -> None:
+    if server.deleted_at is not None:
+        return  # a wiped server stays deleted whatever a stale report says
+    before = server.observed_state
+    server.observed_state = observed.state
+    server.observed_detail = (observed.detail or None) and observed.detail[:1024]
+    server.observed_at = now
+    session.add(server)
+    if before != observed.state:
+        record_change(
+            session,
+            at=now,
+            actor=actor,
+            entity_type="server",
+            entity_id=server.id,
+            action="observed",
+            before={"observed_state": before},
+            after={"observed_state": observed.state},
+        )
+
+
+def _record_deletion(
+    session: Session, *, host: Host, server: Server, report: DeletionReport, now: datetime, actor: str
+) -> None:
+    exists = session.exec(select(DeletionRecord).where(DeletionRecord.server_id == server.id)).first()
+    if exists is None:
+        record = DeletionRecord(
+            server_id=server.id,
+            host_id=host.id or 0,
+            domain_name=report.domain_name,
+            volumes=[v.model_dump() for v in report.volumes],
+            bytes_overwritten=report.bytes_overwritten,
+            method=report.method,
+            started_at=report.started_at,
+            finished_at=report.finished_at,
+            received_at=now,
+        )
+        try:
+            with session.begin_nested():  # a concurrent duplicate report loses the unique race quietly
+                session.add(record)
+        except IntegrityError:
+            return
+        record_change(
+            session,
+            at=now,
+            actor=actor,
+            entity_type="server",
+            entity_id=server.id,
+            action="wiped",
+            clause="Art. 20(8)",
+            after={
+                "bytes_overwritten": report.bytes_overwritten,
+                "method": report.method,
+                "volumes": [v.name for v in report.volumes],
+            },
+        )
+    if server.deleted_at is None:
+        server.deleted_at = now
+        server.observed_state = ObservedState.DELETED
+        server.observed_at = now
+        if server.desired_state != DesiredState.DELETED:
+            server.desired_state = DesiredState.DELETED
+            server.generation += 1
+        session.add(server)
+
+
+def _record_orphans(
+    session: Session, *, host: Host, orphans: list[OrphanReport], full: bool, now: datetime
+) -> None:
+    known = {
+        o.domain_uuid: o for o in session.exec(select(OrphanDomain).where(OrphanDomain.host_id == host.id))
+    }
+    for report in orphans:
+        row = known.pop(report.domain_uuid, None)
+        if row is None:
+            row = OrphanDomain(
+                host_id=host.id or 0,
+                domain_name=report.domain_name,
+                domain_uuid=report.domain_uuid,
+                state=report.state,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+        row.domain_name, row.state, row.last_seen_at = report.domain_name, report.state[:32], now
+        session.add(row)
+    if full:
+        for gone in known.values():  # a full resync that no longer lists it: the domain is gone
+            session.delete(gone)

@@ -1,0 +1,120 @@
+"""Hosts: registration, maintenance, heartbeats, derived health, capacity in use, orphans."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from controlplane.api.schemas.hosts import HostCreate, Usage
+from controlplane.config import Settings
+from controlplane.errors import Conflict, NotFound
+from controlplane.models.host import Host, HostAdminState, HostHealth, OrphanDomain
+from controlplane.models.server import Server
+from controlplane.services.audit import record_change
+
+_AUDITED = ("name", "libvirt_uri", "vcpus", "memory_mib", "disk_gib", "admin_state")
+
+
+def host_snapshot(host: Host) -> dict[str, object]:
+    return {k: getattr(host, k) for k in _AUDITED}
+
+
+def register_host(session: Session, *, now: datetime, actor: str, data: HostCreate) -> Host:
+    host = Host(**data.model_dump(), admin_state=HostAdminState.ACTIVE, created_at=now)
+    session.add(host)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"a host named {data.name!r} already exists", field="name") from exc
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="host",
+        entity_id=host.id or 0,
+        action="register",
+        after=host_snapshot(host),
+    )
+    session.commit()
+    return host
+
+
+def get_host(session: Session, name: str, *, field: str = "host") -> Host:
+    host = session.exec(select(Host).where(Host.name == name)).first()
+    if host is None:
+        raise NotFound(f"no host named {name!r}", field=field)
+    return host
+
+
+def list_hosts(session: Session) -> list[Host]:
+    return list(session.exec(select(Host).order_by(col(Host.name))).all())
+
+
+def set_admin_state(session: Session, *, now: datetime, actor: str, name: str, admin_state: str) -> Host:
+    host = get_host(session, name)
+    before = host_snapshot(host)
+    if host.admin_state != admin_state:
+        host.admin_state = admin_state
+        session.add(host)
+        record_change(
+            session,
+            at=now,
+            actor=actor,
+            entity_type="host",
+            entity_id=host.id or 0,
+            action=f"admin_state:{admin_state}",
+            before=before,
+            after=host_snapshot(host),
+        )
+        session.commit()
+    return host
+
+
+def record_heartbeat(session: Session, *, now: datetime, host: Host) -> Host:
+    # Not audited: a heartbeat changes no customer's service, and would flood the trail.
+    host.last_heartbeat_at = now
+    session.add(host)
+    session.commit()
+    return host
+
+
+def host_health(host: Host, *, now: datetime, settings: Settings) -> HostHealth:
+    """`up` while heartbeats arrive; `unknown` (never `down`) after the missed-interval grace."""
+    if host.admin_state == HostAdminState.MAINTENANCE:
+        return HostHealth.MAINTENANCE
+    if host.last_heartbeat_at is None:
+        return HostHealth.UNKNOWN
+    grace = timedelta(seconds=settings.heartbeat_interval_s * settings.heartbeat_missed_limit)
+    return HostHealth.UP if now - host.last_heartbeat_at <= grace else HostHealth.UNKNOWN
+
+
+def usage_by_host(session: Session, host_ids: list[int] | None = None) -> dict[int, Usage]:
+    """Capacity held by servers that are not gone; a deleted-but-not-yet-wiped server still holds its disk."""
+    query = (
+        select(
+            Server.host_id,
+            func.coalesce(func.sum(Server.vcpus), 0),
+            func.coalesce(func.sum(Server.memory_mib), 0),
+            func.coalesce(func.sum(Server.disk_gib), 0),
+            func.count(),
+        )
+        .where(col(Server.deleted_at).is_(None))
+        .group_by(col(Server.host_id))
+    )
+    if host_ids is not None:
+        query = query.where(col(Server.host_id).in_(host_ids))
+    usage: dict[int, Usage] = {}
+    for host_id, vcpus, memory, disk, count in session.exec(query).all():
+        usage[host_id] = Usage(vcpus=vcpus, memory_mib=memory, disk_gib=disk, servers=count)
+    return usage
+
+
+def list_orphans(session: Session, host: Host) -> list[OrphanDomain]:
+    query = (
+        select(OrphanDomain).where(OrphanDomain.host_id == host.id).order_by(col(OrphanDomain.domain_name))
+    )
+    return list(session.exec(query).all())

@@ -1,0 +1,75 @@
+"""Choosing a host for a new server without overcommitting it, even with concurrent requests.
+
+On PostgreSQL the candidate host rows are locked (`SELECT ... FOR UPDATE`, in id order so two placements
+never deadlock) before usage is summed, so a second placement waits until the first commits and then sees
+its server. SQLite ignores FOR UPDATE but serialises writers on the database file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from controlplane.api.schemas.hosts import Usage
+from controlplane.config import Settings
+from controlplane.errors import Conflict, InvalidInput, NoCapacity
+from controlplane.models.host import Host, HostAdminState, HostHealth
+from controlplane.services.hosts import host_health, usage_by_host
+
+
+@dataclass(frozen=True)
+class Demand:
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+
+
+def fits(host: Host, used: Usage, demand: Demand) -> bool:
+    return (
+        used.vcpus + demand.vcpus <= host.vcpus
+        and used.memory_mib + demand.memory_mib <= host.memory_mib
+        and used.disk_gib + demand.disk_gib <= host.disk_gib
+    )
+
+
+def _load(host: Host, used: Usage) -> float:
+    """The fullest dimension decides how loaded a host is."""
+    return max(used.vcpus / host.vcpus, used.memory_mib / host.memory_mib, used.disk_gib / host.disk_gib)
+
+
+def place_on_named_host(session: Session, *, name: str, demand: Demand) -> Host:
+    host = session.exec(select(Host).where(Host.name == name).with_for_update()).first()
+    if host is None:
+        raise InvalidInput(f"no host named {name!r}", field="host")
+    if host.admin_state == HostAdminState.MAINTENANCE:
+        raise Conflict(f"host {name!r} is in maintenance and takes no new servers", field="host")
+    used = usage_by_host(session, [host.id or 0]).get(host.id or 0, Usage())
+    if not fits(host, used, demand):
+        raise NoCapacity(
+            f"host {name!r} has no room: free vcpus {host.vcpus - used.vcpus}, "
+            f"memory_mib {host.memory_mib - used.memory_mib}, disk_gib {host.disk_gib - used.disk_gib}",
+            field="host",
+        )
+    return host
+
+
+def place_anywhere(session: Session, *, demand: Demand, now: datetime, settings: Settings) -> Host:
+    """The least loaded `up` host with room; NoCapacity (409) naming the demand when none fits."""
+    query = (
+        select(Host).where(Host.admin_state == HostAdminState.ACTIVE).order_by(col(Host.id)).with_for_update()
+    )
+    hosts = [
+        h for h in session.exec(query).all() if host_health(h, now=now, settings=settings) == HostHealth.UP
+    ]
+    usage = usage_by_host(session, [h.id or 0 for h in hosts])
+    candidates = [(h, usage.get(h.id or 0, Usage())) for h in hosts]
+    fitting = [(h, u) for h, u in candidates if fits(h, u, demand)]
+    if not fitting:
+        raise NoCapacity(
+            f"no up host has room for {demand.vcpus} vcpus, {demand.memory_mib} MiB memory and "
+            f"{demand.disk_gib} GiB disk ({len(hosts)} up host(s) checked)"
+        )
+    fitting.sort(key=lambda pair: (_load(pair[0], pair[1]), pair[0].id or 0))
+    return fitting[0][0]

@@ -1,0 +1,149 @@
+"""Servers: creation with placement, and desired-state changes guarded by compare-and-swap."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from controlplane.api.schemas.servers import ServerCreate
+from controlplane.config import Settings
+from controlplane.errors import Conflict, InvalidInput, NotFound
+from controlplane.models.customer import Contract
+from controlplane.models.server import DeletionRecord, DesiredState, Server
+from controlplane.services.audit import record_change
+from controlplane.services.placement import Demand, place_anywhere, place_on_named_host
+
+Action = Literal["start", "stop", "suspend", "resume", "delete"]
+
+# action -> (states it may start from, the desired state it sets). A server already in the target
+# state is left alone (idempotent, no audit row); any other state is a 409 naming the current one.
+TRANSITIONS: dict[str, tuple[frozenset[str], DesiredState]] = {
+    "start": (frozenset({DesiredState.STOPPED}), DesiredState.RUNNING),
+    "stop": (frozenset({DesiredState.RUNNING, DesiredState.SUSPENDED}), DesiredState.STOPPED),
+    "suspend": (frozenset({DesiredState.RUNNING}), DesiredState.SUSPENDED),
+    "resume": (frozenset({DesiredState.SUSPENDED}), DesiredState.RUNNING),
+    "delete": (
+        frozenset({DesiredState.RUNNING, DesiredState.STOPPED, DesiredState.SUSPENDED}),
+        DesiredState.DELETED,
+    ),
+}
+_CAS_ATTEMPTS = 5
+
+
+def server_snapshot(server: Server) -> dict[str, object]:
+    return {
+        "name": server.name,
+        "host_id": server.host_id,
+        "vcpus": server.vcpus,
+        "memory_mib": server.memory_mib,
+        "disk_gib": server.disk_gib,
+        "desired_state": server.desired_state,
+        "generation": server.generation,
+    }
+
+
+def create_server(
+    session: Session, *, now: datetime, actor: str, data: ServerCreate, settings: Settings
+) -> Server:
+    if data.contract_id is not None and session.get(Contract, data.contract_id) is None:
+        raise InvalidInput(f"no contract {data.contract_id}", field="contract_id")
+    demand = Demand(vcpus=data.vcpus, memory_mib=data.memory_mib, disk_gib=data.disk_gib)
+    if data.host is not None:
+        host = place_on_named_host(session, name=data.host, demand=demand)
+    else:
+        host = place_anywhere(session, demand=demand, now=now, settings=settings)
+    server = Server(
+        name=data.name,
+        host_id=host.id or 0,
+        contract_id=data.contract_id,
+        vcpus=data.vcpus,
+        memory_mib=data.memory_mib,
+        disk_gib=data.disk_gib,
+        desired_state=DesiredState.RUNNING,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(server)
+    session.flush()
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="server",
+        entity_id=server.id,
+        action="create",
+        after=server_snapshot(server),
+    )
+    session.commit()
+    return server
+
+
+def get_server(session: Session, server_id: str) -> Server:
+    server = session.get(Server, server_id)
+    if server is None:
+        raise NotFound(f"no server {server_id!r}", field="server_id")
+    return server
+
+
+def list_servers(
+    session: Session, *, host_id: int | None = None, include_deleted: bool = True
+) -> list[Server]:
+    query = select(Server)
+    if host_id is not None:
+        query = query.where(Server.host_id == host_id)
+    if not include_deleted:
+        query = query.where(col(Server.deleted_at).is_(None))
+    return list(session.exec(query.order_by(col(Server.created_at), col(Server.id))).all())
+
+
+def change_desired_state(
+    session: Session, *, now: datetime, actor: str, server_id: str, action: Action, clause: str | None = None
+) -> Server:
+    """Applies an action; a concurrent change is detected by `generation` and the action re-judged."""
+    allowed_from, target = TRANSITIONS[action]
+    for _ in range(_CAS_ATTEMPTS):
+        server = get_server(session, server_id)
+        if server.desired_state == target:
+            return server
+        if server.desired_state not in allowed_from:
+            raise Conflict(
+                f"cannot {action} server {server_id}: its desired state is {server.desired_state!r}"
+            )
+        before = server_snapshot(server)
+        if _swap(session, server=server, target=target, now=now):
+            session.refresh(server)
+            record_change(
+                session,
+                at=now,
+                actor=actor,
+                entity_type="server",
+                entity_id=server_id,
+                action=action,
+                before=before,
+                after=server_snapshot(server),
+                clause=clause,
+            )
+            session.commit()
+            return server
+        session.rollback()  # someone else moved it first: re-read and judge again
+    raise Conflict(f"server {server_id} is changing too often concurrently; retry")
+
+
+def _swap(session: Session, *, server: Server, target: DesiredState, now: datetime) -> bool:
+    result = session.exec(
+        update(Server)
+        .where(col(Server.id) == server.id, col(Server.generation) == server.generation)
+        .values(desired_state=target.value, generation=server.generation + 1, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def get_deletion_record(session: Session, server_id: str) -> DeletionRecord:
+    get_server(session, server_id)
+    record = session.exec(select(DeletionRecord).where(DeletionRecord.server_id == server_id)).first()
+    if record is None:
+        raise NotFound(f"server {server_id} has no deletion record yet (its disks are not reported wiped)")
+    return record
