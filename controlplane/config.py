@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = 30.0
     heartbeat_missed_limit: int = 2
     whois_port: int = 4343
+    # Notices (Art. 13): e-mail through the company's SMTP relay.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "noreply@dcloud.example"
+    smtp_timeout_s: float = 10.0
 
 
 @lru_cache

@@ -1,0 +1,60 @@
+"""The words of each notice (Art. 13): subject and body, built from plain facts, citing the clause."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from controlplane.terms.money import format_won
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeDraft:
+    kind: str
+    clause: str
+    subject: str
+    body: str
+
+
+def approval_notice(*, contract_id: int, plan: str, open_date: date, monthly_fee: int, discount: int,
+                    terms_version: str) -> NoticeDraft:
+    """Art. 7(2): the approval names the open date, the fees, the customer's rights and duties."""
+    body = (
+        f"Your application for contract {contract_id} ({plan}) is approved.\n"
+        f"Service opens on {open_date.isoformat()}.\n"
+        f"Monthly fee: {format_won(monthly_fee)} (agreed discount {format_won(discount)}), VAT separate.\n"
+        f"Terms version {terms_version} applies. You may postpone the open date with notice at least\n"
+        "3 days before it (Art. 9(2)), dispute an invoice within 15 days of receiving it (Art. 35), and\n"
+        "terminate with 7 days notice (Art. 20(2)).\n"
+    )
+    return NoticeDraft("approval", "Art. 7(2)", f"[D-Cloud] Contract {contract_id} approved", body)
+
+
+def invoice_notice(*, contract_id: int, month: str, supply: int, vat: int, total: int,
+                   due: date) -> NoticeDraft:
+    """Art. 31(1): the invoice for a month of use, due the last day of the following month."""
+    body = (
+        f"Invoice for contract {contract_id}, month of use {month}.\n"
+        f"Supply amount {format_won(supply)}, VAT {format_won(vat)} (Art. 32(5)), "
+        f"total {format_won(total)}.\n"
+        f"Due on {due.isoformat()}. Amounts unpaid after that date bear a late fee (Art. 34).\n"
+    )
+    return NoticeDraft("invoice", "Art. 31(1)", f"[D-Cloud] Invoice {month} for contract {contract_id}", body)
+
+
+def refund_notice(*, customer_id: int, amount: int, arrears_deducted: int) -> NoticeDraft:
+    """Art. 35: a refund of credit on request, arrears deducted first."""
+    body = (
+        f"A refund of {format_won(amount)} has been issued to customer {customer_id}.\n"
+        f"Arrears deducted first: {format_won(arrears_deducted)} (Art. 35).\n"
+    )
+    return NoticeDraft("refund", "Art. 35", "[D-Cloud] Refund issued", body)
+
+
+def credit_notice(*, customer_id: int, amount: int) -> NoticeDraft:
+    """Art. 35: an overpayment is kept as credit that offsets the next invoices."""
+    body = (
+        f"Customer {customer_id} overpaid by {format_won(amount)}. The amount is kept as credit and\n"
+        "offsets your next invoices; you may ask for a refund instead (Art. 35).\n"
+    )
+    return NoticeDraft("credit", "Art. 35", "[D-Cloud] Credit on your account", body)

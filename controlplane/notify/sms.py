@@ -1,0 +1,25 @@
+"""SMS notices behind a small provider interface; the default provider only logs (no SMS gateway here)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class SmsProvider(Protocol):
+    """Hands one text to a gateway; raises `DeliveryFailed` when the gateway refuses it."""
+
+    def send(self, *, phone: str, text: str) -> None: ...
+
+
+class LoggingSmsProvider:
+    """Records what would be sent; used until a deployment configures a real gateway."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, *, phone: str, text: str) -> None:
+        log.info("sms to %s: %s", phone, text)
+        self.sent.append((phone, text))

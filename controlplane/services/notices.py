@@ -1,0 +1,158 @@
+"""The notice outbox (Art. 13): queued in the decision's transaction, delivered afterwards, at least once.
+
+Queueing is `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`, so a decision that reruns never queues the same
+notice twice. Delivery claims one notice at a time with a conditional UPDATE that pushes `next_attempt_at`
+forward by a lease (`... WHERE sent_at IS NULL AND next_attempt_at <= now`): exactly one worker wins the
+claim on SQLite and PostgreSQL alike, and a worker that dies mid-send only delays the notice by the lease.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from controlplane.clock import Clock
+from controlplane.db import session_scope
+from controlplane.models.customer import Customer
+from controlplane.models.notices import Notice
+from controlplane.notify.email import DeliveryFailed, EmailSender
+from controlplane.notify.messages import NoticeDraft
+from controlplane.notify.sms import SmsProvider
+from controlplane.services.inserts import insert_ignoring_conflicts
+
+log = logging.getLogger(__name__)
+
+# Longer than any SMTP timeout, so a live worker never loses its claim mid-send.
+CLAIM_LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def notice_rows(
+    *, customer: Customer, contract_id: int | None, draft: NoticeDraft, dedupe_key: str, now: datetime
+) -> list[dict[str, Any]]:
+    """One outbox row per channel the customer registered: e-mail always, SMS when a phone is on file."""
+    channels = [("email", customer.email)]
+    if customer.sms_phone:
+        channels.append(("sms", customer.sms_phone))
+    return [
+        {
+            "customer_id": customer.id,
+            "contract_id": contract_id,
+            "channel": channel,
+            "kind": draft.kind,
+            "clause": draft.clause,
+            "recipient": recipient,
+            "subject": draft.subject,
+            "body": draft.body,
+            "dedupe_key": f"{dedupe_key}:{channel}",
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        }
+        for channel, recipient in channels
+    ]
+
+
+def queue_notice_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Adds rows to the outbox in the caller's transaction; duplicates by dedupe key are skipped."""
+    insert_ignoring_conflicts(session, Notice.__table__, rows, conflict_columns=["dedupe_key"])  # type: ignore[arg-type]
+
+
+def queue_notice(
+    session: Session,
+    *,
+    customer: Customer,
+    contract_id: int | None,
+    draft: NoticeDraft,
+    dedupe_key: str,
+    now: datetime,
+) -> None:
+    """Queues `draft` on every channel of the customer, once per `dedupe_key`, in the caller's transaction."""
+    queue_notice_rows(
+        session,
+        notice_rows(customer=customer, contract_id=contract_id, draft=draft, dedupe_key=dedupe_key, now=now),
+    )
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, ... minutes after each failed attempt, at most 6 hours."""
+    return min(timedelta(minutes=2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+def deliver_due_notices(
+    engine: Engine, sender: EmailSender, sms: SmsProvider, clock: Clock, *, batch: int = 100
+) -> DeliveryReport:
+    """Sends every notice whose time has come; failures are retried later with backoff."""
+    report = DeliveryReport()
+    for notice_id in _due_ids(engine, clock(), batch):
+        notice = _claim(engine, notice_id, clock())
+        if notice is None:
+            continue  # another worker claimed it first
+        try:
+            _send(notice, sender, sms)
+        except DeliveryFailed as exc:
+            _record_failure(engine, notice, clock(), str(exc))
+            report.failed += 1
+            continue
+        _mark_sent(engine, notice_id, clock())
+        report.sent += 1
+    return report
+
+
+def _due_ids(engine: Engine, now: datetime, batch: int) -> list[int]:
+    with session_scope(engine) as session:
+        query = (
+            select(Notice.id)
+            .where(col(Notice.sent_at).is_(None), col(Notice.next_attempt_at) <= now)
+            .order_by(col(Notice.next_attempt_at), col(Notice.id))
+            .limit(batch)
+        )
+        return [i for i in session.exec(query).all() if i is not None]
+
+
+def _claim(engine: Engine, notice_id: int, now: datetime) -> Notice | None:
+    """Compare-and-swap on `next_attempt_at`: only one worker's UPDATE matches a due, unsent notice."""
+    with session_scope(engine) as session:
+        result = session.execute(
+            update(Notice)
+            .where(col(Notice.id) == notice_id, col(Notice.sent_at).is_(None))
+            .where(col(Notice.next_attempt_at) <= now)
+            .values(next_attempt_at=now + CLAIM_LEASE, attempts=col(Notice.attempts) + 1)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return session.get(Notice, notice_id)
+
+
+def _send(notice: Notice, sender: EmailSender, sms: SmsProvider) -> None:
+    if notice.channel == "sms":
+        sms.send(phone=notice.recipient, text=f"{notice.subject}\n{notice.body}")
+    else:
+        sender.send(recipient=notice.recipient, subject=notice.subject, body=notice.body)
+
+
+def _mark_sent(engine: Engine, notice_id: int, now: datetime) -> None:
+    with session_scope(engine) as session:
+        sent = update(Notice).where(col(Notice.id) == notice_id).values(sent_at=now, last_error=None)
+        session.execute(sent)
+
+
+def _record_failure(engine: Engine, notice: Notice, now: datetime, error: str) -> None:
+    log.warning("notice %s (%s to %s) failed: %s", notice.id, notice.channel, notice.recipient, error)
+    with session_scope(engine) as session:
+        session.execute(
+            update(Notice)
+            .where(col(Notice.id) == notice.id, col(Notice.sent_at).is_(None))
+            .values(next_attempt_at=now + backoff(notice.attempts), last_error=error[:1000])
+        )
