@@ -2,23 +2,47 @@
 
 from controlplane.models.audit import AuditEvent
 from controlplane.models.auth import ApiToken, Role
+from controlplane.models.billing import (
+    AddOn,
+    CreditEntry,
+    FeePeriod,
+    Invoice,
+    InvoiceLine,
+    LateFee,
+    Payment,
+    PaymentAllocation,
+)
 from controlplane.models.customer import Contract, ContractState, Customer
+from controlplane.models.enforcement import Block, Outage, Termination
 from controlplane.models.host import Host, HostAdminState, HostHealth, OrphanDomain
+from controlplane.models.notices import Notice
 from controlplane.models.server import DeletionRecord, DesiredState, ObservedState, Server
 
 __all__ = [
+    "AddOn",
     "ApiToken",
     "AuditEvent",
+    "Block",
     "Contract",
     "ContractState",
+    "CreditEntry",
     "Customer",
     "DeletionRecord",
     "DesiredState",
+    "FeePeriod",
     "Host",
     "HostAdminState",
     "HostHealth",
+    "Invoice",
+    "InvoiceLine",
+    "LateFee",
+    "Notice",
     "ObservedState",
     "OrphanDomain",
+    "Outage",
+    "Payment",
+    "PaymentAllocation",
     "Role",
     "Server",
+    "Termination",
 ]
