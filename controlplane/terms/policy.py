@@ -86,7 +86,9 @@ class Policy:
 
 
 _FRACTION_FIELDS = {"late_fee_rate_monthly", "vat_rate", "penalty_rate", "sla_threshold_percent"}
-_POSITIVE_FIELDS = {"late_fee_months_per_year", "late_fee_days_per_year", "base_term_years"}
+_POSITIVE_FIELDS = {
+    "late_fee_months_per_year", "late_fee_days_per_year", "base_term_years", "penalty_fee_history_months",
+}
 
 
 def _validate(policy: Policy) -> None:
