@@ -1,0 +1,176 @@
+"""LibvirtCollector: what a scrape exposes, and that it costs exactly one bulk stats call."""
+
+from __future__ import annotations
+
+import time
+
+import libvirt
+import pytest
+from conftest import CountingConnection
+from prometheus_client import CollectorRegistry, generate_latest
+
+from agents.metrics import LibvirtCollector, server_id_of
+
+RUNNING, PAUSED, SHUTOFF = 1, 3, 5
+UNKNOWN_FLAG = 1 << 20  # no libvirt release defines this bit for getAllDomainStats
+
+
+def _scrape(registry: CollectorRegistry) -> str:
+    return generate_latest(registry).decode()
+
+
+def test_a_scrape_of_20_domains_makes_exactly_one_bulk_stats_call(
+    test_conn: libvirt.virConnect, define_domains, registry: CollectorRegistry
+) -> None:
+    define_domains(20)
+    counting = CountingConnection(test_conn)
+    LibvirtCollector(lambda: counting, registry)
+
+    _scrape(registry)
+    assert len(counting.stats_calls) == 1
+    _scrape(registry)
+    assert len(counting.stats_calls) == 2
+
+
+def test_the_bulk_call_asks_for_nowait_when_the_driver_supports_it(
+    test_conn: libvirt.virConnect, registry: CollectorRegistry
+) -> None:
+    counting = CountingConnection(test_conn)
+    LibvirtCollector(lambda: counting, registry)
+
+    _scrape(registry)
+
+    ((_stats, flags),) = counting.stats_calls
+    assert flags & libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+
+
+class _OldDriver(CountingConnection):
+    """Turns NOWAIT into a flag bit the real test driver rejects, as a driver predating NOWAIT does."""
+
+    def getAllDomainStats(self, stats: int = 0, flags: int = 0):
+        self.stats_calls.append((stats, flags))
+        if flags & libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT:
+            flags = (flags & ~libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT) | UNKNOWN_FLAG
+        return self._conn.getAllDomainStats(stats, flags)
+
+
+def test_a_driver_without_nowait_is_asked_again_without_it_and_remembered(
+    test_conn: libvirt.virConnect, define_domains, registry: CollectorRegistry
+) -> None:
+    dom = define_domains(1)[0]
+    old = _OldDriver(test_conn)
+    LibvirtCollector(lambda: old, registry)
+
+    nowait = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+    labels = {"domain": dom.name(), "server_id": server_id_of(dom.name())}
+
+    # Each get_sample_value is one scrape: the first probes NOWAIT, is refused, and asks again without it.
+    assert registry.get_sample_value("libvirt_domain_info_state", labels) == RUNNING
+    assert [flags & nowait for _stats, flags in old.stats_calls] == [nowait, 0]
+    assert registry.get_sample_value("libvirt_up") == 1.0
+    assert [flags & nowait for _stats, flags in old.stats_calls] == [nowait, 0, 0]
+
+
+def test_each_domain_reports_its_state_and_server_id(
+    test_conn: libvirt.virConnect, define_domains, registry: CollectorRegistry
+) -> None:
+    doms = define_domains(5)
+    doms[1].suspend()
+    doms[2].destroy()
+    LibvirtCollector(lambda: test_conn, registry)
+
+    def state(dom: libvirt.virDomain) -> float | None:
+        server_id = dom.name().removeprefix("dcloud-")
+        return registry.get_sample_value(
+            "libvirt_domain_info_state", {"domain": dom.name(), "server_id": server_id}
+        )
+
+    assert [state(d) for d in doms] == [RUNNING, PAUSED, SHUTOFF, RUNNING, RUNNING]
+
+
+def test_info_series_carries_the_uuid(
+    test_conn: libvirt.virConnect, define_domains, registry: CollectorRegistry
+) -> None:
+    dom = define_domains(1)[0]
+    LibvirtCollector(lambda: test_conn, registry)
+
+    labels = {"domain": dom.name(), "server_id": dom.name().removeprefix("dcloud-"), "uuid": dom.UUIDString()}
+    assert registry.get_sample_value("libvirt_domain_info", labels) == 1.0
+
+
+def test_a_domain_dcloud_does_not_own_has_an_empty_server_id(
+    test_conn: libvirt.virConnect, registry: CollectorRegistry
+) -> None:
+    LibvirtCollector(lambda: test_conn, registry)
+
+    # test:///default ships one domain named "test": an orphan from dcloud's point of view.
+    assert (
+        registry.get_sample_value("libvirt_domain_info_state", {"domain": "test", "server_id": ""}) == RUNNING
+    )
+
+
+def test_libvirt_up_is_1_on_a_live_connection(
+    test_conn: libvirt.virConnect, registry: CollectorRegistry
+) -> None:
+    LibvirtCollector(lambda: test_conn, registry)
+
+    assert registry.get_sample_value("libvirt_up") == 1.0
+
+
+def test_a_closed_connection_gives_libvirt_up_0_and_the_scrape_still_succeeds(
+    test_conn: libvirt.virConnect, define_domains, registry: CollectorRegistry
+) -> None:
+    define_domains(3)
+    LibvirtCollector(lambda: test_conn, registry)
+    test_conn.close()
+
+    text = _scrape(registry)
+
+    assert registry.get_sample_value("libvirt_up") == 0.0
+    assert "libvirt_domain_info_state" not in text
+
+
+def test_no_connection_yet_gives_libvirt_up_0(registry: CollectorRegistry) -> None:
+    LibvirtCollector(lambda: None, registry)
+
+    assert registry.get_sample_value("libvirt_up") == 0.0
+
+
+def test_a_failing_connect_gives_libvirt_up_0(registry: CollectorRegistry) -> None:
+    LibvirtCollector(lambda: libvirt.open("test:///nonexistent-dctest/nodes.xml"), registry)
+
+    assert registry.get_sample_value("libvirt_up") == 0.0
+
+
+def test_server_id_is_read_from_the_dcloud_name_only() -> None:
+    assert server_id_of("dcloud-3f2a") == "3f2a"
+    assert server_id_of("dcloud-") == ""
+    assert server_id_of("web01") == ""
+    assert server_id_of("xdcloud-3f2a") == ""
+
+
+@pytest.mark.libvirt
+def test_a_real_guest_exposes_cpu_memory_vcpus_block_and_interface_stats(
+    qemu_guest: tuple[libvirt.virConnect, libvirt.virDomain], registry: CollectorRegistry
+) -> None:
+    conn, dom = qemu_guest
+    LibvirtCollector(lambda: conn, registry)
+    labels = {"domain": dom.name(), "server_id": dom.name().removeprefix("dcloud-")}
+    tap = dom.name().replace("dcloud-dctest-", "dct")
+
+    # The firmware reads the boot disk shortly after start; wait for that instead of sleeping blindly.
+    deadline = time.monotonic() + 10
+    block = {**labels, "target_device": "vda"}
+    while (registry.get_sample_value("libvirt_domain_block_stats_read_bytes_total", block) or 0) == 0:
+        assert time.monotonic() < deadline, "guest never read its disk"
+        time.sleep(0.2)
+
+    assert registry.get_sample_value("libvirt_domain_info_cpu_time_seconds_total", labels) > 0
+    assert registry.get_sample_value("libvirt_domain_info_vcpus", labels) == 2
+    assert registry.get_sample_value("libvirt_domain_info_memory_bytes", labels) == 64 * 1024 * 1024
+    assert registry.get_sample_value("libvirt_domain_block_stats_read_requests_total", block) >= 1
+    assert registry.get_sample_value("libvirt_domain_block_stats_write_bytes_total", block) == 0
+    assert registry.get_sample_value("libvirt_domain_block_stats_write_requests_total", block) == 0
+    net = {**labels, "device": tap}
+    assert registry.get_sample_value("libvirt_domain_interface_stats_receive_bytes_total", net) >= 0
+    assert registry.get_sample_value("libvirt_domain_interface_stats_transmit_bytes_total", net) >= 0
