@@ -1,0 +1,120 @@
+"""AgentMetrics (what the reconcile loop records) and the /metrics HTTP server."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import libvirt
+import pytest
+from prometheus_client import CollectorRegistry
+
+from agents.metrics import DEFAULT_METRICS_PORT, AgentMetrics, LibvirtCollector, start_metrics_server
+
+
+class StepTimer:
+    """A timer a test moves by hand (the timer is an injected input, like the clock)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_completed_pass_records_its_duration_and_completion_time(registry: CollectorRegistry) -> None:
+    timer = StepTimer()
+    metrics = AgentMetrics(registry, wall_clock=lambda: 1_800_000_000.0, timer=timer)
+
+    with metrics.time_reconcile():
+        timer.now += 0.75
+
+    assert registry.get_sample_value("dcloud_agent_reconcile_duration_seconds_count") == 1
+    assert registry.get_sample_value("dcloud_agent_reconcile_duration_seconds_sum") == pytest.approx(0.75)
+    assert registry.get_sample_value("dcloud_agent_reconcile_duration_seconds_bucket", {"le": "1.0"}) == 1
+    assert registry.get_sample_value("dcloud_agent_reconcile_duration_seconds_bucket", {"le": "0.5"}) == 0
+    assert registry.get_sample_value("dcloud_agent_last_reconcile_timestamp_seconds") == 1_800_000_000.0
+
+
+def test_a_pass_that_raises_counts_an_error_and_is_not_the_last_completed(
+    registry: CollectorRegistry,
+) -> None:
+    metrics = AgentMetrics(registry, wall_clock=lambda: 1_800_000_000.0)
+
+    with pytest.raises(RuntimeError), metrics.time_reconcile():
+        raise RuntimeError("libvirtd went away")
+
+    assert registry.get_sample_value("dcloud_agent_reconcile_errors_total", {"kind": "pass"}) == 1
+    assert registry.get_sample_value("dcloud_agent_reconcile_duration_seconds_count") == 1
+    assert registry.get_sample_value("dcloud_agent_last_reconcile_timestamp_seconds") == 0
+
+
+def test_errors_are_counted_per_kind(registry: CollectorRegistry) -> None:
+    metrics = AgentMetrics(registry)
+
+    metrics.count_error("libvirt")
+    metrics.count_error("libvirt")
+    metrics.count_error("control_plane")
+
+    assert registry.get_sample_value("dcloud_agent_reconcile_errors_total", {"kind": "libvirt"}) == 2
+    assert registry.get_sample_value("dcloud_agent_reconcile_errors_total", {"kind": "control_plane"}) == 1
+
+
+def test_the_default_port_is_9177() -> None:
+    assert DEFAULT_METRICS_PORT == 9177
+
+
+@pytest.fixture
+def metrics_url(test_conn: libvirt.virConnect, define_domains) -> Iterator[str]:
+    """A running /metrics server on a free loopback port with three dcloud domains behind it."""
+    define_domains(3)
+    agent_metrics = AgentMetrics()
+    agent_metrics.observe_reconcile(0.2)
+    agent_metrics.count_error("libvirt")
+    server = start_metrics_server(0, LibvirtCollector(lambda: test_conn), agent_metrics, addr="127.0.0.1")
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_get_metrics_serves_libvirt_and_agent_series(metrics_url: str) -> None:
+    response = httpx.get(metrics_url, timeout=10)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = response.text.splitlines()
+    assert "libvirt_up 1.0" in lines
+    assert sum(line.startswith("libvirt_domain_info_state{") for line in lines) == 4  # 3 + the driver's own
+    assert 'dcloud_agent_reconcile_errors_total{kind="libvirt"} 1.0' in lines
+    assert "dcloud_agent_reconcile_duration_seconds_count 1.0" in lines
+
+
+def test_metrics_text_passes_promtool_check(metrics_url: str) -> None:
+    # promtool comes with Debian's `prometheus` package (apt-get install prometheus).
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package: prometheus)")
+    text = httpx.get(metrics_url, timeout=10).text
+
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_registry_given_at_construction_is_reused_without_duplicates(test_conn: libvirt.virConnect) -> None:
+    registry = CollectorRegistry()
+    collector = LibvirtCollector(lambda: test_conn, registry)
+    agent_metrics = AgentMetrics(registry)
+
+    server = start_metrics_server(0, collector, agent_metrics, registry, addr="127.0.0.1")
+    try:
+        text = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=10).text
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert text.count("\nlibvirt_up ") + text.startswith("libvirt_up ") == 1
