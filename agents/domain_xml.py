@@ -19,7 +19,7 @@ METADATA_PREFIX = "dcloud"
 CLEAN_TRAFFIC_FILTER = "clean-traffic"
 # dcloud's own filter for the partial restriction of Art. 16(4)-3..5 (clean-traffic + drop outbound TCP 25).
 SMTP_BLOCK_FILTER = "dcloud-clean-traffic-no-smtp"
-# Hosts are x86_64; libvirt picks its default machine type for it.
+# Hosts are x86_64. The XML names no arch or machine, so libvirt uses the host's and its default machine.
 GUEST_ARCH = "x86_64"
 
 # Server ids become parts of domain, volume and file names: keep them to a safe alphabet.
@@ -76,7 +76,7 @@ def build_domain_xml(
     _text(root, "currentMemory", str(server.memory_mib), unit="MiB")
     _text(root, "vcpu", str(server.vcpus), placement="static")
     os_el = etree.SubElement(root, "os")
-    _text(os_el, "type", "hvm", arch=GUEST_ARCH)
+    _text(os_el, "type", "hvm")
     etree.SubElement(os_el, "boot", dev="hd")
     features = etree.SubElement(root, "features")
     etree.SubElement(features, "acpi")

@@ -1,0 +1,472 @@
+"""The host agent's libvirt driver: one object around one `virConnect`, every operation idempotent.
+
+The reconcile loop calls these with the server it wants converged; calling an operation whose effect
+already holds (start on running, suspend on paused, undefine of a missing domain) does nothing, so a
+pass interrupted at any point is finished by the next one.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Concatenate, Literal, ParamSpec, TypeVar
+
+import libvirt
+from lxml import etree
+
+from agents import netbinding, nwfilters
+from agents.domain_states import map_state
+from agents.domain_xml import (
+    GUEST_ARCH,
+    METADATA_NS,
+    build_domain_xml,
+    check_server_id,
+    domain_name_for,
+    filter_name_for,
+    parse_metadata,
+    parse_server_id,
+)
+from controlplane.protocol import DesiredServer, ObservedStateName, OrphanReport
+
+log = logging.getLogger(__name__)
+
+SuspendMode = Literal["pause", "managedsave"]
+GIB = 1024**3
+_POLL_S = 0.2
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+# Undefine flags from the most thorough down; older libvirt rejects the ones it does not know.
+_UNDEFINE_FLAG_SETS = [
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+    | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE,
+]
+_UNSUPPORTED_FLAG_CODES = {
+    libvirt.VIR_ERR_INVALID_ARG,
+    libvirt.VIR_ERR_NO_SUPPORT,
+    libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED,
+}
+
+
+def _silence_libvirt_stderr(_ctx: object, _err: object) -> None:
+    """libvirt prints every error to stderr by default, even the ones we expect and handle."""
+
+
+libvirt.registerErrorHandler(_silence_libvirt_stderr, None)
+
+
+class DriverError(Exception):
+    """A libvirt operation failed; carries libvirt's own message and error code."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class DomainNotFound(DriverError):
+    """The server has no libvirt domain on this host."""
+
+
+class NotOurDomain(DriverError):
+    """A domain is named like a dcloud server but carries no matching dcloud metadata."""
+
+
+def _libvirt_op(
+    fn: Callable[Concatenate[LibvirtDriver, _P], _R],
+) -> Callable[Concatenate[LibvirtDriver, _P], _R]:
+    """Turn libvirt errors of a driver operation into DriverError naming the operation."""
+
+    @functools.wraps(fn)
+    def wrapper(self: LibvirtDriver, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(self, *args, **kwargs)
+        except libvirt.libvirtError as err:
+            message = f"{fn.__name__}: {err.get_error_message()}"
+            raise DriverError(message, code=err.get_error_code()) from err
+
+    return wrapper
+
+
+def detect_domain_type(conn: libvirt.virConnect) -> str:
+    """The best domain type the hypervisor offers for our guests: kvm, else qemu (TCG), else test."""
+    caps = etree.fromstring(conn.getCapabilities().encode())
+    offered = {d.get("type") for d in caps.iterfind(f"guest/arch[@name='{GUEST_ARCH}']/domain")}
+    if conn.getType() == "TEST":
+        # libvirt's test driver emulates i686 guests only; its domain type is "test" whatever the arch.
+        offered = {d.get("type") for d in caps.iterfind("guest/arch/domain")}
+    for domain_type in ("kvm", "qemu", "test"):
+        if domain_type in offered:
+            return domain_type
+    raise DriverError(f"libvirt at {conn.getURI()} offers no usable domain type for {GUEST_ARCH}")
+
+
+def volume_name(server_id: str, index: int = 0) -> str:
+    return f"{domain_name_for(server_id)}-disk{index}"
+
+
+class LibvirtDriver:
+    def __init__(
+        self,
+        conn: libvirt.virConnect,
+        *,
+        pool_name: str = "dcloud",
+        pool_path: str = "/var/lib/dcloud/images",
+        suspend_mode: SuspendMode = "pause",
+        stop_timeout_s: float = 60.0,
+        domain_type: str | None = None,
+    ) -> None:
+        if suspend_mode not in ("pause", "managedsave"):
+            raise ValueError(f"suspend_mode must be 'pause' or 'managedsave', not {suspend_mode!r}")
+        self.conn = conn
+        self.pool_name = pool_name
+        self.pool_path = pool_path
+        self.suspend_mode: SuspendMode = suspend_mode
+        self.stop_timeout_s = stop_timeout_s
+        self.domain_type = domain_type or detect_domain_type(conn)
+        self._nwfilter_supported: bool | None = None
+
+    # -- storage -------------------------------------------------------------------------------
+
+    @_libvirt_op
+    def ensure_pool(self) -> libvirt.virStoragePool:
+        """The directory pool for server disks: defined, built, autostarted and active."""
+        try:
+            pool = self.conn.storagePoolLookupByName(self.pool_name)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_POOL:
+                raise
+            pool = self.conn.storagePoolDefineXML(self._pool_xml(), 0)
+            pool.build(0)
+            pool.setAutostart(1)
+            log.info("defined storage pool %s at %s", self.pool_name, self.pool_path)
+        if not pool.isActive():
+            pool.create(0)
+        return pool
+
+    @_libvirt_op
+    def server_volumes(self, server_id: str) -> list[libvirt.virStorageVol]:
+        pool = self._pool_or_none()
+        if pool is None:
+            return []
+        pattern = re.compile(rf"^{re.escape(domain_name_for(server_id))}-disk\d+$")
+        return [vol for vol in pool.listAllVolumes(0) if pattern.match(vol.name())]
+
+    @_libvirt_op
+    def delete_volume(self, vol: libvirt.virStorageVol) -> None:
+        try:
+            vol.delete(0)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_VOL:
+                raise
+
+    # -- definition ----------------------------------------------------------------------------
+
+    def domain_name(self, server_id: str) -> str:
+        return domain_name_for(server_id)
+
+    @_libvirt_op
+    def ensure_defined(self, server: DesiredServer) -> None:
+        """Volume and domain exist for `server`; the domain is redefined when its generation changed."""
+        check_server_id(server.id)
+        dom = self._lookup(server.id)
+        if dom is not None:
+            self._require_ours(dom, server.id)
+        vol = self._ensure_volume(server, dom)
+        filter_name = self._filter_for(server)
+        if dom is None:
+            self.conn.defineXML(self._domain_xml(server, vol, filter_name, uuid=None))
+            log.info("defined domain %s (generation %d)", self.domain_name(server.id), server.generation)
+            return
+        if self._config_generation(dom) != server.generation:
+            # Keep the UUID: libvirt refuses a same-named definition with another identity.
+            self.conn.defineXML(self._domain_xml(server, vol, filter_name, uuid=dom.UUIDString()))
+            log.info("redefined domain %s (generation %d)", dom.name(), server.generation)
+        if server.networks and self._has_nwfilter():
+            nwfilters.sync_interface_filters(dom, server, filter_name)
+
+    @_libvirt_op
+    def ensure_network_binding(self, server: DesiredServer) -> None:
+        for attachment in server.networks:
+            netbinding.ensure_dhcp_host(self.conn, attachment)
+
+    @_libvirt_op
+    def remove_network_binding(self, server: DesiredServer) -> None:
+        for attachment in server.networks:
+            netbinding.remove_dhcp_host(self.conn, attachment)
+
+    # -- observation ---------------------------------------------------------------------------
+
+    @_libvirt_op
+    def managed_domains(self) -> dict[str, ObservedStateName]:
+        """server_id -> observed state for every domain that is a dcloud server."""
+        result: dict[str, ObservedStateName] = {}
+        for dom in self.conn.listAllDomains(0):
+            try:
+                server_id = self._server_id_of(dom)
+                if server_id is not None:
+                    result[server_id] = self._state_of(dom)[0]
+            except libvirt.libvirtError as err:
+                # Undefined between the listing and this call: it is simply gone.
+                if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+        return result
+
+    @_libvirt_op
+    def orphans(self) -> list[OrphanReport]:
+        """Domains dcloud did not create: reported to the control plane, never touched."""
+        reports = []
+        for dom in self.conn.listAllDomains(0):
+            try:
+                if self._server_id_of(dom) is None:
+                    state = self._state_of(dom)[0]
+                    reports.append(
+                        OrphanReport(domain_name=dom.name(), domain_uuid=dom.UUIDString(), state=state)
+                    )
+            except libvirt.libvirtError as err:
+                if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+        return reports
+
+    def observe(self, server_id: str) -> ObservedStateName:
+        return self.observe_detail(server_id)[0]
+
+    @_libvirt_op
+    def observe_detail(self, server_id: str) -> tuple[ObservedStateName, str | None]:
+        """The observed state plus a human-readable reason where libvirt gives one."""
+        dom = self._lookup(server_id)
+        if dom is None:
+            if self.server_volumes(server_id):
+                # Half-created or half-deleted (wipe pending): not a server that exists, not gone yet.
+                return ("pending", "volumes exist without a domain")
+            return ("deleted", None)
+        if self._server_id_of(dom) != server_id:
+            return ("error", f"domain {dom.name()} carries no dcloud metadata for this server")
+        return self._state_of(dom)
+
+    # -- power ---------------------------------------------------------------------------------
+
+    @_libvirt_op
+    def start(self, server_id: str) -> None:
+        """Make the domain run: boot it (restoring a managed save image) or unpause it."""
+        self._make_running(self._require(server_id))
+
+    @_libvirt_op
+    def resume(self, server_id: str) -> None:
+        """Undo suspend in either mode: unpause, or start which restores the managed save image."""
+        self._make_running(self._require(server_id))
+
+    @_libvirt_op
+    def suspend(self, server_id: str) -> None:
+        """Pause (RAM kept) or managed-save (RAM freed) per the driver's mode; a stopped domain stays so."""
+        dom = self._require(server_id)
+        if not dom.isActive():
+            return
+        if self.suspend_mode == "managedsave":
+            # SAVE_RUNNING: the restore lands running even if the domain was paused when saved.
+            dom.managedSave(libvirt.VIR_DOMAIN_SAVE_RUNNING)
+        elif dom.state()[0] != libvirt.VIR_DOMAIN_PAUSED:
+            dom.suspend()
+
+    @_libvirt_op
+    def stop(self, server_id: str) -> None:
+        """ACPI shutdown, wait up to stop_timeout_s, then force off; a saved image is discarded."""
+        dom = self._require(server_id)
+        if not dom.isActive():
+            # A stopped server must boot fresh, not resume from a suspend-to-disk image.
+            if dom.hasManagedSaveImage(0):
+                dom.managedSaveRemove(0)
+            return
+        if dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING:
+            self._request_shutdown(dom)
+            if self._wait_until_off(dom, self.stop_timeout_s):
+                return
+            log.info(
+                "domain %s ignored ACPI shutdown for %.0fs; forcing off", dom.name(), self.stop_timeout_s
+            )
+        # Paused / pmsuspended guests cannot act on ACPI; and the timeout has passed for running ones.
+        self._force_off(dom)
+
+    @_libvirt_op
+    def destroy_and_undefine(self, server_id: str) -> None:
+        """Power off and remove the definition (managed save, NVRAM, snapshot metadata included)."""
+        dom = self._lookup(server_id)
+        if dom is None:
+            return
+        self._require_ours(dom, server_id)
+        if dom.isActive():
+            self._force_off(dom)
+        self._undefine(dom)
+        log.info("undefined domain %s", self.domain_name(server_id))
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _lookup(self, server_id: str) -> libvirt.virDomain | None:
+        try:
+            return self.conn.lookupByName(domain_name_for(server_id))
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise
+
+    def _require(self, server_id: str) -> libvirt.virDomain:
+        dom = self._lookup(server_id)
+        if dom is None:
+            raise DomainNotFound(f"no domain {domain_name_for(server_id)}", code=libvirt.VIR_ERR_NO_DOMAIN)
+        self._require_ours(dom, server_id)
+        return dom
+
+    def _require_ours(self, dom: libvirt.virDomain, server_id: str) -> None:
+        if self._server_id_of(dom) != server_id:
+            raise NotOurDomain(f"domain {dom.name()} exists but carries no dcloud metadata; not touching it")
+
+    def _server_id_of(self, dom: libvirt.virDomain) -> str | None:
+        """The server id when both the name and the dcloud metadata say so, else None."""
+        name_id = parse_server_id(dom.name())
+        if name_id is None:
+            return None
+        meta = self._metadata(dom, 0)
+        return name_id if meta is not None and meta.get("id") == name_id else None
+
+    def _metadata(self, dom: libvirt.virDomain, flags: int) -> dict[str, str] | None:
+        try:
+            return parse_metadata(dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, flags))
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+                return None
+            raise
+
+    def _config_generation(self, dom: libvirt.virDomain) -> int | None:
+        meta = self._metadata(dom, libvirt.VIR_DOMAIN_AFFECT_CONFIG if dom.isPersistent() else 0)
+        try:
+            return int(meta["generation"]) if meta else None
+        except (KeyError, ValueError):
+            return None
+
+    def _state_of(self, dom: libvirt.virDomain) -> tuple[ObservedStateName, str | None]:
+        state, reason = dom.state()
+        saved = state == libvirt.VIR_DOMAIN_SHUTOFF and bool(dom.hasManagedSaveImage(0))
+        return map_state(state, reason, has_managed_save=saved)
+
+    def _pool_or_none(self) -> libvirt.virStoragePool | None:
+        try:
+            pool = self.conn.storagePoolLookupByName(self.pool_name)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
+                return None
+            raise
+        return pool if pool.isActive() else self.ensure_pool()
+
+    def _ensure_volume(self, server: DesiredServer, dom: libvirt.virDomain | None) -> libvirt.virStorageVol:
+        pool = self.ensure_pool()
+        name = volume_name(server.id)
+        want = server.disk_gib * GIB
+        try:
+            vol = pool.storageVolLookupByName(name)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_VOL:
+                raise
+            return pool.createXML(self._volume_xml(name, want), 0)
+        if vol.info()[1] < want:
+            # Disks only grow; a running guest is told through blockResize, a stopped one via the file.
+            if dom is not None and dom.isActive():
+                dom.blockResize(vol.path(), want, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+            else:
+                vol.resize(want, 0)
+        return vol
+
+    def _filter_for(self, server: DesiredServer) -> str:
+        if server.block_outbound_smtp and server.networks and self._has_nwfilter():
+            nwfilters.ensure_smtp_block_filter(self.conn)
+        return filter_name_for(server)
+
+    def _has_nwfilter(self) -> bool:
+        """Whether this connection filters traffic at all (libvirt's test:/// driver does not)."""
+        if self._nwfilter_supported is None:
+            self._nwfilter_supported = nwfilters.nwfilter_supported(self.conn)
+        return self._nwfilter_supported
+
+    def _domain_xml(
+        self, server: DesiredServer, vol: libvirt.virStorageVol, filter_name: str, *, uuid: str | None
+    ) -> str:
+        return build_domain_xml(
+            server, domain_type=self.domain_type, volume_path=vol.path(), smtp_filter=filter_name, uuid=uuid
+        )
+
+    def _make_running(self, dom: libvirt.virDomain) -> None:
+        state = dom.state()[0]
+        if state in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED) and not dom.isActive():
+            dom.create()  # restores the managed save image when there is one
+            state = dom.state()[0]
+        if state == libvirt.VIR_DOMAIN_PAUSED:
+            dom.resume()
+        elif state == libvirt.VIR_DOMAIN_PMSUSPENDED:
+            dom.pMWakeup(0)
+
+    def _request_shutdown(self, dom: libvirt.virDomain) -> None:
+        try:
+            dom.shutdown()
+        except libvirt.libvirtError as err:
+            # It went off on its own between our state check and the request.
+            if err.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
+                raise
+
+    def _wait_until_off(self, dom: libvirt.virDomain, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while dom.isActive():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL_S)
+        return True
+
+    def _force_off(self, dom: libvirt.virDomain) -> None:
+        try:
+            dom.destroy()
+        except libvirt.libvirtError as err:
+            if err.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
+                raise
+
+    def _undefine(self, dom: libvirt.virDomain) -> None:
+        for flags in _UNDEFINE_FLAG_SETS:
+            try:
+                dom.undefineFlags(flags)
+                return
+            except libvirt.libvirtError as err:
+                code = err.get_error_code()
+                if code == libvirt.VIR_ERR_NO_DOMAIN:
+                    return  # transient domain, gone with destroy
+                if code not in _UNSUPPORTED_FLAG_CODES:
+                    raise
+                log.debug("undefine flags %#x unsupported: %s", flags, err.get_error_message())
+        dom.undefine()
+
+    def _pool_xml(self) -> str:
+        root = etree.Element("pool", type="dir")
+        etree.SubElement(root, "name").text = self.pool_name
+        target = etree.SubElement(root, "target")
+        etree.SubElement(target, "path").text = self.pool_path
+        perms = etree.SubElement(target, "permissions")
+        # Customer disks: others may traverse (QEMU runs as its own user) but not list.
+        etree.SubElement(perms, "mode").text = "0711"
+        return etree.tostring(root, encoding="unicode")
+
+    @staticmethod
+    def _volume_xml(name: str, capacity_bytes: int) -> str:
+        root = etree.Element("volume")
+        etree.SubElement(root, "name").text = name
+        etree.SubElement(root, "capacity", unit="bytes").text = str(capacity_bytes)
+        # Allocation 0: a sparse raw file; unwritten regions are holes and hold no customer data.
+        etree.SubElement(root, "allocation", unit="bytes").text = "0"
+        target = etree.SubElement(root, "target")
+        etree.SubElement(target, "format", type="raw")
+        etree.SubElement(etree.SubElement(target, "permissions"), "mode").text = "0600"
+        return etree.tostring(root, encoding="unicode")
