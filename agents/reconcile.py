@@ -17,6 +17,7 @@ import libvirt
 
 from agents.client import ControlPlaneRejected, ControlPlaneUnavailable, DesiredSource
 from agents.deletion import DeletionSequence, WipeNotConfirmed
+from agents.driver import DriverError
 from agents.journal import DeletionJournal
 from agents.metrics import AgentMetrics
 from controlplane.clock import Clock, system_clock
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 # desired state -> {observed state -> driver method name}; a missing key means "nothing to do".
 _TRANSITIONS: dict[str, dict[str, str]] = {
     "running": {"shutoff": "start", "paused": "resume", "saved": "resume"},
-    "stopped": {"running": "stop", "paused": "stop"},
+    # stop also discards a managed-save image: a stopped server boots fresh.
+    "stopped": {"running": "stop", "paused": "stop", "saved": "stop"},
     "suspended": {"running": "suspend"},
 }
 
@@ -124,17 +126,21 @@ class Reconciler:
         self._abandon_deletion(server.id)
         if state is None:
             state = self.driver.observe(server.id)
-        if state == "deleted" or self._ensured.get(server.id) != server.generation:
+        # "pending": volume without a domain (first pass cut short, or a delete cancelled pre-wipe).
+        if state in ("deleted", "pending") or self._ensured.get(server.id) != server.generation:
             self.driver.ensure_defined(server)
             self.driver.ensure_network_binding(server)
             self._ensured[server.id] = server.generation
             state = self.driver.observe(server.id)
         action = self._action_for(server.desired_state, state)
+        detail = None
         if action is not None:
             log.info("%s: %s -> %s (%s)", server.id, state, server.desired_state, action)
             getattr(self.driver, action)(server.id)
-            state = self.driver.observe(server.id)
-        return ObservedServer(id=server.id, state=state, generation=self._ensured.get(server.id))
+            state, detail = self.driver.observe_detail(server.id)
+        return ObservedServer(
+            id=server.id, state=state, detail=detail, generation=self._ensured.get(server.id)
+        )
 
     def _action_for(self, desired: str, observed: str) -> str | None:
         if desired == "suspended" and observed == "paused" and self._suspend_mode() == "managedsave":
@@ -204,7 +210,7 @@ class Reconciler:
 
 
 def _error_kind(exc: BaseException) -> str:
-    if isinstance(exc, libvirt.libvirtError):
+    if isinstance(exc, libvirt.libvirtError | DriverError):
         return "libvirt"
     if isinstance(exc, ControlPlaneUnavailable | ControlPlaneRejected):
         return "control_plane"

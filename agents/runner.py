@@ -1,0 +1,201 @@
+"""`run_agent`: the host agent's blocking main loop (used by `dcloud agent` and `dcloud up`).
+
+It serves /metrics, subscribes to libvirt events, polls the control plane every
+`agent_poll_interval_s`, runs a full resync every `agent_resync_interval_s` whatever happens,
+heartbeats, and reconnects with backoff when libvirtd goes away. SIGTERM/SIGINT (or a caller's
+`stop_event`) end it cleanly, so tests can run it in a thread or a subprocess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from wsgiref.simple_server import WSGIServer
+
+import libvirt
+
+from agents.client import ControlPlaneClient, DesiredSource
+from agents.driver import DriverError, LibvirtDriver
+from agents.events import EventSubscription, Wakeup, start_event_loop
+from agents.journal import DeletionJournal
+from agents.metrics import AgentMetrics, LibvirtCollector, start_metrics_server
+from agents.reconcile import Reconciler
+from controlplane.config import Settings
+from controlplane.protocol import Heartbeat
+
+log = logging.getLogger(__name__)
+
+# The loop never sleeps longer than this, so a stop request is honoured promptly.
+_MAX_SLEEP_S = 0.5
+_RECONNECT_MAX_S = 30.0
+
+OpenConnection = Callable[[str], libvirt.virConnect]
+
+
+def run_agent(
+    settings: Settings,
+    *,
+    stop_event: threading.Event | None = None,
+    source: DesiredSource | None = None,
+    open_connection: OpenConnection = libvirt.open,
+) -> None:
+    """Run the agent until SIGTERM/SIGINT or `stop_event`; `source` defaults to the control plane."""
+    stop_event = stop_event or threading.Event()
+    agent = Agent(settings, source or control_plane_source(settings), stop_event, open_connection)
+    with _stop_on_signals(stop_event):
+        agent.run()
+
+
+def control_plane_source(settings: Settings) -> ControlPlaneClient:
+    if not settings.token:
+        raise ValueError("the agent needs a host token: set DCLOUD_TOKEN (dcloud token create --role agent)")
+    return ControlPlaneClient(settings.api_url, settings.token, settings.host_name or socket.gethostname())
+
+
+class Agent:
+    """The loop's state: the current connection and everything built on it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: DesiredSource,
+        stop_event: threading.Event,
+        open_connection: OpenConnection = libvirt.open,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.stop_event = stop_event
+        self._open = open_connection
+        self.wakeup = Wakeup()
+        self.metrics = AgentMetrics()
+        self.journal = DeletionJournal(settings.state_dir)
+        self.conn: libvirt.virConnect | None = None
+        self.reconciler: Reconciler | None = None
+        self.metrics_server: WSGIServer | None = None
+        self.connections_opened = 0
+        self._subscription: EventSubscription | None = None
+        self._backoff_s = 0.5
+        self._next = {"resync": 0.0, "poll": 0.0, "heartbeat": 0.0, "connect": 0.0}
+
+    def run(self) -> None:
+        start_event_loop()  # before any connection is opened, as libvirt requires
+        collector = LibvirtCollector(lambda: self.conn)
+        self.metrics_server = start_metrics_server(self.settings.agent_metrics_port, collector, self.metrics)
+        log.info("agent metrics on port %s", self.metrics_server.server_port)
+        try:
+            while not self.stop_event.is_set():
+                self.step()
+        finally:
+            self._disconnect()
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
+
+    def step(self) -> None:
+        """One turn of the loop: connect if needed, run what is due, then wait for news or a deadline."""
+        now = time.monotonic()
+        if self.conn is None and now >= self._next["connect"]:
+            self._connect()
+        if self.conn is not None:
+            self._run_due(now)
+        if now >= self._next["heartbeat"]:
+            self._heartbeat()
+        timeout = min(self._next.values()) - time.monotonic()
+        changed, lost = self.wakeup.wait(min(max(timeout, 0.0), _MAX_SLEEP_S))
+        if self.conn is not None and (lost or not _alive(self.conn)):
+            self._disconnect()
+        elif changed and self.reconciler is not None:
+            self._guarded(lambda: self.reconciler.reconcile_servers(changed) if self.reconciler else None)
+
+    def _run_due(self, now: float) -> None:
+        assert self.reconciler is not None
+        reconciler = self.reconciler
+        if now >= self._next["resync"]:
+            self._next["resync"] = now + self.settings.agent_resync_interval_s
+            self._next["poll"] = now + self.settings.agent_poll_interval_s
+            self._guarded(lambda: reconciler.run_once(resync=True))
+        elif now >= self._next["poll"]:
+            self._next["poll"] = now + self.settings.agent_poll_interval_s
+            self._guarded(reconciler.run_once)
+
+    def _guarded(self, work: Callable[[], object]) -> None:
+        """Run a pass; a failure is counted and logged, and a dead connection is dropped for a reconnect."""
+        try:
+            work()
+        except Exception as exc:
+            kind = "libvirt" if isinstance(exc, libvirt.libvirtError | DriverError) else "pass"
+            log.error("reconcile pass failed (%s): %s", kind, exc)
+            self.metrics.count_error(kind)
+            if self.conn is not None and not _alive(self.conn):
+                self._disconnect()
+
+    def _connect(self) -> None:
+        uri = self.settings.libvirt_uri
+        try:
+            conn = self._open(uri)
+            driver = LibvirtDriver(
+                conn,
+                pool_name=self.settings.storage_pool,
+                pool_path=self.settings.storage_pool_path,
+                suspend_mode=self.settings.suspend_mode,
+                stop_timeout_s=self.settings.stop_timeout_s,
+            )
+            driver.ensure_pool()
+            subscription = EventSubscription(conn, self.wakeup)
+            subscription.register()
+        except (libvirt.libvirtError, DriverError) as exc:
+            log.warning("cannot connect to %s: %s; retrying in %.1fs", uri, exc, self._backoff_s)
+            self.metrics.count_error("libvirt_connect")
+            self._next["connect"] = time.monotonic() + self._backoff_s
+            self._backoff_s = min(self._backoff_s * 2, _RECONNECT_MAX_S)
+            return
+        self.conn, self._subscription = conn, subscription
+        self.reconciler = Reconciler(driver, self.source, self.journal, self.metrics)
+        self.connections_opened += 1
+        self._backoff_s = 0.5
+        self._next["resync"] = 0.0  # whatever happened while we were away, look at everything
+        log.info("connected to %s", uri)
+
+    def _disconnect(self) -> None:
+        if self._subscription is not None:
+            self._subscription.unregister()
+        if self.conn is not None:
+            with contextlib.suppress(libvirt.libvirtError):
+                self.conn.close()
+        self.conn, self.reconciler, self._subscription = None, None, None
+
+    def _heartbeat(self) -> None:
+        self._next["heartbeat"] = time.monotonic() + self.settings.heartbeat_interval_s
+        beat = Heartbeat(libvirt_uri=self.settings.libvirt_uri, libvirt_connected=self.conn is not None)
+        try:
+            self.source.heartbeat(beat)
+        except Exception as exc:
+            log.warning("heartbeat failed: %s", exc)
+            self.metrics.count_error("control_plane")
+
+
+def _alive(conn: libvirt.virConnect) -> bool:
+    try:
+        return bool(conn.isAlive())
+    except libvirt.libvirtError:  # closed underneath us
+        return False
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop_event: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set stop_event (only possible from the main thread; elsewhere the caller stops us)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda _signum, _frame: stop_event.set())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,62 @@
+"""Test entry: one host agent process over a FileSource, so a test can kill -9 it mid-delete.
+
+    python -m tests.agents.reconcile.file_agent --dir D --state-dir S --uri U --pool P --pool-path PP
+        [--mode once|runner]
+
+`once` runs a single Reconciler pass and exits 0; `runner` runs the real run_agent loop until SIGTERM.
+Fault injection comes from DCLOUD_AGENT_CRASH_AFTER (agents/journal.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import libvirt
+
+from agents.driver import LibvirtDriver
+from agents.journal import DeletionJournal
+from agents.metrics import AgentMetrics
+from agents.reconcile import Reconciler
+from agents.runner import run_agent
+from controlplane.config import Settings
+from tests.agents.reconcile.sources import FileSource
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--uri", default="qemu:///system")
+    parser.add_argument("--pool", required=True)
+    parser.add_argument("--pool-path", required=True)
+    parser.add_argument("--mode", choices=["once", "runner"], default="once")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
+    source = FileSource(args.dir)
+    if args.mode == "runner":
+        settings = Settings(
+            libvirt_uri=args.uri,
+            state_dir=args.state_dir,
+            storage_pool=args.pool,
+            storage_pool_path=args.pool_path,
+            agent_metrics_port=0,
+            agent_poll_interval_s=0.5,
+            agent_resync_interval_s=60.0,
+            stop_timeout_s=1.0,
+        )
+        run_agent(settings, source=source)
+        return 0
+    conn = libvirt.open(args.uri)
+    try:
+        driver = LibvirtDriver(conn, pool_name=args.pool, pool_path=args.pool_path, stop_timeout_s=1.0)
+        driver.ensure_pool()
+        result = Reconciler(driver, source, DeletionJournal(args.state_dir), AgentMetrics()).run_once()
+    finally:
+        conn.close()
+    return 1 if result.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
