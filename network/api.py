@@ -1,5 +1,171 @@
-"""HTTP routes of the network module; included by the control plane app."""
+"""HTTP routes of the network module; included by the control plane app. Thin: parse, call, shape."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlmodel import Session
+
+from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, Principal, SessionDep, require_roles
+from controlplane.db import session_scope
+from controlplane.errors import Forbidden, InvalidInput, NotFound
+from controlplane.models import Contract, Role, Server
+from network import disclosure, history, pools, rdap, service
+from network.identity import get_identity
+from network.registry import lookup
+from network.schemas import (
+    AddressHistory,
+    DisclosedHolder,
+    DisclosureCreate,
+    DisclosureRecord,
+    PoolCreate,
+    PoolPublic,
+    TenurePublic,
+    UsageRequestCreate,
+    UsageRequestPublic,
+    UsageResponseCreate,
+    UtilisationPublic,
+)
 
 router = APIRouter()
+
+Operator = Annotated[Principal, Depends(require_roles(Role.OPERATOR))]
+Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.AUDITOR))]
+Auditor = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]
+
+
+def disclosure_officer(principal: CurrentPrincipal) -> Principal:
+    """Art. 24(5) lookups need the dedicated role; not even admin tokens may make them."""
+    if principal.role != Role.LAW_ENFORCEMENT:
+        raise Forbidden(f"role {principal.role.value!r} may not request disclosures; needs 'disclosure'")
+    return principal
+
+
+DisclosureOfficer = Annotated[Principal, Depends(disclosure_officer)]
+
+
+@router.post("/v1/pools", status_code=201, response_model=PoolPublic, tags=["network"])
+def create_pool(body: PoolCreate, _p: Operator, engine: EngineDep, clock: ClockDep) -> Any:
+    spec = pools.PoolSpec(
+        **body.model_dump() | {"reserved": tuple(body.reserved), "host_names": tuple(body.host_names)}
+    )
+    with session_scope(engine) as session:
+        return pools.create_pool(session, spec=spec, at=clock())
+
+
+@router.get("/v1/pools", response_model=list[PoolPublic], tags=["network"])
+def list_pools(_p: Reader, session: SessionDep) -> Any:
+    return pools.list_pools(session)
+
+
+@router.get("/v1/pools/{pool_id}/utilisation", response_model=UtilisationPublic, tags=["network"])
+def pool_utilisation(pool_id: int, _p: Reader, session: SessionDep, clock: ClockDep) -> Any:
+    return pools.utilisation(session, pool=pools.get_pool(session, pool_id), at=clock())
+
+
+@router.get("/v1/addresses/export.csv", tags=["network"])
+def export_assignments(_p: Reader, engine: EngineDep) -> StreamingResponse:
+    def rows() -> Any:
+        with Session(engine) as session:
+            yield from history.current_assignments_csv(session)
+
+    headers = {"Content-Disposition": 'attachment; filename="dcloud-assignments.csv"'}
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/v1/addresses/{ip}/history", response_model=AddressHistory, tags=["network"])
+def address_history(ip: str, _p: Reader, session: SessionDep) -> Any:
+    tenures = history.address_history(session, address=ip)
+    address = tenures[0].address if tenures else ip
+    return AddressHistory(address=address, holders=[TenurePublic(**vars(t)) for t in tenures])
+
+
+@router.post("/v1/servers/{server_id}/extra-addresses", status_code=201, tags=["network"])
+def add_extra_address(server_id: str, _p: Operator, engine: EngineDep, clock: ClockDep) -> dict[str, str]:
+    with session_scope(engine) as session:
+        server = session.get(Server, server_id)
+        if server is None:
+            raise NotFound(f"no server {server_id}", field="server_id")
+        contract = session.get(Contract, server.contract_id) if server.contract_id is not None else None
+        if contract is None:
+            raise InvalidInput(
+                "extra addresses need a server under a contract (Art. 24(1))", field="server_id"
+            )
+        lease = service.allocate_extra_address(session, server=server, contract=contract, at=clock())
+        if lease is None:
+            raise NotFound(f"no address pool serves server {server_id}'s host", field="server_id")
+        return {"address": lease.address, "server_id": server_id}
+
+
+@router.post("/v1/disclosures", response_model=DisclosedHolder, tags=["network"])
+def create_disclosure(
+    body: DisclosureCreate, p: DisclosureOfficer, engine: EngineDep, clock: ClockDep
+) -> Any:
+    request = disclosure.DisclosureRequest(**body.model_dump())
+    with session_scope(engine) as session:
+        record = disclosure.disclose_holder(session, request=request, requested_by=p.actor, now=clock())
+    # Raised after the commit: a request that found nobody is still on the log.
+    if record.returned is None:
+        raise NotFound(f"no customer held {record.address} at {body.at.isoformat()}", field="address")
+    return DisclosedHolder(**record.returned)
+
+
+@router.get("/v1/disclosures", response_model=list[DisclosureRecord], tags=["network"])
+def list_disclosures(
+    _p: Auditor,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    return disclosure.list_disclosures(session, limit=limit, offset=offset)
+
+
+@router.post("/v1/usage-requests", status_code=201, response_model=UsageRequestPublic, tags=["network"])
+def create_usage_request(body: UsageRequestCreate, p: Operator, engine: EngineDep, clock: ClockDep) -> Any:
+    with session_scope(engine) as session:
+        return disclosure.request_usage_information(
+            session, customer_id=body.customer_id, reason=body.reason, requested_by=p.actor, now=clock()
+        )
+
+
+@router.post("/v1/usage-requests/{request_id}/response", response_model=UsageRequestPublic, tags=["network"])
+def record_usage_response(
+    request_id: int, body: UsageResponseCreate, _p: Operator, engine: EngineDep, clock: ClockDep
+) -> Any:
+    with session_scope(engine) as session:
+        return disclosure.record_usage_response(
+            session, request_id=request_id, response=body.response, now=clock()
+        )
+
+
+@router.get("/v1/usage-requests", response_model=list[UsageRequestPublic], tags=["network"])
+def list_usage_requests(_p: Reader, session: SessionDep, customer_id: int | None = None) -> Any:
+    return disclosure.list_usage_requests(session, customer_id=customer_id)
+
+
+def _rdap_answer(session: Session, query: str) -> JSONResponse:
+    identity = get_identity()
+    try:
+        record = lookup(session, query, identity)
+    except InvalidInput as exc:
+        body = rdap.error_body(400, "Bad Request", exc.message)
+        return JSONResponse(body, status_code=400, media_type=rdap.RDAP_MEDIA_TYPE)
+    if record is None:
+        body = rdap.error_body(404, "Not Found", f"{query} is not managed by this registry")
+        return JSONResponse(body, status_code=404, media_type=rdap.RDAP_MEDIA_TYPE)
+    return JSONResponse(rdap.ip_network(record, identity), media_type=rdap.RDAP_MEDIA_TYPE)
+
+
+@router.get("/rdap/ip/{address}", tags=["rdap"])
+def rdap_ip(address: str, session: SessionDep) -> JSONResponse:
+    return _rdap_answer(session, address)
+
+
+@router.get("/rdap/ip/{prefix}/{length}", tags=["rdap"])
+def rdap_ip_prefix(prefix: str, length: str, session: SessionDep) -> JSONResponse:
+    if not length.isdigit():
+        body = rdap.error_body(400, "Bad Request", f"{length!r} is not a prefix length")
+        return JSONResponse(body, status_code=400, media_type=rdap.RDAP_MEDIA_TYPE)
+    return _rdap_answer(session, f"{prefix}/{length}")

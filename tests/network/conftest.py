@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from controlplane.api.deps import hash_token
 from controlplane.clock import FixedClock
 from controlplane.db import make_engine
-from controlplane.models import Contract, Customer, Host, Server
+from controlplane.main import create_app
+from controlplane.models import ApiToken, Contract, Customer, Host, Server
 from controlplane.store_metadata import load_all_models
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -125,3 +128,31 @@ def make_server(session: Session, host: Host, contract: Contract | None = None, 
     session.add(server)
     session.flush()
     return server
+
+
+def make_token(engine: Engine, role: str, name: str | None = None) -> str:
+    """A bearer token of the role, stored hashed as the API expects; returns the plaintext."""
+    plaintext = f"dctest-{role}-{uuid.uuid4().hex}"
+    with Session(engine) as session:
+        session.add(
+            ApiToken(name=name or f"test-{role}", role=role, token_hash=hash_token(plaintext), created_at=T0)
+        )
+        session.commit()
+    return plaintext
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def client(sqlite_engine: Engine, clock: FixedClock) -> Iterator[TestClient]:
+    with TestClient(create_app(engine=sqlite_engine, clock=clock)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tokens(sqlite_engine: Engine) -> dict[str, dict[str, str]]:
+    """Authorization headers per role name."""
+    roles = ["admin", "operator", "auditor", "billing", "agent", "disclosure"]
+    return {role: auth(make_token(sqlite_engine, role)) for role in roles}

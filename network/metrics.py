@@ -1,0 +1,67 @@
+"""Prometheus metrics of the network module: per-pool utilisation and WHOIS queries/refusals.
+
+Mount on the control plane's registry with `register_network_metrics(registry, engine, clock)`; the
+pool gauges are read from the store at scrape time, so every replica reports the same numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from controlplane.clock import Clock
+
+log = logging.getLogger(__name__)
+
+# Unregistered on purpose: NetworkCollector yields them, so whichever registry mounts it exposes them.
+WHOIS_QUERIES = Counter(
+    "dcloud_whois_queries", "WHOIS queries answered, by result", ["result"], registry=None
+)
+WHOIS_REFUSALS = Counter(
+    "dcloud_whois_refusals", "WHOIS queries refused with an error line, by reason", ["reason"], registry=None
+)
+
+
+class NetworkCollector(Collector):
+    """Pool size / assigned / quarantined / free per pool, plus the WHOIS counters."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine, self.clock = engine, clock
+
+    def _pool_families(self) -> list[GaugeMetricFamily]:
+        from network.pools import list_pools, utilisation
+
+        names = ("size", "assigned", "quarantined", "free")
+        families = {
+            n: GaugeMetricFamily(
+                f"dcloud_ip_pool_{n}", f"Addresses of the pool: {n}", labels=["pool", "cidr"]
+            )
+            for n in names
+        }
+        now = self.clock()
+        with Session(self.engine) as session:
+            for pool in list_pools(session):
+                use = utilisation(session, pool=pool, at=now)
+                for n in names:
+                    families[n].add_metric([pool.name, pool.cidr], float(getattr(use, n)))
+        return list(families.values())
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            yield from self._pool_families()
+        except Exception:  # a store hiccup must not fail the whole scrape; the WHOIS counters still go out
+            log.exception("pool metrics unavailable")
+        yield from WHOIS_QUERIES.collect()
+        yield from WHOIS_REFUSALS.collect()
+
+
+def register_network_metrics(registry: CollectorRegistry, engine: Engine, clock: Clock) -> NetworkCollector:
+    collector = NetworkCollector(engine, clock)
+    registry.register(collector)
+    return collector

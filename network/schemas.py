@@ -1,0 +1,113 @@
+"""What the network API accepts and returns: declared schemas, never table rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class PoolCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    cidr: str = Field(min_length=1, max_length=64, examples=["192.0.2.0/24"])
+    network_name: str = Field(min_length=1, max_length=64, description="libvirt network on the hosts")
+    gateway: str | None = Field(default=None, max_length=64)
+    reserved: list[str] = Field(default_factory=list, max_length=4096)
+    host_names: list[str] = Field(default_factory=list, max_length=1024, description="empty: every host")
+    description: str | None = Field(default=None, max_length=400)
+
+
+class PoolPublic(BaseModel):
+    id: int
+    name: str
+    cidr: str
+    ip_version: int
+    gateway: str | None
+    reserved: list[str]
+    network_name: str
+    host_names: list[str]
+    description: str | None
+    created_at: datetime
+
+
+class UtilisationPublic(BaseModel):
+    pool_id: int
+    size: int
+    assigned: int
+    quarantined: int
+    free: int
+
+
+class TenurePublic(BaseModel):
+    lease_id: int
+    address: str
+    pool: str
+    kind: str
+    server_id: str
+    contract_id: int | None
+    customer_id: int | None
+    customer_name: str | None
+    leased_at: datetime
+    released_at: datetime | None
+
+
+class AddressHistory(BaseModel):
+    address: str
+    holders: list[TenurePublic]
+
+
+class DisclosureCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(min_length=1, max_length=64)
+    at: AwareDatetime = Field(description="the moment the address was used")
+    request_number: str = Field(min_length=1, max_length=128, description="the agency's request number")
+    agency: str = Field(min_length=1, max_length=200)
+
+
+class DisclosedHolder(BaseModel):
+    """Exactly the three fields Art. 24(5) allows, nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_name: str
+    contact_name: str
+    contact_phone: str
+
+
+class DisclosureRecord(BaseModel):
+    id: int
+    requested_at: datetime
+    requested_by: str
+    address: str
+    at: datetime
+    request_number: str
+    agency: str
+    lease_id: int | None
+    returned: dict[str, str] | None
+
+
+class UsageRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: int
+    reason: str = Field(min_length=1, max_length=400)
+
+
+class UsageResponseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    response: str = Field(min_length=1, max_length=4000)
+
+
+class UsageRequestPublic(BaseModel):
+    id: int
+    customer_id: int
+    addresses: list[str]
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    response: str | None
+    responded_at: datetime | None

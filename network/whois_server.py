@@ -1,0 +1,195 @@
+"""The WHOIS server (RFC 3912): one query line (an address or a CIDR) ending CRLF, the answer, close.
+
+Hardened for the open internet: the query is at most 256 bytes and must arrive within 5 s, the number
+of concurrent connections is capped, each source address is rate limited, and anything odd (oversize,
+binary, a second line smuggled after the first) gets a one-line error, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from controlplane.config import Settings
+from controlplane.db import make_engine
+from controlplane.errors import InvalidInput
+from network import metrics
+from network.identity import OperatorIdentity, get_identity
+from network.registry import lookup
+from network.whois_format import format_error, format_no_match, format_record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WhoisLimits:
+    max_query_bytes: int = 256
+    read_timeout_s: float = 5.0
+    max_connections: int = 64
+    # Token bucket per source address: `burst` queries at once, refilled at `per_second`.
+    burst: int = 20
+    per_second: float = 1.0
+
+
+class QueryRefused(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class RateLimiter:
+    """Per-source token buckets; idle sources are forgotten so the table cannot grow without bound."""
+
+    def __init__(self, burst: int, per_second: float) -> None:
+        self.burst, self.per_second = burst, per_second
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, source: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(source, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
+        if len(self._buckets) > 10_000:
+            self._forget_idle(now)
+        if tokens < 1.0:
+            self._buckets[source] = (tokens, now)
+            return False
+        self._buckets[source] = (tokens - 1.0, now)
+        return True
+
+    def _forget_idle(self, now: float) -> None:
+        full_after = self.burst / self.per_second
+        self._buckets = {s: v for s, v in self._buckets.items() if now - v[1] < full_after}
+
+
+def parse_query(raw: bytes, max_bytes: int) -> str:
+    """The query text from the raw bytes read, or QueryRefused naming why."""
+    line, sep, rest = raw.partition(b"\n")
+    if len(line) > max_bytes + 1 or (not sep and len(raw) > max_bytes):
+        raise QueryRefused("oversize", f"query longer than {max_bytes} bytes")
+    if not sep:
+        raise QueryRefused("incomplete", "query must end with CRLF")
+    if rest.strip(b"\r\n\t ") or b"\r" in line.rstrip(b"\r"):
+        raise QueryRefused("crlf_injection", "exactly one query line is allowed")
+    try:
+        text = line.rstrip(b"\r").decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise QueryRefused("binary", "query must be printable ASCII") from None
+    if any(not ch.isprintable() for ch in text):
+        raise QueryRefused("binary", "query must be printable ASCII")
+    if not text:
+        raise QueryRefused("empty", "empty query; send an IP address or a CIDR")
+    return text
+
+
+class WhoisService:
+    def __init__(self, engine: Engine, identity: OperatorIdentity, limits: WhoisLimits) -> None:
+        self.engine, self.identity, self.limits = engine, identity, limits
+        self.rate = RateLimiter(limits.burst, limits.per_second)
+        self.active = 0
+
+    def answer(self, query: str) -> str:
+        """The text for a valid query line: the record, or a clear no-match."""
+        try:
+            with Session(self.engine) as session:
+                record = lookup(session, query, self.identity)
+        except InvalidInput:
+            metrics.WHOIS_REFUSALS.labels(reason="malformed").inc()
+            return format_error(f"{query[:64]!r} is not an IP address or CIDR")
+        metrics.WHOIS_QUERIES.labels(result="match" if record else "no_match").inc()
+        if record is None:
+            return format_no_match(query)
+        return format_record(record, query, self.identity)
+
+    async def _read_query(self, reader: asyncio.StreamReader) -> bytes:
+        buf = b""
+        while b"\n" not in buf and len(buf) <= self.limits.max_query_bytes + 2:
+            chunk = await reader.read(self.limits.max_query_bytes + 3 - len(buf))
+            if not chunk:
+                break
+            buf += chunk
+        return buf
+
+    async def _respond(self, reader: asyncio.StreamReader, source: str) -> str:
+        if self.active > self.limits.max_connections:
+            raise QueryRefused("busy", "too many connections, try again later")
+        if not self.rate.allow(source):
+            raise QueryRefused("rate_limited", "too many queries from your address, slow down")
+        try:
+            raw = await asyncio.wait_for(self._read_query(reader), self.limits.read_timeout_s)
+        except TimeoutError:
+            raise QueryRefused("timeout", f"no query within {self.limits.read_timeout_s:g} s") from None
+        query = parse_query(raw, self.limits.max_query_bytes)
+        return await asyncio.to_thread(self.answer, query)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.active += 1
+        source = str((writer.get_extra_info("peername") or ("?",))[0])
+        try:
+            try:
+                text = await self._respond(reader, source)
+            except QueryRefused as refused:
+                metrics.WHOIS_REFUSALS.labels(reason=refused.reason).inc()
+                text = format_error(refused.message)
+            except Exception:  # the client gets one line; the operator gets the traceback in the log
+                log.exception("whois query from %s failed", source)
+                metrics.WHOIS_REFUSALS.labels(reason="internal").inc()
+                text = format_error("internal error")
+            writer.write(text.encode("utf-8"))
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+        finally:
+            self.active -= 1
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+async def serve(
+    service: WhoisService,
+    bind: str,
+    port: int,
+    stop_event: threading.Event | None,
+    ready: threading.Event | None = None,
+) -> None:
+    server = await asyncio.start_server(service.handle, bind, port, reuse_address=True)
+    log.info("whois server listening on %s:%d", bind, port)
+    if ready is not None:
+        ready.set()
+    try:
+        while stop_event is None or not stop_event.is_set():
+            await asyncio.sleep(0.1)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def run_whois_server(
+    settings: Settings,
+    stop_event: threading.Event | None = None,
+    *,
+    bind: str = "127.0.0.1",
+    port: int | None = None,
+    engine: Engine | None = None,
+    identity: OperatorIdentity | None = None,
+    limits: WhoisLimits | None = None,
+    ready: threading.Event | None = None,
+) -> None:
+    """Serves WHOIS until `stop_event` is set (or forever); blocking, so callers run it in a thread."""
+    own_engine = engine is None
+    engine = engine or make_engine(settings.database_url)
+    service = WhoisService(engine, identity or get_identity(), limits or WhoisLimits())
+    try:
+        asyncio.run(
+            serve(service, bind, port if port is not None else settings.whois_port, stop_event, ready)
+        )
+    finally:
+        if own_engine:
+            engine.dispose()
