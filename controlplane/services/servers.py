@@ -49,7 +49,7 @@ def create_server(
     session: Session, *, now: datetime, actor: str, data: ServerCreate, settings: Settings
 ) -> Server:
     if data.contract_id is not None and session.get(Contract, data.contract_id) is None:
-        raise InvalidInput(f"no contract {data.contract_id}", field="contract_id")
+        raise InvalidInput(f"contract_id {data.contract_id} does not exist", field="contract_id")
     demand = Demand(vcpus=data.vcpus, memory_mib=data.memory_mib, disk_gib=data.disk_gib)
     if data.host is not None:
         host = place_on_named_host(session, name=data.host, demand=demand)

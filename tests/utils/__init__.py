@@ -1,0 +1,1 @@
+"""Reusable factories and fixtures' building blocks for the control-plane tests."""
