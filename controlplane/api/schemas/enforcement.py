@@ -1,0 +1,150 @@
+"""Schemas of blocks, terminations, outages and the enforcement sweep."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BlockKind = Literal["spam", "security", "emergency", "operator"]
+
+
+class BlockCreate(BaseModel):
+    """An operator restriction (Art. 16(4) items 1-18, or an emergency under Art. 16(1)).
+
+    `notice="before"`: the notice is sent now and the block starts at `starts_at` (in the future).
+    `notice="after"`: notice first was impractical; the block starts now and the notice follows at once,
+    with `notice_after_reason` saying why.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: BlockKind
+    scope: Literal["full", "smtp"] = "full"
+    item: int | None = Field(default=None, ge=1, le=18)
+    reason: str = Field(min_length=1, max_length=400)
+    notice: Literal["before", "after"]
+    starts_at: datetime | None = None
+    planned_end: datetime | None = None
+    notice_after_reason: str | None = Field(default=None, max_length=200)
+
+
+class BlockLift(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=400)
+
+
+class BlockPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contract_id: int
+    kind: str
+    scope: str
+    clause: str
+    item: int | None
+    reason: str
+    invoice_id: int | None
+    started_at: datetime
+    planned_end: datetime | None
+    notice_sent_at: datetime | None
+    lifted_at: datetime | None
+    lifted_by: str | None
+    created_by: str
+
+
+class TerminationCreate(BaseModel):
+    """`customer_request` needs 7 days notice (Art. 20(2)); `effective_on` is the last day of service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["customer_request", "ex_officio", "insolvency"]
+    reason: str = Field(min_length=1, max_length=400)
+    effective_on: date | None = None
+    refused_fee_increase: bool = False
+    clause: str | None = Field(default=None, max_length=64)
+
+
+class TerminationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contract_id: int
+    kind: str
+    clause: str
+    reason: str
+    requested_at: datetime
+    effective_on: date
+    refused_fee_increase: bool
+    penalty: int
+    refund: int
+    decided_by: str
+    confirmed_by: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class OutageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contract_id: int = Field(ge=1)
+    started_at: datetime
+    reported_at: datetime | None = None
+    company_aware_at: datetime | None = None
+    resolved_at: datetime | None = None
+    company_fault: bool = True
+    excluded_reason: Literal["maintenance", "customer_request", "art_15", "art_39"] | None = None
+    cause_learned_at: datetime | None = None
+
+
+class OutageUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolved_at: datetime | None = None
+    company_fault: bool | None = None
+    excluded_reason: Literal["maintenance", "customer_request", "art_15", "art_39"] | None = None
+    cause_learned_at: datetime | None = None
+
+
+class OutagePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contract_id: int
+    started_at: datetime
+    reported_at: datetime | None
+    company_aware_at: datetime | None
+    resolved_at: datetime | None
+    company_fault: bool
+    excluded_reason: str | None
+    cause_learned_at: datetime | None
+    credit_amount: int | None
+    credited_on_invoice_id: int | None
+
+
+class AvailabilityPublic(BaseModel):
+    contract_id: int
+    month: str
+    availability_percent: str
+    counted_minutes: str
+    credit: int
+    clause: str
+    capped: bool
+    credited_days: list[date]
+
+
+class ApplyResultPublic(BaseModel):
+    as_of: date
+    applied: list[dict[str, Any]]
+    dropped: list[dict[str, Any]]
+    failed: list[dict[str, Any]]
+
+
+class ExtensionCreate(BaseModel):
+    """Art. 33(1): an operator moves the restriction of one invoice to at most 60 days after its due date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    extension_until: date

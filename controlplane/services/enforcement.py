@@ -1,0 +1,169 @@
+"""The enforcement sweep: decide, then act (ARCHITECTURE.md).
+
+`plan` loads the facts of every contract in bulk and asks the terms what is due on `as_of`; nothing is
+written. `apply` takes each contract's planned actions in its own transaction: it locks the contract row
+(the lock payments take, see `contract_lock`), re-decides from fresh facts, and executes only the actions
+the fresh decision still contains. An action the fresh facts no longer support (a payment landed in
+between) is dropped and recorded. Re-applying a plan therefore changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from controlplane.db import session_scope
+from controlplane.models.customer import Contract
+from controlplane.models.enforcement import Block, Termination
+from controlplane.services import blocks as block_service
+from controlplane.services import terminations as termination_service
+from controlplane.services.audit import record_change
+from controlplane.services.contract_lock import lock_contract
+from controlplane.services.enforcement_decisions import (
+    COMPLETE,
+    ELIGIBLE,
+    ENFORCE_BLOCK,
+    LIFT,
+    NOTIFY,
+    RESTRICT,
+    TERMINATE,
+    SweepAction,
+    decide_contract,
+)
+from controlplane.services.enforcement_effects import converge_contract, queue_contract_notice
+from controlplane.services.enforcement_facts import load_facts
+from controlplane.terms.calendar import seoul_date, seoul_midnight
+from controlplane.terms.policy import DEFAULT_POLICY, Policy
+
+log = logging.getLogger(__name__)
+
+_SUBJECTS = {
+    "restriction_warning": "Payment overdue: service will be restricted",
+    "restricted": "Service restricted for nonpayment",
+    "lifted": "Service restored",
+    "termination": "Contract terminated for nonpayment",
+    "termination_eligible": "Contract may be terminated for nonpayment",
+}
+
+
+def sweep_moment(as_of: date, now: datetime) -> datetime:
+    """The moment actions take effect: now, or the start of `as_of` when asking about a later day."""
+    return now if seoul_date(now) >= as_of else seoul_midnight(as_of)
+
+
+def plan(
+    session: Session, as_of: date, *, now: datetime, policy: Policy = DEFAULT_POLICY
+) -> list[SweepAction]:
+    """Every action due on `as_of`, in contract order; a dry run (nothing is written)."""
+    at = sweep_moment(as_of, now)
+    facts = load_facts(session, as_of=as_of, at=at, policy=policy)
+    actions: list[SweepAction] = []
+    for contract_id in sorted(facts):
+        actions += decide_contract(facts[contract_id], as_of=as_of, at=at, policy=policy)
+    return actions
+
+
+@dataclass
+class ApplyResult:
+    applied: list[SweepAction] = field(default_factory=list)
+    dropped: list[tuple[SweepAction, str]] = field(default_factory=list)
+    failed: list[tuple[SweepAction, str]] = field(default_factory=list)
+
+
+def apply(engine: Engine, actions: list[SweepAction], as_of: date, actor: str, *, now: datetime,
+          policy: Policy = DEFAULT_POLICY) -> ApplyResult:
+    """Executes a plan, one transaction per contract, each action re-checked under the contract lock."""
+    at = sweep_moment(as_of, now)
+    result = ApplyResult()
+    by_contract: dict[int, list[SweepAction]] = defaultdict(list)
+    for action in actions:
+        by_contract[action.contract_id].append(action)
+    for contract_id, group in by_contract.items():
+        try:
+            with session_scope(engine) as session:
+                _apply_contract(session, contract_id, group, as_of=as_of, at=at, actor=actor, policy=policy,
+                                result=result)
+        except Exception as exc:  # one contract's failure must not stop the sweep for the others
+            log.exception("enforcement on contract %s failed", contract_id)
+            result.failed += [(a, f"{type(exc).__name__}: {exc}") for a in group]
+    _lift_if_paid_meanwhile(engine, result, at=at, policy=policy)
+    return result
+
+
+def _apply_contract(session: Session, contract_id: int, group: list[SweepAction], *, as_of: date,
+                    at: datetime, actor: str, policy: Policy, result: ApplyResult) -> None:
+    contract = lock_contract(session, contract_id)
+    facts = load_facts(session, as_of=as_of, at=at, policy=policy, contract_ids=[contract_id])
+    fresh = {a.key: a for a in (decide_contract(facts[contract_id], as_of=as_of, at=at, policy=policy)
+                                if contract_id in facts else [])}
+    for action in group:
+        current = fresh.get(action.key)
+        if current is None:
+            why = "no longer due on fresh facts (paid, lifted or already done)"
+            log.info("enforcement dropped %s on contract %s: %s", action.kind, contract_id, why)
+            record_change(session, at=at, actor=actor, entity_type="contract", entity_id=contract_id,
+                          action=f"sweep_dropped:{action.kind}", clause=action.clause,
+                          after={"key": action.key, "why": why})
+            result.dropped.append((action, why))
+            continue
+        _execute(session, contract, current, at=at, actor=actor)
+        result.applied.append(current)
+
+
+def _execute(session: Session, contract: Contract, action: SweepAction, *, at: datetime, actor: str) -> None:
+    if action.kind == RESTRICT:
+        block_service.restrict_for_nonpayment(
+            session, contract, invoice_id=action.invoice_ids[0] if action.invoice_ids else None,
+            clause=action.clause, reason=action.reason, at=at, actor=actor)
+    elif action.kind == LIFT:
+        block = session.get(Block, action.block_id)
+        if block is not None and block.lifted_at is None:
+            block_service.lift_block(session, contract, block, at=at, actor=actor, clause=action.clause,
+                                     reason=action.reason)
+    elif action.kind == NOTIFY:
+        notice = action.notice or "notice"
+        queue_contract_notice(session, contract, kind=notice, clause=action.clause,
+                              subject=f"{_SUBJECTS.get(notice, notice)} (contract {contract.id})",
+                              body=action.reason + "\n", key=action.key, at=at)
+    elif action.kind == TERMINATE:
+        _terminate(session, contract, action, at=at, actor=actor)
+    elif action.kind == ELIGIBLE and action.termination_id is None:
+        termination_service.record_eligible(session, contract, kind=action.termination_kind or "ex_officio",
+                                            clause=action.clause, reason=action.reason,
+                                            effective_on=action.deadline, at=at, actor=actor)
+    elif action.kind == ENFORCE_BLOCK:
+        converge_contract(session, contract, at=at, actor=actor, clause=action.clause, reason=action.reason)
+    elif action.kind == COMPLETE:
+        termination_service.complete_termination(session, contract, at=at, actor=actor)
+
+
+def _terminate(
+    session: Session, contract: Contract, action: SweepAction, *, at: datetime, actor: str
+) -> None:
+    if action.termination_id is not None:
+        termination = session.get(Termination, action.termination_id)
+    else:  # Art. 21(1) with auto_terminate_nonpayment: decided and confirmed by policy
+        termination = Termination(
+            contract_id=contract.id or 0, kind=action.termination_kind or "nonpayment", clause=action.clause,
+            reason=action.reason[:400], requested_at=at, effective_on=seoul_date(at), decided_by=actor,
+            confirmed_by=f"policy:auto_terminate_nonpayment ({actor})")
+        session.add(termination)
+        session.flush()
+        record_change(session, at=at, actor=actor, entity_type="termination", entity_id=termination.id or 0,
+                      action=f"decide:{termination.kind}", clause=termination.clause,
+                      after=termination_service.termination_snapshot(termination))
+    if termination is not None:
+        termination_service.start_termination(session, contract, termination, at=at, actor=actor)
+
+
+def _lift_if_paid_meanwhile(engine: Engine, result: ApplyResult, *, at: datetime, policy: Policy) -> None:
+    """A payment that committed just after a restriction is honoured within the same sweep (Art. 16(5))."""
+    for contract_id in {a.contract_id for a in result.applied if a.kind == RESTRICT}:
+        with session_scope(engine) as session:
+            block_service.lift_nonpayment_if_paid(session, contract_id, at, actor="system:enforcement",
+                                                  policy=policy)

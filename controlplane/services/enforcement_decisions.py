@@ -1,0 +1,152 @@
+"""From one contract's facts to the sweep's actions. Every rule and number comes from `terms/`;
+this module only translates store facts into the terms' inputs and the terms' answers into actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+from controlplane.models.customer import ContractState
+from controlplane.services.enforcement_facts import IN_SERVICE, ContractFacts, seoul_day
+from controlplane.terms.actions import ActionKind
+from controlplane.terms.overdue import NonpaymentFacts, UnpaidInvoice, decide_nonpayment, restriction_date
+from controlplane.terms.policy import Policy
+from controlplane.terms.restrictions import decide_cure
+
+# Action kinds of the sweep (the terms' restrict / lift / terminate / notify, plus the bookkeeping ones).
+RESTRICT = "restrict"
+ENFORCE_BLOCK = "enforce_block"  # a block in force whose effects are not (or no longer) applied
+LIFT = "lift"
+TERMINATE = "terminate"
+NOTIFY = "notify"
+ELIGIBLE = "eligible_for_termination"
+COMPLETE = "complete_termination"
+
+
+@dataclass(frozen=True, slots=True)
+class SweepAction:
+    """One decided action: what, on which contract, why (clause, reason), from which anchor, by when."""
+
+    kind: str
+    contract_id: int
+    clause: str
+    reason: str
+    deadline: date
+    key: str
+    automatic: bool = True
+    notice: str | None = None
+    invoice_ids: tuple[int, ...] = ()
+    block_id: int | None = None
+    termination_id: int | None = None
+    termination_kind: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["deadline"] = self.deadline.isoformat()
+        data["invoice_ids"] = list(self.invoice_ids)
+        return data
+
+
+def decide_contract(facts: ContractFacts, *, as_of: date, at: datetime, policy: Policy) -> list[SweepAction]:
+    """Every action the terms require for this contract on `as_of`."""
+    started = facts.termination is not None and facts.termination.started
+    if facts.state == ContractState.TERMINATING or started:
+        return _finish_termination(facts, as_of)
+    actions = _pending_termination(facts, as_of)
+    if facts.state not in IN_SERVICE:
+        return actions
+    if actions and actions[0].kind == TERMINATE:
+        return actions  # a confirmed termination supersedes restricting the same contract
+    actions += _nonpayment(facts, as_of, policy)
+    actions += _blocks(facts, as_of, at, policy)
+    return actions
+
+
+def _finish_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]:
+    term = facts.termination
+    tid = term.termination_id if term else None
+    clause = term.clause if term else "Art. 20(8)"
+    if facts.servers.not_deleted > 0:  # a server still wanted: ask again for its deletion (idempotent)
+        return [SweepAction(TERMINATE, facts.contract_id, clause, "servers of a terminating contract remain",
+                            as_of, f"termination:{tid}:delete-servers", termination_id=tid)]
+    if facts.servers.alive > 0:
+        return []  # waiting for the agents' deletion records
+    return [SweepAction(COMPLETE, facts.contract_id, "Art. 20(8)",
+                        "every server is deleted and its disks wiped; the contract ends", as_of,
+                        f"termination:{tid}:complete", termination_id=tid)]
+
+
+def _pending_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]:
+    term = facts.termination
+    if term is None:
+        return []
+    if not term.confirmed:
+        return [SweepAction(ELIGIBLE, facts.contract_id, term.clause,
+                            f"{term.kind} termination awaits an operator's confirmation", term.effective_on,
+                            f"termination:{term.termination_id}:eligible", automatic=False,
+                            termination_id=term.termination_id, termination_kind=term.kind)]
+    # A customer's requested day is its last day of service (Art. 20(2)); the others end at once.
+    due = term.kind != "customer_request" or as_of > term.effective_on
+    if not due:
+        return []
+    return [SweepAction(TERMINATE, facts.contract_id, term.clause, f"{term.kind} termination is due",
+                        term.effective_on, f"termination:{term.termination_id}:start",
+                        termination_id=term.termination_id, termination_kind=term.kind)]
+
+
+def nonpayment_input(facts: ContractFacts, as_of: date, policy: Policy) -> NonpaymentFacts:
+    """The terms' view of the arrears: while restricted, only invoices whose own restriction day passed
+    count (paying those in full lifts the block, Art. 16(5)); otherwise every invoice past its due date."""
+    block = facts.nonpayment_block
+    since = seoul_day(block.started_at) if block else None
+    invoices = [i for i in facts.invoices if i.due < as_of]
+    if since is not None:
+        invoices = [i for i in invoices if restriction_date(i.due, i.extension_until, policy) <= as_of]
+    oldest = min(invoices, key=lambda i: (i.due, i.invoice_id), default=None)
+    return NonpaymentFacts(
+        contract_id=str(facts.contract_id),
+        invoices=[UnpaidInvoice(str(i.invoice_id), i.due, i.unpaid) for i in invoices],
+        as_of=as_of, restricted_since=since,
+        extension_until=oldest.extension_until if oldest else None,
+    )
+
+
+def _nonpayment(facts: ContractFacts, as_of: date, policy: Policy) -> list[SweepAction]:
+    block = facts.nonpayment_block
+    out: list[SweepAction] = []
+    for action in decide_nonpayment(nonpayment_input(facts, as_of, policy), policy):
+        ids = tuple(int(i) for i in action.invoice_ids)
+        if action.kind == ActionKind.TERMINATE and facts.termination is not None:
+            continue  # already decided; listed by _pending_termination
+        kind = {ActionKind.RESTRICT: RESTRICT, ActionKind.LIFT: LIFT, ActionKind.NOTIFY: NOTIFY,
+                ActionKind.TERMINATE: TERMINATE if action.automatic else ELIGIBLE}[action.kind]
+        out.append(SweepAction(
+            kind, facts.contract_id, str(action.clause), action.reason, action.deadline, action.key,
+            automatic=action.automatic, notice=action.notice.value if action.notice else None,
+            invoice_ids=ids, block_id=block.block_id if block else None,
+            termination_kind="nonpayment" if action.kind == ActionKind.TERMINATE else None,
+        ))
+    return out
+
+
+def _blocks(facts: ContractFacts, as_of: date, at: datetime, policy: Policy) -> list[SweepAction]:
+    out: list[SweepAction] = []
+    for block in facts.blocks:
+        if block.started_at > at:
+            continue  # announced in advance (Art. 16(4)); not in force yet
+        unenforced = facts.state == ContractState.ACTIVE or (block.scope == "full" and facts.servers.running)
+        if unenforced:
+            out.append(SweepAction(ENFORCE_BLOCK, facts.contract_id, block.clause,
+                                   f"{block.kind} block {block.block_id} ({block.scope}) is in force",
+                                   seoul_day(block.started_at), f"block:{block.block_id}:enforce:{as_of}",
+                                   block_id=block.block_id))
+        if block.kind == "nonpayment" or block.planned_end is None or facts.termination is not None:
+            continue
+        cure = decide_cure(seoul_day(block.planned_end), as_of, cured=False, policy=policy)
+        if cure.eligible_for_termination:
+            out.append(SweepAction(ELIGIBLE, facts.contract_id, str(cure.clause), cure.reason,
+                                   cure.deadline, f"block:{block.block_id}:cure-failed", automatic=False,
+                                   block_id=block.block_id, termination_kind="cure_failed"))
+    return out

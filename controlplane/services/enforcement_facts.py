@@ -1,0 +1,196 @@
+"""Facts the enforcement sweep decides from, loaded in bulk: a handful of set-wise queries whatever the
+number of contracts (no query per contract), as plain tuples rather than ORM objects.
+
+The same loaders, filtered to one contract, give `apply` its fresh facts after the contract lock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, case, func, union
+from sqlmodel import Session, col, select
+
+from controlplane.models.billing import Invoice
+from controlplane.models.customer import Contract, ContractState
+from controlplane.models.enforcement import Block, Termination
+from controlplane.models.server import DeletionRecord, DesiredState, Server
+from controlplane.terms.calendar import seoul_date
+from controlplane.terms.policy import Policy
+
+IN_SERVICE = (ContractState.ACTIVE.value, ContractState.RESTRICTED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFact:
+    invoice_id: int
+    due: date
+    unpaid: int
+    extension_until: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockFact:
+    block_id: int
+    kind: str
+    scope: str
+    clause: str
+    item: int | None
+    started_at: datetime
+    planned_end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TerminationFact:
+    termination_id: int
+    kind: str
+    clause: str
+    effective_on: date
+    confirmed: bool
+    started: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCounts:
+    alive: int = 0  # not yet wiped
+    running: int = 0
+    not_deleted: int = 0  # desired state other than deleted
+    wiped: int = 0  # deletion record in
+
+
+@dataclass
+class ContractFacts:
+    contract_id: int
+    state: str
+    invoices: list[InvoiceFact] = field(default_factory=list)
+    blocks: list[BlockFact] = field(default_factory=list)
+    termination: TerminationFact | None = None
+    servers: ServerCounts = field(default_factory=ServerCounts)
+
+    @property
+    def nonpayment_block(self) -> BlockFact | None:
+        return next((b for b in self.blocks if b.kind == "nonpayment"), None)
+
+
+def load_facts(
+    session: Session, *, as_of: date, at: datetime, policy: Policy,
+    contract_ids: Collection[int] | None = None,
+) -> dict[int, ContractFacts]:
+    """Every contract the sweep may have to act on, keyed by id: arrears, blocks, terminations."""
+    facts: dict[int, ContractFacts] = {}
+    for contract_id, state in _contracts_in_play(session, contract_ids):
+        facts[contract_id] = ContractFacts(contract_id, state)
+    _add_invoices(session, facts, as_of=as_of, policy=policy, contract_ids=contract_ids)
+    _add_blocks(session, facts, at=at, contract_ids=contract_ids)
+    _add_terminations(session, facts, contract_ids=contract_ids)
+    _add_server_counts(session, facts)
+    return {cid: f for cid, f in facts.items() if f.invoices or f.blocks or f.termination
+            or f.state == ContractState.TERMINATING}
+
+
+def _restrict_ids(query, column, contract_ids: Collection[int] | None):  # type: ignore[no-untyped-def]
+    return query if contract_ids is None else query.where(column.in_(list(contract_ids)))
+
+
+def _contracts_in_play(session: Session, contract_ids: Collection[int] | None) -> list[tuple[int, str]]:
+    """Contracts in service or being terminated; `applied`, `held`, `terminated` ones have nothing due."""
+    states = (*IN_SERVICE, ContractState.TERMINATING.value)
+    query = select(Contract.id, Contract.state).where(col(Contract.state).in_(states))
+    query = _restrict_ids(query, col(Contract.id), contract_ids)
+    if contract_ids is None:
+        # Only contracts with something pending: arrears, a block, a termination, or terminating.
+        pending = union(
+            select(Invoice.contract_id).where(col(Invoice.paid_in_full_at).is_(None)),
+            select(Block.contract_id).where(col(Block.lifted_at).is_(None)),
+            select(Termination.contract_id).where(col(Termination.completed_at).is_(None)),
+        )
+        query = query.where(
+            (col(Contract.id).in_(pending)) | (col(Contract.state) == ContractState.TERMINATING.value)
+        )
+    return [(int(cid), str(state)) for cid, state in session.execute(query).all()]
+
+
+def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, as_of: date, policy: Policy,
+                  contract_ids: Collection[int] | None) -> None:
+    # An extension only moves restriction later, so no invoice due after this can need a warning yet.
+    horizon = as_of - timedelta(days=policy.restrict_after_overdue_days - policy.restriction_warning_days)
+    query = select(Invoice.id, Invoice.contract_id, Invoice.due_date,
+                   Invoice.total - Invoice.paid_amount, Invoice.extension_until).where(
+        col(Invoice.paid_in_full_at).is_(None), Invoice.total > Invoice.paid_amount,
+        col(Invoice.due_date) <= horizon,
+    )
+    query = _restrict_ids(query, col(Invoice.contract_id), contract_ids)
+    for inv_id, contract_id, due, unpaid, extension in session.execute(query).all():
+        found = facts.get(contract_id)
+        if found is not None and found.state in IN_SERVICE:
+            found.invoices.append(InvoiceFact(inv_id, due, int(unpaid), extension))
+
+
+def _add_blocks(session: Session, facts: dict[int, ContractFacts], *, at: datetime,
+                contract_ids: Collection[int] | None) -> None:
+    query = select(Block.id, Block.contract_id, Block.kind, Block.scope, Block.clause, Block.item,
+                   Block.started_at, Block.planned_end).where(col(Block.lifted_at).is_(None))
+    query = _restrict_ids(query, col(Block.contract_id), contract_ids).order_by(col(Block.id))
+    for block_id, contract_id, kind, scope, clause, item, started, planned_end in session.execute(query):
+        found = facts.get(contract_id)
+        if found is not None:
+            found.blocks.append(BlockFact(block_id, kind, scope, clause, item, _aware(started),
+                                          _aware(planned_end) if planned_end else None))
+
+
+def _add_terminations(session: Session, facts: dict[int, ContractFacts],
+                      contract_ids: Collection[int] | None) -> None:
+    query = select(Termination.id, Termination.contract_id, Termination.kind, Termination.clause,
+                   Termination.effective_on, Termination.confirmed_by, Termination.started_at
+                   ).where(col(Termination.completed_at).is_(None))
+    query = _restrict_ids(query, col(Termination.contract_id), contract_ids)
+    for tid, contract_id, kind, clause, effective_on, confirmed_by, started in session.execute(query):
+        found = facts.get(contract_id)
+        if found is not None:
+            found.termination = TerminationFact(tid, kind, clause, effective_on, confirmed_by is not None,
+                                                started is not None)
+
+
+def _add_server_counts(session: Session, facts: dict[int, ContractFacts]) -> None:
+    """Server counts only for the contracts a decision needs them for (blocked or terminating)."""
+    wanted = [cid for cid, f in facts.items() if f.blocks or f.state == ContractState.TERMINATING
+              or (f.termination is not None and f.termination.started)]
+    if not wanted:
+        return
+    wiped = col(DeletionRecord.id).is_not(None)
+    query = (
+        select(
+            Server.contract_id,
+            func.sum(case((col(Server.deleted_at).is_(None), 1), else_=0)),
+            func.sum(case((and_(col(Server.deleted_at).is_(None),
+                                col(Server.desired_state) == DesiredState.RUNNING.value), 1), else_=0)),
+            func.sum(case((col(Server.desired_state) != DesiredState.DELETED.value, 1), else_=0)),
+            func.sum(case((wiped, 1), else_=0)),
+        )
+        .outerjoin(DeletionRecord, col(DeletionRecord.server_id) == col(Server.id))
+        .group_by(col(Server.contract_id))
+    )
+    counts: dict[int, ServerCounts] = defaultdict(ServerCounts)
+    for chunk_start in range(0, len(wanted), 5000):
+        chunk = wanted[chunk_start:chunk_start + 5000]
+        for cid, alive, running, not_deleted, n_wiped in session.execute(
+            query.where(col(Server.contract_id).in_(chunk))
+        ):
+            counts[cid] = ServerCounts(int(alive or 0), int(running or 0), int(not_deleted or 0),
+                                       int(n_wiped or 0))
+    for cid in wanted:
+        facts[cid].servers = counts[cid]
+
+
+def _aware(moment: datetime) -> datetime:
+    # Core selects bypass the UTCDateTime result processor on some paths; SQLite hands back naive UTC.
+    from datetime import UTC
+
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def seoul_day(moment: datetime) -> date:
+    return seoul_date(_aware(moment))

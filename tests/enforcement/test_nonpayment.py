@@ -1,0 +1,169 @@
+"""Nonpayment (Art. 33(1), 21(1), 16(5)): restriction 30 days after due, termination 5 days after the
+restriction actually began, lifting on payment in full; the plan is a dry run and apply is idempotent."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from controlplane.db import session_scope
+from controlplane.models import AuditEvent, Block, Contract, Invoice, Notice, Server, Termination
+from controlplane.services import enforcement
+from controlplane.services.blocks import lift_nonpayment_if_paid
+from tests.enforcement.conftest import make_invoice, make_world, noon
+
+DUE = date(2027, 2, 28)
+DAY_30 = DUE + timedelta(days=30)  # 2027-03-30
+
+
+def sweep(engine: Engine, day: date, *, apply: bool = True) -> list[enforcement.SweepAction]:
+    with Session(engine) as session:
+        actions = enforcement.plan(session, day, now=noon(day))
+    if apply:
+        enforcement.apply(engine, actions, day, "system:sweep", now=noon(day))
+    return actions
+
+
+def seed(engine: Engine, **kw: object) -> tuple[int, list[str], int]:
+    with session_scope(engine) as session:
+        contract, servers = make_world(session)
+        invoice = make_invoice(session, contract, **kw)  # type: ignore[arg-type]
+        return contract.id or 0, [s.id for s in servers], invoice.id or 0
+
+
+def state_of(engine: Engine, contract_id: int) -> tuple[str, list[str]]:
+    with Session(engine) as session:
+        contract = session.get(Contract, contract_id)
+        servers = session.exec(select(Server).where(Server.contract_id == contract_id)).all()
+        assert contract is not None
+        return contract.state, sorted(s.desired_state for s in servers)
+
+
+def test_restriction_starts_30_days_after_due_date_not_29(engine: Engine) -> None:
+    contract_id, _, _ = seed(engine)
+    day_29 = sweep(engine, DAY_30 - timedelta(days=1))
+    assert [a.kind for a in day_29] == ["notify"] and day_29[0].notice == "restriction_warning"
+    assert state_of(engine, contract_id) == ("active", ["running", "running"])
+    day_30 = sweep(engine, DAY_30)
+    assert {a.kind for a in day_30} == {"restrict", "notify"}
+    assert all(a.clause == "Art. 33(1)" for a in day_30)
+    assert state_of(engine, contract_id) == ("restricted", ["suspended", "suspended"])
+    with Session(engine) as session:
+        block = session.exec(select(Block)).one()
+        assert (block.kind, block.clause, block.started_at) == ("nonpayment", "Art. 33(1)", noon(DAY_30))
+        audits = session.exec(select(AuditEvent).where(AuditEvent.action == "suspend")).all()
+        assert len(audits) == 2 and all(a.clause == "Art. 33(1)" for a in audits)
+        kinds = {n.kind for n in session.exec(select(Notice)).all()}
+        assert {"restriction_warning", "restricted"} <= kinds
+
+
+def test_plan_is_a_dry_run_and_apply_is_idempotent(engine: Engine) -> None:
+    contract_id, _, _ = seed(engine)
+    sweep(engine, DAY_30, apply=False)
+    assert state_of(engine, contract_id)[0] == "active"
+    actions = sweep(engine, DAY_30)
+    with Session(engine) as session:
+        counts = (len(session.exec(select(Block)).all()), len(session.exec(select(AuditEvent)).all()),
+                  len(session.exec(select(Notice)).all()))
+    result = enforcement.apply(engine, actions, DAY_30, "system:sweep", now=noon(DAY_30))
+    assert result.applied == [] and len(result.dropped) == len(actions)
+    assert sweep(engine, DAY_30) == []
+    with Session(engine) as session:
+        assert len(session.exec(select(Block)).all()) == counts[0]
+        assert len(session.exec(select(Notice)).all()) == counts[2]
+
+
+def test_termination_5_days_after_the_actual_restriction_start(engine: Engine) -> None:
+    contract_id, _, _ = seed(engine)
+    late_start = DAY_30 + timedelta(days=3)  # the sweep did not run for three days
+    sweep(engine, late_start)
+    assert state_of(engine, contract_id)[0] == "restricted"
+    assert [a.kind for a in sweep(engine, late_start + timedelta(days=4))] == []
+    assert state_of(engine, contract_id)[0] == "restricted"
+    actions = sweep(engine, late_start + timedelta(days=5))
+    assert {a.kind for a in actions} == {"terminate", "notify"}
+    assert state_of(engine, contract_id) == ("terminating", ["deleted", "deleted"])
+    with Session(engine) as session:
+        termination = session.exec(select(Termination)).one()
+        assert (termination.kind, termination.clause) == ("nonpayment", "Art. 21(1)")
+
+
+def test_missed_sweeps_never_skip_the_restriction_step(engine: Engine) -> None:
+    contract_id, _, _ = seed(engine)
+    far = DAY_30 + timedelta(days=20)  # restriction and termination days both passed unseen
+    actions = sweep(engine, far)
+    assert {a.kind for a in actions} == {"restrict", "notify"}
+    assert state_of(engine, contract_id)[0] == "restricted"
+    assert sweep(engine, far + timedelta(days=4)) == []
+    assert state_of(engine, contract_id)[0] == "restricted"
+
+
+def test_partial_payment_does_not_lift_and_full_payment_lifts(engine: Engine) -> None:
+    contract_id, _, invoice_id = seed(engine)
+    sweep(engine, DAY_30)
+    paid_on = noon(DUE + timedelta(days=32))
+    with session_scope(engine) as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        invoice.paid_amount = 50_000
+        session.add(invoice)
+        assert lift_nonpayment_if_paid(session, contract_id, paid_on) is False
+    assert state_of(engine, contract_id) == ("restricted", ["suspended", "suspended"])
+    with session_scope(engine) as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        invoice.paid_amount, invoice.paid_in_full_at = invoice.total, paid_on
+        session.add(invoice)
+        assert lift_nonpayment_if_paid(session, contract_id, paid_on) is True
+    assert state_of(engine, contract_id) == ("active", ["running", "running"])
+    with Session(engine) as session:
+        block = session.exec(select(Block)).one()
+        assert block.lifted_at == paid_on
+
+
+def test_the_sweep_lifts_when_payment_was_recorded_without_the_hook(engine: Engine) -> None:
+    contract_id, _, invoice_id = seed(engine)
+    sweep(engine, DAY_30)
+    with session_scope(engine) as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        invoice.paid_amount, invoice.paid_in_full_at = invoice.total, noon(DAY_30)
+        session.add(invoice)
+    actions = sweep(engine, DAY_30 + timedelta(days=1))
+    assert {a.kind for a in actions} == {"lift", "notify"} and actions[0].clause == "Art. 16(5)"
+    assert state_of(engine, contract_id) == ("active", ["running", "running"])
+
+
+def test_payment_between_plan_and_apply_wins(engine: Engine) -> None:
+    contract_id, _, invoice_id = seed(engine)
+    with Session(engine) as session:
+        actions = enforcement.plan(session, DAY_30, now=noon(DAY_30))
+    with session_scope(engine) as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        invoice.paid_amount, invoice.paid_in_full_at = invoice.total, noon(DAY_30)
+        session.add(invoice)
+    result = enforcement.apply(engine, actions, DAY_30, "system:sweep", now=noon(DAY_30))
+    assert result.applied == [] and {a.kind for a, _ in result.dropped} == {"restrict", "notify"}
+    assert state_of(engine, contract_id) == ("active", ["running", "running"])
+    with Session(engine) as session:
+        dropped = session.exec(select(AuditEvent).where(AuditEvent.action == "sweep_dropped:restrict")).all()
+        assert len(dropped) == 1
+
+
+def test_no_auto_termination_lists_the_contract_for_confirmation(engine: Engine) -> None:
+    from controlplane.terms.policy import DEFAULT_POLICY
+
+    policy = DEFAULT_POLICY.replace(auto_terminate_nonpayment=False)
+    contract_id, _, _ = seed(engine)
+    for day in (DAY_30, DAY_30 + timedelta(days=5)):
+        with Session(engine) as session:
+            actions = enforcement.plan(session, day, now=noon(day), policy=policy)
+        enforcement.apply(engine, actions, day, "system:sweep", now=noon(day), policy=policy)
+    assert "eligible_for_termination" in {a.kind for a in actions}
+    assert state_of(engine, contract_id)[0] == "restricted"
+    with Session(engine) as session:
+        termination = session.exec(select(Termination)).one()
+        assert termination.confirmed_by is None and termination.started_at is None
