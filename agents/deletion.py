@@ -90,8 +90,8 @@ class DeletionSequence:
                 started_at=result.started_at,
                 finished_at=result.finished_at,
             )
-            self._journal.record(entry, STEP_WIPE)
             log.info("wiped %s: %d bytes (%s)", result.name, result.bytes_overwritten, result.method)
+            self._journal.record(entry, STEP_WIPE)
 
     def _still_deleted(self, server_id: str) -> bool:
         try:

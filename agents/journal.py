@@ -30,7 +30,17 @@ STEP_WIPE = "wipe"  # journaled once per volume
 STEP_DELETE_VOLUME = "delete_volume"  # journaled once per volume
 STEP_NETWORK = "network"
 STEP_REPORT_READY = "report_ready"
-STEPS = (STEP_BEGIN, STEP_DESTROY, STEP_WIPE, STEP_DELETE_VOLUME, STEP_NETWORK, STEP_REPORT_READY)
+# Not journaled, only a crash point: the control plane accepted the report, the entry is not yet gone.
+REPORT_SENT = "report_sent"
+STEPS = (
+    STEP_BEGIN,
+    STEP_DESTROY,
+    STEP_WIPE,
+    STEP_DELETE_VOLUME,
+    STEP_NETWORK,
+    STEP_REPORT_READY,
+    REPORT_SENT,
+)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 

@@ -18,7 +18,7 @@ import libvirt
 from agents.client import ControlPlaneRejected, ControlPlaneUnavailable, DesiredSource
 from agents.deletion import DeletionSequence, WipeNotConfirmed
 from agents.driver import DriverError
-from agents.journal import DeletionJournal
+from agents.journal import REPORT_SENT, DeletionJournal, crash_if_requested
 from agents.metrics import AgentMetrics
 from controlplane.clock import Clock, system_clock
 from controlplane.protocol import DesiredServer, HostObservedState, ObservedServer
@@ -192,6 +192,8 @@ class Reconciler:
             self._count_error(result, "-", "control_plane", exc)
             return
         result.reported = True
+        if result.observed.deletions:
+            crash_if_requested(REPORT_SENT)
         for report in result.observed.deletions:
             self.journal.acknowledge(report.server_id)
 
