@@ -1,0 +1,1 @@
+"""Periodic jobs (invoicing, enforcement, renewals...) run by one elected leader among control planes."""
