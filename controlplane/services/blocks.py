@@ -26,7 +26,7 @@ from controlplane.services.enforcement_effects import (
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.errors import TermsError
 from controlplane.terms.policy import DEFAULT_POLICY, Policy
-from controlplane.terms.restrictions import check_restriction_period, latest_restriction_end
+from controlplane.terms.restriction import check_restriction_period, item_clause, latest_restriction_end
 
 _IN_SERVICE = (ContractState.ACTIVE, ContractState.RESTRICTED)
 
@@ -126,7 +126,7 @@ def _validated(request: BlockCreate, now: datetime, policy: Policy) -> tuple[str
     elif request.item is None:
         raise InvalidInput("an Art. 16(4) restriction names its item number 1-18", field="item")
     else:
-        clause = f"Art. 16(4)-{request.item}"
+        clause = str(item_clause(request.item))
     if request.notice == "before":
         if request.starts_at is None or request.starts_at <= now:
             raise InvalidInput("notice before the restriction needs a future starts_at", field="starts_at")

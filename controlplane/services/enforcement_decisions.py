@@ -13,7 +13,7 @@ from controlplane.services.enforcement_facts import IN_SERVICE, ContractFacts, s
 from controlplane.terms.actions import ActionKind
 from controlplane.terms.overdue import NonpaymentFacts, UnpaidInvoice, decide_nonpayment, restriction_date
 from controlplane.terms.policy import Policy
-from controlplane.terms.restrictions import decide_cure
+from controlplane.terms.restriction import RestrictionFacts, decide_uncured_restriction
 
 # Action kinds of the sweep (the terms' restrict / lift / terminate / notify, plus the bookkeeping ones).
 RESTRICT = "restrict"
@@ -142,11 +142,17 @@ def _blocks(facts: ContractFacts, as_of: date, at: datetime, policy: Policy) -> 
                                    f"{block.kind} block {block.block_id} ({block.scope}) is in force",
                                    seoul_day(block.started_at), f"block:{block.block_id}:enforce:{as_of}",
                                    block_id=block.block_id))
-        if block.kind == "nonpayment" or block.planned_end is None or facts.termination is not None:
+        if block.kind == "nonpayment" or block.item is None or block.planned_end is None:
+            continue  # emergencies (Art. 16(1)) carry no cure period
+        if facts.termination is not None:
             continue
-        cure = decide_cure(seoul_day(block.planned_end), as_of, cured=False, policy=policy)
-        if cure.eligible_for_termination:
-            out.append(SweepAction(ELIGIBLE, facts.contract_id, str(cure.clause), cure.reason,
-                                   cure.deadline, f"block:{block.block_id}:cure-failed", automatic=False,
+        uncured = RestrictionFacts(str(block.block_id), str(facts.contract_id), block.item,
+                                   seoul_day(block.started_at), seoul_day(block.planned_end),
+                                   resolved=False, as_of=as_of)
+        for action in decide_uncured_restriction(uncured, policy):
+            kind = ELIGIBLE if action.kind == ActionKind.TERMINATE else NOTIFY
+            out.append(SweepAction(kind, facts.contract_id, str(action.clause), action.reason,
+                                   action.deadline, action.key, automatic=False,
+                                   notice=action.notice.value if action.notice else None,
                                    block_id=block.block_id, termination_kind="cure_failed"))
     return out

@@ -18,7 +18,11 @@ from controlplane.notify.messages import NoticeDraft
 from controlplane.services.audit import record_change
 from controlplane.services.notices import queue_notice
 from controlplane.services.servers import server_snapshot
+from controlplane.terms.errors import IllegalTransition
+from controlplane.terms.lifecycle import Event, transition
 
+_EVENTS = {ContractState.RESTRICTED: Event.RESTRICT, ContractState.ACTIVE: Event.LIFT,
+           ContractState.TERMINATING: Event.TERMINATE, ContractState.TERMINATED: Event.COMPLETE_TERMINATION}
 # Contract states in which blocks decide between `active` and `restricted`.
 _IN_SERVICE = frozenset({ContractState.ACTIVE, ContractState.RESTRICTED})
 
@@ -32,9 +36,13 @@ def set_contract_state(
     session: Session, contract: Contract, state: ContractState, *, at: datetime, actor: str,
     clause: str, reason: str,
 ) -> bool:
-    """Moves the contract to `state` (audited); False when it already was there."""
+    """Moves the contract to `state` through the terms' life cycle (audited); False if already there."""
     if contract.state == state:
         return False
+    try:
+        transition(contract.state, _EVENTS[state])
+    except IllegalTransition as exc:
+        raise Conflict(exc.message, field="state") from exc
     before = contract_snapshot(contract)
     contract.state = state
     contract.state_reason = reason[:400]
