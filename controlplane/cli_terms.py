@@ -209,7 +209,9 @@ def cmd_sla_credit(args: argparse.Namespace) -> Report:
         f"{frac(result.counted_minutes)} counted outage minutes of {result.month_minutes:,}",
     ]
     for m in result.outages:
-        span = f" {m.counted_from.isoformat()}..{m.counted_to.isoformat()}" if m.counted_from else ""
+        span = ""
+        if m.counted_from is not None and m.counted_to is not None:
+            span = f" {m.counted_from.isoformat()}..{m.counted_to.isoformat()}"
         lines.append(f"  outage from {m.outage.started.isoformat()}: {m.reason}{span}")
     if result.threshold_crossed_at:
         days = ", ".join(d.isoformat() for d in result.credited_days)
@@ -265,7 +267,7 @@ def _run(command: Command, name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _subcommand(subs: Any, name: str, command: Command, help_: str) -> argparse.ArgumentParser:
-    parser = subs.add_parser(name, help=help_, description=help_)
+    parser: argparse.ArgumentParser = subs.add_parser(name, help=help_, description=help_)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(func=_run(command, name))
     return parser
