@@ -150,3 +150,12 @@ def test_module_runs_without_the_dcloud_entry_point() -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "Restriction (Art. 33(1)): 2027-03-30" in proc.stdout
+
+
+def test_dcloud_entry_point_dispatches_terms(capsys: pytest.CaptureFixture[str]) -> None:
+    from controlplane.cli import main as dcloud_main
+
+    code = dcloud_main(["terms", "late-fee", "--unpaid", "100000", "--due", "2027-01-31",
+                        "--paid-on", "2027-03-03", "--json"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["late_fee"]["amount"] == 1528
