@@ -1,0 +1,134 @@
+"""/v1/contracts: apply, hold, approve, activate, plan changes, add-ons, invoices and their dry run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from sqlmodel import col, select
+
+from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
+from controlplane.api.routes.invoices import invoice_public, preview_public
+from controlplane.api.schemas.contracts import (
+    AddOnCreate,
+    AddOnPublic,
+    ContractActivate,
+    ContractApply,
+    ContractHold,
+    ContractPublic,
+    PlanChange,
+)
+from controlplane.api.schemas.invoices import InvoicePublic
+from controlplane.errors import InvalidInput
+from controlplane.models.auth import Role
+from controlplane.models.billing import Invoice
+from controlplane.models.customer import Contract
+from controlplane.services import contracts as contract_service
+from controlplane.services.invoicing import preview_invoice
+from controlplane.terms.calendar import YearMonth
+
+router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
+
+Writer = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR))]
+Reader = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.AUDITOR))]
+Month = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
+
+
+def contract_public(contract: Contract) -> ContractPublic:
+    return ContractPublic.model_validate(contract, from_attributes=True)
+
+
+def parse_month(text: str) -> YearMonth:
+    try:
+        return YearMonth.parse(text)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="month") from exc
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def apply_for_contract(
+    body: ContractApply, who: Writer, session: SessionDep, clock: ClockDep
+) -> ContractPublic:
+    """Files the application; the automatic Art. 8(6), 8(7), 8(9) checks may hold it at once."""
+    return contract_public(
+        contract_service.apply_for_contract(session, now=clock(), actor=who.actor, data=body)
+    )
+
+
+@router.get("")
+def list_contracts(
+    _who: Reader,
+    session: SessionDep,
+    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ContractPublic]:
+    rows = contract_service.list_contracts(session, customer_id=customer_id, limit=limit, offset=offset)
+    return [contract_public(c) for c in rows]
+
+
+@router.get("/{contract_id}")
+def get_contract(contract_id: int, _who: Reader, session: SessionDep) -> ContractPublic:
+    return contract_public(contract_service.get_contract(session, contract_id))
+
+
+@router.post("/{contract_id}/hold")
+def hold_contract(
+    contract_id: int, body: ContractHold, who: Writer, session: SessionDep, clock: ClockDep
+) -> ContractPublic:
+    contract = contract_service.hold_contract(
+        session, now=clock(), actor=who.actor, contract_id=contract_id, data=body
+    )
+    return contract_public(contract)
+
+
+@router.post("/{contract_id}/approve")
+def approve_contract(contract_id: int, who: Writer, session: SessionDep, clock: ClockDep) -> ContractPublic:
+    contract = contract_service.approve_contract(
+        session, now=clock(), actor=who.actor, contract_id=contract_id
+    )
+    return contract_public(contract)
+
+
+@router.post("/{contract_id}/activate")
+def activate_contract(
+    contract_id: int, body: ContractActivate, who: Writer, session: SessionDep, clock: ClockDep
+) -> ContractPublic:
+    contract = contract_service.activate_contract(
+        session, now=clock(), actor=who.actor, contract_id=contract_id, data=body
+    )
+    return contract_public(contract)
+
+
+@router.post("/{contract_id}/plan-changes", status_code=status.HTTP_201_CREATED)
+def change_plan(
+    contract_id: int, body: PlanChange, who: Writer, session: SessionDep, clock: ClockDep
+) -> ContractPublic:
+    contract_service.change_plan(session, now=clock(), actor=who.actor, contract_id=contract_id, data=body)
+    return contract_public(contract_service.get_contract(session, contract_id))
+
+
+@router.post("/{contract_id}/add-ons", status_code=status.HTTP_201_CREATED)
+def add_add_on(
+    contract_id: int, body: AddOnCreate, who: Writer, session: SessionDep, clock: ClockDep
+) -> AddOnPublic:
+    add_on = contract_service.add_add_on(
+        session, now=clock(), actor=who.actor, contract_id=contract_id, data=body
+    )
+    return AddOnPublic.model_validate(add_on, from_attributes=True)
+
+
+@router.get("/{contract_id}/invoices")
+def list_invoices(contract_id: int, _who: Reader, session: SessionDep) -> list[InvoicePublic]:
+    contract_service.get_contract(session, contract_id)
+    rows = session.exec(
+        select(Invoice).where(Invoice.contract_id == contract_id).order_by(col(Invoice.month))
+    ).all()
+    return [invoice_public(session, i) for i in rows]
+
+
+@router.get("/{contract_id}/invoices/preview")
+def preview(contract_id: int, month: Month, _who: Reader, session: SessionDep) -> InvoicePublic | None:
+    """The dry run: exactly what the monthly run would bill, nothing written (null: nothing to bill)."""
+    result = preview_invoice(session, contract_id=contract_id, month=parse_month(month))
+    return preview_public(result) if result is not None else None

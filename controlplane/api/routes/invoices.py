@@ -1,0 +1,96 @@
+"""/v1/invoices: read an invoice, run a month's invoicing (billing role)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import Session, col, select
+
+from controlplane.api.deps import ClockDep, EngineDep, Principal, SessionDep, require_roles
+from controlplane.api.schemas.invoices import InvoiceLinePublic, InvoicePublic, InvoiceRunPublic
+from controlplane.errors import InvalidInput, NotFound
+from controlplane.models.auth import Role
+from controlplane.models.billing import Invoice, InvoiceLine
+from controlplane.services.invoice_drafts import ContractInvoice
+from controlplane.services.invoicing import generate_invoices
+from controlplane.terms.calendar import YearMonth, seoul_date
+
+router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
+
+Billing = Annotated[Principal, Depends(require_roles(Role.BILLING))]
+Reader = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.AUDITOR))]
+
+
+def invoice_public(session: Session, invoice: Invoice) -> InvoicePublic:
+    lines = session.exec(
+        select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(col(InvoiceLine.id))
+    ).all()
+    return InvoicePublic(
+        id=invoice.id,
+        contract_id=invoice.contract_id,
+        month=str(YearMonth.of(invoice.month)),
+        send_by=invoice.send_by,
+        due_date=invoice.due_date,
+        supply_amount=invoice.supply_amount,
+        vat_amount=invoice.vat_amount,
+        total=invoice.total,
+        paid_amount=invoice.paid_amount,
+        paid_in_full_at=invoice.paid_in_full_at,
+        lines=[InvoiceLinePublic.model_validate(line, from_attributes=True) for line in lines],
+    )
+
+
+def preview_public(result: ContractInvoice) -> InvoicePublic:
+    draft = result.draft
+    lines = [
+        InvoiceLinePublic(
+            kind=kind,
+            description=line.description,
+            clause=str(line.clause),
+            amount=line.amount,
+            period_from=line.first,
+            period_to=line.last,
+        )
+        for kind, line in zip(result.kinds, draft.lines, strict=True)
+    ]
+    return InvoicePublic(
+        id=None,
+        contract_id=result.contract_id,
+        month=str(draft.month),
+        send_by=draft.send_by,
+        due_date=draft.due,
+        supply_amount=draft.supply_amount,
+        vat_amount=draft.vat,
+        total=draft.total,
+        paid_amount=0,
+        paid_in_full_at=None,
+        lines=lines,
+    )
+
+
+@router.post("/run")
+def run_invoicing(
+    who: Billing,
+    engine: EngineDep,
+    clock: ClockDep,
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
+    as_of: date | None = None,
+) -> InvoiceRunPublic:
+    """Invoices every billable contract for the month; rerunning creates nothing twice."""
+    try:
+        ym = YearMonth.parse(month)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="month") from exc
+    now = clock()
+    report = generate_invoices(engine, month=ym, as_of=as_of or seoul_date(now), now=now)
+    return InvoiceRunPublic.model_validate(vars(report))
+
+
+@router.get("/{invoice_id}")
+def get_invoice(invoice_id: int, _who: Reader, session: SessionDep) -> InvoicePublic:
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(f"no invoice {invoice_id}", field="invoice_id")
+    return invoice_public(session, invoice)

@@ -1,0 +1,85 @@
+"""Contract schemas: apply (Art. 5, 6), hold (Art. 8), activate (Art. 9(1)), plan changes and add-ons."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_FEE = 10**12  # a trillion won a month is already absurd; anything above is a typo
+
+
+class ContractApply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: int = Field(ge=1)
+    plan: str = Field(min_length=1, max_length=64)
+    monthly_fee: int = Field(ge=0, le=MAX_FEE)
+    discount: int = Field(default=0, ge=0, le=MAX_FEE)
+    billing_cycle: Literal["monthly", "annual_prepaid"] = "monthly"
+    desired_open_date: date
+
+
+class ContractHold(BaseModel):
+    """An operator's reason to withhold approval: Art. 8 item 1..9."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item: int = Field(ge=1, le=9)
+    note: str | None = Field(default=None, max_length=300)
+
+
+class ContractActivate(BaseModel):
+    """Opening day defaults to the desired one; a later day needs the reason sent to the customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    open_date: date | None = None
+    reason: str | None = Field(default=None, min_length=1, max_length=300)
+
+
+class PlanChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str | None = Field(default=None, min_length=1, max_length=64)
+    effective_from: date
+    monthly_fee: int = Field(ge=0, le=MAX_FEE)
+    discount: int = Field(default=0, ge=0, le=MAX_FEE)
+
+
+class AddOnCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    billing: Literal["one_off", "monthly"]
+    fee: int = Field(default=0, ge=0, le=MAX_FEE)
+    started_on: date
+    ended_on: date | None = None
+
+
+class AddOnPublic(BaseModel):
+    id: int
+    contract_id: int
+    name: str
+    billing: str
+    fee: int
+    started_on: date
+    ended_on: date | None
+
+
+class ContractPublic(BaseModel):
+    id: int
+    customer_id: int
+    state: str
+    state_reason: str | None
+    plan: str
+    monthly_fee: int
+    discount: int
+    billing_cycle: str
+    desired_open_date: date
+    term_start: date | None
+    term_end: date | None
+    terms_version: str
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,108 @@
+"""The credit ledger (Art. 35): balance, and refunds on request with arrears deducted first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from controlplane.errors import Conflict, InvalidInput
+from controlplane.models.billing import CreditEntry
+from controlplane.notify.messages import refund_notice
+from controlplane.services.audit import record_change
+from controlplane.services.customers import get_customer
+from controlplane.services.notices import queue_notice
+from controlplane.services.payments import lift_paid_restrictions, lock_customer_contracts, lock_open_invoices
+from controlplane.services.settlement import settle_invoices
+from controlplane.terms.calendar import seoul_date
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOutcome:
+    customer_id: int
+    arrears_deducted: int
+    refunded: int
+    credit_balance: int
+
+
+def credit_balance(session: Session, customer_id: int) -> int:
+    """The sum of the ledger: overpayments and SLA credits in, offsets and refunds out."""
+    total = session.exec(
+        select(func.coalesce(func.sum(CreditEntry.amount), 0)).where(CreditEntry.customer_id == customer_id)
+    ).one()
+    return int(total)
+
+
+def credit_balances(session: Session, customer_ids: list[int]) -> dict[int, int]:
+    """Balances of many customers in one query; customers without entries are left out."""
+    if not customer_ids:
+        return {}
+    query = (
+        select(CreditEntry.customer_id, func.sum(CreditEntry.amount))
+        .where(col(CreditEntry.customer_id).in_(customer_ids))
+        .group_by(col(CreditEntry.customer_id))
+    )
+    return {cid: int(total) for cid, total in session.exec(query).all()}
+
+
+def refund_credit(
+    session: Session, *, now: datetime, actor: str, customer_id: int, amount: int | None
+) -> RefundOutcome:
+    """Art. 35: pays overdue invoices from the credit first (with their late fees), refunds the rest."""
+    customer = get_customer(session, customer_id)
+    contracts = lock_customer_contracts(session, customer_id)  # same lock order as payments
+    balance = credit_balance(session, customer_id)
+    if balance <= 0:
+        raise Conflict(f"customer {customer_id} has no credit to refund", field="amount")
+    today = seoul_date(now)
+    arrears = lock_open_invoices(session, list(contracts), due_before=today)
+    settled = settle_invoices(
+        session, invoices=arrears, contracts=contracts, amount=balance, paid_on=today, now=now
+    )
+    for part in settled.parts:
+        session.add(
+            CreditEntry(
+                customer_id=customer_id,
+                amount=-part.amount,
+                reason="offset",
+                clause="Art. 35",
+                at=now,
+                invoice_id=part.invoice_id,
+            )
+        )
+    lift_paid_restrictions(session, {p.invoice_id for p in settled.parts}, now=now)
+    deducted = balance - settled.remaining
+    refund = settled.remaining if amount is None else amount
+    if refund > settled.remaining:
+        raise InvalidInput(
+            f"only {settled.remaining:,} KRW can be refunded after {deducted:,} KRW of arrears",
+            field="amount",
+        )
+    if refund > 0:
+        session.add(
+            CreditEntry(customer_id=customer_id, amount=-refund, reason="refund", clause="Art. 35", at=now)
+        )
+    outcome = RefundOutcome(customer_id, deducted, refund, balance - deducted - refund)
+    queue_notice(
+        session,
+        customer=customer,
+        contract_id=None,
+        draft=refund_notice(customer_id=customer_id, amount=refund, arrears_deducted=deducted),
+        dedupe_key=f"customer:{customer_id}:refund:{now.isoformat()}",
+        now=now,
+    )
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="customer",
+        entity_id=customer_id,
+        action="refund",
+        clause="Art. 35",
+        before={"credit_balance": balance},
+        after={"arrears_deducted": deducted, "refunded": refund, "credit_balance": outcome.credit_balance},
+    )
+    session.commit()
+    return outcome

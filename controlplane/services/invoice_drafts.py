@@ -1,0 +1,112 @@
+"""One contract's invoice for a month, computed purely from its facts with the terms' functions.
+
+The same function serves the monthly run and the dry-run preview, so the preview shows exactly what
+would be billed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from controlplane.services.invoice_facts import ContractFacts
+from controlplane.terms.calendar import YearMonth
+from controlplane.terms.clauses import ART_34, ART_35_1, Clause
+from controlplane.terms.invoice import (
+    AddOnBilling,
+    AddOnPeriod,
+    InvoiceDraft,
+    InvoiceLine,
+    PlanPeriod,
+    add_on_lines,
+    draft_invoice,
+    plan_lines,
+)
+from controlplane.terms.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraLine:
+    """A line computed outside billing (e.g. the SLA credit of Art. 36): negative for a credit."""
+
+    kind: str
+    description: str
+    amount: int
+    clause: Clause
+    taxable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ContractInvoice:
+    contract_id: int
+    customer_id: int
+    draft: InvoiceDraft
+    kinds: tuple[str, ...]  # one per draft line: plan, add_on, late_fee, credit, or an extra's kind
+    late_fee_ids: tuple[int, ...]
+    credit_used: int
+
+
+def plan_periods(facts: ContractFacts) -> list[PlanPeriod]:
+    """Fee periods cut at each plan change (Art. 32(2)); the contract's own fee when none are recorded."""
+    if facts.term_start is None:
+        return []
+    changes = facts.fee_periods or [(facts.term_start, facts.monthly_fee, facts.discount)]
+    periods = []
+    for index, (first, fee, discount) in enumerate(changes):
+        following = changes[index + 1][0] if index + 1 < len(changes) else None
+        last = following - timedelta(days=1) if following is not None else facts.service_last_day
+        if facts.service_last_day is not None and last is not None:
+            last = min(last, facts.service_last_day)
+        periods.append(PlanPeriod(fee, max(first, facts.term_start), last, discount, facts.plan))
+    return periods
+
+
+def add_on_periods(facts: ContractFacts) -> list[AddOnPeriod]:
+    """Add-ons end with the contract at the latest (Art. 20(3))."""
+    periods = []
+    for a in facts.add_ons:
+        last = _earliest(a.ended_on, facts.service_last_day)
+        periods.append(AddOnPeriod(a.name, AddOnBilling(a.billing), a.fee, a.started_on, last))
+    return periods
+
+
+def _earliest(a: date | None, b: date | None) -> date | None:
+    if a is None or b is None:
+        return a or b
+    return min(a, b)
+
+
+def compute_invoice(
+    facts: ContractFacts,
+    month: YearMonth,
+    policy: Policy,
+    *,
+    credit_available: int = 0,
+    extra: Sequence[ExtraLine] = (),
+) -> ContractInvoice | None:
+    """The invoice for `month`, or None when there is nothing to bill."""
+    # Annual prepaid plans are settled by their prepayment (Art. 30(2)-3), not month by month.
+    periods = plan_periods(facts) if facts.billing_cycle == "monthly" else []
+    lines: list[InvoiceLine] = plan_lines(month, periods)
+    kinds = ["plan"] * len(lines)
+    for line in add_on_lines(month, add_on_periods(facts)):
+        lines.append(line)
+        kinds.append("add_on")
+    for fee in facts.late_fees:
+        lines.append(InvoiceLine(f"late fee on invoice {fee.invoice_id}", fee.amount, ART_34, taxable=False))
+        kinds.append("late_fee")
+    for x in extra:
+        lines.append(InvoiceLine(x.description, x.amount, x.clause, taxable=x.taxable))
+        kinds.append(x.kind)
+    if not lines:
+        return None
+    draft = draft_invoice(month, (), (), lines, policy)
+    used = min(credit_available, draft.total) if draft.total > 0 else 0
+    if used > 0:
+        # Art. 35: credit from an overpayment offsets the invoice after VAT, so it is not taxable.
+        lines.append(InvoiceLine("credit applied", -used, ART_35_1, taxable=False))
+        kinds.append("credit")
+        draft = draft_invoice(month, (), (), lines, policy)
+    late_ids = tuple(f.id for f in facts.late_fees)
+    return ContractInvoice(facts.contract_id, facts.customer_id, draft, tuple(kinds), late_ids, used)

@@ -1,0 +1,294 @@
+"""Monthly invoicing (Art. 31, 32): one invoice per contract and month, enforced by the database.
+
+The run works in chunks of contracts, each in its own transaction: facts are loaded in bulk, every
+invoice is computed in Python with the terms' pure functions, and invoices, lines, credit offsets and
+invoice notices are written with multi-row inserts. The invoice insert is `ON CONFLICT DO NOTHING
+RETURNING`, so a concurrent or repeated run writes lines only for the invoices it actually created.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, bindparam, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from controlplane.db import session_scope
+from controlplane.errors import InvalidInput, NotFound
+from controlplane.models.billing import CreditEntry, Invoice, InvoiceLine, LateFee
+from controlplane.models.customer import Contract, Customer
+from controlplane.notify.messages import invoice_notice
+from controlplane.services.audit import record_change
+from controlplane.services.credits import credit_balances
+from controlplane.services.invoice_drafts import ContractInvoice, ExtraLine, compute_invoice
+from controlplane.services.invoice_facts import ContractFacts, billable_contract_ids, load_facts
+from controlplane.services.notices import notice_rows, queue_notice_rows
+from controlplane.services.policies import policy_for
+from controlplane.terms.calendar import YearMonth
+from controlplane.terms.errors import TermsError
+
+log = logging.getLogger(__name__)
+
+
+class ExtraLineSource(Protocol):
+    """Lines computed elsewhere (F's SLA credit, Art. 36): asked per chunk, told what got billed."""
+
+    def lines(
+        self, session: Session, contract_ids: list[int], month: YearMonth
+    ) -> dict[int, list[ExtraLine]]: ...
+
+    def billed(self, session: Session, invoice_ids: dict[int, int], month: YearMonth) -> None:
+        """Called in the run's transaction with contract id -> id of the invoice just created."""
+
+
+EXTRA_LINE_SOURCES: list[ExtraLineSource] = []
+
+
+def register_extra_lines(source: ExtraLineSource) -> None:
+    if source not in EXTRA_LINE_SOURCES:
+        EXTRA_LINE_SOURCES.append(source)
+
+
+@dataclass
+class InvoiceRunReport:
+    month: str
+    considered: int = 0
+    created: int = 0
+    already_invoiced: int = 0
+    nothing_to_bill: int = 0
+    failed: int = 0
+
+
+def generate_invoices(
+    engine: Engine, *, month: YearMonth, as_of: date, now: datetime, chunk_size: int = 2000
+) -> InvoiceRunReport:
+    """Invoices every billable contract for `month`; idempotent, safe to run concurrently and daily."""
+    if as_of <= month.last_day:
+        raise InvalidInput(
+            f"{month} is not over on {as_of.isoformat()}; invoices come after it", field="month"
+        )
+    report = InvoiceRunReport(str(month))
+    with session_scope(engine) as session:
+        ids = billable_contract_ids(session, month)
+    for start in range(0, len(ids), chunk_size):
+        with session_scope(engine) as session:
+            _run_chunk(session, ids[start : start + chunk_size], month, now, report)
+    with session_scope(engine) as session:
+        record_change(
+            session,
+            at=now,
+            actor="system:invoicing",
+            entity_type="invoice_run",
+            entity_id=str(month),
+            action="generate",
+            clause="Art. 31(1)",
+            after=vars(report),
+        )
+    return report
+
+
+def preview_invoice(session: Session, *, contract_id: int, month: YearMonth) -> ContractInvoice | None:
+    """The dry run: the invoice the run would create for this contract and month, nothing written."""
+    facts = load_facts(session, [contract_id])
+    if contract_id not in facts:
+        raise NotFound(f"no contract {contract_id}", field="contract_id")
+    balances = credit_balances(session, [facts[contract_id].customer_id])
+    extras = _extra_lines(session, [contract_id], month)
+    try:
+        return _compute(facts[contract_id], month, balances, extras)
+    except TermsError as exc:
+        raise InvalidInput(exc.message, field=exc.field) from exc
+
+
+def _compute(
+    facts: ContractFacts, month: YearMonth, balances: dict[int, int], extras: dict[int, list[ExtraLine]]
+) -> ContractInvoice | None:
+    """Computes one invoice and takes the credit it uses off the customer's running balance."""
+    available = max(0, balances.get(facts.customer_id, 0))
+    result = compute_invoice(
+        facts,
+        month,
+        policy_for(facts.terms_version),
+        credit_available=available,
+        extra=extras.get(facts.contract_id, ()),
+    )
+    if result is not None and result.credit_used:
+        balances[facts.customer_id] = available - result.credit_used
+    return result
+
+
+def _extra_lines(session: Session, ids: list[int], month: YearMonth) -> dict[int, list[ExtraLine]]:
+    merged: dict[int, list[ExtraLine]] = {}
+    for source in EXTRA_LINE_SOURCES:
+        for contract_id, lines in source.lines(session, ids, month).items():
+            merged.setdefault(contract_id, []).extend(lines)
+    return merged
+
+
+def _run_chunk(
+    session: Session, ids: list[int], month: YearMonth, now: datetime, report: InvoiceRunReport
+) -> None:
+    facts = load_facts(session, ids)
+    balances = _locked_credit_balances(session, facts)
+    extras = _extra_lines(session, ids, month)
+    drafts: list[ContractInvoice] = []
+    for contract_id in ids:
+        report.considered += 1
+        try:
+            result = _compute(facts[contract_id], month, balances, extras)
+        except TermsError as exc:  # one bad contract must not stop the month's billing
+            log.error("contract %s: cannot invoice %s: %s", contract_id, month, exc.message)
+            report.failed += 1
+            continue
+        if result is None:
+            report.nothing_to_bill += 1
+        else:
+            drafts.append(result)
+    created = _insert_invoices(session, drafts, now)
+    report.created += len(created)
+    report.already_invoiced += len(drafts) - len(created)
+    fresh = [d for d in drafts if d.contract_id in created]
+    _insert_lines(session, fresh, created)
+    _mark_late_fees_billed(session, fresh, created)
+    _insert_credit_offsets(session, fresh, created, now)
+    _queue_invoice_notices(session, fresh, created, now)
+    for source in EXTRA_LINE_SOURCES:
+        source.billed(session, {d.contract_id: created[d.contract_id] for d in fresh}, month)
+
+
+def _locked_credit_balances(session: Session, facts: dict[int, ContractFacts]) -> dict[int, int]:
+    """Credit balances read after locking those customers' contract rows (the payments' lock order),
+    so two runs, or a run and a refund, never spend the same credit twice."""
+    customers = sorted({f.customer_id for f in facts.values()})
+    with_credit = [c for c, balance in credit_balances(session, customers).items() if balance > 0]
+    if not with_credit:
+        return {}
+    session.exec(
+        select(Contract.id)
+        .where(col(Contract.customer_id).in_(with_credit))
+        .order_by(col(Contract.id))
+        .with_for_update()
+    ).all()
+    return credit_balances(session, with_credit)
+
+
+def _insert_invoices(session: Session, drafts: Sequence[ContractInvoice], now: datetime) -> dict[int, int]:
+    """Inserts the invoices; returns contract id -> invoice id for the ones this run created."""
+    if not drafts:
+        return {}
+    rows = [_invoice_row(d, now) for d in drafts]
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(Invoice.__table__)
+        .on_conflict_do_nothing(index_elements=["contract_id", "month"])
+        .returning(Invoice.__table__.c.id, Invoice.__table__.c.contract_id)  # type: ignore[attr-defined]
+    )
+    created = session.execute(statement, rows).all()
+    return {contract_id: invoice_id for invoice_id, contract_id in created}
+
+
+def _invoice_row(d: ContractInvoice, now: datetime) -> dict[str, Any]:
+    draft = d.draft
+    return {
+        "contract_id": d.contract_id,
+        "month": draft.month.first_day,
+        "issued_at": now,
+        "send_by": draft.send_by,
+        "due_date": draft.due,
+        "supply_amount": draft.supply_amount,
+        "vat_amount": draft.vat,
+        "total": draft.total,
+        "paid_amount": 0,
+        # Nothing to pay (free add-ons only, or fully offset by credit) is paid in full on issue.
+        "paid_in_full_at": now if draft.total <= 0 else None,
+    }
+
+
+def _insert_lines(session: Session, drafts: Sequence[ContractInvoice], created: dict[int, int]) -> None:
+    rows = [
+        {
+            "invoice_id": created[d.contract_id],
+            "kind": kind,
+            "description": line.description[:400],
+            "clause": str(line.clause),
+            "amount": line.amount,
+            "period_from": line.first,
+            "period_to": line.last,
+        }
+        for d in drafts
+        for kind, line in zip(d.kinds, d.draft.lines, strict=True)
+    ]
+    # VAT is not a line: it is the invoice's own field, shown separately (Art. 32(5)).
+    if rows:
+        session.execute(insert(InvoiceLine.__table__), rows)  # type: ignore[arg-type]
+
+
+def _mark_late_fees_billed(
+    session: Session, drafts: Sequence[ContractInvoice], created: dict[int, int]
+) -> None:
+    rows = [
+        {"fee_id": fee_id, "invoice_id": created[d.contract_id]} for d in drafts for fee_id in d.late_fee_ids
+    ]
+    if rows:
+        statement = (
+            update(LateFee.__table__)  # type: ignore[arg-type]
+            .where(LateFee.__table__.c.id == bindparam("fee_id"))  # type: ignore[attr-defined]
+            .values(billed_on_invoice_id=bindparam("invoice_id"))
+        )
+        session.connection().execute(statement, rows)
+
+
+def _insert_credit_offsets(
+    session: Session, drafts: Sequence[ContractInvoice], created: dict[int, int], now: datetime
+) -> None:
+    rows = [
+        {
+            "customer_id": d.customer_id,
+            "amount": -d.credit_used,
+            "reason": "offset",
+            "clause": "Art. 35",
+            "at": now,
+            "payment_id": None,
+            "invoice_id": created[d.contract_id],
+        }
+        for d in drafts
+        if d.credit_used
+    ]
+    if rows:
+        session.execute(insert(CreditEntry.__table__), rows)  # type: ignore[arg-type]
+
+
+def _queue_invoice_notices(
+    session: Session, drafts: Sequence[ContractInvoice], created: dict[int, int], now: datetime
+) -> None:
+    customer_ids = sorted({d.customer_id for d in drafts})
+    if not customer_ids:
+        return
+    customers = {
+        c.id: c for c in session.exec(select(Customer).where(col(Customer.id).in_(customer_ids))).all()
+    }
+    rows: list[dict[str, Any]] = []
+    for d in drafts:
+        draft = invoice_notice(
+            contract_id=d.contract_id,
+            month=str(d.draft.month),
+            supply=d.draft.supply_amount,
+            vat=d.draft.vat,
+            total=d.draft.total,
+            due=d.draft.due,
+        )
+        rows.extend(
+            notice_rows(
+                customer=customers[d.customer_id],
+                contract_id=d.contract_id,
+                draft=draft,
+                dedupe_key=f"invoice:{created[d.contract_id]}",
+                now=now,
+            )
+        )
+    queue_notice_rows(session, rows)

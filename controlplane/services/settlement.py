@@ -1,0 +1,84 @@
+"""Settling invoices with money (a payment or credit): oldest first, late fee on what was paid late."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import Session
+
+from controlplane.models.billing import Invoice, LateFee
+from controlplane.models.customer import Contract
+from controlplane.services.policies import policy_for
+from controlplane.terms.late_fee import late_fee
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    invoice_id: int
+    amount: int
+
+
+@dataclass
+class Settlement:
+    parts: list[Settled]
+    late_fees: list[LateFee]
+    remaining: int
+
+
+def outstanding(invoice: Invoice) -> int:
+    return max(0, invoice.total - invoice.paid_amount)
+
+
+def settle_invoices(
+    session: Session,
+    *,
+    invoices: Sequence[Invoice],
+    contracts: dict[int, Contract],
+    amount: int,
+    paid_on: date,
+    now: datetime,
+    payment_id: int | None = None,
+) -> Settlement:
+    """Applies `amount` to `invoices` in the order given (callers pass them oldest first, locked).
+
+    Art. 34: the part of an invoice paid after its due date bears a late fee, recorded as a LateFee row
+    and billed on the contract's next invoice.
+    """
+    remaining = amount
+    parts: list[Settled] = []
+    fees: list[LateFee] = []
+    for invoice in invoices:
+        part = min(remaining, outstanding(invoice))
+        if part <= 0:
+            continue
+        remaining -= part
+        invoice.paid_amount += part
+        if invoice.paid_amount >= invoice.total:
+            invoice.paid_in_full_at = now
+        session.add(invoice)
+        parts.append(Settled(invoice.id or 0, part))
+        fee = _late_fee_row(invoice, contracts[invoice.contract_id], part, paid_on, payment_id)
+        if fee is not None:
+            session.add(fee)
+            fees.append(fee)
+        if remaining == 0:
+            break
+    session.flush()
+    return Settlement(parts, fees, remaining)
+
+
+def _late_fee_row(
+    invoice: Invoice, contract: Contract, part: int, paid_on: date, payment_id: int | None
+) -> LateFee | None:
+    fee = late_fee(part, invoice.due_date, paid_on, policy_for(contract.terms_version))
+    if fee.amount <= 0:
+        return None
+    return LateFee(
+        invoice_id=invoice.id or 0,
+        payment_id=payment_id,
+        principal=part,
+        overdue_days=fee.overdue_days,
+        amount=fee.amount,
+    )

@@ -1,0 +1,210 @@
+"""Customers and contracts over the API: validation, Art. 8 holds, approval notice, activation, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session, col, select
+
+from controlplane.db import make_engine
+from controlplane.models import AuditEvent, Contract, Customer, Invoice, Notice
+from tests.utils.api import Api, make_api
+
+CUSTOMER = {
+    "name": "주식회사 예시클라우드",
+    "email": "billing@example.kr",
+    "sms_phone": "010-1234-5678",
+    "address": "서울특별시 강남구 테헤란로 123",
+    "contact_name": "김담당",
+    "contact_phone": "02-555-0101",
+}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    engine = make_engine(f"sqlite:///{tmp_path}/contracts.db")
+    yield make_api(engine)
+    engine.dispose()
+
+
+def new_customer(api: Api, **overrides: Any) -> int:
+    response = api.call("POST", "/v1/customers", role="billing", json={**CUSTOMER, **overrides})
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def apply(api: Api, customer_id: int, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "customer_id": customer_id,
+        "plan": "std-2",
+        "monthly_fee": 100_000,
+        "discount": 10_000,
+        "desired_open_date": "2027-03-10",
+        **overrides,
+    }
+    response = api.call("POST", "/v1/contracts", role="billing", json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def audit_actions(api: Api, contract_id: int) -> list[tuple[str, str | None]]:
+    with Session(api.engine) as session:
+        rows = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "contract", AuditEvent.entity_id == str(contract_id))
+            .order_by(col(AuditEvent.id))
+        ).all()
+        return [(r.action, r.clause) for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("email", "not-an-email"), ("contact_phone", "call me"), ("name", "x" * 201), ("sms_phone", "12")],
+)
+def test_bad_customer_input_is_422_naming_the_field_and_writes_nothing(
+    api: Api, field: str, value: str
+) -> None:
+    response = api.call("POST", "/v1/customers", role="billing", json={**CUSTOMER, field: value})
+
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+    assert api.count(Customer) == 0
+
+
+def test_auditor_reads_but_cannot_register_customers(api: Api) -> None:
+    customer_id = new_customer(api)
+
+    assert api.call("GET", f"/v1/customers/{customer_id}", role="auditor").status_code == 200
+    assert api.call("POST", "/v1/customers", role="auditor", json=CUSTOMER).status_code == 403
+
+
+def test_application_is_pinned_to_the_current_terms_version_and_audited(api: Api) -> None:
+    contract = apply(api, new_customer(api))
+
+    assert contract["state"] == "applied"
+    assert contract["terms_version"] == "2025-01"
+    assert audit_actions(api, contract["id"]) == [("apply", "Art. 5, Art. 6")]
+
+
+def test_discount_above_fee_is_422_on_discount_and_nothing_written(api: Api) -> None:
+    customer_id = new_customer(api)
+    body = {
+        "customer_id": customer_id,
+        "plan": "p",
+        "monthly_fee": 1000,
+        "discount": 2000,
+        "desired_open_date": "2027-03-10",
+    }
+
+    response = api.call("POST", "/v1/contracts", role="billing", json=body)
+
+    assert (response.status_code, response.json()["field"]) == (422, "discount")
+    assert api.count(Contract) == 0
+
+
+def test_minor_applicant_is_held_under_art_8_9(api: Api) -> None:
+    contract = apply(api, new_customer(api, kind="person", is_minor=True))
+
+    assert contract["state"] == "held"
+    assert "Art. 8(9)" in contract["state_reason"]
+    assert audit_actions(api, contract["id"])[-1] == ("hold", "Art. 8(9)")
+
+
+def test_past_delinquency_is_held_under_art_8_7(api: Api) -> None:
+    contract = apply(api, new_customer(api, has_delinquency_record=True))
+
+    assert contract["state"] == "held"
+    assert audit_actions(api, contract["id"])[-1] == ("hold", "Art. 8(7)")
+
+
+def test_unpaid_balance_on_another_contract_holds_under_art_8_6(api: Api) -> None:
+    customer_id = new_customer(api)
+    first = apply(api, customer_id)
+    with Session(api.engine) as session:
+        session.add(
+            Invoice(
+                contract_id=first["id"],
+                month=date(2027, 1, 1),
+                issued_at=api.clock(),
+                send_by=date(2027, 2, 10),
+                due_date=date(2027, 2, 28),
+                supply_amount=100,
+                vat_amount=10,
+                total=110,
+            )
+        )
+        session.commit()
+
+    second = apply(api, customer_id)
+
+    assert second["state"] == "held"
+    assert audit_actions(api, second["id"])[-1] == ("hold", "Art. 8(6)")
+
+
+def test_operator_hold_names_the_art_8_item(api: Api) -> None:
+    contract = apply(api, new_customer(api))
+
+    response = api.call(
+        "POST",
+        f"/v1/contracts/{contract['id']}/hold",
+        role="operator",
+        json={"item": 3, "note": "address does not exist"},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["state"] == "held"
+    assert audit_actions(api, contract["id"])[-1] == ("hold", "Art. 8(3)")
+
+
+def test_approval_queues_the_art_7_2_notice_in_the_same_transaction(api: Api) -> None:
+    contract = apply(api, new_customer(api))
+
+    response = api.call("POST", f"/v1/contracts/{contract['id']}/approve", role="billing")
+
+    assert response.json()["state"] == "approved"
+    with Session(api.engine) as session:
+        notices = session.exec(select(Notice).order_by(col(Notice.channel))).all()
+    assert [(n.kind, n.clause, n.channel) for n in notices] == [
+        ("approval", "Art. 7(2)", "email"),
+        ("approval", "Art. 7(2)", "sms"),
+    ]
+    assert "2027-03-10" in notices[0].body and "90,000" not in notices[0].subject
+
+
+def test_activation_starts_a_one_year_term_on_the_open_date(api: Api) -> None:
+    contract = apply(api, new_customer(api))
+    api.call("POST", f"/v1/contracts/{contract['id']}/approve", role="billing")
+
+    response = api.call("POST", f"/v1/contracts/{contract['id']}/activate", role="operator", json={})
+
+    body = response.json()
+    assert (body["state"], body["term_start"], body["term_end"]) == ("active", "2027-03-10", "2028-03-09")
+    assert [a for a, _ in audit_actions(api, contract["id"])] == ["apply", "approve", "open"]
+
+
+def test_illegal_transition_is_409_naming_the_current_state(api: Api) -> None:
+    contract = apply(api, new_customer(api))
+
+    response = api.call("POST", f"/v1/contracts/{contract['id']}/activate", role="operator", json={})
+
+    assert response.status_code == 409
+    assert "applied" in response.json()["detail"]
+    assert response.json()["field"] == "state"
+    assert audit_actions(api, contract["id"]) == [("apply", "Art. 5, Art. 6")]
+
+
+def test_opening_later_than_desired_needs_a_reason(api: Api) -> None:
+    contract = apply(api, new_customer(api))
+    api.call("POST", f"/v1/contracts/{contract['id']}/approve", role="billing")
+
+    response = api.call(
+        "POST", f"/v1/contracts/{contract['id']}/activate", role="operator", json={"open_date": "2027-03-12"}
+    )
+
+    assert (response.status_code, response.json()["field"]) == (422, "reason")
+    assert api.call("GET", f"/v1/contracts/{contract['id']}", role="auditor").json()["state"] == "approved"
