@@ -132,12 +132,14 @@ class WhoisService:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.active += 1
         source = str((writer.get_extra_info("peername") or ("?",))[0])
+        unread = False
         try:
             try:
                 text = await self._respond(reader, source)
             except QueryRefused as refused:
                 metrics.WHOIS_REFUSALS.labels(reason=refused.reason).inc()
                 text = format_error(refused.message)
+                unread = True
             except Exception:  # the client gets one line; the operator gets the traceback in the log
                 log.exception("whois query from %s failed", source)
                 metrics.WHOIS_REFUSALS.labels(reason="internal").inc()
@@ -145,11 +147,20 @@ class WhoisService:
             writer.write(text.encode("utf-8"))
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
+            if unread:
+                await _discard_pending(reader)
         finally:
             self.active -= 1
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+
+async def _discard_pending(reader: asyncio.StreamReader) -> None:
+    """Reads what a refused client already sent: closing with unread bytes would send a TCP RST,
+    and the client would see "connection reset" instead of our error line."""
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        await asyncio.wait_for(reader.read(4096), 0.25)
 
 
 async def serve(

@@ -1,0 +1,176 @@
+"""The WHOIS server as clients see it: the Debian `whois` client, and hostile raw sockets."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from controlplane.clock import FixedClock
+from controlplane.config import Settings
+from controlplane.db import session_scope
+from network import metrics
+from network.pools import PoolSpec, create_pool
+from network.service import allocate_server_address
+from network.whois_server import RateLimiter, WhoisLimits, parse_query, run_whois_server
+from tests.network.conftest import make_contract, make_customer, make_host, make_server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def records(sqlite_engine: Engine, clock: FixedClock) -> dict[str, str]:
+    with session_scope(sqlite_engine) as s:
+        create_pool(
+            s,
+            spec=PoolSpec(name="pub", cidr="192.0.2.0/24", network_name="n", gateway="192.0.2.1"),
+            at=clock(),
+        )
+        host = make_host(s)
+        public = make_customer(s)
+        private = make_customer(
+            s, name="홍길동", name_en="Hong Gildong", whois_hide_name=True, whois_hide_address=True,
+            whois_hide_phone=True, contact_phone="010-9999-0000", address_district="경기도 성남시 분당구",
+        )  # fmt: skip
+        a = allocate_server_address(s, server=make_server(s, host, make_contract(s, public), "a"), at=clock())
+        b = allocate_server_address(
+            s, server=make_server(s, host, make_contract(s, private), "b"), at=clock()
+        )
+        assert a is not None and b is not None
+        return {"public": a.address, "private": b.address}
+
+
+def _start(engine: Engine, limits: WhoisLimits) -> Iterator[int]:
+    port, stop, ready = _free_port(), threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=run_whois_server,
+        args=(Settings(whois_port=port), stop),
+        kwargs={"engine": engine, "limits": limits, "ready": ready},
+        daemon=True,
+    )
+    thread.start()
+    assert ready.wait(10), "whois server did not start"
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+@pytest.fixture
+def whois_port(sqlite_engine: Engine, records: dict[str, str]) -> Iterator[int]:
+    yield from _start(sqlite_engine, WhoisLimits(read_timeout_s=0.5, burst=1000))
+
+
+def _whois(port: int, query: str) -> str:
+    done = subprocess.run(
+        ["whois", "-h", "127.0.0.1", "-p", str(port), query], capture_output=True, timeout=20, check=False
+    )
+    return done.stdout.decode("utf-8")
+
+
+def _raw(port: int, payload: bytes, *, pause: float = 0.0) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        if pause:
+            time.sleep(pause)
+        if payload:
+            sock.sendall(payload)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def test_debian_whois_client_reads_a_customer_record(whois_port: int, records: dict[str, str]) -> None:
+    out = _whois(whois_port, records["public"])
+    assert "# KOREAN(UTF8)" in out and "# ENGLISH" in out
+    assert f"{records['public']} - {records['public']} (/32)" in out
+    assert "주식회사 예시클라우드" in out and "Example Cloud Co., Ltd." in out
+    assert "CUSTOMER" in out and "06133" in out and "20270301" in out
+    assert "김담당" in out and "+82-2-555-0100" in out and "netadmin@example.kr" in out
+
+
+def test_hidden_customer_shows_label_district_and_the_role_contact(
+    whois_port: int, records: dict[str, str]
+) -> None:
+    out = _whois(whois_port, records["private"])
+    assert "홍길동" not in out and "Hong Gildong" not in out and "010-9999-0000" not in out
+    assert "개인 또는 비공개 고객" in out and "Private customer of D-Cloud" in out
+    assert "경기도 성남시 분당구" in out
+    assert "IP주소 담당자" in out and "+82-2-0000-0043" in out
+    assert "Art. 24(6)" in out
+
+
+def test_unknown_address_is_a_clear_no_match(whois_port: int) -> None:
+    out = _whois(whois_port, "203.0.113.50")
+    assert "No match for 203.0.113.50" in out
+
+
+def test_cidr_query_inside_a_pool_answers_with_the_pool(whois_port: int) -> None:
+    out = _whois(whois_port, "192.0.2.0/24")
+    assert "192.0.2.0 - 192.0.2.255 (/24)" in out and "ISP" in out
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"x" * 300 + b"\r\n", "longer than 256 bytes"),
+        (b"\x00\x01\xff\xfe\r\n", "printable ASCII"),
+        (b"192.0.2.2\r\nDROP TABLE\r\n", "exactly one query line"),
+        (b"192.0.2.2\rinjected\r\n", "exactly one query line"),
+        (b"not an address\r\n", "is not an IP address or CIDR"),
+        (b"\r\n", "empty query"),
+    ],
+)
+def test_garbage_gets_one_error_line_never_a_traceback(
+    whois_port: int, payload: bytes, expected: str
+) -> None:
+    out = _raw(whois_port, payload)
+    assert out.startswith("% Error:") and expected in out
+    assert out.count("\n") == 1 and "Traceback" not in out
+
+
+def test_silent_client_is_cut_off_after_the_read_timeout(whois_port: int) -> None:
+    started = time.monotonic()
+    out = _raw(whois_port, b"")
+    assert "no query within" in out and time.monotonic() - started < 5
+
+
+def test_rate_limit_per_source(sqlite_engine: Engine, records: dict[str, str]) -> None:
+    before = metrics.WHOIS_REFUSALS.labels(reason="rate_limited")._value.get()
+    for port in _start(sqlite_engine, WhoisLimits(burst=3, per_second=0.01)):
+        answers = [_raw(port, b"203.0.113.1\r\n") for _ in range(5)]
+    assert ["No match" in a for a in answers] == [True, True, True, False, False]
+    assert "too many queries" in answers[-1]
+    assert metrics.WHOIS_REFUSALS.labels(reason="rate_limited")._value.get() - before == 2
+
+
+def test_connection_cap(sqlite_engine: Engine, records: dict[str, str]) -> None:
+    for port in _start(sqlite_engine, WhoisLimits(max_connections=2, read_timeout_s=2, burst=100)):
+        holders = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        try:
+            time.sleep(0.2)  # let the server accept both idle connections
+            out = _raw(port, b"192.0.2.2\r\n")
+        finally:
+            for sock in holders:
+                sock.close()
+    assert "too many connections" in out
+
+
+def test_parse_query_accepts_a_bare_lf_and_ipv6() -> None:
+    assert parse_query(b"2001:db8::1\n", 256) == "2001:db8::1"
+
+
+def test_rate_limiter_refills_over_time() -> None:
+    limiter = RateLimiter(burst=1, per_second=1.0)
+    assert limiter.allow("a", now=0.0) and not limiter.allow("a", now=0.5) and limiter.allow("a", now=1.6)
+    assert limiter.allow("b", now=0.5)  # per source
