@@ -1,0 +1,131 @@
+"""`dcloud up`: everything on one machine: store, API, scheduler, local agent and WHOIS server."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from controlplane.cli_admin import create_token, register_host, saved_token_is_valid, write_secret
+from controlplane.clock import system_clock
+from controlplane.config import Settings
+from controlplane.db import make_engine
+from controlplane.main import create_app
+from controlplane.migrations import upgrade
+from controlplane.models.host import Host
+
+log = logging.getLogger("dcloud.up")
+_JOIN_TIMEOUT_S = 20.0
+
+
+def ensure_local_host(settings: Settings, engine: Engine, host_name: str) -> None:
+    """First start only: register this machine with the capacity its libvirt reports."""
+    with Session(engine) as session:
+        if session.exec(select(Host).where(Host.name == host_name)).first() is not None:
+            return
+    host = register_host(settings, name=host_name, libvirt_uri=settings.libvirt_uri)
+    print(
+        f"registered this host as {host.name!r}: {host.vcpus} vcpus, {host.memory_mib} MiB, "
+        f"{host.disk_gib} GiB",
+        flush=True,
+    )
+
+
+def ensure_token(
+    settings: Settings, engine: Engine, path: Path, *, role: str, host: str | None
+) -> tuple[str, bool]:
+    """Reuses the token saved at `path` while it is valid; otherwise creates one. Returns (token, is_new)."""
+    token = saved_token_is_valid(engine, path)
+    if token is not None:
+        return token, False
+    token = create_token(settings, role=role, host=host, name=f"{role}@{host or 'up'}")
+    write_secret(path, token)
+    return token, True
+
+
+def _thread(name: str, target: Callable[[], None]) -> threading.Thread:
+    def guarded() -> None:
+        try:
+            target()
+        except Exception:  # one part failing must not take the others down silently
+            log.exception("%s stopped with an error", name)
+
+    thread = threading.Thread(target=guarded, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _start_agent_when_api_is_up(server: uvicorn.Server, settings: Settings, stop: threading.Event) -> None:
+    from agents.runner import run_agent  # lazily: needs libvirt-python and the agent package
+
+    while not server.started and not stop.is_set():
+        stop.wait(0.1)
+    if not stop.is_set():
+        run_agent(settings, stop_event=stop)
+
+
+def _run_whois(settings: Settings, stop: threading.Event) -> None:
+    try:
+        from network.whois_server import run_whois_server
+    except ImportError:
+        log.info("no WHOIS server in this build")
+        return
+    run_whois_server(settings, stop)
+
+
+def _run_scheduler(settings: Settings, engine: Engine, stop: threading.Event) -> None:
+    from scheduler.leader import elector_for
+    from scheduler.registry import JobContext
+    from scheduler.runner import run_scheduler
+
+    run_scheduler(JobContext(engine=engine, settings=settings, clock=system_clock), elector_for(engine), stop)
+
+
+def run_all_in_one(
+    settings: Settings,
+    *,
+    bind: str | None,
+    port: int | None,
+    with_agent: bool = True,
+    with_whois: bool = True,
+) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    bind, port = bind or settings.api_host, port or settings.api_port
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    host_name = settings.host_name or socket.gethostname()
+    state = Path(settings.state_dir)
+    if with_agent:
+        ensure_local_host(settings, engine, host_name)
+    agent_token, _ = (
+        ensure_token(settings, engine, state / f"agent-{host_name}.token", role="agent", host=host_name)
+        if with_agent
+        else ("", False)
+    )
+    admin_token, new_admin = ensure_token(settings, engine, state / "admin.token", role="admin", host=None)
+    if new_admin:
+        print(f"admin token (shown once, saved to {state / 'admin.token'}):\n{admin_token}", flush=True)
+    api_host = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
+    local = settings.model_copy(update={"api_url": f"http://{api_host}:{port}", "host_name": host_name})
+    server = uvicorn.Server(uvicorn.Config(create_app(settings=local, engine=engine), host=bind, port=port))
+    stop = threading.Event()
+    threads = [_thread("scheduler", lambda: _run_scheduler(local, engine, stop))]
+    if with_whois:
+        threads.append(_thread("whois", lambda: _run_whois(local, stop)))
+    if with_agent:
+        agent = local.model_copy(update={"token": agent_token})
+        threads.append(_thread("agent", lambda: _start_agent_when_api_is_up(server, agent, stop)))
+    try:
+        server.run()  # returns after SIGINT/SIGTERM (uvicorn installs the handlers)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=_JOIN_TIMEOUT_S)
+        engine.dispose()
+    return 0
