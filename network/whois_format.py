@@ -31,12 +31,13 @@ def _range(record: RegistryRecord) -> str:
 def _korean(record: RegistryRecord, query: str) -> list[str]:
     holder: PublicContact = record.holder
     label = "IPv4주소" if record.network.version == 4 else "IPv6주소"
+    holder_kind = "사용자" if record.kind == "assignment" else "관리대행자"
     return [
         f"query : {query}",
         "",
         "# KOREAN(UTF8)",
         "",
-        f"조회하신 {label}는 아래의 사용자에게 할당되었으며, 할당 정보는 다음과 같습니다.",
+        f"조회하신 {label}는 아래의 {holder_kind}에게 할당되었으며, 할당 정보는 다음과 같습니다.",
         "",
         "[ 네트워크 할당 정보 ]",
         _line(label, _range(record)),
