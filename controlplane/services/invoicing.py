@@ -232,13 +232,13 @@ def _mark_late_fees_billed(
     session: Session, drafts: Sequence[ContractInvoice], created: dict[int, int]
 ) -> None:
     rows = [
-        {"fee_id": fee_id, "invoice_id": created[d.contract_id]} for d in drafts for fee_id in d.late_fee_ids
+        {"fee_id": fee_id, "billed_on": created[d.contract_id]} for d in drafts for fee_id in d.late_fee_ids
     ]
     if rows:
         statement = (
             update(LateFee.__table__)  # type: ignore[arg-type]
             .where(LateFee.__table__.c.id == bindparam("fee_id"))  # type: ignore[attr-defined]
-            .values(billed_on_invoice_id=bindparam("invoice_id"))
+            .values(billed_on_invoice_id=bindparam("billed_on"))
         )
         session.connection().execute(statement, rows)
 
