@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from sqlalchemy import Engine
@@ -21,7 +23,8 @@ from controlplane.migrations import upgrade
 from controlplane.models.host import Host
 
 log = logging.getLogger("dcloud.up")
-_JOIN_TIMEOUT_S = 20.0
+# The agent finishes its current pass before it sees the stop event; do not wait on it forever.
+_JOIN_TIMEOUT_S = 10.0
 
 
 def ensure_local_host(settings: Settings, engine: Engine, host_name: str) -> None:
@@ -47,6 +50,22 @@ def ensure_token(
     token = create_token(settings, role=role, host=host, name=f"{role}@{host or 'up'}")
     write_secret(path, token)
     return token, True
+
+
+class _AllInOneServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its own shutdown, which would kill the process before the agent and
+    scheduler stop; here the signal stops everything and `dcloud up` exits 0 after joining them."""
+
+    def __init__(self, config: uvicorn.Config, stop: threading.Event) -> None:
+        super().__init__(config)
+        self._stop = stop
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._stop.set()
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl-C: do not wait for open connections
+        else:
+            self.should_exit = True
 
 
 def _thread(name: str, target: Callable[[], None]) -> threading.Thread:
@@ -113,8 +132,9 @@ def run_all_in_one(
         print(f"admin token (shown once, saved to {state / 'admin.token'}):\n{admin_token}", flush=True)
     api_host = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
     local = settings.model_copy(update={"api_url": f"http://{api_host}:{port}", "host_name": host_name})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings=local, engine=engine), host=bind, port=port))
     stop = threading.Event()
+    config = uvicorn.Config(create_app(settings=local, engine=engine), host=bind, port=port)
+    server = _AllInOneServer(config, stop)
     threads = [_thread("scheduler", lambda: _run_scheduler(local, engine, stop))]
     if with_whois:
         threads.append(_thread("whois", lambda: _run_whois(local, stop)))
@@ -122,7 +142,7 @@ def run_all_in_one(
         agent = local.model_copy(update={"token": agent_token})
         threads.append(_thread("agent", lambda: _start_agent_when_api_is_up(server, agent, stop)))
     try:
-        server.run()  # returns after SIGINT/SIGTERM (uvicorn installs the handlers)
+        server.run()  # returns after SIGINT/SIGTERM
     finally:
         stop.set()
         for thread in threads:
