@@ -13,13 +13,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import libvirt
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
+
+from agents.metrics_exposition import (
+    LIBVIRT_UP,
+    DomainStats,
+    Samples,
+    extract_samples,
+    render_text,
+    serve_metrics,
+    to_metric_families,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +50,6 @@ _NOWAIT = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 # Errors meaning "this connection does not understand the NOWAIT flag", not "libvirt is down".
 _FLAG_UNSUPPORTED = frozenset({libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT})
 
-DOMAIN_LABELS = ["domain", "server_id"]
-BLOCK_LABELS = [*DOMAIN_LABELS, "target_device"]
-NET_LABELS = [*DOMAIN_LABELS, "device"]
-
 
 def server_id_of(domain_name: str) -> str:
     """The dcloud server id in a `dcloud-<id>` domain name; empty for domains dcloud does not own."""
@@ -61,18 +66,36 @@ class LibvirtCollector(Collector):
         # Probed on first use; reset when a connection rejects the flag (e.g. after reconnecting elsewhere).
         self._nowait: bool = True
         self._lock = threading.Lock()
+        self._scrape = threading.local()
         if registry is not None:
             registry.register(self)
 
     def collect(self) -> Iterable[Metric]:
-        records = self._read_stats()
-        up = GaugeMetricFamily("libvirt_up", "Whether the last libvirt stats read succeeded (1) or not (0).")
-        up.add_metric([], 0.0 if records is None else 1.0)
-        yield up
-        if records is not None:
-            yield from _domain_families(records)
+        if getattr(self._scrape, "rendered", False):
+            return []
+        return to_metric_families(self.samples())
 
-    def _read_stats(self) -> list[tuple[libvirt.virDomain, dict[str, Any]]] | None:
+    @contextlib.contextmanager
+    def already_rendered(self) -> Iterator[None]:
+        """Within this block (this thread), collect() is empty: the scrape already has our series."""
+        self._scrape.rendered = True
+        try:
+            yield
+        finally:
+            self._scrape.rendered = False
+
+    def render_text(self) -> str:
+        """The same series as collect(), in the text format, without prometheus_client's per-sample cost."""
+        return render_text(self.samples())
+
+    def samples(self) -> Samples:
+        """One scrape's worth of samples: one bulk stats call, then pure formatting."""
+        records = self._read_stats()
+        samples = extract_samples(records or [], server_id_of)
+        samples[LIBVIRT_UP] = [((), 0.0 if records is None else 1.0)]
+        return samples
+
+    def _read_stats(self) -> list[DomainStats] | None:
         """One bulk stats call; None when there is no usable connection."""
         try:
             conn = self._conn_factory()
@@ -83,7 +106,7 @@ class LibvirtCollector(Collector):
             log.warning("libvirt stats read failed: %s", exc)
             return None
 
-    def _all_domain_stats(self, conn: libvirt.virConnect) -> list[tuple[libvirt.virDomain, dict[str, Any]]]:
+    def _all_domain_stats(self, conn: libvirt.virConnect) -> list[DomainStats]:
         with self._lock:
             nowait = self._nowait
         if not nowait:
@@ -97,87 +120,6 @@ class LibvirtCollector(Collector):
             with self._lock:
                 self._nowait = False
             return conn.getAllDomainStats(STATS_GROUPS, 0)
-
-
-class _Families:
-    """The libvirt_domain_* metric families of one scrape."""
-
-    def __init__(self) -> None:
-        self.info = InfoMetricFamily("libvirt_domain", "Domain metadata.", labels=[*DOMAIN_LABELS, "uuid"])
-        self.state = _gauge("libvirt_domain_info_state", "virDomainState (1 running, 3 paused, 5 shut off).")
-        self.cpu = _counter("libvirt_domain_info_cpu_time_seconds", "CPU time used by the domain.")
-        self.vcpus = _gauge("libvirt_domain_info_vcpus", "Number of virtual CPUs online.")
-        self.memory = _gauge("libvirt_domain_info_memory_bytes", "Memory currently assigned to the domain.")
-        self.blk_rd_bytes = _counter("libvirt_domain_block_stats_read_bytes", "Bytes read.", BLOCK_LABELS)
-        self.blk_wr_bytes = _counter("libvirt_domain_block_stats_write_bytes", "Bytes written.", BLOCK_LABELS)
-        self.blk_rd_reqs = _counter("libvirt_domain_block_stats_read_requests", "Reads.", BLOCK_LABELS)
-        self.blk_wr_reqs = _counter("libvirt_domain_block_stats_write_requests", "Writes.", BLOCK_LABELS)
-        self.net_rx = _counter("libvirt_domain_interface_stats_receive_bytes", "Bytes received.", NET_LABELS)
-        self.net_tx = _counter("libvirt_domain_interface_stats_transmit_bytes", "Bytes sent.", NET_LABELS)
-
-    def non_empty(self) -> list[Metric]:
-        """Families with samples: a driver without block stats (the test driver) exposes none."""
-        return [value for value in vars(self).values() if isinstance(value, Metric) and value.samples]
-
-
-def _gauge(name: str, doc: str, labels: list[str] = DOMAIN_LABELS) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, labels=labels)
-
-
-def _counter(name: str, doc: str, labels: list[str] = DOMAIN_LABELS) -> CounterMetricFamily:
-    return CounterMetricFamily(name, doc, labels=labels)
-
-
-def _domain_families(records: list[tuple[libvirt.virDomain, dict[str, Any]]]) -> Iterator[Metric]:
-    families = _Families()
-    for dom, stats in records:
-        try:
-            _add_domain(families, dom, stats)
-        except (libvirt.libvirtError, KeyError, TypeError, ValueError) as exc:
-            # One odd record must not cost the other domains their series.
-            log.warning("skipping stats of one domain: %s", exc)
-    yield from families.non_empty()
-
-
-def _add_domain(families: _Families, dom: libvirt.virDomain, stats: dict[str, Any]) -> None:
-    name = dom.name()  # name/UUID are cached in the handle: no extra RPC per domain
-    labels = [name, server_id_of(name)]
-    families.info.add_metric(labels, {"uuid": dom.UUIDString()})
-    if "state.state" in stats:
-        families.state.add_metric(labels, float(stats["state.state"]))
-    if "cpu.time" in stats:
-        families.cpu.add_metric(labels, stats["cpu.time"] / 1e9)  # nanoseconds
-    if "vcpu.current" in stats:
-        families.vcpus.add_metric(labels, float(stats["vcpu.current"]))
-    memory_kib = stats.get("balloon.current", stats.get("balloon.maximum"))
-    if memory_kib is not None:
-        families.memory.add_metric(labels, memory_kib * 1024.0)
-    _add_blocks(families, labels, stats)
-    _add_interfaces(families, labels, stats)
-
-
-def _add_blocks(families: _Families, labels: list[str], stats: dict[str, Any]) -> None:
-    for i in range(int(stats.get("block.count", 0))):
-        key = f"block.{i}."
-        device = [*labels, str(stats.get(key + "name", i))]
-        for family, field in (
-            (families.blk_rd_bytes, "rd.bytes"),
-            (families.blk_wr_bytes, "wr.bytes"),
-            (families.blk_rd_reqs, "rd.reqs"),
-            (families.blk_wr_reqs, "wr.reqs"),
-        ):
-            if key + field in stats:
-                family.add_metric(device, float(stats[key + field]))
-
-
-def _add_interfaces(families: _Families, labels: list[str], stats: dict[str, Any]) -> None:
-    for i in range(int(stats.get("net.count", 0))):
-        key = f"net.{i}."
-        device = [*labels, str(stats.get(key + "name", i))]
-        if key + "rx.bytes" in stats:
-            families.net_rx.add_metric(device, float(stats[key + "rx.bytes"]))
-        if key + "tx.bytes" in stats:
-            families.net_tx.add_metric(device, float(stats[key + "tx.bytes"]))
 
 
 class AgentMetrics(Collector):
@@ -245,13 +187,9 @@ def start_metrics_server(
     *,
     addr: str = "0.0.0.0",
 ) -> WSGIServer:
-    """Serve /metrics from a dedicated registry in a daemon thread; stop with shutdown()+server_close().
+    """Serve /metrics in a daemon thread; stop with `server.shutdown(); server.server_close()`.
 
-    `port=0` picks a free port (read it back from `server.server_port`).
+    `registry` may carry further collectors to expose; libvirt and agent series appear once even if
+    they are registered there too. `port=0` picks a free port (read back `server.server_port`).
     """
-    registry = registry if registry is not None else CollectorRegistry()
-    for member in (collector, agent_metrics):
-        with contextlib.suppress(ValueError):  # already registered in this registry at construction
-            registry.register(member)
-    server, _thread = start_http_server(port, addr=addr, registry=registry)
-    return server
+    return serve_metrics(port, addr, collector, [agent_metrics, registry])

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 import httpx
 import libvirt
 import pytest
+from conftest import CountingConnection, domain_xml
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from agents.metrics import DEFAULT_METRICS_PORT, AgentMetrics, LibvirtCollector, start_metrics_server
 
@@ -105,9 +107,12 @@ def test_metrics_text_passes_promtool_check(metrics_url: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_registry_given_at_construction_is_reused_without_duplicates(test_conn: libvirt.virConnect) -> None:
+def test_a_registry_given_at_construction_is_reused_without_duplicates_or_extra_calls(
+    test_conn: libvirt.virConnect,
+) -> None:
     registry = CollectorRegistry()
-    collector = LibvirtCollector(lambda: test_conn, registry)
+    counting = CountingConnection(test_conn)
+    collector = LibvirtCollector(lambda: counting, registry)
     agent_metrics = AgentMetrics(registry)
 
     server = start_metrics_server(0, collector, agent_metrics, registry, addr="127.0.0.1")
@@ -117,4 +122,53 @@ def test_a_registry_given_at_construction_is_reused_without_duplicates(test_conn
         server.shutdown()
         server.server_close()
 
-    assert text.count("\nlibvirt_up ") + text.startswith("libvirt_up ") == 1
+    lines = text.splitlines()
+    assert lines.count("libvirt_up 1.0") == 1
+    assert lines.count("# TYPE dcloud_agent_reconcile_duration_seconds histogram") == 1
+    assert len(counting.stats_calls) == 1
+
+
+def test_http_text_and_registry_expose_the_same_samples(
+    test_conn: libvirt.virConnect, define_domains, registry: CollectorRegistry
+) -> None:
+    define_domains(4)[2].suspend()
+    odd = 'dctest-odd "quoted" back\\slash'  # must be escaped in the text format
+    test_conn.defineXML(domain_xml(odd))
+    collector = LibvirtCollector(lambda: test_conn, registry)
+    server = start_metrics_server(0, collector, AgentMetrics(), addr="127.0.0.1")
+    try:
+        text = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=10).text
+        # Each registry.collect() is a scrape of its own: take it while the same domains exist.
+        collected = {
+            (s.name, tuple(sorted(s.labels.items())), s.value)
+            for family in registry.collect()
+            for s in family.samples
+        }
+    finally:
+        server.shutdown()
+        server.server_close()
+        test_conn.lookupByName(odd).undefine()
+
+    served = {
+        (s.name, tuple(sorted(s.labels.items())), s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("libvirt_")
+    }
+    assert served == collected
+    assert (
+        "libvirt_domain_info_state",
+        (("domain", odd), ("server_id", "")),
+        5.0,
+    ) in served
+
+
+def test_gzip_is_served_when_asked_for(metrics_url: str) -> None:
+    response = httpx.get(metrics_url, headers={"Accept-Encoding": "gzip"}, timeout=10)
+
+    assert response.headers["content-encoding"] == "gzip"
+    assert "libvirt_up 1.0" in response.text.splitlines()
+
+
+def test_other_paths_are_not_found(metrics_url: str) -> None:
+    assert httpx.get(metrics_url.replace("/metrics", "/nope"), timeout=10).status_code == 404

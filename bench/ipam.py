@@ -1,0 +1,135 @@
+"""IPAM allocation cost must not grow with pool use: every address of a /16 (65,534) on PostgreSQL.
+
+One transaction per allocation, as the control plane makes them (row lock on the pool, cursor,
+insert under the partial unique index). Reported: the first 1,000 vs the last 1,000 (target: last
+<= 2x first), then 1,000 re-allocations from the free list after quarantine, beside an in-memory
+bitmap allocator as the floor. Runs in its own database dcbench_<random>, dropped afterwards.
+`python -m bench --only ipam`, or `python bench/ipam.py`; DCLOUD_BENCH_IPAM_PREFIX=20 for a quick run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+if __package__ in (None, ""):  # `python bench/ipam.py`: make the repo importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sqlalchemy import Engine, text
+
+from bench.result import Result
+from controlplane.db import make_engine, session_scope
+from controlplane.store_metadata import load_all_models
+from network.pools import PoolSpec, create_pool
+from network.service import Holder, allocate_in_pool, release_server_addresses
+
+PG_URL = os.environ.get("DCLOUD_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PREFIX = int(os.environ.get("DCLOUD_BENCH_IPAM_PREFIX", "16"))
+WINDOW = 1000
+TARGET_LAST_VS_FIRST = 2.0
+T0 = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+@contextmanager
+def _bench_database() -> Iterator[Engine]:
+    name = f"dcbench_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(PG_URL.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        load_all_models().create_all(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _allocate_one(engine: Engine, pool_id: int, n: int, at: datetime) -> None:
+    with session_scope(engine) as session:
+        lease = allocate_in_pool(session, pool_id=pool_id, holder=Holder(f"b{n}", None, None), at=at)
+        assert lease is not None, f"pool ran dry at allocation {n}"
+
+
+def _timed(engine: Engine, pool_id: int, start: int, count: int, at: datetime) -> float:
+    began = time.perf_counter()
+    for n in range(start, start + count):
+        _allocate_one(engine, pool_id, n, at)
+    return time.perf_counter() - began
+
+
+def _bitmap(size: int) -> tuple[float, float]:
+    """The floor: a bytearray bitmap with a next-free hint; seconds for the first and last WINDOW."""
+    bits, hint, marks = bytearray(size), 0, []
+    began = time.perf_counter()
+    for n in range(size):
+        hint = bits.find(0, hint)
+        bits[hint] = 1
+        if n + 1 in (WINDOW, size - WINDOW, size):
+            marks.append(time.perf_counter())
+    return marks[0] - began, marks[2] - marks[1]
+
+
+def _fill(engine: Engine) -> tuple[float, float, float, int]:
+    """First-window, last-window and free-list-window seconds, and the pool size."""
+    cidr = f"10.0.0.0/{PREFIX}"
+    with session_scope(engine) as session:
+        pool = create_pool(session, spec=PoolSpec(name="bench", cidr=cidr, network_name="dcbench"), at=T0)
+        assert pool.id is not None
+        pool_id, size = pool.id, 2 ** (32 - int(cidr.split("/")[1])) - 2
+    first = _timed(engine, pool_id, 0, WINDOW, T0)
+    _timed(engine, pool_id, WINDOW, size - 2 * WINDOW, T0)
+    last = _timed(engine, pool_id, size - WINDOW, WINDOW, T0)
+    with session_scope(engine) as session:
+        for n in range(0, size, size // WINDOW)[:WINDOW]:
+            release_server_addresses(session, server_id=f"b{n}", at=T0)
+    reuse = _timed(engine, pool_id, size, WINDOW, T0 + timedelta(days=31))
+    return first, last, reuse, size
+
+
+def run() -> list[Result]:
+    with _bench_database() as engine:
+        first, last, reuse, size = _fill(engine)
+    bm_first, bm_last = _bitmap(size)
+    per = 1000.0 / WINDOW  # seconds per window -> ms per allocation
+    return [
+        Result(
+            name=f"ipam pg: last {WINDOW} of {size} allocations",
+            value=last * per,
+            unit="ms/op",
+            baseline=first * per,
+            baseline_name=f"first {WINDOW} allocations of the same pool",
+            target=TARGET_LAST_VS_FIRST,
+        ),
+        Result(
+            name=f"ipam pg: {WINDOW} re-allocations from free list",
+            value=reuse * per,
+            unit="ms/op",
+            baseline=first * per,
+            baseline_name=f"first {WINDOW} allocations (never-used cursor)",
+            note="after releasing 1,000 spread addresses and passing quarantine",
+        ),
+        Result(
+            name=f"ipam bitmap (in memory): last {WINDOW}",
+            value=bm_last * per * 1000,
+            unit="us/op",
+            baseline=bm_first * per * 1000,
+            baseline_name=f"bitmap first {WINDOW}; the floor a DB allocator is compared to",
+            note=f"pg first {WINDOW}: {first * per:.3f} ms/op vs bitmap {bm_first * per * 1000:.3f} us/op",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    from bench.result import HEADER, format_row
+
+    print(HEADER)
+    for result in run():
+        print(format_row(result))
