@@ -17,7 +17,7 @@ from typing import Concatenate, Literal, ParamSpec, TypeVar
 import libvirt
 from lxml import etree
 
-from agents import netbinding, nwfilters
+from agents import netbinding, nwfilters, storage
 from agents.domain_states import map_state
 from agents.domain_xml import (
     GUEST_ARCH,
@@ -34,7 +34,6 @@ from controlplane.protocol import DesiredServer, ObservedStateName, OrphanReport
 log = logging.getLogger(__name__)
 
 SuspendMode = Literal["pause", "managedsave"]
-GIB = 1024**3
 _POLL_S = 0.2
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -140,34 +139,18 @@ class LibvirtDriver:
     @_libvirt_op
     def ensure_pool(self) -> libvirt.virStoragePool:
         """The directory pool for server disks: defined, built, autostarted and active."""
-        try:
-            pool = self.conn.storagePoolLookupByName(self.pool_name)
-        except libvirt.libvirtError as err:
-            if err.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_POOL:
-                raise
-            pool = self.conn.storagePoolDefineXML(self._pool_xml(), 0)
-            pool.build(0)
-            pool.setAutostart(1)
-            log.info("defined storage pool %s at %s", self.pool_name, self.pool_path)
-        if not pool.isActive():
-            pool.create(0)
-        return pool
+        return storage.ensure_dir_pool(self.conn, self.pool_name, self.pool_path)
 
     @_libvirt_op
     def server_volumes(self, server_id: str) -> list[libvirt.virStorageVol]:
         pool = self._pool_or_none()
         if pool is None:
             return []
-        pattern = re.compile(rf"^{re.escape(domain_name_for(server_id))}-disk\d+$")
-        return [vol for vol in pool.listAllVolumes(0) if pattern.match(vol.name())]
+        return storage.volumes_named(pool, re.compile(rf"^{re.escape(domain_name_for(server_id))}-disk\d+$"))
 
     @_libvirt_op
     def delete_volume(self, vol: libvirt.virStorageVol) -> None:
-        try:
-            vol.delete(0)
-        except libvirt.libvirtError as err:
-            if err.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_VOL:
-                raise
+        storage.delete_volume(vol)
 
     # -- definition ----------------------------------------------------------------------------
 
@@ -181,7 +164,8 @@ class LibvirtDriver:
         dom = self._lookup(server.id)
         if dom is not None:
             self._require_ours(dom, server.id)
-        vol = self._ensure_volume(server, dom)
+        want = server.disk_gib * storage.GIB
+        vol = storage.ensure_raw_volume(self.ensure_pool(), volume_name(server.id), want, dom)
         filter_name = self._filter_for(server)
         if dom is None:
             self.conn.defineXML(self._domain_xml(server, vol, filter_name, uuid=None))
@@ -358,31 +342,8 @@ class LibvirtDriver:
         return map_state(state, reason, has_managed_save=saved)
 
     def _pool_or_none(self) -> libvirt.virStoragePool | None:
-        try:
-            pool = self.conn.storagePoolLookupByName(self.pool_name)
-        except libvirt.libvirtError as err:
-            if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
-                return None
-            raise
-        return pool if pool.isActive() else self.ensure_pool()
-
-    def _ensure_volume(self, server: DesiredServer, dom: libvirt.virDomain | None) -> libvirt.virStorageVol:
-        pool = self.ensure_pool()
-        name = volume_name(server.id)
-        want = server.disk_gib * GIB
-        try:
-            vol = pool.storageVolLookupByName(name)
-        except libvirt.libvirtError as err:
-            if err.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_VOL:
-                raise
-            return pool.createXML(self._volume_xml(name, want), 0)
-        if vol.info()[1] < want:
-            # Disks only grow; a running guest is told through blockResize, a stopped one via the file.
-            if dom is not None and dom.isActive():
-                dom.blockResize(vol.path(), want, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
-            else:
-                vol.resize(want, 0)
-        return vol
+        pool = storage.find_pool(self.conn, self.pool_name)
+        return pool if pool is None or pool.isActive() else self.ensure_pool()
 
     def _filter_for(self, server: DesiredServer) -> str:
         if server.block_outbound_smtp and server.networks and self._has_nwfilter():
@@ -448,25 +409,3 @@ class LibvirtDriver:
                     raise
                 log.debug("undefine flags %#x unsupported: %s", flags, err.get_error_message())
         dom.undefine()
-
-    def _pool_xml(self) -> str:
-        root = etree.Element("pool", type="dir")
-        etree.SubElement(root, "name").text = self.pool_name
-        target = etree.SubElement(root, "target")
-        etree.SubElement(target, "path").text = self.pool_path
-        perms = etree.SubElement(target, "permissions")
-        # Customer disks: others may traverse (QEMU runs as its own user) but not list.
-        etree.SubElement(perms, "mode").text = "0711"
-        return etree.tostring(root, encoding="unicode")
-
-    @staticmethod
-    def _volume_xml(name: str, capacity_bytes: int) -> str:
-        root = etree.Element("volume")
-        etree.SubElement(root, "name").text = name
-        etree.SubElement(root, "capacity", unit="bytes").text = str(capacity_bytes)
-        # Allocation 0: a sparse raw file; unwritten regions are holes and hold no customer data.
-        etree.SubElement(root, "allocation", unit="bytes").text = "0"
-        target = etree.SubElement(root, "target")
-        etree.SubElement(target, "format", type="raw")
-        etree.SubElement(etree.SubElement(target, "permissions"), "mode").text = "0600"
-        return etree.tostring(root, encoding="unicode")

@@ -160,6 +160,18 @@ def test_generation_change_redefines_with_same_uuid(driver, new_server) -> None:
     assert dom.maxMemory() == 96 * 1024
 
 
+def test_disk_grows_offline_and_while_running(driver, new_server) -> None:
+    server = new_server()
+    driver.ensure_defined(server)
+    driver.ensure_defined(server.model_copy(update={"disk_gib": 2, "generation": 2}))
+    [vol] = driver.server_volumes(server.id)
+    assert vol.info()[1] == 2 * 1024**3
+    driver.start(server.id)
+    driver.ensure_defined(server.model_copy(update={"disk_gib": 3, "generation": 3}))
+    assert _dom(driver, server.id).blockInfo("vda")[0] == 3 * 1024**3  # the guest sees it at once
+    assert vol.info()[1] == 3 * 1024**3
+
+
 def test_operations_on_unknown_server_raise_not_found(driver) -> None:
     with pytest.raises(DomainNotFound):
         driver.start("dctestmissing")
