@@ -7,12 +7,16 @@ from fastapi import APIRouter
 from controlplane.api.routes import (
     agent,
     audit,
+    blocks,
     contracts,
     customers,
+    enforcement,
     hosts,
     invoices,
+    outages,
     payments,
     servers,
+    terminations,
     tokens,
 )
 
@@ -27,3 +31,8 @@ api_router.include_router(customers.router)
 api_router.include_router(contracts.router)
 api_router.include_router(invoices.router)
 api_router.include_router(payments.router)
+# Enforcement (issue 3): the sweep, blocks, terminations, outages and availability credit.
+api_router.include_router(enforcement.router)
+api_router.include_router(blocks.router)
+api_router.include_router(terminations.router)
+api_router.include_router(outages.router)
