@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +37,7 @@ def _attachments_lookup() -> Callable[[Session, list[str]], dict[str, list[Netwo
     return fn if callable(fn) else None
 
 
-def _desired(server: Server, networks: list[NetworkAttachment]) -> DesiredServer:
+def _desired(server: Server, networks: list[NetworkAttachment], smtp_blocked: bool = False) -> DesiredServer:
     return DesiredServer(
         id=server.id,
         name=server.name,
@@ -47,7 +47,15 @@ def _desired(server: Server, networks: list[NetworkAttachment]) -> DesiredServer
         desired_state=server.desired_state,
         generation=server.generation,  # type: ignore[arg-type]
         networks=networks,
+        block_outbound_smtp=smtp_blocked,
     )
+
+
+def _smtp_blocked(session: Session, server_ids: list[str], now: datetime | None) -> set[str]:
+    """Servers under an `smtp` block (Art. 16(4)-3..5): outbound TCP 25 dropped, server kept running."""
+    from controlplane.services.blocks import smtp_blocked_server_ids  # enforcement builds on this module
+
+    return smtp_blocked_server_ids(session, server_ids, now or datetime.now(UTC))
 
 
 def _networks(session: Session, server_ids: list[str]) -> dict[str, list[NetworkAttachment]]:
@@ -61,7 +69,7 @@ def _networks(session: Session, server_ids: list[str]) -> dict[str, list[Network
     }
 
 
-def desired_state_for_host(session: Session, host: Host) -> HostDesiredState:
+def desired_state_for_host(session: Session, host: Host, now: datetime | None = None) -> HostDesiredState:
     """Every server of the host until its deletion record arrives (a deleted one so the agent wipes it)."""
     query = (
         select(Server)
@@ -70,14 +78,20 @@ def desired_state_for_host(session: Session, host: Host) -> HostDesiredState:
     )
     servers = list(session.exec(query).all())
     networks = _networks(session, [s.id for s in servers])
-    return HostDesiredState(host=host.name, servers=[_desired(s, networks.get(s.id, [])) for s in servers])
+    smtp = _smtp_blocked(session, [s.id for s in servers], now)
+    return HostDesiredState(
+        host=host.name, servers=[_desired(s, networks.get(s.id, []), s.id in smtp) for s in servers]
+    )
 
 
-def desired_server(session: Session, host: Host, server_id: str) -> DesiredServer:
+def desired_server(
+    session: Session, host: Host, server_id: str, now: datetime | None = None
+) -> DesiredServer:
     server = session.get(Server, server_id)
     if server is None or server.host_id != host.id:
         raise NotFound(f"no server {server_id!r} on host {host.name!r}", field="server_id")
-    return _desired(server, _networks(session, [server.id]).get(server.id, []))
+    smtp = _smtp_blocked(session, [server.id], now)
+    return _desired(server, _networks(session, [server.id]).get(server.id, []), server.id in smtp)
 
 
 def apply_observed_state(session: Session, *, now: datetime, host: Host, report: HostObservedState) -> None:

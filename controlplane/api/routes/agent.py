@@ -50,13 +50,15 @@ def heartbeat(
 
 
 @router.get("/desired-state")
-def desired_state(host: AgentOrReader, session: SessionDep) -> HostDesiredState:
-    return agent_state.desired_state_for_host(session, host)
+def desired_state(host: AgentOrReader, session: SessionDep, clock: ClockDep) -> HostDesiredState:
+    return agent_state.desired_state_for_host(session, host, clock())
 
 
 @router.get("/servers/{server_id}/desired-state")
-def desired_server(server_id: str, host: AgentOrReader, session: SessionDep) -> DesiredServer:
-    return agent_state.desired_server(session, host, server_id)
+def desired_server(
+    server_id: str, host: AgentOrReader, session: SessionDep, clock: ClockDep
+) -> DesiredServer:
+    return agent_state.desired_server(session, host, server_id, clock())
 
 
 @router.post("/observed-state", status_code=status.HTTP_204_NO_CONTENT)
