@@ -26,7 +26,7 @@ from controlplane.config import Settings
 log = logging.getLogger(__name__)
 
 # Modules that register jobs; a missing one is skipped (its owner may not have built it yet).
-JOB_MODULES: tuple[str, ...] = ("controlplane.jobs", "network.jobs")
+JOB_MODULES: tuple[str, ...] = ("controlplane.jobs", "network.jobs", "controlplane.enforcement_jobs")
 
 
 @dataclass(frozen=True)
