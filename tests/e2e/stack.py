@@ -1,0 +1,186 @@
+"""A live dcloud on this host for end-to-end tests: the real API served by uvicorn on a loopback port,
+and the real host agent converging the real libvirtd (`qemu:///system`), talking to each other over HTTP.
+
+Everything libvirt-side is named from one run id (`dctest-e2e-<hex>`): the storage pool and its
+directory. Domains are `dcloud-<server id>` as in production, so the stack remembers every server it
+created and purges exactly those (plus the pool) when it stops, even after a failed test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import libvirt
+import uvicorn
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from controlplane.clock import Clock, system_clock
+from controlplane.config import Settings
+from controlplane.db import make_engine
+from controlplane.main import create_app
+from controlplane.migrations import upgrade
+from controlplane.models.auth import Role
+from controlplane.services.tokens import issue_token
+from tests.agents.reconcile.helpers import purge
+
+QEMU_URI = "qemu:///system"
+POOL_ROOT = Path("/var/lib/dcloud-test")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 60.0, what: str = "condition") -> Any:
+    """Polls `predicate` until it returns something truthy; fails the test with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class LiveStack:
+    run_id: str
+    engine: Engine
+    base_url: str
+    admin_token: str
+    host_name: str
+    agent_settings: Settings
+    conn: libvirt.virConnect
+    server_ids: list[str] = field(default_factory=list)
+    _stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def api(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or self.admin_token}"}
+        return httpx.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)
+
+    def create_server(self, name: str, **fields: Any) -> dict[str, Any]:
+        body = {"name": name, "vcpus": 1, "memory_mib": 64, "disk_gib": 1, **fields}
+        response = self.api("POST", "/v1/servers", json=body)
+        assert response.status_code == 201, response.text
+        server: dict[str, Any] = response.json()
+        self.server_ids.append(server["id"])
+        return server
+
+    def domain_state(self, server_id: str) -> int | None:
+        """libvirt's own view (VIR_DOMAIN_*), or None when the domain does not exist."""
+        try:
+            return int(self.conn.lookupByName(f"dcloud-{server_id}").state()[0])
+        except libvirt.libvirtError:
+            return None
+
+    def has_managed_save(self, server_id: str) -> bool:
+        try:
+            return bool(self.conn.lookupByName(f"dcloud-{server_id}").hasManagedSaveImage(0))
+        except libvirt.libvirtError:
+            return False
+
+    def volumes(self) -> list[str]:
+        pool = self.conn.storagePoolLookupByName(self.run_id)
+        pool.refresh(0)
+        return [vol.name() for vol in pool.listAllVolumes(0)]
+
+    def stop(self) -> None:
+        for stop in reversed(self._stops):
+            with contextlib.suppress(Exception):
+                stop()
+        for server_id in self.server_ids:
+            purge(self.conn, f"dcloud-{server_id}")
+        purge(self.conn, self.run_id)
+        self.conn.close()
+        self.engine.dispose()
+
+
+def _serve_api(engine: Engine, settings: Settings, clock: Clock | None) -> tuple[str, Callable[[], None]]:
+    port = free_port()
+    app = create_app(settings=settings, engine=engine, clock=clock)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+    thread = threading.Thread(target=server.run, name="e2e-api", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout=20, what="the API to start")
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+def _start_agent(settings: Settings) -> Callable[[], None]:
+    from agents.runner import run_agent
+
+    stop_event = threading.Event()
+    thread = threading.Thread(
+        target=lambda: run_agent(settings, stop_event=stop_event), name="e2e-agent", daemon=True
+    )
+    thread.start()
+
+    def stop() -> None:
+        stop_event.set()
+        thread.join(timeout=30)
+
+    return stop
+
+
+def start_stack(tmp_path: Path, *, clock: Clock | None = None, suspend_mode: str = "pause") -> LiveStack:
+    """Starts API + agent; the caller must call `stack.stop()` (the fixture does, in a finalizer)."""
+    run_id = f"dctest-e2e-{uuid.uuid4().hex[:8]}"
+    engine = make_engine(f"sqlite:///{tmp_path / 'dcloud.db'}")
+    upgrade(engine)
+    POOL_ROOT.mkdir(mode=0o755, exist_ok=True)
+    os.chmod(POOL_ROOT, 0o755)
+    settings = Settings(
+        database_url=str(engine.url), state_dir=str(tmp_path / "agent"), host_name=run_id,
+        storage_pool=run_id, storage_pool_path=str(POOL_ROOT / run_id), suspend_mode=suspend_mode,
+        stop_timeout_s=2.0, agent_poll_interval_s=0.3, agent_resync_interval_s=5.0,
+        heartbeat_interval_s=1.0, agent_metrics_port=free_port(), libvirt_uri=QEMU_URI,
+    )
+    conn = libvirt.open(QEMU_URI)
+    stack = LiveStack(run_id, engine, "", "", run_id, settings, conn)
+    try:
+        base_url, stop_api = _serve_api(engine, settings, clock)
+        stack.base_url = base_url
+        stack._stops.append(stop_api)
+        now = (clock or system_clock)()
+        with Session(engine, expire_on_commit=False) as session:
+            stack.admin_token = issue_token(
+                session, now=now, actor="e2e", role=Role.ADMIN, name="e2e-admin", host_name=None
+            ).plaintext
+        host = {"name": run_id, "libvirt_uri": QEMU_URI, "vcpus": 8, "memory_mib": 8192, "disk_gib": 50}
+        response = stack.api("POST", "/v1/hosts", json=host)
+        assert response.status_code == 201, response.text
+        with Session(engine, expire_on_commit=False) as session:
+            agent_token = issue_token(
+                session, now=now, actor="e2e", role=Role.AGENT, name="e2e-agent", host_name=run_id
+            ).plaintext
+        stack.agent_settings = settings.model_copy(update={"api_url": base_url, "token": agent_token})
+        stack._stops.append(_start_agent(stack.agent_settings))
+        wait_for(lambda: _host_is_up(stack), timeout=30, what="the agent's first heartbeat")
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def _host_is_up(stack: LiveStack) -> bool:
+    response = stack.api("GET", f"/v1/hosts/{stack.host_name}")
+    return response.status_code == 200 and response.json().get("health") == "up"
