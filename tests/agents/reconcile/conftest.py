@@ -21,7 +21,7 @@ from agents.journal import DeletionJournal
 from agents.metrics import AgentMetrics
 from agents.reconcile import Reconciler
 from controlplane.protocol import DesiredServer
-from tests.agents.reconcile.libvirt_util import purge
+from tests.agents.reconcile.helpers import purge
 from tests.agents.reconcile.sources import MemorySource
 
 QEMU_URI = "qemu:///system"

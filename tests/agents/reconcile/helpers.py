@@ -1,8 +1,10 @@
-"""libvirt helpers for the reconcile tests: what libvirt itself says, and cleanup of test-made objects."""
+"""Helpers for the reconcile tests: what libvirt itself says, waiting for it, cleanup of test-made objects."""
 
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 
 import libvirt
 
@@ -47,3 +49,11 @@ def domain_state(conn: libvirt.virConnect, name: str) -> int | None:
         return conn.lookupByName(name).state()[0]
     except libvirt.libvirtError:
         return None
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        time.sleep(0.05)

@@ -23,7 +23,7 @@ from agents.journal import (
     DeletionJournal,
 )
 from controlplane.protocol import HostDesiredState
-from tests.agents.reconcile.libvirt_util import domain_state
+from tests.agents.reconcile.helpers import domain_state
 from tests.agents.reconcile.sources import FileSource
 
 pytestmark = pytest.mark.libvirt

@@ -7,7 +7,7 @@ import os
 import libvirt
 import pytest
 
-from tests.agents.reconcile.libvirt_util import domain_state
+from tests.agents.reconcile.helpers import domain_state
 from tests.agents.reconcile.sources import MemorySource
 
 pytestmark = pytest.mark.libvirt

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,19 +21,11 @@ import pytest
 from agents.runner import Agent
 from controlplane.config import Settings
 from controlplane.protocol import HostDesiredState
-from tests.agents.reconcile.libvirt_util import domain_state
+from tests.agents.reconcile.helpers import domain_state, wait_until
 from tests.agents.reconcile.sources import FileSource, MemorySource
 
 TEST_URI = "test:///default"
 REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        time.sleep(0.05)
 
 
 def _settings(run_id: str, tmp_path: Path, *, poll_s: float) -> Settings:

@@ -6,7 +6,7 @@ import libvirt
 import pytest
 
 from agents.journal import STEP_DESTROY
-from tests.agents.reconcile.libvirt_util import domain_state
+from tests.agents.reconcile.helpers import domain_state
 from tests.agents.reconcile.sources import MemorySource
 
 pytestmark = pytest.mark.libvirt
