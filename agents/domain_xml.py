@@ -96,10 +96,11 @@ def filter_name_for(server: DesiredServer, smtp_filter: str | None = None) -> st
     return CLEAN_TRAFFIC_FILTER
 
 
-def build_filterref(filter_name: str, ip: str) -> etree._Element:
+def build_filterref(filter_name: str, ip: str | None) -> etree._Element:
     """`<filterref filter=..><parameter name="IP" value=".."/></filterref>` for one interface."""
     ref = etree.Element("filterref", filter=filter_name)
-    etree.SubElement(ref, "parameter", name="IP", value=ip)
+    if ip is not None:
+        etree.SubElement(ref, "parameter", name="IP", value=ip)
     return ref
 
 

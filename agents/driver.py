@@ -270,8 +270,10 @@ class LibvirtDriver:
             if dom.hasManagedSaveImage(0):
                 dom.managedSaveRemove(0)
             return
-        if dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING:
-            self._request_shutdown(dom)
+        state = dom.state()[0]
+        if state in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED, libvirt.VIR_DOMAIN_SHUTDOWN):
+            if state != libvirt.VIR_DOMAIN_SHUTDOWN:  # already shutting down: just wait for it
+                self._request_shutdown(dom)
             if self._wait_until_off(dom, self.stop_timeout_s):
                 return
             log.info(
@@ -366,7 +368,11 @@ class LibvirtDriver:
     def _make_running(self, dom: libvirt.virDomain) -> None:
         state = dom.state()[0]
         if state in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED) and not dom.isActive():
+            restoring = bool(dom.hasManagedSaveImage(0))
             dom.create()  # restores the managed save image when there is one
+            if restoring and self._has_nwfilter():
+                # The image carries the XML of save time; filter changes since then live in the config.
+                nwfilters.sync_live_filters_to_config(dom)
             state = dom.state()[0]
         if state == libvirt.VIR_DOMAIN_PAUSED:
             dom.resume()

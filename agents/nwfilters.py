@@ -66,22 +66,49 @@ def sync_interface_filters(dom: libvirt.virDomain, server: DesiredServer, filter
     the server keeps running while its traffic filter changes.
     """
     active = bool(dom.isActive())
-    xml_flags = 0 if active else libvirt.VIR_DOMAIN_XML_INACTIVE
     affect = libvirt.VIR_DOMAIN_AFFECT_CONFIG
     if active:
         affect |= libvirt.VIR_DOMAIN_AFFECT_LIVE
-    wanted = {a.mac.lower(): a.ip for a in server.networks}
+    wanted = {a.mac.lower(): (filter_name, a.ip) for a in server.networks}
+    xml_flags = 0 if active else libvirt.VIR_DOMAIN_XML_INACTIVE
+    return _retarget(dom, xml_flags, wanted, affect)
+
+
+def sync_live_filters_to_config(dom: libvirt.virDomain) -> int:
+    """Make a running domain's interface filters what its persistent config says.
+
+    A domain restored from a managed save image runs the XML stored in the image, which predates any
+    filter change made while it was saved (an SMTP block applied during a suspension).
+    """
+    config = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).encode())
+    wanted = {
+        _mac(iface): interface_filter(iface)
+        for iface in config.iterfind("devices/interface")
+        if iface.find("filterref") is not None
+    }
+    return _retarget(dom, 0, wanted, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+
+def _retarget(
+    dom: libvirt.virDomain, xml_flags: int, wanted: dict[str, tuple[str | None, str | None]], affect: int
+) -> int:
+    """Update each interface (by MAC) of the XML view whose (filter, IP) differs from `wanted`."""
     changed = 0
     for iface in etree.fromstring(dom.XMLDesc(xml_flags).encode()).iterfind("devices/interface"):
-        mac = (iface.find("mac").get("address") or "").lower()
-        if mac not in wanted or interface_filter(iface) == (filter_name, wanted[mac]):
+        want = wanted.get(_mac(iface))
+        if want is None or want[0] is None or interface_filter(iface) == want:
             continue
         for old in iface.findall("filterref"):
             iface.remove(old)
-        iface.append(build_filterref(filter_name, wanted[mac]))
+        iface.append(build_filterref(want[0], want[1]))
         dom.updateDeviceFlags(etree.tostring(iface, encoding="unicode"), affect)
         changed += 1
     return changed
+
+
+def _mac(iface: etree._Element) -> str:
+    mac = iface.find("mac")
+    return (mac.get("address") or "").lower() if mac is not None else ""
 
 
 def interface_filter(iface: etree._Element) -> tuple[str | None, str | None]:

@@ -122,3 +122,15 @@ def test_smtp_block_filter_includes_clean_traffic_and_drops_outbound_port_25(
     assert [r.get("filter") for r in root.iterfind("filterref")] == [CLEAN_TRAFFIC_FILTER]
     drops = [r for r in root.iterfind("rule") if r.get("action") == "drop" and r.get("direction") == "out"]
     assert any(r.find("tcp") is not None and r.find("tcp").get("dstportstart") == "25" for r in drops)
+
+
+def test_smtp_block_applied_while_saved_holds_after_resume(make_driver, new_server, isolated_network) -> None:
+    driver = make_driver(suspend_mode="managedsave")
+    att = isolated_network.attachment()
+    server = new_server(networks=[att])
+    dom = _running_on_network(driver, server)
+    driver.suspend(server.id)
+    driver.ensure_defined(server.model_copy(update={"block_outbound_smtp": True, "generation": 2}))
+    driver.resume(server.id)
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    assert _bindings_of(driver.conn, dom) == [(SMTP_BLOCK_FILTER, att.ip)]
