@@ -21,8 +21,9 @@ from lxml import etree
 from controlplane.clock import Clock, system_clock
 from controlplane.protocol import WipedVolume
 
-# 8 MiB measured marginally ahead of 4 MiB against dd on this machine; both are far past the knee.
-DEFAULT_BLOCK_BYTES = 8 * 1024 * 1024
+# Measured on 1 GiB here: 1-4 MiB blocks match dd bs=4M; 8 and 16 MiB were ~50% slower (the zero
+# buffer no longer stays in CPU cache). 4 MiB, like dd, it is.
+DEFAULT_BLOCK_BYTES = 4 * 1024 * 1024
 
 METHOD_ZERO = "zero+fsync"
 # Holes in a sparse file hold no data, so only the extents SEEK_DATA reports need overwriting.
