@@ -121,4 +121,3 @@ class EventSubscription:
     def _on_close(self, _conn: libvirt.virConnect, reason: int, _opaque: object) -> None:
         log.warning("libvirt connection closed (reason %s); reconnecting", reason)
         self._wakeup.connection_lost()
-

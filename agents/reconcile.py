@@ -221,4 +221,3 @@ def _error_kind(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return "io"
     return "internal"
-
