@@ -21,7 +21,7 @@ from agents.driver import DriverError
 from agents.journal import REPORT_SENT, DeletionJournal, crash_if_requested
 from agents.metrics import AgentMetrics
 from controlplane.clock import Clock, system_clock
-from controlplane.protocol import DesiredServer, HostObservedState, ObservedServer
+from controlplane.protocol import DesiredServer, HostObservedState, ObservedServer, ObservedStateName
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,9 @@ class Reconciler:
         self._observe_duration(time.perf_counter() - started)
         return result
 
-    def _converge_into(self, result: PassResult, server: DesiredServer, state: str | None) -> None:
+    def _converge_into(
+        self, result: PassResult, server: DesiredServer, state: ObservedStateName | None
+    ) -> None:
         """Converge one server, catching its failure so the pass goes on."""
         try:
             if server.desired_state == "deleted":
@@ -121,7 +123,7 @@ class Reconciler:
             self._count_error(result, server.id, _error_kind(exc), exc)
         result.observed.servers.append(observed)
 
-    def _converge_live(self, server: DesiredServer, state: str | None) -> ObservedServer:
+    def _converge_live(self, server: DesiredServer, state: ObservedStateName | None) -> ObservedServer:
         """running / stopped / suspended: define if needed, then one transition toward desired."""
         self._abandon_deletion(server.id)
         if state is None:
