@@ -10,6 +10,7 @@ from controlplane.api.main import api_router
 from controlplane.clock import Clock, system_clock
 from controlplane.config import Settings, get_settings
 from controlplane.db import make_engine
+from controlplane.metrics import build_registry
 
 
 def create_app(
@@ -20,6 +21,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.database_url)
     app.state.clock = clock or system_clock
+    app.state.metrics_registry = build_registry(app.state.engine, app.state.clock, settings)
     install_error_handlers(app)
     install_validation_handler(app)
     app.include_router(api_router)

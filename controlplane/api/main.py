@@ -13,6 +13,7 @@ from controlplane.api.routes import (
     enforcement,
     hosts,
     invoices,
+    metrics,
     outages,
     payments,
     servers,
@@ -21,6 +22,7 @@ from controlplane.api.routes import (
 )
 
 api_router = APIRouter()
+api_router.include_router(metrics.router)
 api_router.include_router(hosts.router)
 api_router.include_router(agent.router)
 api_router.include_router(servers.router)

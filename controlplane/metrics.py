@@ -1,0 +1,147 @@
+"""The control plane's /metrics: fleet and enforcement state read from the store at scrape time.
+
+Every replica reads the same database, so every replica reports the same numbers; a store error
+yields `dcloud_store_up 0` and the other families instead of a failed scrape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from controlplane.clock import Clock
+from controlplane.config import Settings
+from controlplane.models import Contract, Host, OrphanDomain, Server
+from controlplane.models.enforcement import Block
+from controlplane.models.notices import Notice
+from controlplane.services.hosts import host_health
+
+log = logging.getLogger(__name__)
+
+
+class ControlPlaneCollector(Collector):
+    def __init__(self, engine: Engine, clock: Clock, settings: Settings) -> None:
+        self.engine, self.clock, self.settings = engine, clock, settings
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("dcloud_store_up", "1 when the store answered this scrape")
+        try:
+            with Session(self.engine) as session:
+                families = list(self._families(session, self.clock()))
+        except Exception:  # the scrape must still say that the store is down
+            log.exception("control plane metrics unavailable")
+            up.add_metric([], 0.0)
+            yield up
+            return
+        up.add_metric([], 1.0)
+        yield up
+        yield from families
+
+    def _families(self, session: Session, now: datetime) -> Iterator[Metric]:
+        yield self._hosts(session, now)
+        yield from self._servers(session, now)
+        yield _grouped(
+            session, "dcloud_contracts", "Contracts by life-cycle state (map section 1)",
+            col(Contract.state), "state",
+        )
+        blocks = GaugeMetricFamily(
+            "dcloud_active_blocks",
+            "Active restrictions by kind and scope (Art. 16, 33)",
+            labels=["kind", "scope"],
+        )
+        query = (
+            select(Block.kind, Block.scope, func.count())
+            .where(col(Block.lifted_at).is_(None))
+            .group_by(col(Block.kind), col(Block.scope))
+        )
+        for kind, scope, count in session.exec(query).all():
+            blocks.add_metric([kind, scope], float(count))
+        yield blocks
+        yield self._notices(session, now)
+        orphans = GaugeMetricFamily(
+            "dcloud_orphan_domains", "Domains on hosts that dcloud does not own (reported, never destroyed)"
+        )
+        orphans.add_metric([], float(session.exec(select(func.count()).select_from(OrphanDomain)).one()))
+        yield orphans
+
+    def _hosts(self, session: Session, now: datetime) -> Metric:
+        family = GaugeMetricFamily("dcloud_hosts", "Hypervisor hosts by derived health", labels=["health"])
+        counts = {"up": 0, "unknown": 0, "maintenance": 0}
+        for host in session.exec(select(Host)).all():
+            counts[host_health(host, now=now, settings=self.settings).value] += 1
+        for health, count in counts.items():
+            family.add_metric([health], float(count))
+        return family
+
+    def _servers(self, session: Session, now: datetime) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "dcloud_servers",
+            "Servers not yet wiped, by desired and observed state",
+            labels=["desired", "observed"],
+        )
+        query = (
+            select(Server.desired_state, Server.observed_state, func.count())
+            .where(col(Server.deleted_at).is_(None))
+            .group_by(col(Server.desired_state), col(Server.observed_state))
+        )
+        for desired, observed, count in session.exec(query).all():
+            family.add_metric([desired, observed], float(count))
+        yield family
+        oldest = session.exec(
+            select(func.min(Server.updated_at)).where(
+                Server.desired_state == "deleted", col(Server.deleted_at).is_(None)
+            )
+        ).one()
+        pending = GaugeMetricFamily(
+            "dcloud_deletion_pending_oldest_seconds",
+            "Age of the oldest delete order without a deletion record (0 when none)",
+        )
+        pending.add_metric([], _age(oldest, now))
+        yield pending
+
+    def _notices(self, session: Session, now: datetime) -> Metric:
+        family = GaugeMetricFamily(
+            "dcloud_notices_unsent", "Queued notices not yet delivered, by channel", labels=["channel"]
+        )
+        query = (
+            select(Notice.channel, func.count())
+            .where(col(Notice.sent_at).is_(None))
+            .group_by(col(Notice.channel))
+        )
+        for channel, count in session.exec(query).all():
+            family.add_metric([channel], float(count))
+        return family
+
+
+def _grouped(session: Session, name: str, doc: str, column: object, label: str) -> Metric:
+    family = GaugeMetricFamily(name, doc, labels=[label])
+    for value, count in session.exec(select(column, func.count()).group_by(column)).all():  # type: ignore[call-overload]
+        family.add_metric([str(value)], float(count))
+    return family
+
+
+def _age(then: datetime | None, now: datetime) -> float:
+    if then is None:
+        return 0.0
+    if then.tzinfo is None:  # aggregate functions bypass the column type on SQLite
+        from datetime import UTC
+
+        then = then.replace(tzinfo=UTC)
+    return max(0.0, (now - then).total_seconds())
+
+
+def build_registry(engine: Engine, clock: Clock, settings: Settings) -> CollectorRegistry:
+    """One registry per app: the control plane's own families plus the network module's."""
+    from network.metrics import register_network_metrics
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ControlPlaneCollector(engine, clock, settings))
+    register_network_metrics(registry, engine, clock)
+    return registry
