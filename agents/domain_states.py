@@ -17,7 +17,7 @@ _PAUSED_FAULTS = {
     _PAUSED_API_ERROR: "paused after a libvirt API error",
 }
 # Paused only while libvirt itself works on the domain; it still is, for us, what it was.
-_PAUSED_TRANSIENT = {
+_PAUSED_TRANSIENT: dict[int, tuple[ObservedStateName, str | None]] = {
     libvirt.VIR_DOMAIN_PAUSED_STARTING_UP: ("pending", "starting up"),
     libvirt.VIR_DOMAIN_PAUSED_SAVE: ("paused", "being saved"),
     libvirt.VIR_DOMAIN_PAUSED_MIGRATION: ("running", "paused for migration"),
@@ -36,8 +36,7 @@ def map_state(state: int, reason: int, *, has_managed_save: bool) -> tuple[Obser
     if state == libvirt.VIR_DOMAIN_PAUSED:
         if reason in _PAUSED_FAULTS:
             return ("error", _PAUSED_FAULTS[reason])
-        mapped: tuple[ObservedStateName, str | None] = _PAUSED_TRANSIENT.get(reason, ("paused", None))
-        return mapped
+        return _PAUSED_TRANSIENT.get(reason, ("paused", None))
     if state == libvirt.VIR_DOMAIN_SHUTDOWN:
         return ("running", "shutting down")
     if state == libvirt.VIR_DOMAIN_SHUTOFF:

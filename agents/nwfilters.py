@@ -8,6 +8,7 @@ clean-traffic (so anti-spoofing stays) and drops TCP to port 25 leaving the gues
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import libvirt
 from lxml import etree
@@ -90,7 +91,7 @@ def sync_live_filters_to_config(dom: libvirt.virDomain) -> int:
 
 
 def _retarget(
-    dom: libvirt.virDomain, xml_flags: int, wanted: dict[str, tuple[str | None, str | None]], affect: int
+    dom: libvirt.virDomain, xml_flags: int, wanted: Mapping[str, tuple[str | None, str | None]], affect: int
 ) -> int:
     """Update each interface (by MAC) of the XML view whose (filter, IP) differs from `wanted`."""
     changed = 0
