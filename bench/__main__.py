@@ -20,6 +20,8 @@ from bench.result import HEADER, Result, format_row
 BENCHMARKS: dict[str, str] = {
     "wipe": "bench.wipe",
     "scrape": "bench.scrape",
+    "sweep": "bench.sweep",
+    "invoicing": "bench.invoicing",
 }
 
 

@@ -81,9 +81,10 @@ def load_facts(
 ) -> dict[int, ContractFacts]:
     """Every contract the sweep may have to act on, keyed by id: arrears, blocks, terminations."""
     facts: dict[int, ContractFacts] = {}
-    for contract_id, state in _contracts_in_play(session, contract_ids):
+    horizon = invoice_horizon(as_of, policy)
+    for contract_id, state in _contracts_in_play(session, contract_ids, horizon):
         facts[contract_id] = ContractFacts(contract_id, state)
-    _add_invoices(session, facts, as_of=as_of, policy=policy, contract_ids=contract_ids)
+    _add_invoices(session, facts, horizon=horizon, contract_ids=contract_ids)
     _add_blocks(session, facts, at=at, contract_ids=contract_ids)
     _add_terminations(session, facts, contract_ids=contract_ids)
     _add_server_counts(session, facts)
@@ -95,7 +96,15 @@ def _restrict_ids(query, column, contract_ids: Collection[int] | None):  # type:
     return query if contract_ids is None else query.where(column.in_(list(contract_ids)))
 
 
-def _contracts_in_play(session: Session, contract_ids: Collection[int] | None) -> list[tuple[int, str]]:
+def invoice_horizon(as_of: date, policy: Policy) -> date:
+    """The latest due date that can matter on `as_of`: an extension only moves restriction later, so an
+    invoice due after this cannot need even the pre-restriction warning yet."""
+    return as_of - timedelta(days=policy.restrict_after_overdue_days - policy.restriction_warning_days)
+
+
+def _contracts_in_play(
+    session: Session, contract_ids: Collection[int] | None, horizon: date
+) -> list[tuple[int, str]]:
     """Contracts in service or being terminated; `applied`, `held`, `terminated` ones have nothing due."""
     states = (*IN_SERVICE, ContractState.TERMINATING.value)
     query = select(Contract.id, Contract.state).where(col(Contract.state).in_(states))
@@ -103,7 +112,8 @@ def _contracts_in_play(session: Session, contract_ids: Collection[int] | None) -
     if contract_ids is None:
         # Only contracts with something pending: arrears, a block, a termination, or terminating.
         pending = union(
-            select(Invoice.contract_id).where(col(Invoice.paid_in_full_at).is_(None)),
+            select(Invoice.contract_id).where(col(Invoice.paid_in_full_at).is_(None),
+                                              col(Invoice.due_date) <= horizon),
             select(Block.contract_id).where(col(Block.lifted_at).is_(None)),
             select(Termination.contract_id).where(col(Termination.completed_at).is_(None)),
         )
@@ -113,10 +123,8 @@ def _contracts_in_play(session: Session, contract_ids: Collection[int] | None) -
     return [(int(cid), str(state)) for cid, state in session.execute(query).all()]
 
 
-def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, as_of: date, policy: Policy,
+def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, horizon: date,
                   contract_ids: Collection[int] | None) -> None:
-    # An extension only moves restriction later, so no invoice due after this can need a warning yet.
-    horizon = as_of - timedelta(days=policy.restrict_after_overdue_days - policy.restriction_warning_days)
     query = select(Invoice.id, Invoice.contract_id, Invoice.due_date,
                    Invoice.total - Invoice.paid_amount, Invoice.extension_until).where(
         col(Invoice.paid_in_full_at).is_(None), Invoice.total > Invoice.paid_amount,
