@@ -197,12 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_module_parsers(subs: Any) -> None:
     """The terms engine and the network module add their own subcommands."""
-    from controlplane import cli_enforcement, cli_terms
+    from controlplane import cli_billing, cli_enforcement, cli_terms
     from network import cli as network_cli
 
     cli_terms.add_parsers(subs)
     network_cli.add_parsers(subs)
     cli_enforcement.add_parsers(subs)
+    cli_billing.add_parsers(subs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Select, func
 from sqlmodel import Session, col, select
 
 from controlplane.errors import Conflict, InvalidInput
@@ -35,9 +36,9 @@ def credit_balance(session: Session, customer_id: int) -> int:
     return int(total)
 
 
-def credit_balances(session: Session, customer_ids: list[int]) -> dict[int, int]:
-    """Balances of many customers in one query; customers without entries are left out."""
-    if not customer_ids:
+def credit_balances(session: Session, customer_ids: list[int] | Select[Any]) -> dict[int, int]:
+    """Balances of many customers (a list, or a subquery of ids) in one query; no entries, no key."""
+    if isinstance(customer_ids, list) and not customer_ids:
         return {}
     query = (
         select(CreditEntry.customer_id, func.sum(CreditEntry.amount))

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, bindparam, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, bindparam, update
 from sqlmodel import Session, col, select
 
 from controlplane.db import session_scope
@@ -25,9 +24,10 @@ from controlplane.models.customer import Contract, Customer
 from controlplane.notify.messages import invoice_notice
 from controlplane.services.audit import record_change
 from controlplane.services.credits import credit_balances
+from controlplane.services.inserts import insert_ignoring_conflicts
 from controlplane.services.invoice_drafts import ContractInvoice, ExtraLine, compute_invoice
 from controlplane.services.invoice_facts import ContractFacts, billable_contract_ids, load_facts
-from controlplane.services.notices import notice_rows, queue_notice_rows
+from controlplane.services.notices import ContactInfo, notice_rows, queue_notice_rows
 from controlplane.services.policies import policy_for
 from controlplane.terms.calendar import YearMonth
 from controlplane.terms.errors import TermsError
@@ -164,8 +164,11 @@ def _run_chunk(
 def _locked_credit_balances(session: Session, facts: dict[int, ContractFacts]) -> dict[int, int]:
     """Credit balances read after locking those customers' contract rows (the payments' lock order),
     so two runs, or a run and a refund, never spend the same credit twice."""
-    customers = sorted({f.customer_id for f in facts.values()})
-    with_credit = [c for c, balance in credit_balances(session, customers).items() if balance > 0]
+    if not facts:
+        return {}
+    ids = list(facts)
+    in_range = select(Contract.customer_id).where(col(Contract.id).between(min(ids), max(ids)))
+    with_credit = [c for c, balance in credit_balances(session, in_range).items() if balance > 0]
     if not with_credit:
         return {}
     session.exec(
@@ -182,13 +185,13 @@ def _insert_invoices(session: Session, drafts: Sequence[ContractInvoice], now: d
     if not drafts:
         return {}
     rows = [_invoice_row(d, now) for d in drafts]
-    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        module.insert(Invoice.__table__)
-        .on_conflict_do_nothing(index_elements=["contract_id", "month"])
-        .returning(Invoice.__table__.c.id, Invoice.__table__.c.contract_id)  # type: ignore[attr-defined]
+    created = insert_ignoring_conflicts(
+        session,
+        Invoice.__table__,
+        rows,
+        conflict_columns=["contract_id", "month"],  # type: ignore[arg-type]
+        returning=["id", "contract_id"],
     )
-    created = session.execute(statement, rows).all()
     return {contract_id: invoice_id for invoice_id, contract_id in created}
 
 
@@ -224,8 +227,7 @@ def _insert_lines(session: Session, drafts: Sequence[ContractInvoice], created: 
         for kind, line in zip(d.kinds, d.draft.lines, strict=True)
     ]
     # VAT is not a line: it is the invoice's own field, shown separately (Art. 32(5)).
-    if rows:
-        session.execute(insert(InvoiceLine.__table__), rows)  # type: ignore[arg-type]
+    insert_ignoring_conflicts(session, InvoiceLine.__table__, rows)  # type: ignore[arg-type]
 
 
 def _mark_late_fees_billed(
@@ -259,19 +261,26 @@ def _insert_credit_offsets(
         for d in drafts
         if d.credit_used
     ]
-    if rows:
-        session.execute(insert(CreditEntry.__table__), rows)  # type: ignore[arg-type]
+    insert_ignoring_conflicts(session, CreditEntry.__table__, rows)  # type: ignore[arg-type]
+
+
+def _contacts(session: Session, contract_ids: list[int]) -> dict[int, ContactInfo]:
+    """Just the contact fields of the chunk's customers, found through the contract id range."""
+    if not contract_ids:
+        return {}
+    rows = session.exec(
+        select(Customer.id, Customer.email, Customer.sms_phone)
+        .join(Contract, col(Contract.customer_id) == col(Customer.id))
+        .where(col(Contract.id).between(min(contract_ids), max(contract_ids)))
+        .distinct()
+    ).all()
+    return {cid: ContactInfo(cid, email, sms) for cid, email, sms in rows}
 
 
 def _queue_invoice_notices(
     session: Session, drafts: Sequence[ContractInvoice], created: dict[int, int], now: datetime
 ) -> None:
-    customer_ids = sorted({d.customer_id for d in drafts})
-    if not customer_ids:
-        return
-    customers = {
-        c.id: c for c in session.exec(select(Customer).where(col(Customer.id).in_(customer_ids))).all()
-    }
+    customers = _contacts(session, [d.contract_id for d in drafts])
     rows: list[dict[str, Any]] = []
     for d in drafts:
         draft = invoice_notice(

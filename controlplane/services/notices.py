@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
@@ -32,8 +32,23 @@ CLAIM_LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
 
 
+class Contact(Protocol):
+    """Where a customer's notices go (Art. 13); a Customer row is one."""
+
+    id: int | None
+    email: str
+    sms_phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactInfo:
+    id: int | None
+    email: str
+    sms_phone: str | None
+
+
 def notice_rows(
-    *, customer: Customer, contract_id: int | None, draft: NoticeDraft, dedupe_key: str, now: datetime
+    *, customer: Contact, contract_id: int | None, draft: NoticeDraft, dedupe_key: str, now: datetime
 ) -> list[dict[str, Any]]:
     """One outbox row per channel the customer registered: e-mail always, SMS when a phone is on file."""
     channels = [("email", customer.email)]

@@ -1,0 +1,34 @@
+"""Billing's periodic jobs: the monthly invoicing run and notice delivery (run by the scheduler leader)."""
+
+from __future__ import annotations
+
+import logging
+
+from controlplane.notify.email import SmtpSender
+from controlplane.notify.sms import LoggingSmsProvider
+from controlplane.services.invoicing import generate_invoices
+from controlplane.services.notices import deliver_due_notices
+from controlplane.terms.calendar import YearMonth, seoul_date
+from scheduler.registry import JobContext, register_job
+
+log = logging.getLogger(__name__)
+
+
+# Art. 31(1): the invoice for M goes out by the 10th of M+1. The run is idempotent, so running daily
+# from the 1st to the 10th catches a leader that was down on the 1st.
+@register_job("invoicing", cron={"day": "1-10", "hour": 1, "minute": 0, "timezone": "Asia/Seoul"})
+def invoice_previous_month(ctx: JobContext) -> None:
+    now = ctx.clock()
+    today = seoul_date(now)
+    month = YearMonth.of(today).previous()
+    report = generate_invoices(ctx.engine, month=month, as_of=today, now=now)
+    log.info("invoicing %s: %s", month, vars(report))
+
+
+@register_job("notice-delivery", minutes=1)
+def deliver_notices(ctx: JobContext) -> None:
+    report = deliver_due_notices(
+        ctx.engine, SmtpSender.from_settings(ctx.settings), LoggingSmsProvider(), ctx.clock
+    )
+    if report.sent or report.failed:
+        log.info("notices: %d sent, %d failed", report.sent, report.failed)
