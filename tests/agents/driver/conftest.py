@@ -161,7 +161,7 @@ def isolated_network(qemu_conn: libvirt.virConnect) -> Iterator[TestNetwork]:
     name, bridge = f"dctest-{RUN}-{suffix}", f"dct-{suffix}"
     net = None
     try:
-        for subnet in _candidate_subnets()[:6]:
+        for subnet in _candidate_subnets():
             net = qemu_conn.networkDefineXML(_network_xml(name, bridge, subnet))
             try:
                 net.create()
