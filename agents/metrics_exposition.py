@@ -135,16 +135,15 @@ def to_metric_families(samples: Samples) -> Iterator[Metric]:
         if not rows:
             continue
         if family.kind == "info":
-            metric: Metric = InfoMetricFamily(
-                family.name.removesuffix("_info"), family.doc, labels=family.labels[:-1]
-            )
+            info = InfoMetricFamily(family.name.removesuffix("_info"), family.doc, labels=family.labels[:-1])
             for values, _one in rows:
-                metric.add_metric(list(values[:-1]), {family.labels[-1]: values[-1]})
-        else:
-            cls = CounterMetricFamily if family.kind == "counter" else GaugeMetricFamily
-            metric = cls(family.name, family.doc, labels=list(family.labels))
-            for values, value in rows:
-                metric.add_metric(list(values), float(value))
+                info.add_metric(list(values[:-1]), {family.labels[-1]: values[-1]})
+            yield info
+            continue
+        cls = CounterMetricFamily if family.kind == "counter" else GaugeMetricFamily
+        metric = cls(family.name, family.doc, labels=list(family.labels))
+        for values, value in rows:
+            metric.add_metric(list(values), float(value))
         yield metric
 
 
