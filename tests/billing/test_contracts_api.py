@@ -208,3 +208,40 @@ def test_opening_later_than_desired_needs_a_reason(api: Api) -> None:
 
     assert (response.status_code, response.json()["field"]) == (422, "reason")
     assert api.call("GET", f"/v1/contracts/{contract['id']}", role="auditor").json()["state"] == "approved"
+
+
+def test_invoice_preview_and_run_over_the_api(api: Api) -> None:
+    contract = apply(api, new_customer(api))
+    api.call("POST", f"/v1/contracts/{contract['id']}/approve", role="billing")
+    api.call("POST", f"/v1/contracts/{contract['id']}/activate", role="operator", json={})
+    api.clock.advance(days=30)  # 2027-04-01: March is over
+
+    preview = api.call(
+        "GET", f"/v1/contracts/{contract['id']}/invoices/preview?month=2027-03", role="auditor"
+    )
+    forbidden = api.call("POST", "/v1/invoices/run?month=2027-03", role="operator")
+    run = api.call("POST", "/v1/invoices/run?month=2027-03", role="billing")
+    rerun = api.call("POST", "/v1/invoices/run?month=2027-03", role="billing")
+    invoices = api.call("GET", f"/v1/contracts/{contract['id']}/invoices", role="auditor").json()
+
+    # Opened 2027-03-10 at 100,000 - 10,000: 22 of 31 days.
+    assert preview.json()["supply_amount"] == 63_870
+    assert forbidden.status_code == 403
+    assert (run.json()["created"], rerun.json()["created"]) == (1, 0)
+    assert len(invoices) == 1
+    assert {k: invoices[0][k] for k in ("supply_amount", "vat_amount", "total")} == {
+        "supply_amount": 63_870,
+        "vat_amount": 6_387,
+        "total": 70_257,
+    }
+    assert preview.json()["lines"] == invoices[0]["lines"]
+
+
+def test_preview_with_a_malformed_month_is_422_naming_month(api: Api) -> None:
+    contract = apply(api, new_customer(api))
+
+    response = api.call(
+        "GET", f"/v1/contracts/{contract['id']}/invoices/preview?month=2027-13", role="billing"
+    )
+
+    assert (response.status_code, response.json()["field"]) == (422, "month")
