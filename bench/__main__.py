@@ -20,8 +20,10 @@ from bench.result import HEADER, Result, format_row
 BENCHMARKS: dict[str, str] = {
     "wipe": "bench.wipe",
     "scrape": "bench.scrape",
+    "ipam": "bench.ipam",
     "sweep": "bench.sweep",
     "invoicing": "bench.invoicing",
+    "lifecycle": "bench.lifecycle",
 }
 
 

@@ -3,7 +3,8 @@
 Each allocation locks only its own pool row (an UPDATE, which PostgreSQL row-locks and SQLite turns
 into the write lock), takes the next never-used offset from the pool's cursor, or else the free-list
 entry released longest ago and past quarantine, and inserts the lease. The partial unique index on
-active addresses is the last word: a conflict there is retried with the next candidate.
+active addresses is the last word: the insert is ON CONFLICT DO NOTHING on it, and a conflict is
+retried with the next candidate (no savepoint round trips).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from controlplane.errors import Conflict, InvalidInput, NoCapacity
@@ -61,11 +63,26 @@ def candidate_pools(session: Session, host_name: str | None) -> list[AddressPool
 
 
 def _lock_pool(session: Session, pool_id: int) -> AddressPool:
-    session.execute(
-        update(AddressPool).where(col(AddressPool.id) == pool_id).values(next_offset=AddressPool.next_offset)
+    """Row-locks the pool (PostgreSQL) / takes the write lock (SQLite) and reads it, in one round trip."""
+    stmt = (
+        update(AddressPool)
+        .where(col(AddressPool.id) == pool_id)
+        .values(lease_count=AddressPool.lease_count)
+        .returning(AddressPool)
     )
-    stmt = select(AddressPool).where(AddressPool.id == pool_id).execution_options(populate_existing=True)
-    return session.exec(stmt).one()
+    return session.execute(stmt, execution_options={"populate_existing": True}).scalar_one()
+
+
+def _insert_lease(session: Session, values: dict[str, object]) -> AddressLease | None:
+    """INSERT ... ON CONFLICT DO NOTHING on the active-address index: None when someone holds it."""
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        dialect_insert(AddressLease)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["address"], index_where=text("released_at IS NULL"))
+        .returning(AddressLease)
+    )
+    return session.execute(stmt, execution_options={"populate_existing": True}).scalars().first()
 
 
 def _take_never_used(pool: AddressPool) -> int | None:
@@ -104,25 +121,21 @@ def allocate_in_pool(session: Session, *, pool_id: int, holder: Holder, at: date
             offset = _take_released(session, pool, at)
         if offset is None:
             return None
-        lease = AddressLease(
-            pool_id=pool_id,
-            address=str(shape.address_at(offset)),
-            addr_offset=offset,
-            kind=holder.kind,
-            server_id=holder.server_id,
-            contract_id=holder.contract_id,
-            customer_id=holder.customer_id,
-            leased_at=at,
-        )
-        try:
-            with session.begin_nested():
-                session.add(lease)
-                session.flush()
-        except IntegrityError:
+        values = {
+            "pool_id": pool_id,
+            "address": str(shape.address_at(offset)),
+            "addr_offset": offset,
+            "kind": holder.kind,
+            "server_id": holder.server_id,
+            "contract_id": holder.contract_id,
+            "customer_id": holder.customer_id,
+            "leased_at": at,
+        }
+        lease = _insert_lease(session, values)
+        if lease is None:
             continue  # an active holder exists outside the cursor's view: try the next candidate
         pool.lease_count += 1
         session.add(pool)
-        session.flush()
         return lease
     raise Conflict(f"pool {pool.name} keeps colliding with active leases; check for leases made by hand")
 

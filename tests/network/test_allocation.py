@@ -178,3 +178,17 @@ def test_attachment_macs_are_locally_administered_and_unique_per_lease(
         first_octet = int(mac.split(":")[0], 16)
         assert first_octet & 0b10 and not first_octet & 0b1  # locally administered, unicast
     assert {attachments[sv.id][0].network for sv in servers} == {"dctest-net"}
+
+
+def test_an_address_held_outside_the_cursor_is_skipped_not_doubled(engine: Engine, clock: FixedClock) -> None:
+    with session_scope(engine) as s:
+        pool_id = _pool(s, clock)
+        # A lease written by hand (say, a migration from the old registry) on the cursor's next address.
+        s.add(
+            AddressLease(
+                pool_id=pool_id, address="192.0.2.2", addr_offset=2, server_id="legacy", leased_at=clock()
+            )
+        )
+        s.flush()
+        lease = allocate_server_address(s, server=make_server(s, make_host(s)), at=clock())
+    assert lease is not None and lease.address == "192.0.2.3"
