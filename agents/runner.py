@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # The loop never sleeps longer than this, so a stop request is honoured promptly.
 _MAX_SLEEP_S = 0.5
 _RECONNECT_MAX_S = 30.0
+# Past this many servers named by events (e.g. our own first pass starting 200 domains), a full pass
+# with one desired-state request is cheaper than one request per server.
+_EVENT_BATCH_LIMIT = 20
 
 OpenConnection = Callable[[str], libvirt.virConnect]
 
@@ -109,7 +112,11 @@ class Agent:
         if self.conn is not None and (lost or not _alive(self.conn)):
             self._disconnect()
         elif changed and self.reconciler is not None:
-            self._guarded(lambda: self.reconciler.reconcile_servers(changed) if self.reconciler else None)
+            reconciler = self.reconciler
+            if len(changed) > _EVENT_BATCH_LIMIT:  # one listing beats a request per server
+                self._guarded(reconciler.run_once)
+            else:
+                self._guarded(lambda: reconciler.reconcile_servers(changed))
 
     def _run_due(self, now: float) -> None:
         assert self.reconciler is not None
