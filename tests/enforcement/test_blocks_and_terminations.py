@@ -251,3 +251,27 @@ def test_sweep_plan_lists_every_action_with_clause_reason_and_deadline(engine: E
     for record in (a.to_json() for a in actions):
         assert record["clause"].startswith("Art. ") and record["reason"]
         assert record["deadline"] == "2027-03-30"
+
+
+def test_completed_termination_releases_every_address(engine: Engine) -> None:
+    from network.pools import PoolSpec, create_pool
+    from network.service import active_leases, allocate_server_address
+
+    contract_id, server_ids = world(engine)
+    with session_scope(engine) as session:
+        spec = PoolSpec(name="dctest-pool", cidr="192.0.2.0/24", network_name="dctest-net")
+        create_pool(session, spec=spec, at=NOW)
+        for sid in server_ids:
+            server = session.get(Server, sid)
+            assert server is not None and allocate_server_address(session, server=server, at=NOW) is not None
+    with Session(engine) as session:
+        termination_service.request_termination(
+            session, contract_id=contract_id, now=NOW, actor="operator:lee",
+            request=TerminationCreate(kind="ex_officio", reason="fraudulent application"))
+    with Session(engine) as session:
+        assert all(active_leases(session, sid) for sid in server_ids)  # held until the disks are wiped
+    _wipe(engine, server_ids)
+    sweep(engine, date(2027, 3, 3))
+    with Session(engine) as session:
+        assert not any(active_leases(session, sid) for sid in server_ids)
+    assert state_of(engine, contract_id)[0] == "terminated"
