@@ -152,7 +152,8 @@ def start_stack(tmp_path: Path, *, clock: Clock | None = None, suspend_mode: str
         database_url=str(engine.url), state_dir=str(tmp_path / "agent"), host_name=run_id,
         storage_pool=run_id, storage_pool_path=str(POOL_ROOT / run_id), suspend_mode=suspend_mode,
         stop_timeout_s=2.0, agent_poll_interval_s=0.3, agent_resync_interval_s=5.0,
-        heartbeat_interval_s=1.0, agent_metrics_port=free_port(), libvirt_uri=QEMU_URI,
+        heartbeat_interval_s=1.0, heartbeat_missed_limit=15, agent_metrics_port=free_port(),
+        libvirt_uri=QEMU_URI,
     )
     conn = libvirt.open(QEMU_URI)
     stack = LiveStack(run_id, engine, "", "", run_id, settings, conn)
