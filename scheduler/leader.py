@@ -66,7 +66,12 @@ class PgAdvisoryLeader:
                 return False
 
     def close(self) -> None:
+        """Steps down: unlocks explicitly, because a closed session's locks are freed only when its
+        backend has exited, which PostgreSQL does after the client has already moved on."""
         with self._lock:
+            if self._conn is not None and not self._conn.closed:
+                with contextlib.suppress(psycopg.Error):
+                    self._conn.execute("SELECT pg_advisory_unlock_all()")
             self._drop()
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
