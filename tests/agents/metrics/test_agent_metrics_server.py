@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import libvirt
 import pytest
-from conftest import CountingConnection, domain_xml
+from metrics_test_support import CountingConnection, domain_xml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import libvirt
 import pytest
-from conftest import CountingConnection
+from metrics_test_support import CountingConnection
 from prometheus_client import CollectorRegistry, generate_latest
 
 from agents.metrics import LibvirtCollector, server_id_of
