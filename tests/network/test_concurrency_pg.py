@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import Counter
+from collections.abc import Iterator
+from multiprocessing.pool import Pool
 
 import pytest
 from sqlalchemy import Engine, func
@@ -18,10 +20,18 @@ from tests.network.workers import allocate_many
 pytestmark = pytest.mark.postgres
 
 
-def _run(url: str, pool_id: int, processes: int, each: int) -> list[tuple[list[str], int]]:
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(processes) as workers:
-        return workers.starmap(allocate_many, [(url, pool_id, w, each) for w in range(processes)])
+PROCESSES = 8
+
+
+@pytest.fixture(scope="module")
+def workers() -> Iterator[Pool]:
+    """Eight separate processes (own interpreters, own connections), started once for the module."""
+    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
+        yield pool
+
+
+def _run(workers: Pool, url: str, pool_id: int, each: int) -> list[tuple[list[str], int]]:
+    return workers.starmap(allocate_many, [(url, pool_id, w, each) for w in range(PROCESSES)], chunksize=1)
 
 
 def _pool(engine: Engine, clock: FixedClock, cidr: str) -> int:
@@ -37,10 +47,10 @@ def _active_addresses(engine: Engine) -> list[str]:
 
 
 def test_8_processes_x_200_allocations_no_address_twice_none_lost(
-    pg_engine: Engine, pg_url: str, clock: FixedClock
+    pg_engine: Engine, pg_url: str, clock: FixedClock, workers: Pool
 ) -> None:
     pool_id = _pool(pg_engine, clock, "10.64.0.0/21")  # 2046 usable
-    results = _run(pg_url, pool_id, processes=8, each=200)
+    results = _run(workers, pg_url, pool_id, each=200)
     handed_out = [a for got, _ in results for a in got]
     assert [len(got) for got, _ in results] == [200] * 8
     assert len(handed_out) == len(set(handed_out)) == 1600
@@ -52,10 +62,10 @@ def test_8_processes_x_200_allocations_no_address_twice_none_lost(
 
 
 def test_contended_exhaustion_hands_out_every_address_exactly_once(
-    pg_engine: Engine, pg_url: str, clock: FixedClock
+    pg_engine: Engine, pg_url: str, clock: FixedClock, workers: Pool
 ) -> None:
     pool_id = _pool(pg_engine, clock, "10.65.0.0/24")  # 254 usable, 320 asked for
-    results = _run(pg_url, pool_id, processes=8, each=40)
+    results = _run(workers, pg_url, pool_id, each=40)
     handed_out = [a for got, _ in results for a in got]
     assert len(handed_out) == len(set(handed_out)) == 254
     assert sum(exhausted for _, exhausted in results) == 320 - 254
