@@ -8,11 +8,17 @@ statement per batch instead of a multi-row VALUES list whose client-side parsing
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, Table, text
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel class (typed, for the bulk paths)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -24,7 +30,7 @@ def insert_ignoring_conflicts(
     *,
     conflict_columns: Sequence[str] | None = None,
     returning: Sequence[str] = (),
-) -> list[Row[Any]]:
+) -> list[Any]:
     """Inserts `rows` (all with the same keys); a row clashing on `conflict_columns` is skipped.
 
     Returns the `returning` columns of the rows actually inserted (empty when none are asked for).
@@ -49,7 +55,7 @@ def _insert_unnest(
     rows: Sequence[dict[str, Any]],
     conflict_columns: Sequence[str] | None,
     returning: Sequence[str],
-) -> list[Row[Any]]:
+) -> list[Any]:
     names = list(rows[0])
     casts = ", ".join(f"CAST(:p{i} AS {_array_type(table, name)})" for i, name in enumerate(names))
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({casts})"

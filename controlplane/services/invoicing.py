@@ -24,7 +24,7 @@ from controlplane.models.customer import Contract, Customer
 from controlplane.notify.messages import invoice_notice
 from controlplane.services.audit import record_change
 from controlplane.services.credits import credit_balances
-from controlplane.services.inserts import insert_ignoring_conflicts
+from controlplane.services.inserts import insert_ignoring_conflicts, table_of
 from controlplane.services.invoice_drafts import ContractInvoice, ExtraLine, compute_invoice
 from controlplane.services.invoice_facts import ContractFacts, billable_contract_ids, load_facts
 from controlplane.services.notices import ContactInfo, notice_rows, queue_notice_rows
@@ -187,12 +187,12 @@ def _insert_invoices(session: Session, drafts: Sequence[ContractInvoice], now: d
     rows = [_invoice_row(d, now) for d in drafts]
     created = insert_ignoring_conflicts(
         session,
-        Invoice.__table__,
+        table_of(Invoice),
         rows,
         conflict_columns=["contract_id", "month"],  # type: ignore[arg-type]
         returning=["id", "contract_id"],
     )
-    return {contract_id: invoice_id for invoice_id, contract_id in created}
+    return {int(row[1]): int(row[0]) for row in created}
 
 
 def _invoice_row(d: ContractInvoice, now: datetime) -> dict[str, Any]:
@@ -227,7 +227,7 @@ def _insert_lines(session: Session, drafts: Sequence[ContractInvoice], created: 
         for kind, line in zip(d.kinds, d.draft.lines, strict=True)
     ]
     # VAT is not a line: it is the invoice's own field, shown separately (Art. 32(5)).
-    insert_ignoring_conflicts(session, InvoiceLine.__table__, rows)  # type: ignore[arg-type]
+    insert_ignoring_conflicts(session, table_of(InvoiceLine), rows)
 
 
 def _mark_late_fees_billed(
@@ -238,8 +238,8 @@ def _mark_late_fees_billed(
     ]
     if rows:
         statement = (
-            update(LateFee.__table__)  # type: ignore[arg-type]
-            .where(LateFee.__table__.c.id == bindparam("fee_id"))  # type: ignore[attr-defined]
+            update(table_of(LateFee))
+            .where(table_of(LateFee).c.id == bindparam("fee_id"))
             .values(billed_on_invoice_id=bindparam("billed_on"))
         )
         session.connection().execute(statement, rows)
@@ -261,7 +261,7 @@ def _insert_credit_offsets(
         for d in drafts
         if d.credit_used
     ]
-    insert_ignoring_conflicts(session, CreditEntry.__table__, rows)  # type: ignore[arg-type]
+    insert_ignoring_conflicts(session, table_of(CreditEntry), rows)
 
 
 def _contacts(session: Session, contract_ids: list[int]) -> dict[int, ContactInfo]:
@@ -274,7 +274,7 @@ def _contacts(session: Session, contract_ids: list[int]) -> dict[int, ContactInf
         .where(col(Contract.id).between(min(contract_ids), max(contract_ids)))
         .distinct()
     ).all()
-    return {cid: ContactInfo(cid, email, sms) for cid, email, sms in rows}
+    return {cid: ContactInfo(cid, email, sms) for cid, email, sms in rows if cid is not None}
 
 
 def _queue_invoice_notices(

@@ -23,7 +23,7 @@ from controlplane.models.notices import Notice
 from controlplane.notify.email import DeliveryFailed, EmailSender
 from controlplane.notify.messages import NoticeDraft
 from controlplane.notify.sms import SmsProvider
-from controlplane.services.inserts import insert_ignoring_conflicts
+from controlplane.services.inserts import insert_ignoring_conflicts, table_of
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,14 @@ MAX_BACKOFF = timedelta(hours=6)
 class Contact(Protocol):
     """Where a customer's notices go (Art. 13); a Customer row is one."""
 
-    id: int | None
-    email: str
-    sms_phone: str | None
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def email(self) -> str: ...
+
+    @property
+    def sms_phone(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +80,7 @@ def notice_rows(
 
 def queue_notice_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """Adds rows to the outbox in the caller's transaction; duplicates by dedupe key are skipped."""
-    insert_ignoring_conflicts(session, Notice.__table__, rows, conflict_columns=["dedupe_key"])  # type: ignore[arg-type]
+    insert_ignoring_conflicts(session, table_of(Notice), rows, conflict_columns=["dedupe_key"])
 
 
 def queue_notice(
