@@ -8,6 +8,7 @@ interval; the verdict allows 1.3x direct plus one interval per order, and the no
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 import uuid
@@ -80,6 +81,7 @@ def run() -> list[Result]:
             finally:
                 pool.destroy()
                 pool.undefine()
+                shutil.rmtree(POOL_ROOT / name, ignore_errors=True)
             via = min(_dcloud_once(stack) for _ in range(ROUNDS))
             interval = stack.agent_settings.agent_poll_interval_s
         finally:

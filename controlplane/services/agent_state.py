@@ -23,6 +23,7 @@ from controlplane.protocol import (
     OrphanReport,
 )
 from controlplane.services.audit import record_change
+from controlplane.services.server_guards import wipe_withheld
 
 AGENT_ACTOR_PREFIX = "agent:"
 
@@ -37,15 +38,19 @@ def _attachments_lookup() -> Callable[[Session, list[str]], dict[str, list[Netwo
     return fn if callable(fn) else None
 
 
-def _desired(server: Server, networks: list[NetworkAttachment], smtp_blocked: bool = False) -> DesiredServer:
+def _desired(
+    server: Server, networks: list[NetworkAttachment], smtp_blocked: bool = False, withhold_wipe: bool = False
+) -> DesiredServer:
+    # A delete whose contract is not terminating is served as "stopped": data kept, nothing wiped.
+    state = DesiredState.STOPPED if withhold_wipe else server.desired_state
     return DesiredServer(
         id=server.id,
         name=server.name,
         vcpus=server.vcpus,
         memory_mib=server.memory_mib,
         disk_gib=server.disk_gib,
-        desired_state=server.desired_state,
-        generation=server.generation,  # type: ignore[arg-type]
+        desired_state=state,  # type: ignore[arg-type]
+        generation=server.generation,
         networks=networks,
         block_outbound_smtp=smtp_blocked,
     )
@@ -79,8 +84,10 @@ def desired_state_for_host(session: Session, host: Host, now: datetime | None = 
     servers = list(session.exec(query).all())
     networks = _networks(session, [s.id for s in servers])
     smtp = _smtp_blocked(session, [s.id for s in servers], now)
+    withheld = wipe_withheld(session, servers)
     return HostDesiredState(
-        host=host.name, servers=[_desired(s, networks.get(s.id, []), s.id in smtp) for s in servers]
+        host=host.name,
+        servers=[_desired(s, networks.get(s.id, []), s.id in smtp, s.id in withheld) for s in servers],
     )
 
 
@@ -91,7 +98,9 @@ def desired_server(
     if server is None or server.host_id != host.id:
         raise NotFound(f"no server {server_id!r} on host {host.name!r}", field="server_id")
     smtp = _smtp_blocked(session, [server.id], now)
-    return _desired(server, _networks(session, [server.id]).get(server.id, []), server.id in smtp)
+    withheld = wipe_withheld(session, [server])
+    networks = _networks(session, [server.id]).get(server.id, [])
+    return _desired(server, networks, server.id in smtp, server.id in withheld)
 
 
 def apply_observed_state(session: Session, *, now: datetime, host: Host, report: HostObservedState) -> None:

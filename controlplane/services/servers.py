@@ -15,6 +15,7 @@ from controlplane.models.customer import Contract
 from controlplane.models.server import DeletionRecord, DesiredState, Server
 from controlplane.services.audit import record_change
 from controlplane.services.placement import Demand, place_anywhere, place_on_named_host
+from controlplane.services.server_guards import check_action_allowed
 
 Action = Literal["start", "stop", "suspend", "resume", "delete"]
 
@@ -112,6 +113,7 @@ def change_desired_state(
             raise Conflict(
                 f"cannot {action} server {server_id}: its desired state is {server.desired_state!r}"
             )
+        check_action_allowed(session, server, action, now)
         before = server_snapshot(server)
         if _swap(session, server=server, target=target, now=now):
             session.refresh(server)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import threading
 import time
@@ -105,6 +106,7 @@ class LiveStack:
         for server_id in self.server_ids:
             purge(self.conn, f"dcloud-{server_id}")
         purge(self.conn, self.run_id)
+        shutil.rmtree(POOL_ROOT / self.run_id, ignore_errors=True)
         self.conn.close()
         self.engine.dispose()
 

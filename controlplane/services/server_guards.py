@@ -1,0 +1,67 @@
+"""What a server's contract forbids, checked where desired state is changed and where it is served.
+
+Two rules from the terms that the plain server actions must not bypass:
+- a server under an active full restriction (Art. 16, 33) is not started or resumed by an ordinary
+  action; only lifting the block resumes it (otherwise a restricted customer could undo a suspension);
+- a server bound to a contract is wiped only while that contract is `terminating` (Art. 20(8),
+  ARCHITECTURE "Irreversible means two-step"), re-checked when the agent asks right before the wipe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from controlplane.errors import Conflict
+from controlplane.models.customer import Contract, ContractState
+from controlplane.models.enforcement import Block
+from controlplane.models.server import DesiredState, Server
+
+WIPE_ALLOWED_CONTRACT_STATES = frozenset({ContractState.TERMINATING, ContractState.TERMINATED})
+
+
+def check_action_allowed(session: Session, server: Server, action: str, now: datetime) -> None:
+    if server.contract_id is None:
+        return
+    if action in ("start", "resume"):
+        block = _active_full_block(session, server.contract_id, now)
+        if block is not None:
+            raise Conflict(
+                f"cannot {action} server {server.id}: its contract is restricted by block {block.id} "
+                f"({block.kind}, {block.clause}); the server resumes when the block is lifted"
+            )
+    if action == "delete":
+        contract = session.get(Contract, server.contract_id)
+        if contract is not None and contract.state not in WIPE_ALLOWED_CONTRACT_STATES:
+            raise Conflict(
+                f"cannot delete server {server.id}: contract {contract.id} is {contract.state!r}; a "
+                "contract's servers are deleted and wiped only by terminating it (Art. 20(8))"
+            )
+
+
+def wipe_withheld(session: Session, servers: Iterable[Server]) -> set[str]:
+    """Ids of servers desired deleted whose contract is not terminating: the agent must not wipe them."""
+    candidates = [s for s in servers if s.desired_state == DesiredState.DELETED and s.contract_id is not None]
+    if not candidates:
+        return set()
+    contract_ids = {s.contract_id for s in candidates}
+    states = dict(
+        session.exec(select(Contract.id, Contract.state).where(col(Contract.id).in_(contract_ids))).all()
+    )
+    return {s.id for s in candidates if states.get(s.contract_id) not in WIPE_ALLOWED_CONTRACT_STATES}
+
+
+def _active_full_block(session: Session, contract_id: int, now: datetime) -> Block | None:
+    query = (
+        select(Block)
+        .where(
+            Block.contract_id == contract_id,
+            Block.scope == "full",
+            col(Block.lifted_at).is_(None),
+            col(Block.started_at) <= now,
+        )
+        .order_by(col(Block.id))
+    )
+    return session.exec(query).first()
