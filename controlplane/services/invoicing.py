@@ -8,6 +8,7 @@ RETURNING`, so a concurrent or repeated run writes lines only for the invoices i
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ class ExtraLineSource(Protocol):
 
 
 EXTRA_LINE_SOURCES: list[ExtraLineSource] = []
+# Modules that register a source when imported; imported before every run so that a CLI run bills the
+# same lines as the API and the scheduler (which happen to import them anyway).
+EXTRA_LINE_MODULES: tuple[str, ...] = ("controlplane.services.availability",)
 
 
 def register_extra_lines(source: ExtraLineSource) -> None:
@@ -122,7 +126,13 @@ def _compute(
     return result
 
 
+def _load_extra_line_sources() -> None:
+    for module in EXTRA_LINE_MODULES:
+        importlib.import_module(module)
+
+
 def _extra_lines(session: Session, ids: list[int], month: YearMonth) -> dict[int, list[ExtraLine]]:
+    _load_extra_line_sources()
     merged: dict[int, list[ExtraLine]] = {}
     for source in EXTRA_LINE_SOURCES:
         for contract_id, lines in source.lines(session, ids, month).items():
