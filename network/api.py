@@ -12,7 +12,7 @@ from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, Princip
 from controlplane.db import session_scope
 from controlplane.errors import Forbidden, InvalidInput, NotFound
 from controlplane.models import Contract, Role, Server
-from network import disclosure, history, pools, rdap, service
+from network import disclosure, history, ipam, pools, rdap, service
 from network.identity import get_identity
 from network.registry import lookup
 from network.schemas import (
@@ -78,7 +78,7 @@ def export_assignments(_p: Reader, engine: EngineDep) -> StreamingResponse:
 @router.get("/v1/addresses/{ip}/history", response_model=AddressHistory, tags=["network"])
 def address_history(ip: str, _p: Reader, session: SessionDep) -> Any:
     tenures = history.address_history(session, address=ip)
-    address = tenures[0].address if tenures else ip
+    address = str(ipam.parse_address(ip, field="ip"))
     return AddressHistory(address=address, holders=[TenurePublic(**vars(t)) for t in tenures])
 
 

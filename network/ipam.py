@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import netaddr
+import netaddr  # type: ignore[import-untyped]
 
 from controlplane.errors import InvalidInput
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from controlplane.errors import Conflict, NotFound
 from network import ipam
@@ -70,7 +70,7 @@ def create_pool(session: Session, *, spec: PoolSpec, at: datetime) -> AddressPoo
 
 
 def list_pools(session: Session) -> list[AddressPool]:
-    return list(session.exec(select(AddressPool).order_by(AddressPool.id)).all())
+    return list(session.exec(select(AddressPool).order_by(col(AddressPool.id))).all())
 
 
 def get_pool(session: Session, pool_id: int) -> AddressPool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import netaddr
+import netaddr  # type: ignore[import-untyped]
 from sqlmodel import Session, col, select
 
 from controlplane.models import Customer

@@ -141,3 +141,21 @@ def test_malformed_query_is_400(client: TestClient, leased: dict[str, str], path
     response = client.get(path)
     assert response.status_code == 400
     assert response.json()["errorCode"] == 400
+
+
+def test_ipv6_assignment(client: TestClient, sqlite_engine: Engine, clock: FixedClock) -> None:
+    with session_scope(sqlite_engine) as s:
+        create_pool(s, spec=PoolSpec(name="v6", cidr="2001:db8:10::/64", network_name="n"), at=clock())
+        host = make_host(s)
+        lease = allocate_server_address(
+            s, server=make_server(s, host, make_contract(s, make_customer(s))), at=clock()
+        )
+        assert lease is not None
+    assert lease.address == "2001:db8:10::1"
+    body = client.get("/rdap/ip/2001:db8:10:0:0:0:0:1").json()  # any notation finds the canonical record
+    validate_ip_network(body)
+    assert body["ipVersion"] == "v6" and body["startAddress"] == body["endAddress"] == "2001:db8:10::1"
+    pool = client.get("/rdap/ip/2001:db8:10::/64").json()
+    assert (
+        pool["type"] == "ALLOCATED PA" and pool["endAddress"] == "2001:db8:10:0:ffff:ffff:ffff:ffff"
+    )  # RFC 5952: one zero group stays
