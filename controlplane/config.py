@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     agent_metrics_port: int = 9177
     agent_poll_interval_s: float = 10.0
     agent_resync_interval_s: float = 180.0
+    # Long-poll the control plane's desired-state watch so orders reach libvirt at once; the poll
+    # above stays as the fallback when the watch is off or failing.
+    agent_watch: bool = True
     suspend_mode: Literal["pause", "managedsave"] = "pause"
     stop_timeout_s: float = 60.0
     storage_pool: str = "dcloud"

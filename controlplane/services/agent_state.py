@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Engine, ScalarSelect, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from controlplane.errors import NotFound
+from controlplane.models.customer import Contract
+from controlplane.models.enforcement import Block
 from controlplane.models.host import Host, OrphanDomain
 from controlplane.models.server import DeletionRecord, DesiredState, ObservedState, Server
 from controlplane.protocol import (
@@ -23,7 +27,7 @@ from controlplane.protocol import (
     OrphanReport,
 )
 from controlplane.services.audit import record_change
-from controlplane.services.server_guards import wipe_withheld
+from controlplane.services.server_guards import WIPE_ALLOWED_CONTRACT_STATES, wipe_withheld
 
 AGENT_ACTOR_PREFIX = "agent:"
 
@@ -89,6 +93,68 @@ def desired_state_for_host(session: Session, host: Host, now: datetime | None = 
         host=host.name,
         servers=[_desired(s, networks.get(s.id, []), s.id in smtp, s.id in withheld) for s in servers],
     )
+
+
+def desired_version(session: Session, host: Host, now: datetime | None = None) -> str:
+    """An opaque fingerprint of `desired_state_for_host`: it changes whenever that answer can change.
+
+    One statement of aggregates instead of the whole listing, so a watch can re-check it ten times a
+    second. Each part covers one input of the desired state: the servers (a change of desired state or
+    of the SMTP filter bumps `generation`; a wipe drops the row from the count), the SMTP blocks in force
+    at `now` (a block noticed in advance starts later without touching the server), the deletes whose
+    wipe is withheld (they flip when the contract starts terminating), and the active address leases.
+    """
+    at = now or datetime.now(UTC)
+    live = (Server.host_id == host.id, col(Server.deleted_at).is_(None))
+    parts: list[ScalarSelect[Any]] = [
+        select(func.count()).select_from(Server).where(*live).scalar_subquery(),
+        select(func.coalesce(func.sum(Server.generation), 0)).where(*live).scalar_subquery(),
+        select(func.max(Server.updated_at)).where(*live).scalar_subquery(),
+        _smtp_blocked_count(live, at),
+        _withheld_count(live),
+        *_lease_aggregates(select(Server.id).where(*live)),
+    ]
+    row = session.execute(select(*parts)).one()
+    return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:24]
+
+
+def current_desired_version(engine: Engine, host: Host, now: datetime | None = None) -> str:
+    """`desired_version` in its own short session (the watch route calls it from a worker thread)."""
+    with Session(engine) as session:
+        return desired_version(session, host, now)
+
+
+def _smtp_blocked_count(live: tuple[Any, ...], at: datetime) -> ScalarSelect[Any]:
+    return (
+        select(func.count(func.distinct(Server.id)))
+        .join(Block, col(Block.contract_id) == col(Server.contract_id))
+        .where(*live, Block.scope == "smtp", col(Block.lifted_at).is_(None), col(Block.started_at) <= at)
+        .scalar_subquery()
+    )
+
+
+def _withheld_count(live: tuple[Any, ...]) -> ScalarSelect[Any]:
+    allowed = [state.value for state in WIPE_ALLOWED_CONTRACT_STATES]
+    return (
+        select(func.count())
+        .select_from(Server)
+        .join(Contract, col(Contract.id) == col(Server.contract_id))
+        .where(*live, Server.desired_state == DesiredState.DELETED, col(Contract.state).not_in(allowed))
+        .scalar_subquery()
+    )
+
+
+def _lease_aggregates(live_ids: Any) -> list[ScalarSelect[Any]]:
+    """Count and id sum of the live servers' active leases (a new lease always has a new id)."""
+    try:
+        from network.models import AddressLease  # the network module is optional for the control plane
+    except ImportError:
+        return []
+    active = (col(AddressLease.server_id).in_(live_ids), col(AddressLease.released_at).is_(None))
+    return [
+        select(func.count()).select_from(AddressLease).where(*active).scalar_subquery(),
+        select(func.coalesce(func.sum(AddressLease.id), 0)).where(*active).scalar_subquery(),
+    ]
 
 
 def desired_server(

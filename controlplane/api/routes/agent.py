@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated
 
-from fastapi import Depends, Path, status
+from fastapi import Depends, Path, Query, Request, Response, status
 from fastapi.routing import APIRouter
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from controlplane.api.deps import ClockDep, CurrentPrincipal, SessionDep, SettingsDep
+from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, SessionDep, SettingsDep
 from controlplane.api.presenters import host_public
 from controlplane.api.schemas.hosts import HostPublic
 from controlplane.errors import Forbidden
@@ -18,6 +22,17 @@ from controlplane.services import agent_state
 from controlplane.services import hosts as host_service
 
 router = APIRouter(prefix="/v1/hosts/{host}", tags=["agent"])
+
+# The header on desired-state carrying the version the agent can start watching from.
+DESIRED_VERSION_HEADER = "X-Desired-Version"
+# How often a waiting watch re-reads the fingerprint: the latency of an order reaching the agent.
+WATCH_CHECK_INTERVAL_S = 0.1
+
+
+class DesiredVersion(BaseModel):
+    """An opaque fingerprint of the host's desired state; any change to that state changes it."""
+
+    version: str
 
 
 def _host_for(readers: frozenset[Role]):  # type: ignore[no-untyped-def]
@@ -50,8 +65,40 @@ def heartbeat(
 
 
 @router.get("/desired-state")
-def desired_state(host: AgentOrReader, session: SessionDep, clock: ClockDep) -> HostDesiredState:
-    return agent_state.desired_state_for_host(session, host, clock())
+def desired_state(
+    host: AgentOrReader, session: SessionDep, clock: ClockDep, response: Response
+) -> HostDesiredState:
+    now = clock()
+    # Fingerprint first: a change landing in between makes a watch from it return at once (a spare
+    # pass), never miss the change.
+    response.headers[DESIRED_VERSION_HEADER] = agent_state.desired_version(session, host, now)
+    return agent_state.desired_state_for_host(session, host, now)
+
+
+@router.get("/desired-state/watch")
+async def watch_desired_state(
+    host: AgentOrReader,
+    session: SessionDep,
+    engine: EngineDep,
+    clock: ClockDep,
+    request: Request,
+    since: Annotated[str, Query(max_length=128)] = "",
+    wait_s: Annotated[float, Query(ge=0, le=60)] = 30.0,
+) -> DesiredVersion:
+    """Long poll: answers as soon as the desired-state version differs from `since`, else at `wait_s`.
+
+    Async so a waiting watch holds no worker thread; each check is one short query in the threadpool.
+    The state lives only in the database, so any replica can answer any watch.
+    """
+    await run_in_threadpool(session.close)  # don't keep a pooled connection checked out while waiting
+    deadline = time.monotonic() + wait_s
+    version = await run_in_threadpool(agent_state.current_desired_version, engine, host, clock())
+    while version == since and time.monotonic() < deadline:
+        if await request.is_disconnected():
+            break
+        await asyncio.sleep(min(WATCH_CHECK_INTERVAL_S, max(deadline - time.monotonic(), 0.0)))
+        version = await run_in_threadpool(agent_state.current_desired_version, engine, host, clock())
+    return DesiredVersion(version=version)
 
 
 @router.get("/servers/{server_id}/desired-state")
