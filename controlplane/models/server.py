@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from controlplane.models.types import UTCDateTime, new_id
@@ -46,6 +47,8 @@ class Server(SQLModel, table=True):
     observed_detail: str | None = Field(default=None, max_length=1024)
     # Bumped on every desired-state change so agents and audits can tell old orders from new.
     generation: int = Field(default=1)
+    # Set when a restriction suspended it: lifting the restriction resumes only these (Art. 16(5)).
+    suspended_by_restriction: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     observed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

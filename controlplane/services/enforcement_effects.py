@@ -111,9 +111,10 @@ def converge_contract(
 ) -> None:
     """Brings contract state and servers in line with the blocks in force at `at`.
 
-    A full block suspends every running server. Servers are resumed only when `resume` is asked
-    (a full block was just lifted) and no full block remains: a server the customer suspended
-    itself while nothing blocked it is not ours to resume.
+    A full block suspends every running server and marks it as suspended by the restriction.
+    Servers are resumed only when `resume` is asked (a full block was just lifted), no full block
+    remains, and the restriction was what suspended them: a server the customer suspended itself
+    is not ours to resume.
     """
     if contract.state not in _IN_SERVICE or contract.id is None:
         return
@@ -125,9 +126,17 @@ def converge_contract(
         if full and server.desired_state == DesiredState.RUNNING:
             set_server_desired(session, server, DesiredState.SUSPENDED, at=at, actor=actor, clause=clause,
                                action="suspend")
-        elif resume and not full and server.desired_state == DesiredState.SUSPENDED:
+            _mark_suspended_by_restriction(session, server, True)
+        elif (resume and not full and server.desired_state == DesiredState.SUSPENDED
+              and server.suspended_by_restriction):
             set_server_desired(session, server, DesiredState.RUNNING, at=at, actor=actor, clause=clause,
                                action="resume")
+            _mark_suspended_by_restriction(session, server, False)
+
+
+def _mark_suspended_by_restriction(session: Session, server: Server, value: bool) -> None:
+    session.execute(update(Server).where(col(Server.id) == server.id).values(suspended_by_restriction=value))
+    session.refresh(server)
 
 
 def queue_contract_notice(

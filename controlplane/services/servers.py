@@ -138,7 +138,13 @@ def _swap(session: Session, *, server: Server, target: DesiredState, now: dateti
     result = session.exec(
         update(Server)
         .where(col(Server.id) == server.id, col(Server.generation) == server.generation)
-        .values(desired_state=target.value, generation=server.generation + 1, updated_at=now)
+        # An explicit order supersedes a restriction's suspension: lifting the block won't undo it.
+        .values(
+            desired_state=target.value,
+            generation=server.generation + 1,
+            updated_at=now,
+            suspended_by_restriction=False,
+        )
     )
     return result.rowcount == 1
 

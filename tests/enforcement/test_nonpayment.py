@@ -167,3 +167,24 @@ def test_no_auto_termination_lists_the_contract_for_confirmation(engine: Engine)
     with Session(engine) as session:
         termination = session.exec(select(Termination)).one()
         assert termination.confirmed_by is None and termination.started_at is None
+
+
+def test_lifting_resumes_only_the_servers_the_restriction_suspended(engine: Engine) -> None:
+    contract_id, server_ids, invoice_id = seed(engine)
+    with session_scope(engine) as session:  # the customer had paused one server itself, before any block
+        own = session.get(Server, server_ids[0])
+        assert own is not None
+        own.desired_state = "suspended"
+        session.add(own)
+    sweep(engine, DAY_30)
+    assert state_of(engine, contract_id) == ("restricted", ["suspended", "suspended"])
+    paid_on = noon(DUE + timedelta(days=32))
+    with session_scope(engine) as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        invoice.paid_amount, invoice.paid_in_full_at = invoice.total, paid_on
+        session.add(invoice)
+        assert lift_nonpayment_if_paid(session, contract_id, paid_on) is True
+    with Session(engine) as session:
+        states = {sid: session.get(Server, sid).desired_state for sid in server_ids}  # type: ignore[union-attr]
+    assert states == {server_ids[0]: "suspended", server_ids[1]: "running"}
