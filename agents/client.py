@@ -13,7 +13,14 @@ from urllib.parse import quote
 
 import httpx
 
-from controlplane.protocol import DesiredServer, Heartbeat, HostDesiredState, HostObservedState
+from controlplane.protocol import (
+    DESIRED_VERSION_HEADER,
+    DesiredServer,
+    DesiredVersion,
+    Heartbeat,
+    HostDesiredState,
+    HostObservedState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,7 @@ class ControlPlaneClient:
         self.host_name = host_name
         self._attempts = max(1, attempts)
         self._backoff_s = backoff_s
+        self._timeout_s = timeout_s
         self._http = httpx.Client(
             base_url=api_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -64,10 +72,27 @@ class ControlPlaneClient:
             transport=transport,
         )
         self._host_path = f"/v1/hosts/{quote(host_name, safe='')}"
+        # The version of the last desired state fetched (None before the first, or from an old server).
+        self.desired_version: str | None = None
 
     def desired(self) -> HostDesiredState:
         response = self._request("GET", f"{self._host_path}/desired-state")
+        self.desired_version = response.headers.get(DESIRED_VERSION_HEADER)
         return HostDesiredState.model_validate_json(response.content)
+
+    def watch(self, since: str, wait_s: float) -> str:
+        """Long-polls until the desired-state version differs from `since` (at most `wait_s`); returns it.
+
+        One attempt: the watcher owns the backoff, and the poll covers for it meanwhile.
+        """
+        response = self._request(
+            "GET",
+            f"{self._host_path}/desired-state/watch",
+            params={"since": since, "wait_s": wait_s},
+            timeout_s=wait_s + self._timeout_s,
+            attempts=1,
+        )
+        return DesiredVersion.model_validate_json(response.content).version
 
     def desired_one(self, server_id: str) -> DesiredServer | None:
         """The server's current desired state, or None when the control plane does not know it."""
@@ -87,15 +112,24 @@ class ControlPlaneClient:
         self._http.close()
 
     def _request(
-        self, method: str, path: str, *, json: object | None = None, missing_ok: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object | None = None,
+        missing_ok: bool = False,
+        params: dict[str, str | float] | None = None,
+        timeout_s: float | None = None,
+        attempts: int | None = None,
     ) -> httpx.Response:
         """Send with exponential backoff on transport errors and 5xx; 4xx are final."""
         last_error: str = ""
-        for attempt in range(self._attempts):
+        timeout = httpx.Timeout(timeout_s) if timeout_s is not None else httpx.USE_CLIENT_DEFAULT
+        for attempt in range(attempts or self._attempts):
             if attempt:
                 time.sleep(self._backoff_s * 2 ** (attempt - 1))
             try:
-                response = self._http.request(method, path, json=json)
+                response = self._http.request(method, path, json=json, params=params, timeout=timeout)
             except httpx.TransportError as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
                 continue

@@ -1,7 +1,8 @@
 """`run_agent`: the host agent's blocking main loop (used by `dcloud agent` and `dcloud up`).
 
-It serves /metrics, subscribes to libvirt events, polls the control plane every
-`agent_poll_interval_s`, runs a full resync every `agent_resync_interval_s` whatever happens,
+It serves /metrics, subscribes to libvirt events, watches the control plane's desired state (a long
+poll in `agents/watch.py` that asks for a pass as soon as an order lands; `agent_watch`), polls it every
+`agent_poll_interval_s` as the fallback, runs a full resync every `agent_resync_interval_s` whatever happens,
 heartbeats, and reconnects with backoff when libvirtd goes away. SIGTERM/SIGINT (or a caller's
 `stop_event`) end it cleanly, so tests can run it in a thread or a subprocess.
 """
@@ -25,6 +26,7 @@ from agents.events import EventSubscription, Wakeup, start_event_loop
 from agents.journal import DeletionJournal
 from agents.metrics import AgentMetrics, LibvirtCollector, start_metrics_server
 from agents.reconcile import Reconciler
+from agents.watch import DesiredWatch, supports_watch
 from controlplane.config import Settings
 from controlplane.protocol import Heartbeat
 
@@ -82,6 +84,9 @@ class Agent:
         self.metrics_server: WSGIServer | None = None
         self.connections_opened = 0
         self._subscription: EventSubscription | None = None
+        self.watch: DesiredWatch | None = None
+        # Set by the watch thread: the desired state moved, run a pass now rather than at the next poll.
+        self._desired_changed = threading.Event()
         self._backoff_s = 0.5
         self._next = {"resync": 0.0, "poll": 0.0, "heartbeat": 0.0, "connect": 0.0}
 
@@ -94,6 +99,8 @@ class Agent:
             while not self.stop_event.is_set():
                 self.step()
         finally:
+            if self.watch is not None:
+                self.watch.join(0.5)  # a watch in flight ends by itself at its wait_s; don't hold shutdown
             self._disconnect()
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
@@ -101,6 +108,7 @@ class Agent:
     def step(self) -> None:
         """One turn of the loop: connect if needed, run what is due, then wait for news or a deadline."""
         now = time.monotonic()
+        self._ensure_watch()
         if self.conn is None and now >= self._next["connect"]:
             self._connect()
         if self.conn is not None:
@@ -124,10 +132,31 @@ class Agent:
         if now >= self._next["resync"]:
             self._next["resync"] = now + self.settings.agent_resync_interval_s
             self._next["poll"] = now + self.settings.agent_poll_interval_s
+            self._desired_changed.clear()  # cleared before the pass: a change during it asks for another
             self._guarded(lambda: reconciler.run_once(resync=True))
-        elif now >= self._next["poll"]:
+        elif self._desired_changed.is_set() or now >= self._next["poll"]:
             self._next["poll"] = now + self.settings.agent_poll_interval_s
+            self._desired_changed.clear()
             self._guarded(reconciler.run_once)
+
+    def desired_changed(self) -> None:
+        """Called from the watch thread: ask the loop for a full pass right away."""
+        self._desired_changed.set()
+        self.wakeup.poke()
+
+    def _ensure_watch(self) -> None:
+        """Start the watch (again, should its thread ever have died) when enabled and the source has one."""
+        if not self.settings.agent_watch or not supports_watch(self.source) or self.stop_event.is_set():
+            return
+        if self.watch is not None and self.watch.is_alive():
+            return
+        self.watch = DesiredWatch(
+            self.source,  # type: ignore[arg-type]  # supports_watch checked the protocol
+            self.desired_changed,
+            self.stop_event,
+            on_error=lambda: self.metrics.count_error("control_plane"),
+        )
+        self.watch.start()
 
     def _guarded(self, work: Callable[[], object]) -> None:
         """Run a pass; a failure is counted and logged, and a dead connection is dropped for a reconnect."""

@@ -4,6 +4,9 @@ The agent pulls `GET /v1/hosts/{host}/desired-state`, converges libvirt, and pus
 `POST /v1/hosts/{host}/observed-state`. Heartbeats are `POST /v1/hosts/{host}/heartbeat`.
 Before the irreversible wipe step the agent re-reads one server with
 `GET /v1/hosts/{host}/servers/{server_id}/desired-state` and wipes only if it still says `deleted`.
+To act on orders at once rather than at its next poll, the agent long-polls
+`GET /v1/hosts/{host}/desired-state/watch?since=<version>&wait_s=<0..60>` (a `DesiredVersion`), starting
+from the version sent with the desired state in the `X-Desired-Version` header.
 """
 
 from __future__ import annotations
@@ -85,3 +88,13 @@ class Heartbeat(BaseModel):
     agent_version: str = "0.1.0"
     libvirt_uri: str
     libvirt_connected: bool
+
+
+# The header on `desired-state` carrying the version of the state it lists.
+DESIRED_VERSION_HEADER = "X-Desired-Version"
+
+
+class DesiredVersion(BaseModel):
+    """An opaque fingerprint of a host's desired state; any change to that state changes it."""
+
+    version: str

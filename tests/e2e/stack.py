@@ -114,7 +114,11 @@ class LiveStack:
 def _serve_api(engine: Engine, settings: Settings, clock: Clock | None) -> tuple[str, Callable[[], None]]:
     port = free_port()
     app = create_app(settings=settings, engine=engine, clock=clock)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # An agent's desired-state watch may be in flight when we stop: cut it after a second, not its wait.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
     thread = threading.Thread(target=server.run, name="e2e-api", daemon=True)
     thread.start()
@@ -143,8 +147,18 @@ def _start_agent(settings: Settings) -> Callable[[], None]:
     return stop
 
 
-def start_stack(tmp_path: Path, *, clock: Clock | None = None, suspend_mode: str = "pause") -> LiveStack:
-    """Starts API + agent; the caller must call `stack.stop()` (the fixture does, in a finalizer)."""
+def start_stack(
+    tmp_path: Path,
+    *,
+    clock: Clock | None = None,
+    suspend_mode: str = "pause",
+    poll_interval_s: float = 0.3,
+    watch: bool = True,
+) -> LiveStack:
+    """Starts API + agent; the caller must call `stack.stop()` (the fixture does, in a finalizer).
+
+    `poll_interval_s` and `watch` are the agent's `agent_poll_interval_s` and `agent_watch`.
+    """
     run_id = f"dctest-e2e-{uuid.uuid4().hex[:8]}"
     engine = make_engine(f"sqlite:///{tmp_path / 'dcloud.db'}")
     upgrade(engine)
@@ -153,7 +167,8 @@ def start_stack(tmp_path: Path, *, clock: Clock | None = None, suspend_mode: str
     settings = Settings(
         database_url=str(engine.url), state_dir=str(tmp_path / "agent"), host_name=run_id,
         storage_pool=run_id, storage_pool_path=str(POOL_ROOT / run_id), suspend_mode=suspend_mode,
-        stop_timeout_s=2.0, agent_poll_interval_s=0.3, agent_resync_interval_s=5.0,
+        stop_timeout_s=2.0, agent_poll_interval_s=poll_interval_s, agent_watch=watch,
+        agent_resync_interval_s=max(5.0, poll_interval_s),
         heartbeat_interval_s=1.0, heartbeat_missed_limit=15, agent_metrics_port=free_port(),
         libvirt_uri=QEMU_URI,
     )

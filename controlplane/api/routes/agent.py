@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, Response, status
 from fastapi.routing import APIRouter
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, SessionDep, SettingsDep
@@ -17,22 +16,21 @@ from controlplane.api.schemas.hosts import HostPublic
 from controlplane.errors import Forbidden
 from controlplane.models.auth import Role
 from controlplane.models.host import Host
-from controlplane.protocol import DesiredServer, Heartbeat, HostDesiredState, HostObservedState
+from controlplane.protocol import (
+    DESIRED_VERSION_HEADER,
+    DesiredServer,
+    DesiredVersion,
+    Heartbeat,
+    HostDesiredState,
+    HostObservedState,
+)
 from controlplane.services import agent_state
 from controlplane.services import hosts as host_service
 
 router = APIRouter(prefix="/v1/hosts/{host}", tags=["agent"])
 
-# The header on desired-state carrying the version the agent can start watching from.
-DESIRED_VERSION_HEADER = "X-Desired-Version"
 # How often a waiting watch re-reads the fingerprint: the latency of an order reaching the agent.
 WATCH_CHECK_INTERVAL_S = 0.1
-
-
-class DesiredVersion(BaseModel):
-    """An opaque fingerprint of the host's desired state; any change to that state changes it."""
-
-    version: str
 
 
 def _host_for(readers: frozenset[Role]):  # type: ignore[no-untyped-def]
