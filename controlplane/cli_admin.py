@@ -65,6 +65,8 @@ def probe_libvirt_capacity(uri: str, *, pool_name: str, pool_path: str) -> Capac
     """CPUs and memory from `getInfo()`; disk from the storage pool, else the filesystem it would live on."""
     import libvirt
 
+    import agents.driver  # noqa: F401  # silences libvirt's stderr printing of errors we handle
+
     conn = libvirt.open(uri)
     try:
         info = conn.getInfo()  # [model, memory MiB, cpus, mhz, nodes, sockets, cores, threads]

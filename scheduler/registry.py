@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 
 # Modules that register jobs; a missing one is skipped (its owner may not have built it yet).
 JOB_MODULES: tuple[str, ...] = (
-    "controlplane.jobs",
-    "network.jobs",
     "controlplane.enforcement_jobs",
     "controlplane.billing_jobs",
 )
