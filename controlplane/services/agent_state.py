@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,18 +26,9 @@ from controlplane.protocol import (
 )
 from controlplane.services.audit import record_change
 from controlplane.services.server_guards import WIPE_ALLOWED_CONTRACT_STATES, wipe_withheld
+from network.service import attachments_for, release_server_addresses
 
 AGENT_ACTOR_PREFIX = "agent:"
-
-
-def _attachments_lookup() -> Callable[[Session, list[str]], dict[str, list[NetworkAttachment]]] | None:
-    """The network module's `attachments_for`, if it ships one (imported lazily: D builds it in parallel)."""
-    try:
-        module = importlib.import_module("network.service")
-    except ImportError:
-        return None
-    fn: Any = getattr(module, "attachments_for", None)
-    return fn if callable(fn) else None
 
 
 def _desired(
@@ -68,10 +57,9 @@ def _smtp_blocked(session: Session, server_ids: list[str], now: datetime | None)
 
 
 def _networks(session: Session, server_ids: list[str]) -> dict[str, list[NetworkAttachment]]:
-    lookup = _attachments_lookup()
-    if lookup is None or not server_ids:
+    if not server_ids:
         return {}
-    found = lookup(session, server_ids)
+    found = attachments_for(session, server_ids)
     return {
         sid: [NetworkAttachment.model_validate(a, from_attributes=True) for a in found.get(sid, [])]
         for sid in server_ids
@@ -257,6 +245,8 @@ def _record_deletion(
             server.desired_state = DesiredState.DELETED
             server.generation += 1
         session.add(server)
+        # The disks are wiped: the address leaves the server and enters quarantine before reuse.
+        release_server_addresses(session, server_id=server.id, at=now)
 
 
 def _record_orphans(

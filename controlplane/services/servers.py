@@ -16,6 +16,7 @@ from controlplane.models.server import DeletionRecord, DesiredState, Server
 from controlplane.services.audit import record_change
 from controlplane.services.placement import Demand, place_anywhere, place_on_named_host
 from controlplane.services.server_guards import check_action_allowed
+from network.service import allocate_server_address
 
 Action = Literal["start", "stop", "suspend", "resume", "delete"]
 
@@ -69,6 +70,8 @@ def create_server(
     )
     session.add(server)
     session.flush()
+    # Art. 24(1): one address per server, leased in the same transaction (a full pool refuses the server).
+    lease = allocate_server_address(session, server=server, at=now)
     record_change(
         session,
         at=now,
@@ -76,7 +79,7 @@ def create_server(
         entity_type="server",
         entity_id=server.id,
         action="create",
-        after=server_snapshot(server),
+        after={**server_snapshot(server), "address": lease.address if lease else None},
     )
     session.commit()
     return server
