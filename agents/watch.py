@@ -83,6 +83,8 @@ class DesiredWatch:
             try:
                 version = self._source.watch(since, self._wait_s)
             except Exception as exc:  # any failure: back off, the poll covers for us meanwhile
+                if self._stop.is_set():
+                    break  # the API going away under a stopping agent is no failure
                 self.failures += 1
                 log.warning("desired-state watch failed (%s); retrying in %.1fs", exc, backoff_s)
                 if self._on_error is not None:
