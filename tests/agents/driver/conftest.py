@@ -7,19 +7,17 @@ test session, so finalizers remove exactly what this run created and never anoth
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import random
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import libvirt
 import pytest
-from lxml import etree
 
 from agents.driver import LibvirtDriver
-from controlplane.protocol import DesiredServer, NetworkAttachment
+from controlplane.protocol import DesiredServer
+from tests.utils.libvirt_net import TestNetwork
+from tests.utils.libvirt_net import isolated_network as isolated_network_of
 
 RUN = secrets.token_hex(3)
 QEMU_URI = "qemu:///system"
@@ -120,60 +118,8 @@ def new_server(qemu_conn: libvirt.virConnect, pool_names: tuple[str, str]) -> It
                 vol.delete(0)
 
 
-def _network_xml(name: str, bridge: str, subnet: ipaddress.IPv4Network) -> str:
-    hosts = list(subnet.hosts())
-    root = etree.Element("network")
-    etree.SubElement(root, "name").text = name
-    etree.SubElement(root, "bridge", name=bridge, stp="off")
-    ip = etree.SubElement(root, "ip", address=str(hosts[0]), netmask=str(subnet.netmask))
-    dhcp = etree.SubElement(ip, "dhcp")
-    etree.SubElement(dhcp, "range", start=str(hosts[1]), end=str(hosts[-1]))
-    return etree.tostring(root, encoding="unicode")
-
-
-def _candidate_subnets() -> list[ipaddress.IPv4Network]:
-    """/27s of the documentation ranges, shuffled, so parallel runs rarely pick the same one."""
-    nets = [
-        sub
-        for block in ("192.0.2.0/24", "198.51.100.0/24")
-        for sub in ipaddress.ip_network(block).subnets(new_prefix=27)
-    ]
-    random.shuffle(nets)
-    return nets
-
-
-@dataclass
-class TestNetwork:
-    __test__ = False  # a fixture value, not a test class
-
-    name: str
-    subnet: ipaddress.IPv4Network
-
-    def attachment(self, host_index: int = 10) -> NetworkAttachment:
-        mac = "52:54:00:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
-        return NetworkAttachment(network=self.name, mac=mac, ip=str(list(self.subnet.hosts())[host_index]))
-
-
 @pytest.fixture
 def isolated_network(qemu_conn: libvirt.virConnect) -> Iterator[TestNetwork]:
     """A persistent, running, isolated (no <forward>) libvirt network with DHCP."""
-    suffix = secrets.token_hex(3)
-    name, bridge = f"dctest-{RUN}-{suffix}", f"dct-{suffix}"
-    net = None
-    try:
-        for subnet in _candidate_subnets():
-            net = qemu_conn.networkDefineXML(_network_xml(name, bridge, subnet))
-            try:
-                net.create()
-                break
-            except libvirt.libvirtError:
-                net.undefine()  # subnet in use by a parallel run: try another
-                net = None
-        assert net is not None, "no free documentation subnet for a test network"
-        yield TestNetwork(name, subnet)
-    finally:
-        if net is not None:
-            with contextlib.suppress(libvirt.libvirtError):
-                net.destroy()
-            with contextlib.suppress(libvirt.libvirtError):
-                net.undefine()
+    with isolated_network_of(qemu_conn, f"dctest-{RUN}") as network:
+        yield network
