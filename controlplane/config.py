@@ -34,11 +34,16 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = 30.0
     heartbeat_missed_limit: int = 2
     whois_port: int = 4343
+    # Loopback by default; production serves port 43 on a public address (deploy/dcloud.env.example).
+    whois_bind: str = "127.0.0.1"
     # Notices (Art. 13): e-mail through the company's SMTP relay.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "noreply@dcloud.example"
     smtp_timeout_s: float = 10.0
+    # The deployment's terms policy versions (JSON list of Policy.to_dict() objects, partial = overrides
+    # of the defaults); loaded once at startup, a bad file stops startup. None: the built-in default only.
+    policy_file: str | None = None
 
 
 @lru_cache

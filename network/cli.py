@@ -29,8 +29,9 @@ def cmd_whois_server(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     settings = _settings(args)
     port = args.port if args.port is not None else settings.whois_port
-    print(f"whois server on {args.bind}:{port} (RFC 3912); Ctrl-C stops it", flush=True)
-    run_whois_server(settings, stop, bind=args.bind, port=port)
+    bind = args.bind or settings.whois_bind
+    print(f"whois server on {bind}:{port} (RFC 3912); Ctrl-C stops it", flush=True)
+    run_whois_server(settings, stop, bind=bind, port=port)
     return 0
 
 
@@ -95,7 +96,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     whois.add_argument(
         "--port", type=int, help="TCP port (default DCLOUD_WHOIS_PORT, 4343; 43 in production)"
     )
-    whois.add_argument("--bind", default="127.0.0.1", help="listen address (default 127.0.0.1; :: for all)")
+    whois.add_argument(
+        "--bind", default=None, help="listen address (default DCLOUD_WHOIS_BIND or 127.0.0.1; :: for all)"
+    )
     pool = subparsers.add_parser("pool", help="address pools", description="Create and list address pools.")
     pool_subs = pool.add_subparsers(dest="pool_command", required=True, metavar="COMMAND")
     create = _leaf(pool_subs, "create", cmd_pool_create, "create an address pool (overlaps are refused)")

@@ -186,7 +186,7 @@ def run_whois_server(
     settings: Settings,
     stop_event: threading.Event | None = None,
     *,
-    bind: str = "127.0.0.1",
+    bind: str | None = None,
     port: int | None = None,
     engine: Engine | None = None,
     identity: OperatorIdentity | None = None,
@@ -199,7 +199,13 @@ def run_whois_server(
     service = WhoisService(engine, identity or get_identity(), limits or WhoisLimits())
     try:
         asyncio.run(
-            serve(service, bind, port if port is not None else settings.whois_port, stop_event, ready)
+            serve(
+                service,
+                bind or settings.whois_bind,
+                port if port is not None else settings.whois_port,
+                stop_event,
+                ready,
+            )
         )
     finally:
         if own_engine:
