@@ -44,14 +44,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from controlplane.main import create_app
+    from controlplane.cli_up import run_api
 
     settings = settings_from(args)
-    host, port = args.bind or settings.api_host, args.port or settings.api_port
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level=args.log_level)
-    return 0
+    bind, port = args.bind or settings.api_host, args.port or settings.api_port
+    scheduler = bool(args.with_scheduler)
+    return run_api(settings, bind=bind, port=port, log_level=args.log_level, with_scheduler=scheduler)
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -134,10 +132,15 @@ def _add_server_parsers(subs: Any) -> None:
     up.add_argument("--port", type=int, help="API port (default DCLOUD_API_PORT, 8080)")
     up.add_argument("--no-agent", action="store_true", help="do not run the local host agent")
     up.add_argument("--no-whois", action="store_true", help="do not run the WHOIS server")
-    serve = _leaf(subs, "serve", cmd_serve, "run the API only (no scheduler, no agent)")
+    serve = _leaf(subs, "serve", cmd_serve, "run the API (and with --with-scheduler the scheduler); no agent")
     serve.add_argument("--bind", help="listen address (default DCLOUD_API_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default DCLOUD_API_PORT, 8080)")
     serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    serve.add_argument(
+        "--with-scheduler",
+        action="store_true",
+        help="also run the scheduler (invoicing, sweeps, notices); only the elected leader runs jobs",
+    )
     _leaf(
         subs,
         "agent",
@@ -197,19 +200,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_module_parsers(subs: Any) -> None:
     """The terms engine and the network module add their own subcommands."""
-    from controlplane import cli_billing, cli_enforcement, cli_terms
+    from controlplane import cli_billing, cli_enforcement, cli_policy, cli_terms
     from network import cli as network_cli
 
     cli_terms.add_parsers(subs)
     network_cli.add_parsers(subs)
     cli_enforcement.add_parsers(subs)
     cli_billing.add_parsers(subs)
+    cli_policy.add_parsers(subs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from controlplane.errors import DcloudError
+    from controlplane.services.policies import PolicyFileInvalid, configure_policies
 
     args = build_parser().parse_args(argv)
+    try:
+        # Every command decides with the deployment's policy versions; a bad file stops it here.
+        configure_policies(settings_from(args).policy_file)
+    except PolicyFileInvalid as exc:
+        print(f"dcloud {args.command}: error: DCLOUD_POLICY_FILE: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         return int(args.func(args))
     except DcloudError as exc:

@@ -32,5 +32,6 @@ def daily_sweep(ctx: JobContext) -> None:
 def daily_renewal(ctx: JobContext) -> None:
     now = ctx.clock()
     report = renew_contracts(ctx.engine, as_of=seoul_date(now), now=now)
-    if report.renewed or report.ended:
-        log.info("renewal: %d renewed, %d not renewed", len(report.renewed), len(report.ended))
+    if report.renewed or report.ended or report.failed:
+        log.info("renewal: %d renewed, %d not renewed, %d failed", len(report.renewed), len(report.ended),
+                 len(report.failed))

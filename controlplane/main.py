@@ -11,12 +11,15 @@ from controlplane.clock import Clock, system_clock
 from controlplane.config import Settings, get_settings
 from controlplane.db import make_engine
 from controlplane.metrics import build_registry
+from controlplane.services.policies import configure_policies
 
 
 def create_app(
     *, settings: Settings | None = None, engine: Engine | None = None, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
+    # Loaded once, before serving: a bad policy file must stop startup, not a sweep at 2 a.m.
+    configure_policies(settings.policy_file)
     app = FastAPI(title="dcloud control plane", version="0.1.0", openapi_url="/openapi.json")
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.database_url)

@@ -88,7 +88,7 @@ def utilisation(session: Session, *, pool: AddressPool, at: datetime) -> Utilisa
         .select_from(AddressLease)
         .where(AddressLease.pool_id == pool.id, AddressLease.released_at.is_(None))  # type: ignore[union-attr]
     ).one()
-    cutoff = at - timedelta(days=quarantine_days())
+    cutoff = at - timedelta(days=quarantine_days(at))
     quarantined = session.exec(
         select(func.count())
         .select_from(FreeAddress)

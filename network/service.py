@@ -22,7 +22,7 @@ from controlplane.models import Contract, Host, Server
 from controlplane.protocol import NetworkAttachment
 from network import ipam
 from network.models import AddressLease, AddressPool, FreeAddress
-from network.policy import quarantine_days
+from network.policy import pinned_quarantine_days, shortest_quarantine_days
 from network.pools import shape_of
 
 Lease = AddressLease
@@ -97,18 +97,29 @@ def _take_never_used(pool: AddressPool) -> int | None:
     return offset
 
 
+# Candidates past the shortest quarantine looked at per allocation; with one quarantine length across
+# versions (the usual case) the first one is taken.
+_REUSE_CANDIDATES = 32
+
+
 def _take_released(session: Session, pool: AddressPool, at: datetime) -> int | None:
-    cutoff = at - timedelta(days=quarantine_days())
-    entry = session.exec(
-        select(FreeAddress)
+    """The longest-released address whose own quarantine (its releasing contract's version) is over."""
+    cutoff = at - timedelta(days=shortest_quarantine_days())
+    rows = session.exec(
+        select(FreeAddress, Contract.terms_version)
+        .join(AddressLease, (col(AddressLease.pool_id) == FreeAddress.pool_id)
+              & (col(AddressLease.addr_offset) == FreeAddress.addr_offset)
+              & (col(AddressLease.released_at) == FreeAddress.released_at), isouter=True)
+        .join(Contract, col(Contract.id) == col(AddressLease.contract_id), isouter=True)
         .where(FreeAddress.pool_id == pool.id, FreeAddress.released_at <= cutoff)
         .order_by(col(FreeAddress.released_at), col(FreeAddress.addr_offset))
-        .limit(1)
-    ).first()
-    if entry is None:
-        return None
-    session.delete(entry)
-    return entry.addr_offset
+        .limit(_REUSE_CANDIDATES)
+    ).all()
+    for entry, version in rows:
+        if entry.released_at <= at - timedelta(days=pinned_quarantine_days(version, at)):
+            session.delete(entry)
+            return entry.addr_offset
+    return None
 
 
 def allocate_in_pool(session: Session, *, pool_id: int, holder: Holder, at: datetime) -> AddressLease | None:

@@ -16,6 +16,7 @@ from controlplane.api.routes import (
     metrics,
     outages,
     payments,
+    policies,
     servers,
     terminations,
     tokens,
@@ -38,3 +39,5 @@ api_router.include_router(enforcement.router)
 api_router.include_router(blocks.router)
 api_router.include_router(terminations.router)
 api_router.include_router(outages.router)
+# The terms policy versions contracts are pinned to (Art. 3(4)).
+api_router.include_router(policies.router)

@@ -16,6 +16,7 @@ from controlplane.models.enforcement import Outage
 from controlplane.services.audit import record_change
 from controlplane.services.invoice_drafts import ExtraLine
 from controlplane.services.invoicing import register_extra_lines
+from controlplane.services.policies import pinned_policy
 from controlplane.terms import availability as sla
 from controlplane.terms.calendar import YearMonth, seoul_date, seoul_midnight
 from controlplane.terms.clauses import Clause
@@ -102,8 +103,9 @@ def availability(session: Session, *, contract_id: int, month: YearMonth) -> sla
     if contract is None:
         raise NotFound(f"no contract {contract_id}", field="contract_id")
     outages = [_terms_outage(o) for o in _month_outages(session, contract_id, month)]
+    policy = pinned_policy(contract.terms_version)  # threshold and minimum outage of its own version
     try:
-        return sla.sla_credit(max(0, contract.monthly_fee - contract.discount), month, outages)
+        return sla.sla_credit(max(0, contract.monthly_fee - contract.discount), month, outages, policy)
     except TermsError as exc:
         raise InvalidInput(exc.message, field=exc.field) from exc
 
@@ -111,13 +113,17 @@ def availability(session: Session, *, contract_id: int, month: YearMonth) -> sla
 def claim_credit(session: Session, *, contract_id: int, month: YearMonth, now: datetime, actor: str) -> int:
     """A written claim (Art. 37): accepted only within 3 months of learning the cause; the credit is
     recorded on the month's first outage and billed on the next invoice. Returns the credit."""
+    contract = session.get(Contract, contract_id)
+    if contract is None:
+        raise NotFound(f"no contract {contract_id}", field="contract_id")
+    policy = pinned_policy(contract.terms_version)
     outages = _month_outages(session, contract_id, month)
     if any(o.credit_amount is not None for o in outages):
         raise Conflict(f"availability credit for {month} was already claimed", field="month")
     for outage in outages:
         learned = outage.cause_learned_at or outage.resolved_at
         assert learned is not None
-        window = claim_window(seoul_date(learned))
+        window = claim_window(seoul_date(learned), policy)
         if not window.is_met_by(seoul_date(now)):
             raise InvalidInput(f"the claim window closed on {window.on.isoformat()} ({window.clause})",
                                field="month")

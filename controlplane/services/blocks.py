@@ -23,9 +23,10 @@ from controlplane.services.enforcement_effects import (
     converge_contract,
     queue_contract_notice,
 )
+from controlplane.services.policies import PolicyLookup, pinned_policy
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.errors import TermsError
-from controlplane.terms.policy import DEFAULT_POLICY, Policy
+from controlplane.terms.policy import Policy
 from controlplane.terms.restriction import check_restriction_period, item_clause, latest_restriction_end
 
 _IN_SERVICE = (ContractState.ACTIVE, ContractState.RESTRICTED)
@@ -70,18 +71,20 @@ def lift_block(session: Session, contract: Contract, block: Block, *, at: dateti
 
 
 def lift_nonpayment_if_paid(session: Session, contract_id: int, at: datetime, *,
-                            actor: str = "system:payments", policy: Policy = DEFAULT_POLICY) -> bool:
+                            actor: str = "system:payments", policy: Policy | None = None) -> bool:
     """Art. 16(5): call after a payment is recorded, in the payment's transaction (the contract row is
-    locked there, or here). Lifts the nonpayment block when the terms say the arrears are settled."""
-    from controlplane.services.enforcement_decisions import LIFT, NOTIFY, decide_contract
+    locked there, or here). Lifts the nonpayment block when the terms say the arrears are settled,
+    by the contract's pinned terms version (`policy` overrides it)."""
+    from controlplane.services.enforcement_decisions import LIFT, NOTIFY, decide_pinned
     from controlplane.services.enforcement_facts import load_facts
 
     contract = lock_contract(session, contract_id)
-    facts = load_facts(session, as_of=seoul_date(at), at=at, policy=policy, contract_ids=[contract_id])
+    pinned = policy or pinned_policy(contract.terms_version)
+    facts = load_facts(session, as_of=seoul_date(at), at=at, policies=[pinned], contract_ids=[contract_id])
     found = facts.get(contract_id)
     if found is None or found.nonpayment_block is None:
         return False
-    actions = decide_contract(found, as_of=seoul_date(at), at=at, policy=policy)
+    actions = decide_pinned(found, as_of=seoul_date(at), at=at, policies=PolicyLookup(), override=pinned)
     lift = next((a for a in actions if a.kind == LIFT), None)
     if lift is None:
         return False
@@ -96,13 +99,14 @@ def lift_nonpayment_if_paid(session: Session, contract_id: int, at: datetime, *,
 
 
 def create_operator_block(session: Session, *, contract_id: int, request: BlockCreate, now: datetime,
-                          actor: str, policy: Policy = DEFAULT_POLICY) -> Block:
-    """An operator restriction with its notice, before or (when impractical) right after (Art. 16(4))."""
+                          actor: str, policy: Policy | None = None) -> Block:
+    """An operator restriction with its notice, before or (when impractical) right after (Art. 16(4)).
+    Its longest period is the contract's pinned version's (`policy` overrides it)."""
     contract = lock_contract(session, contract_id)
     if contract.state not in _IN_SERVICE:
         raise Conflict(f"contract {contract_id} is {contract.state}; only an active or restricted "
                        "contract can be restricted", field="state")
-    clause, starts_at, planned_end = _validated(request, now, policy)
+    clause, starts_at, planned_end = _validated(request, now, policy or pinned_policy(contract.terms_version))
     block = Block(contract_id=contract_id, kind=request.kind, scope=request.scope, clause=clause,
                   item=request.item, reason=request.reason, started_at=starts_at, planned_end=planned_end,
                   notice_sent_at=now, created_by=actor)

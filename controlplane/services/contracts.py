@@ -26,7 +26,7 @@ from controlplane.services.audit import record_change
 from controlplane.services.customers import get_customer
 from controlplane.services.notices import queue_notice
 from controlplane.services.payments import customer_overdue_amount
-from controlplane.services.policies import current_policy, policy_for
+from controlplane.services.policies import current_policy, pinned_policy
 from controlplane.terms.approval import ApplicantFacts, Hold, HoldReason, automatic_holds, hold_clause
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.errors import IllegalTransition
@@ -116,7 +116,7 @@ def apply_for_contract(session: Session, *, now: datetime, actor: str, data: Con
     contract = Contract(
         **data.model_dump(),
         state=ContractState.APPLIED,
-        terms_version=current_policy().version,
+        terms_version=current_policy(seoul_date(now)).version,
         created_at=now,
         updated_at=now,
     )
@@ -215,7 +215,7 @@ def activate_contract(
         raise InvalidInput(
             "opening later than the desired date needs the reason sent (Art. 9(1))", field="reason"
         )
-    term = base_term(open_date, policy_for(contract.terms_version))
+    term = base_term(open_date, pinned_policy(contract.terms_version))
     _apply_transition(
         session,
         contract,

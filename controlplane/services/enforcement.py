@@ -30,15 +30,17 @@ from controlplane.services.enforcement_decisions import (
     ENFORCE_BLOCK,
     LIFT,
     NOTIFY,
+    POLICY_UNKNOWN,
     RESTRICT,
     TERMINATE,
     SweepAction,
-    decide_contract,
+    decide_pinned,
 )
 from controlplane.services.enforcement_effects import converge_contract, queue_contract_notice
 from controlplane.services.enforcement_facts import load_facts
+from controlplane.services.policies import PolicyLookup, known_policies
 from controlplane.terms.calendar import seoul_date, seoul_midnight
-from controlplane.terms.policy import DEFAULT_POLICY, Policy
+from controlplane.terms.policy import Policy
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +58,23 @@ def sweep_moment(as_of: date, now: datetime) -> datetime:
     return now if seoul_date(now) >= as_of else seoul_midnight(as_of)
 
 
+def _versions(policy: Policy | None) -> list[Policy]:
+    return [policy] if policy is not None else known_policies()
+
+
 def plan(
-    session: Session, as_of: date, *, now: datetime, policy: Policy = DEFAULT_POLICY
+    session: Session, as_of: date, *, now: datetime, policy: Policy | None = None
 ) -> list[SweepAction]:
-    """Every action due on `as_of`, in contract order; a dry run (nothing is written)."""
+    """Every action due on `as_of`, in contract order; a dry run (nothing is written).
+
+    Each contract is decided with its pinned terms version (one look-up per version); `policy`
+    overrides that for every contract (what-if runs and tests)."""
     at = sweep_moment(as_of, now)
-    facts = load_facts(session, as_of=as_of, at=at, policy=policy)
+    facts = load_facts(session, as_of=as_of, at=at, policies=_versions(policy))
+    lookup = PolicyLookup()
     actions: list[SweepAction] = []
     for contract_id in sorted(facts):
-        actions += decide_contract(facts[contract_id], as_of=as_of, at=at, policy=policy)
+        actions += decide_pinned(facts[contract_id], as_of=as_of, at=at, policies=lookup, override=policy)
     return actions
 
 
@@ -76,18 +86,19 @@ class ApplyResult:
 
 
 def apply(engine: Engine, actions: list[SweepAction], as_of: date, actor: str, *, now: datetime,
-          policy: Policy = DEFAULT_POLICY) -> ApplyResult:
+          policy: Policy | None = None) -> ApplyResult:
     """Executes a plan, one transaction per contract, each action re-checked under the contract lock."""
     at = sweep_moment(as_of, now)
     result = ApplyResult()
+    lookup = PolicyLookup()
     by_contract: dict[int, list[SweepAction]] = defaultdict(list)
     for action in actions:
         by_contract[action.contract_id].append(action)
     for contract_id, group in by_contract.items():
         try:
             with session_scope(engine) as session:
-                _apply_contract(session, contract_id, group, as_of=as_of, at=at, actor=actor, policy=policy,
-                                result=result)
+                _apply_contract(session, contract_id, group, as_of=as_of, at=at, actor=actor,
+                                policies=lookup, override=policy, result=result)
         except Exception as exc:  # one contract's failure must not stop the sweep for the others
             log.exception("enforcement on contract %s failed", contract_id)
             result.failed += [(a, f"{type(exc).__name__}: {exc}") for a in group]
@@ -96,10 +107,12 @@ def apply(engine: Engine, actions: list[SweepAction], as_of: date, actor: str, *
 
 
 def _apply_contract(session: Session, contract_id: int, group: list[SweepAction], *, as_of: date,
-                    at: datetime, actor: str, policy: Policy, result: ApplyResult) -> None:
+                    at: datetime, actor: str, policies: PolicyLookup, override: Policy | None,
+                    result: ApplyResult) -> None:
     contract = lock_contract(session, contract_id)
-    facts = load_facts(session, as_of=as_of, at=at, policy=policy, contract_ids=[contract_id])
-    fresh = {a.key: a for a in (decide_contract(facts[contract_id], as_of=as_of, at=at, policy=policy)
+    facts = load_facts(session, as_of=as_of, at=at, policies=_versions(override), contract_ids=[contract_id])
+    fresh = {a.key: a for a in (decide_pinned(facts[contract_id], as_of=as_of, at=at, policies=policies,
+                                              override=override)
                                 if contract_id in facts else [])}
     for action in group:
         current = fresh.get(action.key)
@@ -111,8 +124,21 @@ def _apply_contract(session: Session, contract_id: int, group: list[SweepAction]
                           after={"key": action.key, "why": why})
             result.dropped.append((action, why))
             continue
+        if current.kind == POLICY_UNKNOWN:
+            _record_policy_unknown(session, current, at=at, actor=actor, result=result)
+            continue
         _execute(session, contract, current, at=at, actor=actor)
         result.applied.append(current)
+
+
+def _record_policy_unknown(session: Session, action: SweepAction, *, at: datetime, actor: str,
+                           result: ApplyResult) -> None:
+    """Fails the contract's policy-bound decisions loudly: logged, audited, counted in `failed`."""
+    log.error("enforcement on contract %s failed: %s", action.contract_id, action.reason)
+    record_change(session, at=at, actor=actor, entity_type="contract", entity_id=action.contract_id,
+                  action=f"sweep_failed:{action.kind}", clause=action.clause,
+                  after={"key": action.key, "why": action.reason})
+    result.failed.append((action, action.reason))
 
 
 def _execute(session: Session, contract: Contract, action: SweepAction, *, at: datetime, actor: str) -> None:
@@ -161,7 +187,8 @@ def _terminate(
         termination_service.start_termination(session, contract, termination, at=at, actor=actor)
 
 
-def _lift_if_paid_meanwhile(engine: Engine, result: ApplyResult, *, at: datetime, policy: Policy) -> None:
+def _lift_if_paid_meanwhile(engine: Engine, result: ApplyResult, *, at: datetime,
+                            policy: Policy | None) -> None:
     """A payment that committed just after a restriction is honoured within the same sweep (Art. 16(5))."""
     for contract_id in {a.contract_id for a in result.applied if a.kind == RESTRICT}:
         with session_scope(engine) as session:

@@ -10,6 +10,7 @@ from typing import Any
 
 from controlplane.models.customer import ContractState
 from controlplane.services.enforcement_facts import IN_SERVICE, ContractFacts, seoul_day
+from controlplane.services.policies import PolicyLookup, UnknownPolicyVersion
 from controlplane.terms.actions import ActionKind
 from controlplane.terms.overdue import NonpaymentFacts, UnpaidInvoice, decide_nonpayment, restriction_date
 from controlplane.terms.policy import Policy
@@ -23,6 +24,9 @@ TERMINATE = "terminate"
 NOTIFY = "notify"
 ELIGIBLE = "eligible_for_termination"
 COMPLETE = "complete_termination"
+# The contract's pinned terms version is not defined here: nothing that needs its numbers is decided,
+# and applying this action records the failure (Art. 3(4): never decide with another version's numbers).
+POLICY_UNKNOWN = "policy_unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +53,25 @@ class SweepAction:
         return data
 
 
-def decide_contract(facts: ContractFacts, *, as_of: date, at: datetime, policy: Policy) -> list[SweepAction]:
-    """Every action the terms require for this contract on `as_of`."""
+def decide_pinned(facts: ContractFacts, *, as_of: date, at: datetime, policies: PolicyLookup,
+                  override: Policy | None = None) -> list[SweepAction]:
+    """`decide_contract` with the contract's pinned version (or `override`, for what-if runs)."""
+    if override is not None:
+        return decide_contract(facts, as_of=as_of, at=at, policy=override)
+    try:
+        policy: Policy | None = policies.get(facts.terms_version)
+    except UnknownPolicyVersion:
+        policy = None
+    return decide_contract(facts, as_of=as_of, at=at, policy=policy)
+
+
+def decide_contract(
+    facts: ContractFacts, *, as_of: date, at: datetime, policy: Policy | None
+) -> list[SweepAction]:
+    """Every action the terms require for this contract on `as_of`.
+
+    `policy` None means the pinned version is unknown: only what needs no policy number is decided (a
+    termination already confirmed runs on, a block in force stays enforced) plus one POLICY_UNKNOWN."""
     started = facts.termination is not None and facts.termination.started
     if facts.state == ContractState.TERMINATING or started:
         return _finish_termination(facts, as_of)
@@ -59,9 +80,18 @@ def decide_contract(facts: ContractFacts, *, as_of: date, at: datetime, policy: 
         return actions
     if actions and actions[0].kind == TERMINATE:
         return actions  # a confirmed termination supersedes restricting the same contract
+    if policy is None:
+        return actions + _blocks(facts, as_of, at, None) + [_policy_unknown(facts, as_of)]
     actions += _nonpayment(facts, as_of, policy)
     actions += _blocks(facts, as_of, at, policy)
     return actions
+
+
+def _policy_unknown(facts: ContractFacts, as_of: date) -> SweepAction:
+    reason = (f"pinned terms version {facts.terms_version!r} is not defined in this deployment; "
+              "nonpayment and cure decisions are withheld until DCLOUD_POLICY_FILE defines it")
+    return SweepAction(POLICY_UNKNOWN, facts.contract_id, "Art. 3(4)", reason, as_of,
+                       f"policy-unknown:{facts.terms_version}:{as_of}", automatic=False)
 
 
 def _finish_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]:
@@ -131,7 +161,7 @@ def _nonpayment(facts: ContractFacts, as_of: date, policy: Policy) -> list[Sweep
     return out
 
 
-def _blocks(facts: ContractFacts, as_of: date, at: datetime, policy: Policy) -> list[SweepAction]:
+def _blocks(facts: ContractFacts, as_of: date, at: datetime, policy: Policy | None) -> list[SweepAction]:
     out: list[SweepAction] = []
     for block in facts.blocks:
         if block.started_at > at:
@@ -142,8 +172,8 @@ def _blocks(facts: ContractFacts, as_of: date, at: datetime, policy: Policy) -> 
                                    f"{block.kind} block {block.block_id} ({block.scope}) is in force",
                                    seoul_day(block.started_at), f"block:{block.block_id}:enforce:{as_of}",
                                    block_id=block.block_id))
-        if block.kind == "nonpayment" or block.item is None or block.planned_end is None:
-            continue  # emergencies (Art. 16(1)) carry no cure period
+        if block.kind == "nonpayment" or block.item is None or block.planned_end is None or policy is None:
+            continue  # emergencies (Art. 16(1)) carry no cure period; without the policy, no cure deadline
         if facts.termination is not None:
             continue
         uncured = RestrictionFacts(str(block.block_id), str(facts.contract_id), block.item,

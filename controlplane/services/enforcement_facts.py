@@ -7,7 +7,7 @@ The same loaders, filtered to one contract, give `apply` its fresh facts after t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -65,6 +65,7 @@ class ServerCounts:
 class ContractFacts:
     contract_id: int
     state: str
+    terms_version: str = ""  # the pinned policy version (Art. 3(4)) its decisions use
     invoices: list[InvoiceFact] = field(default_factory=list)
     blocks: list[BlockFact] = field(default_factory=list)
     termination: TerminationFact | None = None
@@ -76,14 +77,17 @@ class ContractFacts:
 
 
 def load_facts(
-    session: Session, *, as_of: date, at: datetime, policy: Policy,
+    session: Session, *, as_of: date, at: datetime, policies: Iterable[Policy],
     contract_ids: Collection[int] | None = None,
 ) -> dict[int, ContractFacts]:
-    """Every contract the sweep may have to act on, keyed by id: arrears, blocks, terminations."""
+    """Every contract the sweep may have to act on, keyed by id: arrears, blocks, terminations.
+
+    `policies` are the versions the contracts may be pinned to; invoices are loaded up to the latest
+    horizon among them, so each contract's own version still sees every invoice it needs."""
     facts: dict[int, ContractFacts] = {}
-    horizon = invoice_horizon(as_of, policy)
-    for contract_id, state in _contracts_in_play(session, contract_ids, horizon):
-        facts[contract_id] = ContractFacts(contract_id, state)
+    horizon = max(invoice_horizon(as_of, p) for p in policies)
+    for contract_id, state, version in _contracts_in_play(session, contract_ids, horizon):
+        facts[contract_id] = ContractFacts(contract_id, state, version)
     _add_invoices(session, facts, horizon=horizon, contract_ids=contract_ids)
     _add_blocks(session, facts, at=at, contract_ids=contract_ids)
     _add_terminations(session, facts, contract_ids=contract_ids)
@@ -104,10 +108,10 @@ def invoice_horizon(as_of: date, policy: Policy) -> date:
 
 def _contracts_in_play(
     session: Session, contract_ids: Collection[int] | None, horizon: date
-) -> list[tuple[int, str]]:
+) -> list[tuple[int, str, str]]:
     """Contracts in service or being terminated; `applied`, `held`, `terminated` ones have nothing due."""
     states = (*IN_SERVICE, ContractState.TERMINATING.value)
-    query = select(Contract.id, Contract.state).where(col(Contract.state).in_(states))
+    query = select(Contract.id, Contract.state, Contract.terms_version).where(col(Contract.state).in_(states))
     query = _restrict_ids(query, col(Contract.id), contract_ids)
     if contract_ids is None:
         # Only contracts with something pending: arrears, a block, a termination, or terminating.
@@ -120,7 +124,7 @@ def _contracts_in_play(
         query = query.where(
             (col(Contract.id).in_(pending)) | (col(Contract.state) == ContractState.TERMINATING.value)
         )
-    return [(int(cid), str(state)) for cid, state in session.execute(query).all()]
+    return [(int(cid), str(state), str(version)) for cid, state, version in session.execute(query).all()]
 
 
 def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, horizon: date,

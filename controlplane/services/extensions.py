@@ -10,7 +10,7 @@ from controlplane.errors import InvalidInput, NotFound
 from controlplane.models.billing import Invoice
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
-from controlplane.services.policies import policy_for
+from controlplane.services.policies import pinned_policy
 from controlplane.terms.errors import TermsError
 from controlplane.terms.overdue import restriction_date
 
@@ -26,8 +26,9 @@ def approve_extension(
     session.refresh(invoice)
     if invoice.paid_in_full_at is not None:
         raise InvalidInput(f"invoice {invoice_id} is paid in full; nothing to extend", field="invoice_id")
+    policy = pinned_policy(contract.terms_version)  # 409 on an unknown pin, before judging the date
     try:
-        restriction_date(invoice.due_date, until, policy_for(contract.terms_version))
+        restriction_date(invoice.due_date, until, policy)
     except TermsError as exc:
         raise InvalidInput(exc.message, field=exc.field or "extension_until") from exc
     before = {"extension_until": str(invoice.extension_until) if invoice.extension_until else None}

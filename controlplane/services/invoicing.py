@@ -151,9 +151,12 @@ def _run_chunk(
         report.considered += 1
         try:
             result = _compute(facts[contract_id], month, balances, extras)
-        except TermsError as exc:  # one bad contract must not stop the month's billing
+        except TermsError as exc:  # one bad contract (or an unknown pinned version) must not stop the month
             log.error("contract %s: cannot invoice %s: %s", contract_id, month, exc.message)
             report.failed += 1
+            record_change(session, at=now, actor="system:invoicing", entity_type="contract",
+                          entity_id=contract_id, action="invoice_failed", clause="Art. 31(1)",
+                          after={"month": str(month), "field": exc.field, "why": exc.message})
             continue
         if result is None:
             report.nothing_to_bill += 1

@@ -4,6 +4,7 @@ conditions, unless the customer asked to terminate. A daily job; a missed day re
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -16,8 +17,10 @@ from controlplane.models.enforcement import Termination
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.enforcement_effects import contract_snapshot
-from controlplane.services.policies import current_policy
+from controlplane.services.policies import UnknownPolicyVersion, policy_for
 from controlplane.terms.renewal import Term, decide_renewal
+
+log = logging.getLogger(__name__)
 
 _RENEWABLE = (ContractState.ACTIVE.value, ContractState.RESTRICTED.value)
 
@@ -26,6 +29,7 @@ _RENEWABLE = (ContractState.ACTIVE.value, ContractState.RESTRICTED.value)
 class RenewalReport:
     renewed: list[int] = field(default_factory=list)
     ended: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # pinned to an unknown terms version: left as is
 
 
 def due_for_renewal(session: Session, as_of: date) -> list[int]:
@@ -45,10 +49,24 @@ def renew_contracts(
     with session_scope(engine) as session:
         ids = due_for_renewal(session, as_of)
     for contract_id in ids:
-        with session_scope(engine) as session:
-            renewed = renew_contract(session, contract_id, as_of=as_of, now=now, actor=actor)
-            (report.renewed if renewed else report.ended).append(contract_id)
+        try:
+            with session_scope(engine) as session:
+                renewed = renew_contract(session, contract_id, as_of=as_of, now=now, actor=actor)
+        except UnknownPolicyVersion as exc:
+            _record_failure(engine, contract_id, exc, now=now, actor=actor)
+            report.failed.append(contract_id)
+            continue
+        (report.renewed if renewed else report.ended).append(contract_id)
     return report
+
+
+def _record_failure(engine: Engine, contract_id: int, exc: UnknownPolicyVersion, *, now: datetime,
+                    actor: str) -> None:
+    # Renewing "for the same term" needs the pinned version's term length; never assume another's.
+    log.error("renewal of contract %s failed: %s", contract_id, exc.message)
+    with session_scope(engine) as session:
+        record_change(session, at=now, actor=actor, entity_type="contract", entity_id=contract_id,
+                      action="renew_failed", clause="Art. 18", after={"why": exc.message})
 
 
 def renew_contract(session: Session, contract_id: int, *, as_of: date, now: datetime, actor: str) -> bool:
@@ -58,7 +76,7 @@ def renew_contract(session: Session, contract_id: int, *, as_of: date, now: date
         return False
     requested = session.exec(select(Termination.id).where(Termination.contract_id == contract_id)).first()
     before = contract_snapshot(contract)
-    months = 12 * current_policy().base_term_years
+    months = 12 * policy_for(contract.terms_version).base_term_years
     term = Term(contract.term_start, contract.term_end, months)
     while term.last < as_of:
         decision = decide_renewal(term, contract.terms_version, termination_requested=requested is not None)

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from controlplane.models.billing import Invoice, LateFee
 from controlplane.models.customer import Contract
-from controlplane.services.policies import policy_for
+from controlplane.services.policies import pinned_policy
 from controlplane.terms.late_fee import late_fee
 
 
@@ -72,7 +72,8 @@ def settle_invoices(
 def _late_fee_row(
     invoice: Invoice, contract: Contract, part: int, paid_on: date, payment_id: int | None
 ) -> LateFee | None:
-    fee = late_fee(part, invoice.due_date, paid_on, policy_for(contract.terms_version))
+    # The contract's own version (Art. 3(4)); an unknown one refuses the payment (409) rather than guess.
+    fee = late_fee(part, invoice.due_date, paid_on, pinned_policy(contract.terms_version))
     if fee.amount <= 0:
         return None
     return LateFee(

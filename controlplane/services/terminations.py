@@ -24,9 +24,10 @@ from controlplane.services.enforcement_effects import (
     set_contract_state,
     set_server_desired,
 )
+from controlplane.services.policies import pinned_policy
 from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.penalty import early_termination_penalty
-from controlplane.terms.policy import DEFAULT_POLICY, Policy
+from controlplane.terms.policy import Policy
 from controlplane.terms.refund import annual_prepay_refund
 
 _CLAUSES = {"customer_request": "Art. 20(2)", "ex_officio": "Art. 21(1)", "insolvency": "Art. 20(5)",
@@ -42,13 +43,15 @@ def termination_snapshot(t: Termination) -> dict[str, object]:
 
 
 def request_termination(session: Session, *, contract_id: int, request: TerminationCreate, now: datetime,
-                        actor: str, policy: Policy = DEFAULT_POLICY) -> Termination:
+                        actor: str, policy: Policy | None = None) -> Termination:
     """A customer's request (>= 7 days notice, settled per Art. 32(3), 20(7)), ex officio, or insolvency
-    (Art. 20(5), immediate). Ex officio and insolvency start at once; a request on its day."""
+    (Art. 20(5), immediate). Ex officio and insolvency start at once; a request on its day.
+    Notice days and penalty are the contract's pinned version's (`policy` overrides it)."""
     contract = lock_contract(session, contract_id)
     if contract.state not in _LIVE:
         raise Conflict(f"contract {contract_id} is {contract.state}; it cannot be terminated now",
                        field="state")
+    policy = policy or pinned_policy(contract.terms_version)
     today = seoul_date(now)
     effective_on = _effective_on(request, today, policy)
     penalty, refund = (_settlement(session, contract, effective_on, request.refused_fee_increase, policy)
