@@ -54,7 +54,7 @@ def ensure_token(
 
 class _AllInOneServer(uvicorn.Server):
     """uvicorn re-raises SIGTERM after its own shutdown, which would kill the process before the agent and
-    scheduler stop; here the signal stops everything and `dcloud up` exits 0 after joining them."""
+    scheduler stop; here the signal stops everything and `dcloud up`/`serve` exit 0 after joining them."""
 
     def __init__(self, config: uvicorn.Config, stop: threading.Event) -> None:
         super().__init__(config)
@@ -106,6 +106,28 @@ def _run_scheduler(settings: Settings, engine: Engine, stop: threading.Event) ->
     run_scheduler(JobContext(engine=engine, settings=settings, clock=system_clock), elector_for(engine), stop)
 
 
+def run_scheduler_thread(settings: Settings, engine: Engine, stop: threading.Event) -> threading.Thread:
+    return _thread("scheduler", lambda: _run_scheduler(settings, engine, stop))
+
+
+def run_api(settings: Settings, *, bind: str, port: int, log_level: str, with_scheduler: bool) -> int:
+    """`dcloud serve`: the API; with the scheduler too, whose jobs run only in the elected leader."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    engine = make_engine(settings.database_url)
+    stop = threading.Event()
+    threads = [run_scheduler_thread(settings, engine, stop)] if with_scheduler else []
+    app = create_app(settings=settings, engine=engine)
+    config = uvicorn.Config(app, host=bind, port=port, log_level=log_level)
+    try:
+        _AllInOneServer(config, stop).run()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=_JOIN_TIMEOUT_S)
+        engine.dispose()
+    return 0
+
+
 def run_all_in_one(
     settings: Settings,
     *,
@@ -135,7 +157,7 @@ def run_all_in_one(
     stop = threading.Event()
     config = uvicorn.Config(create_app(settings=local, engine=engine), host=bind, port=port)
     server = _AllInOneServer(config, stop)
-    threads = [_thread("scheduler", lambda: _run_scheduler(local, engine, stop))]
+    threads = [run_scheduler_thread(local, engine, stop)]
     if with_whois:
         threads.append(_thread("whois", lambda: _run_whois(local, stop)))
     if with_agent:
