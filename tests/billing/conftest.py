@@ -2,58 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from controlplane.clock import FixedClock
-from controlplane.db import make_engine
 from controlplane.models import Contract, Customer
-from controlplane.store_metadata import load_all_models
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2027, 3, 1, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(T0)
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/billing.db")
-    load_all_models().create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh database dctest_<random>, dropped afterwards even when the test fails."""
-    name = f"dctest_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture
-def pg_engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    load_all_models().create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 def make_customer(session: Session, **overrides: object) -> Customer:

@@ -9,18 +9,11 @@ import pytest
 from sqlalchemy import Engine
 
 from controlplane.db import make_engine
-from tests.utils.pg import fresh_pg_database
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/store.db"
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_pg_database() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
