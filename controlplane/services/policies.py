@@ -131,10 +131,11 @@ def _parse_entry(entry: Any, index: int, source: str) -> Policy:
     if not isinstance(entry, dict):
         raise PolicyFileInvalid(f"{where}: expected an object", field="policies")
     version = entry.get("version")
+    if version is not None:
+        where = f"{source}: version {version!r}"
     for required in ("version", "effective_from"):
         if required not in entry:
             raise PolicyFileInvalid(f"{where}: every version needs {required!r}", field=required)
-    where = f"{source}: version {version!r}"
     try:
         return Policy.from_dict(entry)
     except PolicyInvalid as exc:
@@ -186,13 +187,10 @@ def register_policies(policies: Iterable[Policy]) -> None:
 
 
 def configure_policies(policy_file: str | None) -> list[Policy]:
-    """Startup: loads DCLOUD_POLICY_FILE once (a repeat with the same path is a no-op); None = defaults."""
+    """Startup: loads DCLOUD_POLICY_FILE once; a repeat with the same path, or None, keeps what is
+    registered (a process starts with the built-in default only)."""
     global _loaded_path
-    if policy_file is None:
-        if _loaded_path is not None:
-            reset_policies()
-        return known_policies()
-    if policy_file == _loaded_path:
+    if policy_file is None or policy_file == _loaded_path:
         return known_policies()
     policies = load_policy_file(policy_file)
     register_policies(policies)
