@@ -7,6 +7,7 @@ served desired state changed (the change is real) and that the version changed w
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,17 +26,24 @@ from controlplane.services.agent_state import apply_observed_state, desired_stat
 from controlplane.services.servers import change_desired_state
 from controlplane.store_metadata import load_all_models
 from tests.enforcement.conftest import make_world, noon
+from tests.utils.pg import fresh_pg_database
 
 NOW = noon(date(2027, 3, 2))
 Snapshot = tuple[str, str]
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/watch.db")
-    load_all_models().create_all(engine)
-    yield engine
-    engine.dispose()
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The same aggregates on both stores (SQLite by default, PostgreSQL in production)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgres":
+            url = stack.enter_context(fresh_pg_database())
+        else:
+            url = f"sqlite:///{tmp_path}/watch.db"
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        load_all_models().create_all(engine)
+        yield engine
 
 
 def _world(engine: Engine, servers: int = 2) -> tuple[int, list[str]]:
