@@ -10,47 +10,26 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
 if __package__ in (None, ""):  # `python bench/invoicing.py`: make the repo importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select
 
+from bench.pg import bench_database
 from bench.result import Result
-from controlplane.db import make_engine, session_scope
+from controlplane.db import session_scope
 from controlplane.models import Contract, Customer, Invoice, InvoiceLine, Notice
 from controlplane.services.inserts import insert_ignoring_conflicts
 from controlplane.services.invoicing import generate_invoices
-from controlplane.store_metadata import load_all_models
 from controlplane.terms.calendar import YearMonth
 
-PG_URL = os.environ.get("DCLOUD_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CONTRACTS = int(os.environ.get("DCLOUD_BENCH_CONTRACTS", "100000"))
 TARGET_SECONDS = 60.0
 NOW = datetime(2027, 4, 1, tzinfo=UTC)
 CHUNK = 5000
-
-
-@contextmanager
-def _bench_database() -> Iterator[Engine]:
-    name = f"dcbench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(PG_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        load_all_models().create_all(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _seed(engine: Engine, n: int) -> None:
@@ -163,7 +142,7 @@ def _baseline(engine: Engine, n: int) -> float:
 
 
 def run() -> list[Result]:
-    with _bench_database() as engine:
+    with bench_database() as engine:
         _seed(engine, CONTRACTS)
         baseline = _baseline(engine, CONTRACTS)
         started = time.perf_counter()

@@ -15,46 +15,23 @@ import os
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 if __package__ in (None, ""):  # `python bench/ipam.py`: make the repo importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from bench.pg import bench_database
 from bench.result import Result
-from controlplane.db import make_engine, session_scope
-from controlplane.store_metadata import load_all_models
+from controlplane.db import session_scope
 from network.pools import PoolSpec, create_pool
 from network.service import Holder, allocate_in_pool, release_server_addresses
 
-PG_URL = os.environ.get("DCLOUD_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PREFIX = int(os.environ.get("DCLOUD_BENCH_IPAM_PREFIX", "16"))
 WINDOW = 1000
 TARGET_LAST_VS_FIRST = 2.0
 T0 = datetime(2027, 1, 1, tzinfo=UTC)
-
-
-@contextmanager
-def _bench_database() -> Iterator[Engine]:
-    name = f"dcbench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-        # Growth with pool use is the question, not this disk's fsync latency (which swamps it here).
-        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
-    engine = make_engine(PG_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        load_all_models().create_all(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _allocate_one(engine: Engine, pool_id: int, n: int, at: datetime) -> None:
@@ -120,7 +97,7 @@ def _fill(engine: Engine) -> dict[str, float]:
 
 
 def run() -> list[Result]:
-    with _bench_database() as engine:
+    with bench_database(synchronous_commit=False) as engine:
         m = _fill(engine)
     size = int(m["size"])
     bm_first, bm_last = _bitmap(size)

@@ -11,7 +11,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +21,7 @@ if __package__ in (None, ""):  # `python bench/sweep.py`: make the repo importab
 from sqlalchemy import Engine, insert, text
 from sqlmodel import Session
 
+from bench.pg import bench_database
 from bench.result import Result
 from controlplane.db import make_engine, session_scope
 from controlplane.models import Block, Contract, Customer, Invoice, Payment
@@ -29,7 +29,6 @@ from controlplane.services import enforcement
 from controlplane.store_metadata import load_all_models
 from controlplane.terms.calendar import seoul_midnight
 
-PG_URL = os.environ.get("DCLOUD_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CONTRACTS = int(os.environ.get("DCLOUD_BENCH_CONTRACTS", "100000"))
 TARGET_RATIO = 5.0
 AS_OF = date(2027, 4, 15)
@@ -51,23 +50,6 @@ def _sqlite() -> Iterator[Engine]:
             yield engine
         finally:
             engine.dispose()
-
-
-@contextmanager
-def _postgres() -> Iterator[Engine]:
-    name = f"dcbench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(PG_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        load_all_models().create_all(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _insert(session: Session, table: object, rows: list[dict[str, object]]) -> None:
@@ -146,7 +128,7 @@ def run() -> list[Result]:
     results = []
     with _sqlite() as engine:
         results.append(_measure(engine, "SQLite"))
-    with _postgres() as engine:
+    with bench_database() as engine:
         results.append(_measure(engine, "PostgreSQL"))
     return results
 
