@@ -1,9 +1,9 @@
 """Lifecycle overhead: create -> running -> suspend -> resume -> delete through dcloud (API + agent over
 HTTP, the real stack of the end-to-end tests) versus the same libvirt calls made directly, same run.
 
-Target (issue 2): dcloud within 1.3x of direct libvirt plus one reconcile interval. An order placed
-through the API waits for the agent's next poll, so each of the four orders may wait up to one poll
-interval; the verdict allows 1.3x direct plus one interval per order, and the note says so.
+Target (issue 2): dcloud within 1.3x of direct libvirt plus one reconcile interval. The agent runs with
+the production poll interval (Settings' default); orders reach it through the desired-state watch, so
+the allowance of one interval is rarely touched. The ratio without any allowance is printed too.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from agents.domain_xml import build_domain_xml
 from agents.driver import detect_domain_type, volume_name
 from agents.wipe import wipe_volume
 from bench.result import Result
+from controlplane.config import Settings
 from controlplane.protocol import DesiredServer
 from tests.e2e.stack import POOL_ROOT, LiveStack, start_stack
 
 ROUNDS = 3
-ORDERS = 4  # create, suspend, resume, delete
 POLL_S = 0.01
 
 
@@ -72,7 +72,7 @@ def _dcloud_once(stack: LiveStack) -> float:
 
 def run() -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="dcbench-lifecycle-") as tmp:
-        stack = start_stack(Path(tmp))
+        stack = start_stack(Path(tmp), poll_interval_s=Settings().agent_poll_interval_s)
         try:
             name = f"dcbench-{stack.run_id}"
             pool = storage.ensure_dir_pool(stack.conn, name, str(POOL_ROOT / name))
@@ -86,11 +86,16 @@ def run() -> list[Result]:
             interval = stack.agent_settings.agent_poll_interval_s
         finally:
             stack.stop()
-    allowance = 1.3 + ORDERS * interval / direct
+    allowance = 1.3 + interval / direct
     return [
         Result(
             "lifecycle: create..delete through dcloud", via, "s", baseline=direct,
             baseline_name="the same libvirt calls made directly (best of 3)", target=allowance,
-            note=f"target = 1.3x direct + one {interval:g}s poll interval per order ({ORDERS} orders)",
-        )
+            note=f"target = 1.3x direct + one {interval:g}s reconcile (poll) interval",
+        ),
+        Result(
+            "  same, ratio with no poll allowance", via, "s", baseline=direct,
+            baseline_name="the same libvirt calls made directly",
+            note="what the watch buys: orders reach the agent without waiting for a poll",
+        ),
     ]
