@@ -23,7 +23,7 @@ from controlplane.services.enforcement_effects import (
     converge_contract,
     queue_contract_notice,
 )
-from controlplane.services.policies import PolicyLookup, pinned_policy
+from controlplane.services.policies import PolicyLookup, known_policies, pinned_policy
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.errors import TermsError
 from controlplane.terms.policy import Policy
@@ -79,11 +79,12 @@ def lift_nonpayment_if_paid(session: Session, contract_id: int, at: datetime, *,
     from controlplane.services.enforcement_facts import load_facts
 
     contract = lock_contract(session, contract_id)
-    pinned = policy or pinned_policy(contract.terms_version)
-    facts = load_facts(session, as_of=seoul_date(at), at=at, policies=[pinned], contract_ids=[contract_id])
+    versions = [policy] if policy is not None else known_policies()
+    facts = load_facts(session, as_of=seoul_date(at), at=at, policies=versions, contract_ids=[contract_id])
     found = facts.get(contract_id)
     if found is None or found.nonpayment_block is None:
-        return False
+        return False  # nothing to lift: a payment on an unknown pinned version still goes through
+    pinned = policy or pinned_policy(contract.terms_version)
     actions = decide_pinned(found, as_of=seoul_date(at), at=at, policies=PolicyLookup(), override=pinned)
     lift = next((a for a in actions if a.kind == LIFT), None)
     if lift is None:

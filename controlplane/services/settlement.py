@@ -73,6 +73,8 @@ def _late_fee_row(
     invoice: Invoice, contract: Contract, part: int, paid_on: date, payment_id: int | None
 ) -> LateFee | None:
     # The contract's own version (Art. 3(4)); an unknown one refuses the payment (409) rather than guess.
+    if paid_on <= invoice.due_date:
+        return None  # on time: no late fee, and no policy number needed (Art. 34(3))
     fee = late_fee(part, invoice.due_date, paid_on, pinned_policy(contract.terms_version))
     if fee.amount <= 0:
         return None

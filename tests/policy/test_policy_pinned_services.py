@@ -26,21 +26,21 @@ from tests.policy.conftest import DEFAULT_VERSION, SLOW_VERSION, make_contract, 
 DUE = date(2027, 2, 28)
 
 
-def _pay_31_days_late(engine: Engine, version: str) -> list[LateFee]:
+def _pay(engine: Engine, version: str, on: date) -> list[LateFee]:
     with session_scope(engine) as session:
         contract = make_contract(session, version)
         make_invoice(session, contract, due=DUE, total=100_000)
         customer_id = contract.customer_id
     with Session(engine, expire_on_commit=False) as session:
         paid = PaymentCreate(customer_id=customer_id, amount=100_000)
-        now = seoul_midnight(date(2027, 3, 31)).replace(hour=10)
+        now = seoul_midnight(on).replace(hour=10)
         outcome = record_payment(session, now=now, actor="test", data=paid, key=f"k-{version}")
     return outcome.late_fees
 
 
 def test_late_fee_uses_the_pinned_rate(engine: Engine, deployed: Path) -> None:
-    default_fee, = _pay_31_days_late(engine, DEFAULT_VERSION)
-    slow_fee, = _pay_31_days_late(engine, SLOW_VERSION)
+    default_fee, = _pay(engine, DEFAULT_VERSION, DUE + timedelta(days=31))
+    slow_fee, = _pay(engine, SLOW_VERSION, DUE + timedelta(days=31))
     assert (default_fee.overdue_days, default_fee.amount) == (31, 1_528)  # 15/1000 a month (Art. 34)
     assert (slow_fee.overdue_days, slow_fee.amount) == (31, 1_223)  # 100,000 x 12/1000 x 12 x 31/365
 
@@ -49,11 +49,20 @@ def test_late_payment_on_an_unknown_version_is_refused_and_nothing_is_recorded(
     engine: Engine, deployed: Path
 ) -> None:
     with pytest.raises(Conflict) as raised:
-        _pay_31_days_late(engine, "1999-01")
+        _pay(engine, "1999-01", DUE + timedelta(days=31))
     assert raised.value.field == "terms_version"
     with Session(engine) as session:
         assert session.exec(select(Payment)).all() == []
         assert all(i.paid_amount == 0 for i in session.exec(select(Invoice)).all())
+
+
+def test_payment_on_time_needs_no_policy_number_so_an_unknown_version_still_pays(
+    engine: Engine, deployed: Path
+) -> None:
+    assert _pay(engine, "1999-01", DUE) == []
+    with Session(engine) as session:
+        invoice = session.exec(select(Invoice)).one()
+    assert invoice.paid_amount == 100_000 and invoice.paid_in_full_at is not None
 
 
 def test_invoices_are_dated_by_the_pinned_version_and_an_unknown_one_fails_alone(
