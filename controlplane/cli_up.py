@@ -25,6 +25,8 @@ from controlplane.models.host import Host
 log = logging.getLogger("dcloud.up")
 # The agent finishes its current pass before it sees the stop event; do not wait on it forever.
 _JOIN_TIMEOUT_S = 10.0
+# Agents hold desired-state watches open for up to 25 s; shutdown must not wait for them (they retry).
+_GRACEFUL_SHUTDOWN_S = 3
 
 
 def ensure_local_host(settings: Settings, engine: Engine, host_name: str) -> None:
@@ -117,7 +119,9 @@ def run_api(settings: Settings, *, bind: str, port: int, log_level: str, with_sc
     stop = threading.Event()
     threads = [run_scheduler_thread(settings, engine, stop)] if with_scheduler else []
     app = create_app(settings=settings, engine=engine)
-    config = uvicorn.Config(app, host=bind, port=port, log_level=log_level)
+    config = uvicorn.Config(
+        app, host=bind, port=port, log_level=log_level, timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S
+    )
     try:
         _AllInOneServer(config, stop).run()
     finally:
@@ -155,7 +159,10 @@ def run_all_in_one(
     api_host = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
     local = settings.model_copy(update={"api_url": f"http://{api_host}:{port}", "host_name": host_name})
     stop = threading.Event()
-    config = uvicorn.Config(create_app(settings=local, engine=engine), host=bind, port=port)
+    config = uvicorn.Config(
+        create_app(settings=local, engine=engine), host=bind, port=port,
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
+    )
     server = _AllInOneServer(config, stop)
     threads = [run_scheduler_thread(local, engine, stop)]
     if with_whois:
