@@ -28,7 +28,7 @@ from controlplane.services.credits import credit_balances
 from controlplane.services.inserts import insert_ignoring_conflicts, table_of
 from controlplane.services.invoice_drafts import ContractInvoice, ExtraLine, compute_invoice
 from controlplane.services.invoice_facts import ContractFacts, billable_contract_ids, load_facts
-from controlplane.services.notices import ContactInfo, notice_rows, queue_notice_rows
+from controlplane.services.notices import ContactInfo, invoice_notice_key, notice_rows, queue_notice_rows
 from controlplane.services.policies import policy_for
 from controlplane.terms.calendar import YearMonth
 from controlplane.terms.errors import TermsError
@@ -309,7 +309,7 @@ def _queue_invoice_notices(
                 customer=customers[d.customer_id],
                 contract_id=d.contract_id,
                 draft=draft,
-                dedupe_key=f"invoice:{created[d.contract_id]}",
+                dedupe_key=invoice_notice_key(created[d.contract_id]),
                 now=now,
             )
         )

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from controlplane.clock import Clock
 from controlplane.db import session_scope
+from controlplane.models.billing import Invoice
 from controlplane.models.customer import Customer
 from controlplane.models.notices import Notice
 from controlplane.notify.email import DeliveryFailed, EmailSender
@@ -162,10 +163,31 @@ def _send(notice: Notice, sender: EmailSender, sms: SmsProvider) -> None:
         sender.send(recipient=notice.recipient, subject=notice.subject, body=notice.body)
 
 
+_INVOICE_KEY = "invoice:"
+
+
+def invoice_notice_key(invoice_id: int) -> str:
+    """The outbox key of an invoice's notice; its delivery is when the invoice counts as sent."""
+    return f"{_INVOICE_KEY}{invoice_id}"
+
+
+def _invoice_id_of(stored_key: str) -> int:
+    """`invoice:<id>:<channel>` (notice_rows appends the channel) -> id."""
+    return int(stored_key.removeprefix(_INVOICE_KEY).split(":", 1)[0])
+
+
 def _mark_sent(engine: Engine, notice_id: int, now: datetime) -> None:
     with session_scope(engine) as session:
         sent = update(Notice).where(col(Notice.id) == notice_id).values(sent_at=now, last_error=None)
         session.execute(sent)
+        key = session.exec(select(Notice.dedupe_key).where(Notice.id == notice_id)).one()
+        if key.startswith(_INVOICE_KEY):
+            # Art. 31(1), 35(1): the dispute window runs from the invoice being sent; first channel wins.
+            session.execute(
+                update(Invoice)
+                .where(col(Invoice.id) == _invoice_id_of(key), col(Invoice.sent_at).is_(None))
+                .values(sent_at=now)
+            )
 
 
 def _record_failure(engine: Engine, notice: Notice, now: datetime, error: str) -> None:

@@ -151,3 +151,33 @@ def test_a_claimed_notice_is_not_sent_by_a_second_worker(
 
     assert (report.sent, sender.nested_sent) == (1, 0)
     assert len(recorder.messages) == 1
+
+
+def test_delivering_the_invoice_notice_marks_the_invoice_sent(
+    sqlite_engine: Engine,
+    clock: FixedClock,
+    smtp: tuple[Recorder, int],
+    customer_factory: MakeCustomer,
+    contract_factory: Callable[..., Any],
+) -> None:
+    from datetime import date
+
+    from controlplane.models import Invoice
+    from controlplane.services.invoicing import generate_invoices
+    from controlplane.terms.calendar import YearMonth
+
+    recorder, port = smtp
+    with Session(sqlite_engine) as session:
+        contract_factory(session, customer_factory(session), term_start=date(2027, 1, 1))
+        session.commit()
+    generate_invoices(sqlite_engine, month=YearMonth(2027, 1), as_of=date(2027, 2, 1), now=clock())
+    with Session(sqlite_engine) as session:
+        assert session.exec(select(Invoice)).one().sent_at is None  # queued is not sent
+    clock.advance(minutes=5)
+
+    deliver_due_notices(sqlite_engine, SmtpSender(host="127.0.0.1", port=port, sender="n@d.test"),
+                        LoggingSmsProvider(), clock)
+
+    with Session(sqlite_engine) as session:
+        assert session.exec(select(Invoice)).one().sent_at == clock()
+    assert len(recorder.messages) == 1
