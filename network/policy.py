@@ -26,6 +26,12 @@ def shortest_quarantine_days() -> int:
     return min(p.address_quarantine_days for p in known_policies())
 
 
+def uniform_quarantine_days() -> int | None:
+    """The one quarantine every version shares (the usual case: no per-address look-up needed), else None."""
+    days = {p.address_quarantine_days for p in known_policies()}
+    return days.pop() if len(days) == 1 else None
+
+
 def pinned_quarantine_days(terms_version: str | None, at: datetime) -> int:
     """The releasing contract's version's quarantine; the deployment's current one without a contract.
 

@@ -22,7 +22,7 @@ from controlplane.models import Contract, Host, Server
 from controlplane.protocol import NetworkAttachment
 from network import ipam
 from network.models import AddressLease, AddressPool, FreeAddress
-from network.policy import pinned_quarantine_days, shortest_quarantine_days
+from network.policy import pinned_quarantine_days, shortest_quarantine_days, uniform_quarantine_days
 from network.pools import shape_of
 
 Lease = AddressLease
@@ -104,6 +104,27 @@ _REUSE_CANDIDATES = 32
 
 def _take_released(session: Session, pool: AddressPool, at: datetime) -> int | None:
     """The longest-released address whose own quarantine (its releasing contract's version) is over."""
+    uniform = uniform_quarantine_days()
+    entry = (_oldest_released_before(session, pool, at - timedelta(days=uniform)) if uniform is not None
+             else _oldest_past_pinned_quarantine(session, pool, at))
+    if entry is None:
+        return None
+    session.delete(entry)
+    return entry.addr_offset
+
+
+def _oldest_released_before(session: Session, pool: AddressPool, cutoff: datetime) -> FreeAddress | None:
+    """Every version agrees on the quarantine (the usual case): one indexed look-up, no join."""
+    return session.exec(
+        select(FreeAddress)
+        .where(FreeAddress.pool_id == pool.id, FreeAddress.released_at <= cutoff)
+        .order_by(col(FreeAddress.released_at), col(FreeAddress.addr_offset))
+        .limit(1)
+    ).first()
+
+
+def _oldest_past_pinned_quarantine(session: Session, pool: AddressPool, at: datetime) -> FreeAddress | None:
+    """Versions differ: each candidate past the shortest quarantine is checked against its own."""
     cutoff = at - timedelta(days=shortest_quarantine_days())
     rows = session.exec(
         select(FreeAddress, Contract.terms_version)
@@ -115,11 +136,8 @@ def _take_released(session: Session, pool: AddressPool, at: datetime) -> int | N
         .order_by(col(FreeAddress.released_at), col(FreeAddress.addr_offset))
         .limit(_REUSE_CANDIDATES)
     ).all()
-    for entry, version in rows:
-        if entry.released_at <= at - timedelta(days=pinned_quarantine_days(version, at)):
-            session.delete(entry)
-            return entry.addr_offset
-    return None
+    return next((entry for entry, version in rows
+                 if entry.released_at <= at - timedelta(days=pinned_quarantine_days(version, at))), None)
 
 
 def allocate_in_pool(session: Session, *, pool_id: int, holder: Holder, at: datetime) -> AddressLease | None:
