@@ -22,6 +22,7 @@ from controlplane.models import Contract, Host, OrphanDomain, Server
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
 from controlplane.services.hosts import host_health
+from controlplane.services.policies import known_policies
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class ControlPlaneCollector(Collector):
             session, "dcloud_contracts", "Contracts by life-cycle state (map section 1)",
             col(Contract.state), "state",
         )
+        yield self._unknown_policies(session)
         blocks = GaugeMetricFamily(
             "dcloud_active_blocks",
             "Active restrictions by kind and scope (Art. 16, 33)",
@@ -70,6 +72,19 @@ class ControlPlaneCollector(Collector):
         )
         orphans.add_metric([], float(session.exec(select(func.count()).select_from(OrphanDomain)).one()))
         yield orphans
+
+    def _unknown_policies(self, session: Session) -> Metric:
+        """Contracts pinned to a version this deployment does not know: the sweep withholds their actions."""
+        family = GaugeMetricFamily(
+            "dcloud_contracts_unknown_policy",
+            "Live contracts pinned to a policy version this deployment lacks (no enforcement for them)",
+        )
+        known = [p.version for p in known_policies()]
+        query = select(func.count()).select_from(Contract).where(
+            col(Contract.terms_version).not_in(known), col(Contract.state) != "terminated"
+        )
+        family.add_metric([], float(session.exec(query).one()))
+        return family
 
     def _hosts(self, session: Session, now: datetime) -> Metric:
         family = GaugeMetricFamily("dcloud_hosts", "Hypervisor hosts by derived health", labels=["health"])

@@ -15,6 +15,7 @@ from controlplane.api.deps import hash_token
 from controlplane.clock import FixedClock
 from controlplane.main import create_app
 from controlplane.models import ApiToken, Contract, Customer, Host, Server
+from controlplane.terms.policy import DEFAULT_POLICY
 
 T0 = datetime(2027, 3, 1, 3, 0, tzinfo=UTC)
 
@@ -68,7 +69,7 @@ def make_contract(session: Session, customer: Customer, **overrides: object) -> 
         "plan": "standard",
         "monthly_fee": 50000,
         "desired_open_date": date(2027, 3, 1),
-        "terms_version": "2027-01",
+        "terms_version": DEFAULT_POLICY.version,
         "created_at": T0,
         "updated_at": T0,
     }
