@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from controlplane.db import session_scope
+from controlplane.errors import InvalidInput
 from controlplane.models.customer import Contract
 from controlplane.models.enforcement import Block, Termination
 from controlplane.services import blocks as block_service
@@ -87,7 +88,17 @@ class ApplyResult:
 
 def apply(engine: Engine, actions: list[SweepAction], as_of: date, actor: str, *, now: datetime,
           policy: Policy | None = None) -> ApplyResult:
-    """Executes a plan, one transaction per contract, each action re-checked under the contract lock."""
+    """Executes a plan, one transaction per contract, each action re-checked under the contract lock.
+
+    Only today or an earlier day may be applied: a day ahead is for dry runs ("what happens on
+    2027-03-30?"), and applying it would restrict or terminate before the terms allow.
+    """
+    if as_of > seoul_date(now):
+        raise InvalidInput(
+            f"as_of {as_of} is after today ({seoul_date(now)} in Seoul); a later day can only be planned, "
+            "not applied",
+            field="as_of",
+        )
     at = sweep_moment(as_of, now)
     result = ApplyResult()
     lookup = PolicyLookup()

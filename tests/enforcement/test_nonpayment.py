@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from controlplane.db import session_scope
+from controlplane.errors import InvalidInput
 from controlplane.models import AuditEvent, Block, Contract, Invoice, Notice, Server, Termination
 from controlplane.services import enforcement
 from controlplane.services.blocks import lift_nonpayment_if_paid
@@ -188,3 +190,17 @@ def test_lifting_resumes_only_the_servers_the_restriction_suspended(engine: Engi
     with Session(engine) as session:
         states = {sid: session.get(Server, sid).desired_state for sid in server_ids}  # type: ignore[union-attr]
     assert states == {server_ids[0]: "suspended", server_ids[1]: "running"}
+
+
+def test_a_future_day_can_be_planned_but_never_applied(engine: Engine) -> None:
+    contract_id, _, _ = seed(engine)
+    today = DAY_30 - timedelta(days=3)
+    with Session(engine) as session:
+        ahead = enforcement.plan(session, DAY_30, now=noon(today))
+    assert "restrict" in {a.kind for a in ahead}  # the dry run answers "what happens on day 30?"
+
+    with pytest.raises(InvalidInput) as refused:
+        enforcement.apply(engine, ahead, DAY_30, "system:sweep", now=noon(today))
+
+    assert refused.value.field == "as_of"
+    assert state_of(engine, contract_id) == ("active", ["running", "running"])
