@@ -69,6 +69,9 @@ class Contract(SQLModel, table=True):
     monthly_fee: int
     discount: int = 0
     billing_cycle: str = Field(default=BillingCycle.MONTHLY, max_length=16)
+    # Art. 30(2)-3, 20(7): the discount agreed for prepaying a term, in won per term; taken back when an
+    # annually prepaid contract ends early. Renewals keep it (Art. 18: the same conditions).
+    annual_prepay_discount: int = 0
     desired_open_date: date
     term_start: date | None = None
     term_end: date | None = None

@@ -31,6 +31,7 @@ from controlplane.terms.approval import ApplicantFacts, Hold, HoldReason, automa
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.errors import IllegalTransition
 from controlplane.terms.lifecycle import Event, Transition, transition
+from controlplane.terms.refund import MONTHS_PREPAID
 from controlplane.terms.renewal import base_term
 
 _HOLD_ITEMS = list(HoldReason)  # Art. 8 items 1..9 in order
@@ -111,6 +112,7 @@ def apply_for_contract(session: Session, *, now: datetime, actor: str, data: Con
     customer = get_customer(session, data.customer_id)
     if data.discount > data.monthly_fee:
         raise InvalidInput("discount must not exceed the monthly fee", field="discount")
+    _check_annual_prepay_discount(data)
     if data.desired_open_date < seoul_date(now):
         raise InvalidInput("the desired open date is in the past", field="desired_open_date")
     contract = Contract(
@@ -137,6 +139,19 @@ def apply_for_contract(session: Session, *, now: datetime, actor: str, data: Con
         _hold(session, contract, holds, now=now, actor="system:approval-review")
     session.commit()
     return contract
+
+
+def _check_annual_prepay_discount(data: ContractApply) -> None:
+    """Art. 30(2)-3: the prepay discount belongs to annual prepayment and cannot exceed the year's fees."""
+    if not data.annual_prepay_discount:
+        return
+    if data.billing_cycle != "annual_prepaid":
+        raise InvalidInput("an annual-prepay discount needs billing_cycle annual_prepaid",
+                           field="annual_prepay_discount")
+    year = MONTHS_PREPAID * (data.monthly_fee - data.discount)
+    if data.annual_prepay_discount > year:
+        raise InvalidInput(f"the annual-prepay discount must not exceed 12 discounted monthly fees "
+                           f"({year:,})", field="annual_prepay_discount")
 
 
 def _applicant_facts(

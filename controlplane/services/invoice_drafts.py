@@ -7,11 +7,12 @@ would be billed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 
-from controlplane.services.invoice_facts import ContractFacts
+from controlplane.models.customer import BillingCycle
+from controlplane.services.invoice_facts import PREPAYMENT_KIND, ContractFacts
 from controlplane.terms.calendar import YearMonth
 from controlplane.terms.clauses import ART_34, ART_35_1, Clause
 from controlplane.terms.invoice import (
@@ -25,6 +26,8 @@ from controlplane.terms.invoice import (
     plan_lines,
 )
 from controlplane.terms.policy import Policy
+from controlplane.terms.prepayment import annual_prepayment, prepayment_line, term_starting_in
+from controlplane.terms.renewal import Term
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,7 @@ class ContractInvoice:
     contract_id: int
     customer_id: int
     draft: InvoiceDraft
-    kinds: tuple[str, ...]  # one per draft line: plan, add_on, late_fee, credit, or an extra's kind
+    kinds: tuple[str, ...]  # one per draft line: plan, annual_prepayment, add_on, late_fee, credit, extras
     late_fee_ids: tuple[int, ...]
     credit_used: int
 
@@ -81,6 +84,57 @@ def add_on_periods(facts: ContractFacts) -> list[AddOnPeriod]:
     return periods
 
 
+def fee_on(facts: ContractFacts, day: date) -> tuple[int, int]:
+    """(monthly fee, agreed discount) in force on `day`: the latest plan change on or before it."""
+    fee, discount = facts.monthly_fee, facts.discount
+    for first, period_fee, period_discount in facts.fee_periods:  # ordered by effective_from
+        if first > day:
+            break
+        fee, discount = period_fee, period_discount
+    return fee, discount
+
+
+def _current_term(facts: ContractFacts, policy: Policy) -> Term | None:
+    if facts.term_start is None or facts.term_end is None:
+        return None
+    return Term(facts.term_start, facts.term_end, 12 * policy.base_term_years)
+
+
+def _ends_early(facts: ContractFacts, term: Term) -> bool:
+    """True when the service is known to end inside `term`, before its last day."""
+    last = facts.service_last_day
+    return last is not None and term.first <= last < term.last
+
+
+def prepayment_lines(facts: ContractFacts, month: YearMonth, policy: Policy) -> list[InvoiceLine]:
+    """Art. 30(2)-3: an annually prepaid term is billed once, in full, on the invoice of its first month,
+    at the fee in force on its first day; a renewed term (Art. 18) the same way. A term already known to
+    end early when that invoice is made is not prepaid: it is billed month by month (`unprepaid_periods`).
+    """
+    current = _current_term(facts, policy)
+    if current is None:
+        return []
+    term = term_starting_in(month, current, renews=facts.service_last_day is None)
+    if term is None or term.first in facts.prepaid_terms or _ends_early(facts, term):
+        return []
+    if facts.service_last_day is not None and term.first > facts.service_last_day:
+        return []
+    fee, discount = fee_on(facts, term.first)
+    prepayment = annual_prepayment(fee, discount, facts.annual_prepay_discount, term.first, term.last)
+    return [prepayment_line(prepayment, facts.plan)]
+
+
+def unprepaid_periods(facts: ContractFacts, policy: Policy) -> list[PlanPeriod]:
+    """The plan periods of an annually prepaid contract's last term when it ends early and was never
+    prepaid (the termination came before the term's first invoice): the days used are billed at the
+    monthly fee (Art. 32(2),(4)), as the annual-prepay discount belongs to a prepaid year only."""
+    current = _current_term(facts, policy)
+    if current is None or not _ends_early(facts, current) or current.first in facts.prepaid_terms:
+        return []
+    return [replace(p, first=max(p.first, current.first)) for p in plan_periods(facts)
+            if p.last is None or p.last >= current.first]
+
+
 def _earliest(a: date | None, b: date | None) -> date | None:
     if a is None or b is None:
         return a or b
@@ -97,9 +151,13 @@ def compute_invoice(
 ) -> ContractInvoice | None:
     """The invoice for `month`, or None when there is nothing to bill."""
     # Annual prepaid plans are settled by their prepayment (Art. 30(2)-3), not month by month.
-    periods = plan_periods(facts) if facts.billing_cycle == "monthly" else []
+    annual = facts.billing_cycle == BillingCycle.ANNUAL_PREPAID
+    periods = unprepaid_periods(facts, policy) if annual else plan_periods(facts)
     lines: list[InvoiceLine] = list(_cached_plan_lines(month, tuple(periods)))
     kinds = ["plan"] * len(lines)
+    for line in prepayment_lines(facts, month, policy) if annual else ():
+        lines.append(line)
+        kinds.append(PREPAYMENT_KIND)
     for line in _cached_add_on_lines(month, tuple(add_on_periods(facts))):
         lines.append(line)
         kinds.append("add_on")

@@ -9,10 +9,14 @@ from typing import Any
 from sqlalchemy import and_, exists
 from sqlmodel import Session, col, select
 
-from controlplane.models.billing import AddOn, FeePeriod, Invoice, LateFee
-from controlplane.models.customer import Contract, ContractState
+from controlplane.models.billing import AddOn, FeePeriod, Invoice, InvoiceLine, LateFee
+from controlplane.models.customer import BillingCycle, Contract, ContractState
 from controlplane.models.enforcement import Termination
 from controlplane.terms.calendar import YearMonth
+
+# The invoice line kind recording what was prepaid for a term (period_from..period_to = the term); the
+# Art. 20(7) refund and the next months' invoices read it back.
+PREPAYMENT_KIND = "annual_prepayment"
 
 # States in which a contract has (or had, this month) service to bill.
 BILLABLE_STATES = (
@@ -46,6 +50,9 @@ class ContractFacts:
     fee_periods: list[tuple[date, int, int]] = field(default_factory=list)  # (from, fee, discount)
     add_ons: list[AddOn] = field(default_factory=list)
     late_fees: list[UnbilledLateFee] = field(default_factory=list)
+    term_end: date | None = None  # the current term's last day (Art. 18), None until the service opens
+    annual_prepay_discount: int = 0  # agreed per prepaid term (Art. 30(2)-3, 20(7))
+    prepaid_terms: set[date] = field(default_factory=set)  # first days of the terms already billed up front
 
 
 def billable_contract_ids(session: Session, month: YearMonth) -> list[int]:
@@ -98,7 +105,23 @@ def load_facts(session: Session, contract_ids: list[int]) -> dict[int, ContractF
     ).all():
         if contract_id in facts:
             facts[contract_id].late_fees.append(UnbilledLateFee(fee_id or 0, invoice_id, amount))
+    _load_prepaid_terms(session, facts)
     return facts
+
+
+def _load_prepaid_terms(session: Session, facts: dict[int, ContractFacts]) -> None:
+    """Which terms of the chunk's annually prepaid contracts were already billed (Art. 30(2)-3); asked
+    only when the chunk has such contracts, so monthly billing pays nothing for it."""
+    annual = [f.contract_id for f in facts.values() if f.billing_cycle == BillingCycle.ANNUAL_PREPAID]
+    if not annual:
+        return
+    for contract_id, first in session.exec(
+        select(Invoice.contract_id, InvoiceLine.period_from)
+        .join(InvoiceLine, col(InvoiceLine.invoice_id) == col(Invoice.id))
+        .where(_among(Invoice.contract_id, annual), InvoiceLine.kind == PREPAYMENT_KIND)
+    ).all():
+        if first is not None and contract_id in facts:
+            facts[contract_id].prepaid_terms.add(first)
 
 
 def _contracts(session: Session, contract_ids: list[int]) -> dict[int, ContractFacts]:
@@ -119,11 +142,14 @@ def _contracts(session: Session, contract_ids: list[int]) -> dict[int, ContractF
             Contract.monthly_fee,
             Contract.discount,
             Contract.term_start,
+            Contract.term_end,
+            Contract.annual_prepay_discount,
         ).where(_among(Contract.id, contract_ids))
     ).all()
     wanted = set(contract_ids)
     return {
-        cid: ContractFacts(cid, customer_id, plan, version, cycle, fee, discount, start, ends.get(cid))
-        for cid, customer_id, plan, version, cycle, fee, discount, start in rows
+        cid: ContractFacts(cid, customer_id, plan, version, cycle, fee, discount, start, ends.get(cid),
+                           term_end=end, annual_prepay_discount=prepay_discount)
+        for cid, customer_id, plan, version, cycle, fee, discount, start, end, prepay_discount in rows
         if cid in wanted
     }

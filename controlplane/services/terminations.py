@@ -24,6 +24,7 @@ from controlplane.services.enforcement_effects import (
     set_contract_state,
     set_server_desired,
 )
+from controlplane.services.invoice_facts import PREPAYMENT_KIND
 from controlplane.services.policies import pinned_policy
 from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.penalty import early_termination_penalty
@@ -93,10 +94,23 @@ def _settlement(session: Session, contract: Contract, last_day: date, refused_fe
                                         refused_fee_increase=refused_fee_increase, policy=policy).amount
     if contract.billing_cycle != BillingCycle.ANNUAL_PREPAID or contract.term_start is None:
         return penalty, 0
-    # Assumption (no prepayment ledger yet): the year was prepaid at 12 monthly fees, discount 12 x.
-    refund = annual_prepay_refund(12 * contract.monthly_fee, 12 * contract.discount, contract.term_start,
+    prepaid = _prepaid_for_term(session, contract)
+    if prepaid == 0:  # nothing prepaid for this term: no refund; what is owed stays owed (Art. 20(2))
+        return penalty, 0
+    refund = annual_prepay_refund(prepaid, contract.annual_prepay_discount, contract.term_start,
                                   last_day, penalty).amount
     return penalty, refund
+
+
+def _prepaid_for_term(session: Session, contract: Contract) -> int:
+    """Art. 20(7): what was really prepaid for the current term: its prepayment line (Art. 30(2)-3), once
+    the invoice carrying it is paid in full; billed but unpaid is arrears, not a prepayment."""
+    query = (select(InvoiceLine.amount)
+             .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
+             .where(Invoice.contract_id == contract.id, InvoiceLine.kind == PREPAYMENT_KIND,
+                    InvoiceLine.period_from == contract.term_start,
+                    col(Invoice.paid_in_full_at).is_not(None)))
+    return sum(int(amount) for amount in session.exec(query).all())
 
 
 def _recent_plan_fees(session: Session, contract: Contract, month: YearMonth, policy: Policy) -> list[int]:

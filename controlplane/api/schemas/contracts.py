@@ -18,6 +18,8 @@ class ContractApply(BaseModel):
     monthly_fee: int = Field(ge=0, le=MAX_FEE)
     discount: int = Field(default=0, ge=0, le=MAX_FEE)
     billing_cycle: Literal["monthly", "annual_prepaid"] = "monthly"
+    # Art. 30(2)-3, 20(7): agreed discount per prepaid term, won; only for billing_cycle annual_prepaid.
+    annual_prepay_discount: int = Field(default=0, ge=0, le=12 * MAX_FEE)
     desired_open_date: date
 
 
@@ -77,6 +79,7 @@ class ContractPublic(BaseModel):
     monthly_fee: int
     discount: int
     billing_cycle: str
+    annual_prepay_discount: int = 0
     desired_open_date: date
     term_start: date | None
     term_end: date | None
