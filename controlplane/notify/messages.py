@@ -58,3 +58,13 @@ def credit_notice(*, customer_id: int, amount: int) -> NoticeDraft:
         "offsets your next invoices; you may ask for a refund instead (Art. 35).\n"
     )
     return NoticeDraft("credit", "Art. 35", "[D-Cloud] Credit on your account", body)
+
+
+def termination_refund_notice(*, contract_id: int, amount: int) -> NoticeDraft:
+    """Art. 20(7): the unused annual prepayment, credited when the terminated contract has ended."""
+    body = (
+        f"Contract {contract_id} has ended. The refund of your annual prepayment, {format_won(amount)},\n"
+        "is credited to your account (Art. 20(7)). It offsets your next invoices, or you may ask for it\n"
+        "to be paid out; any arrears are deducted first (Art. 35).\n"
+    )
+    return NoticeDraft("refund", "Art. 20(7)", f"[D-Cloud] Refund for contract {contract_id}", body)

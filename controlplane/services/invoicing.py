@@ -50,7 +50,10 @@ class ExtraLineSource(Protocol):
 EXTRA_LINE_SOURCES: list[ExtraLineSource] = []
 # Modules that register a source when imported; imported before every run so that a CLI run bills the
 # same lines as the API and the scheduler (which happen to import them anyway).
-EXTRA_LINE_MODULES: tuple[str, ...] = ("controlplane.services.availability",)
+EXTRA_LINE_MODULES: tuple[str, ...] = (
+    "controlplane.services.availability",
+    "controlplane.services.termination_penalty",
+)
 
 
 def register_extra_lines(source: ExtraLineSource) -> None:

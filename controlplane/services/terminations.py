@@ -6,16 +6,18 @@ add-ons removed), completed only once every server's deletion record is in (addr
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from controlplane.api.schemas.enforcement import TerminationCreate
 from controlplane.errors import Conflict, InvalidInput, NotFound
-from controlplane.models.billing import AddOn, Invoice, InvoiceLine
-from controlplane.models.customer import BillingCycle, Contract, ContractState
+from controlplane.models.billing import AddOn, CreditEntry, Invoice, InvoiceLine
+from controlplane.models.customer import BillingCycle, Contract, ContractState, Customer
 from controlplane.models.enforcement import Termination
 from controlplane.models.server import DesiredState
+from controlplane.notify.messages import termination_refund_notice
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.enforcement_effects import (
@@ -25,8 +27,11 @@ from controlplane.services.enforcement_effects import (
     set_server_desired,
 )
 from controlplane.services.invoice_facts import PREPAYMENT_KIND
+from controlplane.services.notices import queue_notice
 from controlplane.services.policies import pinned_policy
 from controlplane.terms.calendar import YearMonth, seoul_date
+from controlplane.terms.clauses import ART_20_7
+from controlplane.terms.money import floor_won
 from controlplane.terms.penalty import early_termination_penalty
 from controlplane.terms.policy import Policy
 from controlplane.terms.refund import annual_prepay_refund
@@ -102,15 +107,35 @@ def _settlement(session: Session, contract: Contract, last_day: date, refused_fe
     return penalty, refund
 
 
-def _prepaid_for_term(session: Session, contract: Contract) -> int:
+def _prepaid_for_term(session: Session, contract: Contract, paid_by: datetime | None = None) -> int:
     """Art. 20(7): what was really prepaid for the current term: its prepayment line (Art. 30(2)-3), once
-    the invoice carrying it is paid in full; billed but unpaid is arrears, not a prepayment."""
+    the invoice carrying it is paid in full; billed but unpaid is arrears, not a prepayment. `paid_by`
+    replays the decision: only what was paid when the refund was computed counts."""
     query = (select(InvoiceLine.amount)
              .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
              .where(Invoice.contract_id == contract.id, InvoiceLine.kind == PREPAYMENT_KIND,
                     InvoiceLine.period_from == contract.term_start,
                     col(Invoice.paid_in_full_at).is_not(None)))
+    if paid_by is not None:
+        query = query.where(col(Invoice.paid_in_full_at) <= paid_by)
     return sum(int(amount) for amount in session.exec(query).all())
+
+
+def billable_penalty(session: Session, contract: Contract, termination: Termination) -> int:
+    """The Art. 32(3) penalty still to invoice: Art. 20(7) already took the penalty out of an annual
+    prepayment's refund, so only the part the unused prepayment could not cover is billed (else the
+    customer would pay it twice). Recomputed from the decision's own facts, floored once at the end."""
+    if termination.penalty <= 0:
+        return 0
+    if contract.billing_cycle != BillingCycle.ANNUAL_PREPAID or contract.term_start is None:
+        return termination.penalty
+    prepaid = _prepaid_for_term(session, contract, paid_by=termination.requested_at)
+    if prepaid == 0:
+        return termination.penalty
+    unused = annual_prepay_refund(prepaid, contract.annual_prepay_discount, contract.term_start,
+                                  termination.effective_on)
+    covered = max(Fraction(0), prepaid - unused.fee_for_period_used - contract.annual_prepay_discount)
+    return max(0, floor_won(termination.penalty - covered))
 
 
 def _recent_plan_fees(session: Session, contract: Contract, month: YearMonth, policy: Policy) -> list[int]:
@@ -226,9 +251,28 @@ def complete_termination(session: Session, contract: Contract, *, at: datetime, 
     if termination is not None and termination.completed_at is None:
         termination.completed_at = at
         session.add(termination)
+        # Once only: completed_at is set in this transaction, under the caller's contract lock.
+        _credit_refund(session, contract, termination, at=at, actor=actor)
     set_contract_state(session, contract, ContractState.TERMINATED, at=at, actor=actor, clause="Art. 20(8)",
                        reason="every server deleted and wiped; addresses released")
     return True
+
+
+def _credit_refund(session: Session, contract: Contract, termination: Termination, *, at: datetime,
+                   actor: str) -> None:
+    """Art. 20(7): the annual-prepay refund becomes credit once the contract has ended; it offsets the
+    next invoices or is paid out on request, arrears first (Art. 35)."""
+    if termination.refund <= 0:
+        return
+    customer = session.get(Customer, contract.customer_id)
+    assert customer is not None  # a contract's customer is a foreign key
+    session.add(CreditEntry(customer_id=contract.customer_id, amount=termination.refund, reason="refund",
+                            clause=str(ART_20_7), at=at))
+    queue_notice(session, customer=customer, contract_id=contract.id,
+                 draft=termination_refund_notice(contract_id=contract.id or 0, amount=termination.refund),
+                 dedupe_key=f"termination:{termination.id}:refund", now=at)
+    record_change(session, at=at, actor=actor, entity_type="termination", entity_id=termination.id or 0,
+                  action="refund_credit", clause=str(ART_20_7), after={"credited": termination.refund})
 
 
 def get_termination(session: Session, termination_id: int) -> Termination:

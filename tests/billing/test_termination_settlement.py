@@ -1,0 +1,244 @@
+"""Settling a customer's early termination: the Art. 32(3) penalty billed once, untaxed, on the invoice of
+the month holding the last day of service; the Art. 20(7) refund credited once when the contract has
+ended, with its notice; paid out on request with arrears deducted first (Art. 35).
+
+Monthly contract used below (factory defaults): 100,000 KRW a month, term 2027-01-01..2027-12-31.
+Terminated on request on 2027-06-01 with last day 2027-06-30: no plan fee billed before June in these
+tests, so the penalty's monthly fee is the contract's own 100,000 (Art. 32(3)-2); remaining months
+Jul..Dec = 6 whole months; penalty = 0.6 x 100,000 x 6 = 360,000 KRW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from controlplane.api.schemas.enforcement import TerminationCreate
+from controlplane.api.schemas.payments import PaymentCreate
+from controlplane.models import Contract, CreditEntry, Customer, FeePeriod, Invoice, InvoiceLine, Notice
+from controlplane.services import enforcement
+from controlplane.services.credits import credit_balance
+from controlplane.services.invoicing import generate_invoices, preview_invoice
+from controlplane.services.payments import record_payment
+from controlplane.services.terminations import complete_termination, request_termination
+from controlplane.terms.calendar import YearMonth
+from tests.utils.api import make_api
+
+MakeCustomer = Callable[..., Customer]
+MakeContract = Callable[..., Contract]
+PENALTY = 360_000
+PLAN_LINE = ("plan", 100_000, "Art. 30(2)-1, Art. 32(4)")  # a whole month of the monthly fee
+
+
+def at(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 3, 0, tzinfo=UTC)  # noon in Seoul
+
+
+def run(engine: Engine, month: str) -> int:
+    ym = YearMonth.parse(month)
+    return generate_invoices(engine, month=ym, as_of=ym.next().first_day, now=at(ym.next().first_day)).created
+
+
+def lines_of(engine: Engine, contract_id: int, month: str) -> list[tuple[str, int, str]]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(InvoiceLine.kind, InvoiceLine.amount, InvoiceLine.clause)
+            .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
+            .where(Invoice.contract_id == contract_id, Invoice.month == YearMonth.parse(month).first_day)
+            .order_by(col(InvoiceLine.id))
+        ).all()
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def invoice_of(engine: Engine, contract_id: int, month: str) -> Invoice | None:
+    with Session(engine) as session:
+        return session.exec(select(Invoice).where(
+            Invoice.contract_id == contract_id, Invoice.month == YearMonth.parse(month).first_day)).first()
+
+
+def terminate(engine: Engine, contract_id: int, *, refused_fee_increase: bool = False,
+              today: date = date(2027, 6, 1), last_day: date = date(2027, 6, 30)) -> tuple[int, int]:
+    with Session(engine) as session:
+        t = request_termination(session, contract_id=contract_id, now=at(today), actor="test",
+                                request=TerminationCreate(kind="customer_request", reason="moving",
+                                                          effective_on=last_day,
+                                                          refused_fee_increase=refused_fee_increase))
+        return t.penalty, t.refund
+
+
+def sweep(engine: Engine, day: date) -> list[str]:
+    with Session(engine) as session:
+        actions = enforcement.plan(session, day, now=at(day))
+    enforcement.apply(engine, actions, day, "system:sweep", now=at(day))
+    return [a.kind for a in actions]
+
+
+@pytest.fixture
+def monthly(sqlite_engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract) -> int:
+    with Session(sqlite_engine) as session:
+        contract = contract_factory(session, customer_factory(session))
+        session.commit()
+        return contract.id or 0
+
+
+def test_penalty_is_billed_untaxed_on_the_month_of_the_last_day(sqlite_engine: Engine, monthly: int) -> None:
+    assert terminate(sqlite_engine, monthly) == (PENALTY, 0)
+
+    run(sqlite_engine, "2027-05")
+    run(sqlite_engine, "2027-06")
+
+    assert lines_of(sqlite_engine, monthly, "2027-05") == [PLAN_LINE]
+    assert lines_of(sqlite_engine, monthly, "2027-06") == [
+        PLAN_LINE, ("penalty", PENALTY, "Art. 32(3)")]
+    june = invoice_of(sqlite_engine, monthly, "2027-06")
+    # VAT only on the supply (Art. 32(5)): 10% x 100,000 = 10,000; the penalty is compensation, like the
+    # late fee: total = 100,000 + 10,000 + 360,000 = 470,000.
+    assert june is not None
+    assert (june.supply_amount, june.vat_amount, june.total) == (100_000, 10_000, 470_000)
+    # Service ended on 30 June: July has no invoice, so no second penalty either.
+    assert run(sqlite_engine, "2027-07") == 0
+
+
+def test_penalty_is_billed_once_across_reruns(sqlite_engine: Engine, monthly: int) -> None:
+    terminate(sqlite_engine, monthly)
+
+    assert (run(sqlite_engine, "2027-06"), run(sqlite_engine, "2027-06")) == (1, 0)
+
+    with Session(sqlite_engine) as session:
+        penalties = session.exec(select(InvoiceLine.amount).where(InvoiceLine.kind == "penalty")).all()
+    assert penalties == [PENALTY]
+
+
+def test_preview_shows_the_penalty_the_run_bills(sqlite_engine: Engine, monthly: int) -> None:
+    terminate(sqlite_engine, monthly)
+    with Session(sqlite_engine) as session:
+        preview = preview_invoice(session, contract_id=monthly, month=YearMonth(2027, 6))
+
+    run(sqlite_engine, "2027-06")
+
+    assert preview is not None and preview.kinds == ("plan", "penalty")
+    penalty = preview.draft.lines[1]
+    assert (penalty.amount, str(penalty.clause), penalty.taxable) == (PENALTY, "Art. 32(3)", False)
+    june = invoice_of(sqlite_engine, monthly, "2027-06")
+    assert june is not None and preview.draft.total == june.total == 470_000
+
+
+def test_no_penalty_line_after_a_refused_fee_increase(sqlite_engine: Engine, monthly: int) -> None:
+    # Art. 17(3): terminating because the customer refused a fee increase costs no penalty.
+    assert terminate(sqlite_engine, monthly, refused_fee_increase=True) == (0, 0)
+
+    run(sqlite_engine, "2027-06")
+
+    assert lines_of(sqlite_engine, monthly, "2027-06") == [PLAN_LINE]
+    june = invoice_of(sqlite_engine, monthly, "2027-06")
+    assert june is not None and june.total == 110_000
+
+
+# The annually prepaid contract of test_annual_prepay: 100,000 a month less 10,000 agreed discount,
+# 108,000 off for prepaying, term 2027-03-15..2028-03-14; prepayment 12 x 90,000 - 108,000 = 972,000,
+# total with VAT 1,069,200, paid on 2027-04-20. Terminated on 2027-06-01, last day 2027-06-30:
+# penalty 0.6 x 90,000 x (8 + 14/31) = 456,387.09 -> 456,387; period used at 81,000 a month =
+# 17/31 x 81,000 + 3 x 81,000 = 287,419.35; refund = 972,000 - 287,419.35 - 108,000 - 456,387
+# = 120,193.65 -> 120,193 (Art. 20(7)).
+PREPAID_PENALTY, REFUND = 456_387, 120_193
+
+
+@pytest.fixture
+def annual(sqlite_engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract) -> int:
+    with Session(sqlite_engine) as session:
+        contract = contract_factory(
+            session, customer_factory(session), billing_cycle="annual_prepaid", discount=10_000,
+            annual_prepay_discount=108_000, desired_open_date=date(2027, 3, 15),
+            term_start=date(2027, 3, 15), term_end=date(2028, 3, 14))
+        session.add(FeePeriod(contract_id=contract.id or 0, effective_from=date(2027, 3, 15),
+                              monthly_fee=100_000, discount=10_000))
+        session.commit()
+        contract_id = contract.id or 0
+    run(sqlite_engine, "2027-03")
+    payment = PaymentCreate(customer_id=customer_of(sqlite_engine, contract_id), amount=1_069_200)
+    with Session(sqlite_engine) as session:
+        record_payment(session, now=at(date(2027, 4, 20)), actor="test", key="march", data=payment)
+    assert terminate(sqlite_engine, contract_id) == (PREPAID_PENALTY, REFUND)
+    return contract_id
+
+
+def customer_of(engine: Engine, contract_id: int) -> int:
+    with Session(engine) as session:
+        contract = session.get(Contract, contract_id)
+        assert contract is not None
+        return contract.customer_id
+
+
+def refund_entries(engine: Engine) -> list[tuple[int, str, str]]:
+    with Session(engine) as session:
+        rows = session.exec(select(CreditEntry.amount, CreditEntry.reason, CreditEntry.clause)
+                            .where(CreditEntry.reason == "refund")).all()
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def refund_notices(engine: Engine) -> list[tuple[str, str, str]]:
+    with Session(engine) as session:
+        rows = session.exec(select(Notice.channel, Notice.kind, Notice.clause)
+                            .where(Notice.kind == "refund").order_by(col(Notice.channel))).all()
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def test_prepaid_penalty_taken_from_the_refund_is_not_invoiced_again(
+    sqlite_engine: Engine, annual: int
+) -> None:
+    # Art. 20(7) already deducted the penalty: the unused prepayment 972,000 - 287,419.35 - 108,000
+    # = 576,580.65 covers all of 456,387, so June carries nothing (no add-ons either): no invoice.
+    assert run(sqlite_engine, "2027-06") == 0
+    assert invoice_of(sqlite_engine, annual, "2027-06") is None
+
+
+def test_refund_is_credited_once_when_the_termination_completes(sqlite_engine: Engine, annual: int) -> None:
+    sweep(sqlite_engine, date(2027, 6, 30))
+    assert refund_entries(sqlite_engine) == []  # still in service on its last day
+
+    kinds = sweep(sqlite_engine, date(2027, 7, 1)) + sweep(sqlite_engine, date(2027, 7, 2))
+    sweep(sqlite_engine, date(2027, 7, 3))  # a rerun after completion changes nothing
+
+    assert "complete_termination" in kinds
+    with Session(sqlite_engine) as session:
+        contract = session.get(Contract, annual)
+        assert contract is not None and contract.state == "terminated"
+        assert complete_termination(session, contract, at=at(date(2027, 7, 4)), actor="test") is False
+        session.commit()
+    assert refund_entries(sqlite_engine) == [(REFUND, "refund", "Art. 20(7)")]
+    with Session(sqlite_engine) as session:
+        assert credit_balance(session, customer_of(sqlite_engine, annual)) == REFUND
+    # One notice per registered channel (e-mail and SMS), queued in the completion's transaction.
+    assert refund_notices(sqlite_engine) == [
+        ("email", "refund", "Art. 20(7)"), ("sms", "refund", "Art. 20(7)")]
+
+
+def test_refund_on_request_deducts_arrears_first(
+    sqlite_engine: Engine, annual: int, contract_factory: MakeContract
+) -> None:
+    customer_id = customer_of(sqlite_engine, annual)
+    with Session(sqlite_engine) as session:
+        customer = session.get(Customer, customer_id)
+        other = contract_factory(session, customer).id or 0
+        session.commit()
+    run(sqlite_engine, "2027-05")  # the other contract's May: 100,000 + 10% VAT = 110,000, due 2027-06-30
+    sweep(sqlite_engine, date(2027, 7, 1))
+    sweep(sqlite_engine, date(2027, 7, 2))
+    assert refund_entries(sqlite_engine) == [(REFUND, "refund", "Art. 20(7)")]
+    api = make_api(sqlite_engine)
+    api.clock.now = at(date(2027, 7, 10))
+
+    response = api.call("POST", f"/v1/customers/{customer_id}/refunds", role="billing", json={})
+
+    # Art. 35: the overdue 110,000 is paid from the credit first; 120,193 - 110,000 = 10,193 is paid out.
+    # (Paid 10 days late, it bears 110,000 x 15/1000 x 12 x 10/365 = 542.47 -> 542 late fee, Art. 34,
+    # billed on the next invoice, not taken from the refund.)
+    assert response.status_code == 200, response.text
+    assert {k: response.json()[k] for k in ("arrears_deducted", "refunded", "credit_balance")} == {
+        "arrears_deducted": 110_000, "refunded": 10_193, "credit_balance": 0}
+    may = invoice_of(sqlite_engine, other, "2027-05")
+    assert may is not None and may.paid_in_full_at is not None
