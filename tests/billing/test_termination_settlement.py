@@ -148,7 +148,8 @@ PREPAID_PENALTY, REFUND = 456_387, 120_193
 
 
 @pytest.fixture
-def annual(sqlite_engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract) -> int:
+def prepaid(sqlite_engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract) -> int:
+    """The annually prepaid contract, its March prepayment invoiced but not yet paid."""
     with Session(sqlite_engine) as session:
         contract = contract_factory(
             session, customer_factory(session), billing_cycle="annual_prepaid", discount=10_000,
@@ -159,11 +160,21 @@ def annual(sqlite_engine: Engine, customer_factory: MakeCustomer, contract_facto
         session.commit()
         contract_id = contract.id or 0
     run(sqlite_engine, "2027-03")
-    payment = PaymentCreate(customer_id=customer_of(sqlite_engine, contract_id), amount=1_069_200)
-    with Session(sqlite_engine) as session:
-        record_payment(session, now=at(date(2027, 4, 20)), actor="test", key="march", data=payment)
-    assert terminate(sqlite_engine, contract_id) == (PREPAID_PENALTY, REFUND)
     return contract_id
+
+
+def pay_march(engine: Engine, contract_id: int) -> None:
+    payment = PaymentCreate(customer_id=customer_of(engine, contract_id), amount=1_069_200)
+    with Session(engine) as session:
+        record_payment(session, now=at(date(2027, 4, 20)), actor="test", key="march", data=payment)
+
+
+@pytest.fixture
+def annual(sqlite_engine: Engine, prepaid: int) -> int:
+    """Prepaid, paid, and terminated as described above."""
+    pay_march(sqlite_engine, prepaid)
+    assert terminate(sqlite_engine, prepaid) == (PREPAID_PENALTY, REFUND)
+    return prepaid
 
 
 def customer_of(engine: Engine, contract_id: int) -> int:
@@ -194,6 +205,35 @@ def test_prepaid_penalty_taken_from_the_refund_is_not_invoiced_again(
     # = 576,580.65 covers all of 456,387, so June carries nothing (no add-ons either): no invoice.
     assert run(sqlite_engine, "2027-06") == 0
     assert invoice_of(sqlite_engine, annual, "2027-06") is None
+
+
+def test_prepaid_penalty_beyond_the_unused_prepayment_is_invoiced(
+    sqlite_engine: Engine, prepaid: int
+) -> None:
+    pay_march(sqlite_engine, prepaid)
+    # Last day 2028-01-31: penalty 0.6 x 90,000 x (1 + 14/31) = 78,387.09 -> 78,387. Used 17/31 x 81,000
+    # + 10 x 81,000 = 854,419.35; unused after the annual discount 972,000 - 854,419.35 - 108,000
+    # = 9,580.65 absorbs part of the penalty (refund 0); billed 78,387 - 9,580.65 = 68,806.35 -> 68,806.
+    assert terminate(sqlite_engine, prepaid, today=date(2027, 12, 1), last_day=date(2028, 1, 31)) == (
+        78_387, 0)
+
+    run(sqlite_engine, "2028-01")
+
+    assert lines_of(sqlite_engine, prepaid, "2028-01") == [("penalty", 68_806, "Art. 32(3)")]
+    january = invoice_of(sqlite_engine, prepaid, "2028-01")
+    assert january is not None and (january.supply_amount, january.vat_amount, january.total) == (
+        0, 0, 68_806)
+
+
+def test_an_unpaid_prepayment_absorbs_nothing_even_if_paid_later(sqlite_engine: Engine, prepaid: int) -> None:
+    # Unpaid when decided (10 April): refund 0 and the whole penalty is owed; paying March afterwards
+    # (on time, 20 April, so no late fee) does not change what the decision settled.
+    assert terminate(sqlite_engine, prepaid, today=date(2027, 4, 10)) == (PREPAID_PENALTY, 0)
+    pay_march(sqlite_engine, prepaid)
+
+    run(sqlite_engine, "2027-06")
+
+    assert lines_of(sqlite_engine, prepaid, "2027-06") == [("penalty", PREPAID_PENALTY, "Art. 32(3)")]
 
 
 def test_refund_is_credited_once_when_the_termination_completes(sqlite_engine: Engine, annual: int) -> None:
