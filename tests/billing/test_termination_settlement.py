@@ -77,64 +77,70 @@ def sweep(engine: Engine, day: date) -> list[str]:
     return [a.kind for a in actions]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Every case on SQLite and on a private PostgreSQL database."""
+    return request.getfixturevalue(f"{request.param}_engine")  # type: ignore[no-any-return]
+
+
 @pytest.fixture
-def monthly(sqlite_engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract) -> int:
-    with Session(sqlite_engine) as session:
+def monthly(engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract) -> int:
+    with Session(engine) as session:
         contract = contract_factory(session, customer_factory(session))
         session.commit()
         return contract.id or 0
 
 
-def test_penalty_is_billed_untaxed_on_the_month_of_the_last_day(sqlite_engine: Engine, monthly: int) -> None:
-    assert terminate(sqlite_engine, monthly) == (PENALTY, 0)
+def test_penalty_is_billed_untaxed_on_the_month_of_the_last_day(engine: Engine, monthly: int) -> None:
+    assert terminate(engine, monthly) == (PENALTY, 0)
 
-    run(sqlite_engine, "2027-05")
-    run(sqlite_engine, "2027-06")
+    run(engine, "2027-05")
+    run(engine, "2027-06")
 
-    assert lines_of(sqlite_engine, monthly, "2027-05") == [PLAN_LINE]
-    assert lines_of(sqlite_engine, monthly, "2027-06") == [
+    assert lines_of(engine, monthly, "2027-05") == [PLAN_LINE]
+    assert lines_of(engine, monthly, "2027-06") == [
         PLAN_LINE, ("penalty", PENALTY, "Art. 32(3)")]
-    june = invoice_of(sqlite_engine, monthly, "2027-06")
+    june = invoice_of(engine, monthly, "2027-06")
     # VAT only on the supply (Art. 32(5)): 10% x 100,000 = 10,000; the penalty is compensation, like the
     # late fee: total = 100,000 + 10,000 + 360,000 = 470,000.
     assert june is not None
     assert (june.supply_amount, june.vat_amount, june.total) == (100_000, 10_000, 470_000)
     # Service ended on 30 June: July has no invoice, so no second penalty either.
-    assert run(sqlite_engine, "2027-07") == 0
+    assert run(engine, "2027-07") == 0
 
 
-def test_penalty_is_billed_once_across_reruns(sqlite_engine: Engine, monthly: int) -> None:
-    terminate(sqlite_engine, monthly)
+def test_penalty_is_billed_once_across_reruns(engine: Engine, monthly: int) -> None:
+    terminate(engine, monthly)
 
-    assert (run(sqlite_engine, "2027-06"), run(sqlite_engine, "2027-06")) == (1, 0)
+    assert (run(engine, "2027-06"), run(engine, "2027-06")) == (1, 0)
 
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         penalties = session.exec(select(InvoiceLine.amount).where(InvoiceLine.kind == "penalty")).all()
     assert penalties == [PENALTY]
 
 
-def test_preview_shows_the_penalty_the_run_bills(sqlite_engine: Engine, monthly: int) -> None:
-    terminate(sqlite_engine, monthly)
-    with Session(sqlite_engine) as session:
+def test_preview_shows_the_penalty_the_run_bills(engine: Engine, monthly: int) -> None:
+    terminate(engine, monthly)
+    with Session(engine) as session:
         preview = preview_invoice(session, contract_id=monthly, month=YearMonth(2027, 6))
 
-    run(sqlite_engine, "2027-06")
+    run(engine, "2027-06")
 
     assert preview is not None and preview.kinds == ("plan", "penalty")
     penalty = preview.draft.lines[1]
     assert (penalty.amount, str(penalty.clause), penalty.taxable) == (PENALTY, "Art. 32(3)", False)
-    june = invoice_of(sqlite_engine, monthly, "2027-06")
+    june = invoice_of(engine, monthly, "2027-06")
     assert june is not None and preview.draft.total == june.total == 470_000
 
 
-def test_no_penalty_line_after_a_refused_fee_increase(sqlite_engine: Engine, monthly: int) -> None:
+def test_no_penalty_line_after_a_refused_fee_increase(engine: Engine, monthly: int) -> None:
     # Art. 17(3): terminating because the customer refused a fee increase costs no penalty.
-    assert terminate(sqlite_engine, monthly, refused_fee_increase=True) == (0, 0)
+    assert terminate(engine, monthly, refused_fee_increase=True) == (0, 0)
 
-    run(sqlite_engine, "2027-06")
+    run(engine, "2027-06")
 
-    assert lines_of(sqlite_engine, monthly, "2027-06") == [PLAN_LINE]
-    june = invoice_of(sqlite_engine, monthly, "2027-06")
+    assert lines_of(engine, monthly, "2027-06") == [PLAN_LINE]
+    june = invoice_of(engine, monthly, "2027-06")
     assert june is not None and june.total == 110_000
 
 
@@ -148,9 +154,9 @@ PREPAID_PENALTY, REFUND = 456_387, 120_193
 
 
 @pytest.fixture
-def prepaid(sqlite_engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract) -> int:
+def prepaid(engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract) -> int:
     """The annually prepaid contract, its March prepayment invoiced but not yet paid."""
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         contract = contract_factory(
             session, customer_factory(session), billing_cycle="annual_prepaid", discount=10_000,
             annual_prepay_discount=108_000, desired_open_date=date(2027, 3, 15),
@@ -159,7 +165,7 @@ def prepaid(sqlite_engine: Engine, customer_factory: MakeCustomer, contract_fact
                               monthly_fee=100_000, discount=10_000))
         session.commit()
         contract_id = contract.id or 0
-    run(sqlite_engine, "2027-03")
+    run(engine, "2027-03")
     return contract_id
 
 
@@ -170,10 +176,10 @@ def pay_march(engine: Engine, contract_id: int) -> None:
 
 
 @pytest.fixture
-def annual(sqlite_engine: Engine, prepaid: int) -> int:
+def annual(engine: Engine, prepaid: int) -> int:
     """Prepaid, paid, and terminated as described above."""
-    pay_march(sqlite_engine, prepaid)
-    assert terminate(sqlite_engine, prepaid) == (PREPAID_PENALTY, REFUND)
+    pay_march(engine, prepaid)
+    assert terminate(engine, prepaid) == (PREPAID_PENALTY, REFUND)
     return prepaid
 
 
@@ -199,77 +205,77 @@ def refund_notices(engine: Engine) -> list[tuple[str, str, str]]:
 
 
 def test_prepaid_penalty_taken_from_the_refund_is_not_invoiced_again(
-    sqlite_engine: Engine, annual: int
+    engine: Engine, annual: int
 ) -> None:
     # Art. 20(7) already deducted the penalty: the unused prepayment 972,000 - 287,419.35 - 108,000
     # = 576,580.65 covers all of 456,387, so June carries nothing (no add-ons either): no invoice.
-    assert run(sqlite_engine, "2027-06") == 0
-    assert invoice_of(sqlite_engine, annual, "2027-06") is None
+    assert run(engine, "2027-06") == 0
+    assert invoice_of(engine, annual, "2027-06") is None
 
 
 def test_prepaid_penalty_beyond_the_unused_prepayment_is_invoiced(
-    sqlite_engine: Engine, prepaid: int
+    engine: Engine, prepaid: int
 ) -> None:
-    pay_march(sqlite_engine, prepaid)
+    pay_march(engine, prepaid)
     # Last day 2028-01-31: penalty 0.6 x 90,000 x (1 + 14/31) = 78,387.09 -> 78,387. Used 17/31 x 81,000
     # + 10 x 81,000 = 854,419.35; unused after the annual discount 972,000 - 854,419.35 - 108,000
     # = 9,580.65 absorbs part of the penalty (refund 0); billed 78,387 - 9,580.65 = 68,806.35 -> 68,806.
-    assert terminate(sqlite_engine, prepaid, today=date(2027, 12, 1), last_day=date(2028, 1, 31)) == (
+    assert terminate(engine, prepaid, today=date(2027, 12, 1), last_day=date(2028, 1, 31)) == (
         78_387, 0)
 
-    run(sqlite_engine, "2028-01")
+    run(engine, "2028-01")
 
-    assert lines_of(sqlite_engine, prepaid, "2028-01") == [("penalty", 68_806, "Art. 32(3)")]
-    january = invoice_of(sqlite_engine, prepaid, "2028-01")
+    assert lines_of(engine, prepaid, "2028-01") == [("penalty", 68_806, "Art. 32(3)")]
+    january = invoice_of(engine, prepaid, "2028-01")
     assert january is not None and (january.supply_amount, january.vat_amount, january.total) == (
         0, 0, 68_806)
 
 
-def test_an_unpaid_prepayment_absorbs_nothing_even_if_paid_later(sqlite_engine: Engine, prepaid: int) -> None:
+def test_an_unpaid_prepayment_absorbs_nothing_even_if_paid_later(engine: Engine, prepaid: int) -> None:
     # Unpaid when decided (10 April): refund 0 and the whole penalty is owed; paying March afterwards
     # (on time, 20 April, so no late fee) does not change what the decision settled.
-    assert terminate(sqlite_engine, prepaid, today=date(2027, 4, 10)) == (PREPAID_PENALTY, 0)
-    pay_march(sqlite_engine, prepaid)
+    assert terminate(engine, prepaid, today=date(2027, 4, 10)) == (PREPAID_PENALTY, 0)
+    pay_march(engine, prepaid)
 
-    run(sqlite_engine, "2027-06")
+    run(engine, "2027-06")
 
-    assert lines_of(sqlite_engine, prepaid, "2027-06") == [("penalty", PREPAID_PENALTY, "Art. 32(3)")]
+    assert lines_of(engine, prepaid, "2027-06") == [("penalty", PREPAID_PENALTY, "Art. 32(3)")]
 
 
-def test_refund_is_credited_once_when_the_termination_completes(sqlite_engine: Engine, annual: int) -> None:
-    sweep(sqlite_engine, date(2027, 6, 30))
-    assert refund_entries(sqlite_engine) == []  # still in service on its last day
+def test_refund_is_credited_once_when_the_termination_completes(engine: Engine, annual: int) -> None:
+    sweep(engine, date(2027, 6, 30))
+    assert refund_entries(engine) == []  # still in service on its last day
 
-    kinds = sweep(sqlite_engine, date(2027, 7, 1)) + sweep(sqlite_engine, date(2027, 7, 2))
-    sweep(sqlite_engine, date(2027, 7, 3))  # a rerun after completion changes nothing
+    kinds = sweep(engine, date(2027, 7, 1)) + sweep(engine, date(2027, 7, 2))
+    sweep(engine, date(2027, 7, 3))  # a rerun after completion changes nothing
 
     assert "complete_termination" in kinds
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         contract = session.get(Contract, annual)
         assert contract is not None and contract.state == "terminated"
         assert complete_termination(session, contract, at=at(date(2027, 7, 4)), actor="test") is False
         session.commit()
-    assert refund_entries(sqlite_engine) == [(REFUND, "refund", "Art. 20(7)")]
-    with Session(sqlite_engine) as session:
-        assert credit_balance(session, customer_of(sqlite_engine, annual)) == REFUND
+    assert refund_entries(engine) == [(REFUND, "refund", "Art. 20(7)")]
+    with Session(engine) as session:
+        assert credit_balance(session, customer_of(engine, annual)) == REFUND
     # One notice per registered channel (e-mail and SMS), queued in the completion's transaction.
-    assert refund_notices(sqlite_engine) == [
+    assert refund_notices(engine) == [
         ("email", "refund", "Art. 20(7)"), ("sms", "refund", "Art. 20(7)")]
 
 
 def test_refund_on_request_deducts_arrears_first(
-    sqlite_engine: Engine, annual: int, contract_factory: MakeContract
+    engine: Engine, annual: int, contract_factory: MakeContract
 ) -> None:
-    customer_id = customer_of(sqlite_engine, annual)
-    with Session(sqlite_engine) as session:
+    customer_id = customer_of(engine, annual)
+    with Session(engine) as session:
         customer = session.get(Customer, customer_id)
         other = contract_factory(session, customer).id or 0
         session.commit()
-    run(sqlite_engine, "2027-05")  # the other contract's May: 100,000 + 10% VAT = 110,000, due 2027-06-30
-    sweep(sqlite_engine, date(2027, 7, 1))
-    sweep(sqlite_engine, date(2027, 7, 2))
-    assert refund_entries(sqlite_engine) == [(REFUND, "refund", "Art. 20(7)")]
-    api = make_api(sqlite_engine)
+    run(engine, "2027-05")  # the other contract's May: 100,000 + 10% VAT = 110,000, due 2027-06-30
+    sweep(engine, date(2027, 7, 1))
+    sweep(engine, date(2027, 7, 2))
+    assert refund_entries(engine) == [(REFUND, "refund", "Art. 20(7)")]
+    api = make_api(engine)
     api.clock.now = at(date(2027, 7, 10))
 
     response = api.call("POST", f"/v1/customers/{customer_id}/refunds", role="billing", json={})
@@ -280,5 +286,5 @@ def test_refund_on_request_deducts_arrears_first(
     assert response.status_code == 200, response.text
     assert {k: response.json()[k] for k in ("arrears_deducted", "refunded", "credit_balance")} == {
         "arrears_deducted": 110_000, "refunded": 10_193, "credit_balance": 0}
-    may = invoice_of(sqlite_engine, other, "2027-05")
+    may = invoice_of(engine, other, "2027-05")
     assert may is not None and may.paid_in_full_at is not None
