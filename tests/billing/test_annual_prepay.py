@@ -203,9 +203,11 @@ def test_a_term_ending_before_its_first_invoice_is_billed_by_the_day_not_prepaid
     run(sqlite_engine, "2027-03")
 
     # Art. 32(2),(4): (100,000 - 10,000) x 17/31 = 49,354.84 -> 49,354; no prepayment, so no refund.
+    # Nothing prepaid absorbs the Art. 32(3) penalty, so March bills it whole, untaxed:
+    # 0.6 x 90,000 x (11 + 14/31) = 618,387.09 -> 618,387 (Apr 2027..Feb 2028, then Mar 1..14).
     assert refund == 0
     assert lines_of(sqlite_engine, annual, "2027-03") == [
-        ("plan", 49_354, date(2027, 3, 15), date(2027, 3, 31))]
+        ("plan", 49_354, date(2027, 3, 15), date(2027, 3, 31)), ("penalty", 618_387, None, None)]
 
 
 def test_preview_shows_the_prepayment_line_the_run_bills(sqlite_engine: Engine, annual: int) -> None:
