@@ -34,6 +34,16 @@ _TRANSITIONS: dict[str, dict[str, str]] = {
 }
 
 
+# What the domain's definition is derived from besides the generation: an SMTP block that starts on
+# its announced day or a newly leased address changes these without any write to the server row.
+DefinitionKey = tuple[int, bool, tuple[tuple[str, str, str], ...]]
+
+
+def definition_key(server: DesiredServer) -> DefinitionKey:
+    networks = tuple((n.network, n.mac, n.ip) for n in server.networks)
+    return (server.generation, server.block_outbound_smtp, networks)
+
+
 class DeletionInterrupted(Exception):
     """Volumes were already wiped, so the server cannot go back to running; an operator must look."""
 
@@ -64,7 +74,7 @@ class Reconciler:
         self._deletion = DeletionSequence(driver, source, journal, clock=clock)
         # server id -> generation this process already passed to ensure_defined; saves a pass
         # full of no-op redefinitions. A resync clears it so everything is re-verified.
-        self._ensured: dict[str, int] = {}
+        self._ensured: dict[str, DefinitionKey] = {}
 
     def run_once(self, *, resync: bool = False) -> PassResult:
         """A full pass: pull all desired state, converge every server, report everything (full=True)."""
@@ -129,10 +139,10 @@ class Reconciler:
         if state is None:
             state = self.driver.observe(server.id)
         # "pending": volume without a domain (first pass cut short, or a delete cancelled pre-wipe).
-        if state in ("deleted", "pending") or self._ensured.get(server.id) != server.generation:
+        if state in ("deleted", "pending") or self._ensured.get(server.id) != definition_key(server):
             self.driver.ensure_defined(server)
             self.driver.ensure_network_binding(server)
-            self._ensured[server.id] = server.generation
+            self._ensured[server.id] = definition_key(server)
             state = self.driver.observe(server.id)
         action = self._action_for(server.desired_state, state)
         detail = None
@@ -141,7 +151,7 @@ class Reconciler:
             getattr(self.driver, action)(server.id)
             state, detail = self.driver.observe_detail(server.id)
         return ObservedServer(
-            id=server.id, state=state, detail=detail, generation=self._ensured.get(server.id)
+            id=server.id, state=state, detail=detail, generation=server.generation
         )
 
     def _action_for(self, desired: str, observed: str) -> str | None:

@@ -9,20 +9,9 @@ import pytest
 from lxml import etree
 
 from tests.e2e.stack import LiveStack, wait_for
-from tests.utils.libvirt_net import TestNetwork, isolated_network
+from tests.utils.libvirt_net import TestNetwork, filter_bindings, isolated_network
 
 pytestmark = [pytest.mark.libvirt]
-
-
-def _bindings(conn: libvirt.virConnect, mac: str) -> list[tuple[str, str | None]]:
-    found = []
-    for binding in conn.listAllNWFilterBindings(0):
-        xml = etree.fromstring(binding.XMLDesc(0).encode())
-        if xml.find("mac").get("address") == mac:
-            ref = xml.find("filterref")
-            param = ref.find("parameter[@name='IP']")
-            found.append((ref.get("filter"), None if param is None else param.get("value")))
-    return found
 
 
 def _dhcp_hosts(conn: libvirt.virConnect, network: str) -> set[tuple[str, str]]:
@@ -53,7 +42,7 @@ def test_leased_address_is_bound_on_the_running_domain_and_released_after_the_wi
         iface = dom_xml.find("devices/interface")
         assert iface.find("mac").get("address") == lease["mac"]
         assert iface.find("source").get("network") == net.name
-        assert _bindings(stack.conn, lease["mac"]) == [("clean-traffic", lease["ip"])]
+        assert filter_bindings(stack.conn, lease["mac"]) == [("clean-traffic", lease["ip"])]
         assert (lease["mac"], lease["ip"]) in _dhcp_hosts(stack.conn, net.name)
 
         stack.api("DELETE", f"/v1/servers/{sid}")

@@ -72,3 +72,15 @@ def isolated_network(conn: libvirt.virConnect, prefix: str) -> Iterator[TestNetw
                 net.destroy()
             with contextlib.suppress(libvirt.libvirtError):
                 net.undefine()
+
+
+def filter_bindings(conn: libvirt.virConnect, mac: str) -> list[tuple[str, str | None]]:
+    """libvirt's own nwfilter bindings for an interface MAC: (filter name, its IP parameter)."""
+    found = []
+    for binding in conn.listAllNWFilterBindings(0):
+        xml = etree.fromstring(binding.XMLDesc(0).encode())
+        if xml.find("mac").get("address") == mac:
+            ref = xml.find("filterref")
+            param = ref.find("parameter[@name='IP']")
+            found.append((ref.get("filter"), None if param is None else param.get("value")))
+    return found
