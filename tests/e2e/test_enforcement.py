@@ -17,6 +17,7 @@ from controlplane.db import session_scope
 from controlplane.models import Contract, Customer, DeletionRecord, Invoice
 from controlplane.terms.calendar import seoul_midnight
 from tests.e2e.stack import LiveStack, start_stack, wait_for
+from tests.utils.libvirt_net import TestNetwork, isolated_network
 
 pytestmark = [pytest.mark.libvirt]
 
@@ -100,7 +101,22 @@ def test_unpaid_is_suspended_on_day_30_and_paid_on_day_32_runs_again(
 
 
 def test_unpaid_is_terminated_on_day_35_and_wiped(live: LiveStack, clock: FixedClock) -> None:
+    with isolated_network(live.conn, f"{live.run_id}-net") as net:
+        _terminated_on_day_35(live, clock, _pool_on(live, net))
+
+
+def _pool_on(stack: LiveStack, net: TestNetwork) -> int:
+    """An address pool on an isolated network of this host, so the server leases its one address."""
+    body = {"name": f"{net.name}-pool", "cidr": str(net.subnet), "gateway": str(next(net.subnet.hosts())),
+            "network_name": net.name, "host_names": [stack.host_name]}
+    response = stack.api("POST", "/v1/pools", json=body)
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def _terminated_on_day_35(live: LiveStack, clock: FixedClock, pool_id: int) -> None:
     contract_id, _, sid = _unpaid_contract_with_server(live)
+    lease = live.api("GET", f"/v1/hosts/{live.host_name}/servers/{sid}/desired-state").json()["networks"][0]
     _sweep(live, clock, DUE + timedelta(days=30))
     wait_for(lambda: live.domain_state(sid) == libvirt.VIR_DOMAIN_PAUSED, what="domain paused on day 30")
     assert _sweep(live, clock, DUE + timedelta(days=34))["applied"] == []
@@ -123,3 +139,7 @@ def test_unpaid_is_terminated_on_day_35_and_wiped(live: LiveStack, clock: FixedC
 
     wait_for(completed, what="termination completed")
     assert _contract_state(live, contract_id) == "terminated"
+    use = live.api("GET", f"/v1/pools/{pool_id}/utilisation").json()
+    assert (use["assigned"], use["quarantined"]) == (0, 1)  # the address is released (Art. 20(8), 24(2))
+    history = live.api("GET", f"/v1/addresses/{lease['ip']}/history").json()["holders"]
+    assert [(h["server_id"], h["released_at"] is not None) for h in history] == [(sid, True)]
