@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", required=True)
     parser.add_argument("--pool-path", required=True)
     parser.add_argument("--mode", choices=["once", "runner"], default="once")
+    parser.add_argument("--poll-interval", type=float, default=0.5, help="runner: seconds between polls")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
     source = FileSource(args.dir)
@@ -42,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             storage_pool=args.pool,
             storage_pool_path=args.pool_path,
             agent_metrics_port=0,
-            agent_poll_interval_s=0.5,
-            agent_resync_interval_s=60.0,
+            agent_poll_interval_s=args.poll_interval,
+            agent_resync_interval_s=max(60.0, args.poll_interval),
             stop_timeout_s=1.0,
         )
         run_agent(settings, source=source)
