@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, case, func, union
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from controlplane.models.billing import Invoice
@@ -129,9 +130,9 @@ def _contracts_in_play(
 
 def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, horizon: date,
                   contract_ids: Collection[int] | None) -> None:
-    query = select(Invoice.id, Invoice.contract_id, Invoice.due_date,
-                   Invoice.total - Invoice.paid_amount, Invoice.extension_until).where(
-        col(Invoice.paid_in_full_at).is_(None), Invoice.total > Invoice.paid_amount,
+    query = sa_select(col(Invoice.id), col(Invoice.contract_id), col(Invoice.due_date),
+                      col(Invoice.total) - col(Invoice.paid_amount), col(Invoice.extension_until)).where(
+        col(Invoice.paid_in_full_at).is_(None), col(Invoice.total) > col(Invoice.paid_amount),
         col(Invoice.due_date) <= horizon,
     )
     query = _restrict_ids(query, col(Invoice.contract_id), contract_ids)
@@ -143,8 +144,9 @@ def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, horizon:
 
 def _add_blocks(session: Session, facts: dict[int, ContractFacts], *, at: datetime,
                 contract_ids: Collection[int] | None) -> None:
-    query = select(Block.id, Block.contract_id, Block.kind, Block.scope, Block.clause, Block.item,
-                   Block.started_at, Block.planned_end).where(col(Block.lifted_at).is_(None))
+    query = sa_select(col(Block.id), col(Block.contract_id), col(Block.kind), col(Block.scope),
+                      col(Block.clause), col(Block.item), col(Block.started_at), col(Block.planned_end),
+                      ).where(col(Block.lifted_at).is_(None))
     query = _restrict_ids(query, col(Block.contract_id), contract_ids).order_by(col(Block.id))
     for block_id, contract_id, kind, scope, clause, item, started, planned_end in session.execute(query):
         found = facts.get(contract_id)
@@ -155,9 +157,9 @@ def _add_blocks(session: Session, facts: dict[int, ContractFacts], *, at: dateti
 
 def _add_terminations(session: Session, facts: dict[int, ContractFacts],
                       contract_ids: Collection[int] | None) -> None:
-    query = select(Termination.id, Termination.contract_id, Termination.kind, Termination.clause,
-                   Termination.effective_on, Termination.confirmed_by, Termination.started_at
-                   ).where(col(Termination.completed_at).is_(None))
+    query = sa_select(col(Termination.id), col(Termination.contract_id), col(Termination.kind),
+                      col(Termination.clause), col(Termination.effective_on), col(Termination.confirmed_by),
+                      col(Termination.started_at)).where(col(Termination.completed_at).is_(None))
     query = _restrict_ids(query, col(Termination.contract_id), contract_ids)
     for tid, contract_id, kind, clause, effective_on, confirmed_by, started in session.execute(query):
         found = facts.get(contract_id)
@@ -174,8 +176,8 @@ def _add_server_counts(session: Session, facts: dict[int, ContractFacts]) -> Non
         return
     wiped = col(DeletionRecord.id).is_not(None)
     query = (
-        select(
-            Server.contract_id,
+        sa_select(
+            col(Server.contract_id),
             func.sum(case((col(Server.deleted_at).is_(None), 1), else_=0)),
             func.sum(case((and_(col(Server.deleted_at).is_(None),
                                 col(Server.desired_state) == DesiredState.RUNNING.value), 1), else_=0)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -95,8 +96,8 @@ def host_health(host: Host, *, now: datetime, settings: Settings) -> HostHealth:
 def usage_by_host(session: Session, host_ids: list[int] | None = None) -> dict[int, Usage]:
     """Capacity held by servers that are not gone; a deleted-but-not-yet-wiped server still holds its disk."""
     query = (
-        select(
-            Server.host_id,
+        sa_select(
+            col(Server.host_id),
             func.coalesce(func.sum(Server.vcpus), 0),
             func.coalesce(func.sum(Server.memory_mib), 0),
             func.coalesce(func.sum(Server.disk_gib), 0),
@@ -108,7 +109,7 @@ def usage_by_host(session: Session, host_ids: list[int] | None = None) -> dict[i
     if host_ids is not None:
         query = query.where(col(Server.host_id).in_(host_ids))
     usage: dict[int, Usage] = {}
-    for host_id, vcpus, memory, disk, count in session.exec(query).all():
+    for host_id, vcpus, memory, disk, count in session.execute(query).all():
         usage[host_id] = Usage(vcpus=vcpus, memory_mib=memory, disk_gib=disk, servers=count)
     return usage
 

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, exists
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from controlplane.models.billing import AddOn, FeePeriod, Invoice, InvoiceLine, LateFee
@@ -86,7 +87,12 @@ def load_facts(session: Session, contract_ids: list[int]) -> dict[int, ContractF
         return {}
     facts = _contracts(session, contract_ids)
     for contract_id, first, fee, discount in session.exec(
-        select(FeePeriod.contract_id, FeePeriod.effective_from, FeePeriod.monthly_fee, FeePeriod.discount)
+        select(
+            col(FeePeriod.contract_id),
+            col(FeePeriod.effective_from),
+            col(FeePeriod.monthly_fee),
+            col(FeePeriod.discount),
+        )
         .where(_among(FeePeriod.contract_id, contract_ids))
         .order_by(col(FeePeriod.contract_id), col(FeePeriod.effective_from))
     ).all():
@@ -116,7 +122,7 @@ def _load_prepaid_terms(session: Session, facts: dict[int, ContractFacts]) -> No
     if not annual:
         return
     for contract_id, first in session.exec(
-        select(Invoice.contract_id, InvoiceLine.period_from)
+        select(col(Invoice.contract_id), col(InvoiceLine.period_from))
         .join(InvoiceLine, col(InvoiceLine.invoice_id) == col(Invoice.id))
         .where(_among(Invoice.contract_id, annual), InvoiceLine.kind == PREPAYMENT_KIND)
     ).all():
@@ -127,23 +133,23 @@ def _load_prepaid_terms(session: Session, facts: dict[int, ContractFacts]) -> No
 def _contracts(session: Session, contract_ids: list[int]) -> dict[int, ContractFacts]:
     ends: dict[int, date] = dict(
         session.exec(  # type: ignore[arg-type]
-            select(Termination.contract_id, Termination.effective_on).where(
+            select(col(Termination.contract_id), col(Termination.effective_on)).where(
                 _among(Termination.contract_id, contract_ids)
             )
         ).all()
     )
-    rows = session.exec(
-        select(
-            Contract.id,
-            Contract.customer_id,
-            Contract.plan,
-            Contract.terms_version,
-            Contract.billing_cycle,
-            Contract.monthly_fee,
-            Contract.discount,
-            Contract.term_start,
-            Contract.term_end,
-            Contract.annual_prepay_discount,
+    rows = session.execute(
+        sa_select(
+            col(Contract.id),
+            col(Contract.customer_id),
+            col(Contract.plan),
+            col(Contract.terms_version),
+            col(Contract.billing_cycle),
+            col(Contract.monthly_fee),
+            col(Contract.discount),
+            col(Contract.term_start),
+            col(Contract.term_end),
+            col(Contract.annual_prepay_discount),
         ).where(_among(Contract.id, contract_ids))
     ).all()
     wanted = set(contract_ids)

@@ -140,7 +140,7 @@ def billable_penalty(session: Session, contract: Contract, termination: Terminat
 
 def _recent_plan_fees(session: Session, contract: Contract, month: YearMonth, policy: Policy) -> list[int]:
     """Plan fees billed for the months before the termination month, oldest first, net of discount."""
-    query = (select(Invoice.month, InvoiceLine.amount)
+    query = (select(col(Invoice.month), col(InvoiceLine.amount))
              .join(InvoiceLine, col(InvoiceLine.invoice_id) == col(Invoice.id))
              .where(Invoice.contract_id == contract.id, col(Invoice.month) < month.first_day,
                     InvoiceLine.kind == "plan").order_by(col(Invoice.month)))
