@@ -2,7 +2,9 @@
 
 On PostgreSQL the candidate host rows are locked (`SELECT ... FOR UPDATE`, in id order so two placements
 never deadlock) before usage is summed, so a second placement waits until the first commits and then sees
-its server. SQLite ignores FOR UPDATE but serialises writers on the database file.
+its server. SQLite ignores FOR UPDATE and starts its write transaction only at the first write, so there
+a no-op UPDATE takes the database write lock before usage is read (the embedded `dcloud up` store serves
+API requests from a thread pool, so placements do race there too).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from controlplane.api.schemas.hosts import Usage
@@ -39,7 +42,13 @@ def _load(host: Host, used: Usage) -> float:
     return max(used.vcpus / host.vcpus, used.memory_mib / host.memory_mib, used.disk_gib / host.disk_gib)
 
 
+def _serialise_on_sqlite(session: Session) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Host).where(col(Host.id) == -1).values(id=col(Host.id)))
+
+
 def place_on_named_host(session: Session, *, name: str, demand: Demand) -> Host:
+    _serialise_on_sqlite(session)
     host = session.exec(select(Host).where(Host.name == name).with_for_update()).first()
     if host is None:
         raise InvalidInput(f"no host named {name!r}", field="host")
@@ -57,6 +66,7 @@ def place_on_named_host(session: Session, *, name: str, demand: Demand) -> Host:
 
 def place_anywhere(session: Session, *, demand: Demand, now: datetime, settings: Settings) -> Host:
     """The least loaded `up` host with room; NoCapacity (409) naming the demand when none fits."""
+    _serialise_on_sqlite(session)
     query = (
         select(Host).where(Host.admin_state == HostAdminState.ACTIVE).order_by(col(Host.id)).with_for_update()
     )

@@ -1,4 +1,5 @@
-"""Concurrent placements never overcommit a host; concurrent desired-state changes never lose one."""
+"""Concurrent placements never overcommit a host and never fail with a 500 (PostgreSQL and the embedded
+SQLite of `dcloud up`); concurrent desired-state changes never lose one."""
 
 from __future__ import annotations
 
@@ -57,12 +58,11 @@ def _together(count: int, work: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-@pytest.mark.postgres
-def test_concurrent_placements_never_overcommit_a_host(pg_url: str) -> None:
+def test_concurrent_placements_never_overcommit_a_host(db_url: str) -> None:
     from controlplane.db import make_engine
     from controlplane.migrations import upgrade
 
-    engine = make_engine(pg_url, pool_size=12, max_overflow=4)
+    engine = make_engine(db_url, pool_size=12, max_overflow=4)
     try:
         upgrade(engine)
         _host(engine, "hv1", vcpus=3)
