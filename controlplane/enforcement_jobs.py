@@ -9,6 +9,7 @@ from sqlmodel import Session
 import controlplane.services.availability  # noqa: F401  registers the SLA-credit invoice lines
 from controlplane.services import enforcement
 from controlplane.services.renewal import renew_contracts
+from controlplane.services.terms_changes import announce_terms_changes
 from controlplane.terms.calendar import seoul_date
 from scheduler.registry import JobContext, register_job
 
@@ -31,6 +32,8 @@ def daily_sweep(ctx: JobContext) -> None:
 @register_job("renewal", cron={"hour": 0, "minute": 30, "timezone": "Asia/Seoul"})
 def daily_renewal(ctx: JobContext) -> None:
     now = ctx.clock()
+    # Art. 3(2),(3): customers hear of an announced version before any renewal moves them onto it.
+    announce_terms_changes(ctx.engine, as_of=seoul_date(now), now=now)
     report = renew_contracts(ctx.engine, as_of=seoul_date(now), now=now)
     if report.renewed or report.ended or report.failed:
         log.info("renewal: %d renewed, %d not renewed, %d failed", len(report.renewed), len(report.ended),

@@ -19,6 +19,7 @@ from controlplane.api.routes import (
     policies,
     servers,
     terminations,
+    terms_responses,
     tokens,
 )
 
@@ -41,3 +42,5 @@ api_router.include_router(terminations.router)
 api_router.include_router(outages.router)
 # The terms policy versions contracts are pinned to (Art. 3(4)).
 api_router.include_router(policies.router)
+# Customers' objections to and acceptances of new terms versions (Art. 3(3),(4)).
+api_router.include_router(terms_responses.router)

@@ -17,6 +17,7 @@ from controlplane.models.enforcement import Block, Outage, Termination
 from controlplane.models.host import Host, HostAdminState, HostHealth, OrphanDomain
 from controlplane.models.notices import Notice
 from controlplane.models.server import DeletionRecord, DesiredState, ObservedState, Server
+from controlplane.models.terms_response import TermsResponse
 
 __all__ = [
     "AddOn",
@@ -45,4 +46,5 @@ __all__ = [
     "Role",
     "Server",
     "Termination",
+    "TermsResponse",
 ]

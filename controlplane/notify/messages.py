@@ -68,3 +68,29 @@ def termination_refund_notice(*, contract_id: int, amount: int) -> NoticeDraft:
         "to be paid out; any arrears are deducted first (Art. 35).\n"
     )
     return NoticeDraft("refund", "Art. 20(7)", f"[D-Cloud] Refund for contract {contract_id}", body)
+
+
+def terms_change_notice(*, contract_id: int, version: str, effective_from: date, unfavourable: bool,
+                        current_version: str) -> NoticeDraft:
+    """Art. 3(2),(3): a new terms version, announced ahead; silence until it applies is consent."""
+    body = (
+        f"New terms version {version} applies from {effective_from.isoformat()}"
+        f"{' and is less favourable to you' if unfavourable else ''}.\n"
+        f"Contract {contract_id} is on version {current_version}. If you do not object before "
+        f"{effective_from.isoformat()}, you are deemed to consent (Art. 3(3)).\n"
+        "If you object, you keep your current version until the end of your term; to renew after it you\n"
+        "must accept the new version, otherwise the contract ends with the term (Art. 3(4)).\n"
+    )
+    return NoticeDraft("terms_change", "Art. 3(3)",
+                       f"[D-Cloud] Terms version {version} from {effective_from.isoformat()}", body)
+
+
+def terms_version_renewal_notice(*, contract_id: int, old_version: str, new_version: str,
+                                 term_start: date) -> NoticeDraft:
+    """Art. 3(3), 18: a renewed contract moves onto the terms version in force when its term starts."""
+    body = (
+        f"Contract {contract_id} renewed on {term_start.isoformat()} under terms version {new_version}\n"
+        f"(previously {old_version}), as you did not object to it (Art. 3(3)).\n"
+    )
+    return NoticeDraft("terms_version", "Art. 3(3)",
+                       f"[D-Cloud] Contract {contract_id} now under terms {new_version}", body)

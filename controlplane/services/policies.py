@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from controlplane.errors import Conflict, NotFound
+from controlplane.terms.deadlines import check_announcement
 from controlplane.terms.errors import PolicyInvalid, TermsError
 from controlplane.terms.policy import DEFAULT_POLICY, Policy
 
@@ -123,7 +124,20 @@ def parse_policies(raw: Any, *, source: str = "policy file") -> list[Policy]:
     for index, entry in enumerate(raw):
         parsed.append(_parse_entry(entry, index, source))
     _check_unique(parsed, source)
+    _check_announcements(parsed, source)
     return parsed
+
+
+def _check_announcements(parsed: list[Policy], source: str) -> None:
+    """Art. 3(2): each announced version gave the notice the version before it promised."""
+    for policy in parsed:
+        earlier = [p for p in (*parsed, DEFAULT_POLICY) if p.effective_from < policy.effective_from]
+        in_force = max(earlier, key=lambda p: p.effective_from, default=DEFAULT_POLICY)
+        try:
+            check_announcement(policy, in_force)
+        except PolicyInvalid as exc:
+            raise PolicyFileInvalid(f"{source}: version {policy.version!r}: {exc.message}",
+                                    field=exc.field) from exc
 
 
 def _parse_entry(entry: Any, index: int, source: str) -> Policy:

@@ -26,6 +26,7 @@ class Clause:
 
 # The clauses cited from more than one module, named once.
 ART_3_2 = Clause("Art. 3(2)")
+ART_3_3 = Clause("Art. 3(3)")
 ART_3_4 = Clause("Art. 3(4)")
 ART_9_2 = Clause("Art. 9(2)")
 ART_16_4 = Clause("Art. 16(4)")

@@ -21,6 +21,7 @@ from controlplane.terms.clauses import (
     ART_37_2,
     Clause,
 )
+from controlplane.terms.errors import PolicyInvalid
 from controlplane.terms.policy import DEFAULT_POLICY, Policy
 
 
@@ -90,3 +91,17 @@ def term_change_announcement(effective_on: date, unfavourable: bool,
     """Art. 3(2): a terms change is announced 7 days before it applies, 30 if unfavourable."""
     days = policy.unfavourable_term_change_notice_days if unfavourable else policy.term_change_notice_days
     return Deadline(add_days(effective_on, -days), ART_3_2, "announce the terms change")
+
+
+def check_announcement(version: Policy, in_force: Policy) -> None:
+    """Art. 3(2): a version's announcement came early enough under the notice days of `in_force` (the
+    version it replaces, whose terms promised the notice). Unannounced versions are internal overrides."""
+    if version.announced_on is None:
+        return
+    deadline = term_change_announcement(version.effective_from, version.unfavourable, in_force)
+    if not deadline.is_met_by(version.announced_on):
+        days = (version.effective_from - version.announced_on).days
+        kind = "an unfavourable" if version.unfavourable else "a"
+        raise PolicyInvalid(
+            f"announced {days} days before it applies; {kind} terms change needs announcing by "
+            f"{deadline.on.isoformat()} ({deadline.clause})", field="announced_on")

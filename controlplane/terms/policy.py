@@ -20,6 +20,10 @@ class Policy:
 
     version: str = "2025-01"
     effective_from: date = date(2025, 1, 1)
+    # Art. 3(2),(3): when the version was announced to customers, and whether it is unfavourable to them
+    # (30 days notice instead of 7). No announcement: a deployment-internal override, no customer notice.
+    announced_on: date | None = None
+    unfavourable: bool = False
     # Art. 33(1), 21(1): restrict 30 days after due, terminate 5 days after the restriction began,
     # an approved extension moves the restriction at most to 60 days after due.
     restrict_after_overdue_days: int = 30
@@ -85,6 +89,10 @@ class Policy:
         return dataclasses.replace(self, **changes)
 
 
+_NON_NUMBER_FIELDS = {
+    "version", "effective_from", "announced_on", "unfavourable", "auto_terminate_nonpayment",
+}
+_BOOL_FIELDS = {"auto_terminate_nonpayment", "unfavourable"}
 _FRACTION_FIELDS = {"late_fee_rate_monthly", "vat_rate", "penalty_rate", "sla_threshold_percent"}
 _POSITIVE_FIELDS = {
     "late_fee_months_per_year", "late_fee_days_per_year", "base_term_years", "penalty_fee_history_months",
@@ -94,7 +102,7 @@ _POSITIVE_FIELDS = {
 def _validate(policy: Policy) -> None:
     for f in dataclasses.fields(policy):
         value = getattr(policy, f.name)
-        if f.name in ("version", "effective_from", "auto_terminate_nonpayment"):
+        if f.name in _NON_NUMBER_FIELDS:
             continue
         if isinstance(value, bool) or not isinstance(value, int | Fraction):
             raise PolicyInvalid(f"{f.name} must be a number, got {value!r}", field=f.name)
@@ -110,6 +118,8 @@ def _validate_ranges(policy: Policy) -> None:
         raise PolicyInvalid("version must not be empty", field="version")
     if not isinstance(policy.effective_from, date):
         raise PolicyInvalid("effective_from must be a date", field="effective_from")
+    if policy.announced_on is not None and not isinstance(policy.announced_on, date):
+        raise PolicyInvalid("announced_on must be a date", field="announced_on")
     if not 1 <= policy.invoice_send_by_day <= 28:
         raise PolicyInvalid("invoice_send_by_day must be 1..28 so it exists in every month",
                             field="invoice_send_by_day")
@@ -130,13 +140,15 @@ def _dump(value: Any) -> Any:
 
 def _load(spec: dataclasses.Field[Any], name: str, raw: Any) -> Any:
     try:
-        if name == "effective_from":
+        if name == "effective_from" or (name == "announced_on" and raw is not None):
             return raw if isinstance(raw, date) else date.fromisoformat(raw)
+        if name == "announced_on":
+            return None
         if name in _FRACTION_FIELDS:
             return Fraction(raw)
         if name == "version":
             return str(raw)
-        if name == "auto_terminate_nonpayment":
+        if name in _BOOL_FIELDS:
             if not isinstance(raw, bool):
                 raise TypeError("expected true or false")
             return raw

@@ -1,0 +1,32 @@
+"""/v1/contracts/{id}/terms-objections and terms-acceptances: a customer's answer to new terms (Art. 3)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
+from controlplane.api.schemas.terms_responses import TermsResponseCreate, TermsResponsePublic
+from controlplane.models.auth import Role
+from controlplane.services import terms_changes
+
+router = APIRouter(prefix="/v1/contracts", tags=["terms"])
+
+Writer = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR))]
+
+
+@router.post("/{contract_id}/terms-objections")
+def object_to_terms(contract_id: int, body: TermsResponseCreate, who: Writer, session: SessionDep,
+                    clock: ClockDep) -> TermsResponsePublic:
+    response = terms_changes.object_to_version(session, contract_id=contract_id, version=body.version,
+                                               now=clock(), actor=who.actor)
+    return TermsResponsePublic.model_validate(response)
+
+
+@router.post("/{contract_id}/terms-acceptances")
+def accept_terms(contract_id: int, body: TermsResponseCreate, who: Writer, session: SessionDep,
+                 clock: ClockDep) -> TermsResponsePublic:
+    response = terms_changes.accept_version(session, contract_id=contract_id, version=body.version,
+                                            now=clock(), actor=who.actor)
+    return TermsResponsePublic.model_validate(response)
