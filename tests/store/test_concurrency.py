@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
