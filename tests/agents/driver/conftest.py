@@ -48,12 +48,21 @@ def remove_run_domains(conn: libvirt.virConnect) -> None:
             remove_domain(conn, dom.name())
 
 
+def _cleanup_conn() -> libvirt.virConnect:
+    """A fresh connection for session teardown: the session's own may have died with a libvirtd
+    restart (tests/agents/reconcile/test_libvirtd_restart.py restarts the shared daemon)."""
+    return libvirt.open(QEMU_URI)
+
+
 @pytest.fixture(scope="session")
 def qemu_conn() -> Iterator[libvirt.virConnect]:
     conn = libvirt.open(QEMU_URI)
     yield conn
-    remove_run_domains(conn)
-    conn.close()
+    with contextlib.suppress(libvirt.libvirtError):
+        conn.close()
+    cleanup = _cleanup_conn()
+    remove_run_domains(cleanup)
+    cleanup.close()
 
 
 @pytest.fixture(scope="session")
@@ -61,15 +70,17 @@ def pool_names(qemu_conn: libvirt.virConnect) -> Iterator[tuple[str, str]]:
     """(pool name, pool path) for this run; the pool and its directory are removed at the end."""
     name, path = f"dctest-{RUN}", f"/var/tmp/dctest-{RUN}"
     yield name, path
-    remove_run_domains(qemu_conn)
+    conn = _cleanup_conn()
+    remove_run_domains(conn)
     with contextlib.suppress(libvirt.libvirtError):
-        pool = qemu_conn.storagePoolLookupByName(name)
+        pool = conn.storagePoolLookupByName(name)
         for vol in pool.listAllVolumes(0):
             with contextlib.suppress(libvirt.libvirtError):
                 vol.delete(0)
         with contextlib.suppress(libvirt.libvirtError):
             pool.destroy()
         pool.undefine()
+    conn.close()
     shutil.rmtree(path, ignore_errors=True)
 
 

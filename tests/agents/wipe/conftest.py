@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import uuid
@@ -21,7 +22,8 @@ def system_conn() -> Iterator[libvirt.virConnect]:
     except libvirt.libvirtError as exc:
         pytest.fail(f"libvirtd at qemu:///system is not reachable (virtlogd -d; libvirtd -d): {exc}")
     yield conn
-    conn.close()
+    with contextlib.suppress(libvirt.libvirtError):  # it may have died with a libvirtd restart
+        conn.close()
 
 
 @pytest.fixture
