@@ -123,3 +123,30 @@ def tokens(sqlite_engine: Engine) -> dict[str, dict[str, str]]:
     """Authorization headers per role name."""
     roles = ["admin", "operator", "auditor", "billing", "agent", "disclosure"]
     return {role: auth(make_token(sqlite_engine, role)) for role in roles}
+
+
+@pytest.fixture
+def two_holders(sqlite_engine: Engine, clock: FixedClock) -> dict[str, str]:
+    """Two customers in 192.0.2.0/24: one public, one that hid name, address and phone (Art. 24(6))."""
+    from controlplane.db import session_scope
+    from network.pools import PoolSpec, create_pool
+    from network.service import allocate_server_address
+
+    with session_scope(sqlite_engine) as s:
+        create_pool(
+            s,
+            spec=PoolSpec(name="pub", cidr="192.0.2.0/24", network_name="n", gateway="192.0.2.1"),
+            at=clock(),
+        )
+        host = make_host(s)
+        public = make_customer(s)
+        private = make_customer(
+            s, name="홍길동", name_en="Hong Gildong", whois_hide_name=True, whois_hide_address=True,
+            whois_hide_phone=True, contact_phone="010-9999-0000", address_district="경기도 성남시 분당구",
+        )  # fmt: skip
+        a = allocate_server_address(s, server=make_server(s, host, make_contract(s, public), "a"), at=clock())
+        b = allocate_server_address(
+            s, server=make_server(s, host, make_contract(s, private), "b"), at=clock()
+        )
+        assert a is not None and b is not None
+        return {"public": a.address, "private": b.address}

@@ -65,36 +65,15 @@ def _entity(body: dict[str, Any], role: str) -> dict[str, list[Any]]:
     return _check_vcard(next(e for e in body["entities"] if role in e["roles"])["vcardArray"])
 
 
-@pytest.fixture
-def leased(sqlite_engine: Engine, clock: FixedClock) -> dict[str, str]:
-    """Two customers in 192.0.2.0/24: one public, one that hid name, address and phone."""
-    with session_scope(sqlite_engine) as s:
-        create_pool(
-            s,
-            spec=PoolSpec(name="pub", cidr="192.0.2.0/24", network_name="n", gateway="192.0.2.1"),
-            at=clock(),
-        )
-        host = make_host(s)
-        public = make_customer(s)
-        private = make_customer(
-            s, name="홍길동", name_en="Hong Gildong", whois_hide_name=True, whois_hide_address=True,
-            whois_hide_phone=True, contact_phone="010-9999-0000", address_district="경기도 성남시 분당구",
-        )  # fmt: skip
-        a = allocate_server_address(s, server=make_server(s, host, make_contract(s, public), "a"), at=clock())
-        b = allocate_server_address(
-            s, server=make_server(s, host, make_contract(s, private), "b"), at=clock()
-        )
-        assert a is not None and b is not None
-        return {"public": a.address, "private": b.address}
-
-
-def test_assigned_address_is_a_valid_ip_network_object(client: TestClient, leased: dict[str, str]) -> None:
-    response = client.get(f"/rdap/ip/{leased['public']}")
+def test_assigned_address_is_a_valid_ip_network_object(
+    client: TestClient, two_holders: dict[str, str]
+) -> None:
+    response = client.get(f"/rdap/ip/{two_holders['public']}")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/rdap+json")
     body = response.json()
     validate_ip_network(body)
-    assert (body["startAddress"], body["endAddress"]) == (leased["public"], leased["public"])
+    assert (body["startAddress"], body["endAddress"]) == (two_holders["public"], two_holders["public"])
     assert body["ipVersion"] == "v4" and body["country"] == "KR" and "redacted" not in body
     assert {r for e in body["entities"] for r in e["roles"]} == {"registrant", "administrative", "abuse"}
     registrant = _entity(body, "registrant")
@@ -102,8 +81,10 @@ def test_assigned_address_is_a_valid_ip_network_object(client: TestClient, lease
     assert [e["eventAction"] for e in body["events"]] == ["registration", "last changed"]
 
 
-def test_hidden_fields_are_replaced_and_marked_redacted(client: TestClient, leased: dict[str, str]) -> None:
-    body = client.get(f"/rdap/ip/{leased['private']}").json()
+def test_hidden_fields_are_replaced_and_marked_redacted(
+    client: TestClient, two_holders: dict[str, str]
+) -> None:
+    body = client.get(f"/rdap/ip/{two_holders['private']}").json()
     validate_ip_network(body)
     text = str(body)
     assert "홍길동" not in text and "Hong Gildong" not in text and "010-9999-0000" not in text
@@ -114,7 +95,7 @@ def test_hidden_fields_are_replaced_and_marked_redacted(client: TestClient, leas
     assert {"Registrant Name", "Registrant Street", "Registrant Phone"} <= names
 
 
-def test_prefix_query_inside_a_pool_returns_the_pool(client: TestClient, leased: dict[str, str]) -> None:
+def test_prefix_query_inside_a_pool_returns_the_pool(client: TestClient, two_holders: dict[str, str]) -> None:
     body = client.get("/rdap/ip/192.0.2.0/25").json()
     validate_ip_network(body)
     assert (body["startAddress"], body["endAddress"]) == ("192.0.2.0", "192.0.2.255")
@@ -123,7 +104,7 @@ def test_prefix_query_inside_a_pool_returns_the_pool(client: TestClient, leased:
 
 @pytest.mark.parametrize("path", ["/rdap/ip/203.0.113.9", "/rdap/ip/198.51.100.0/24", "/rdap/ip/2001:db8::1"])
 def test_unknown_range_is_404_with_an_rdap_error_body(
-    client: TestClient, leased: dict[str, str], path: str
+    client: TestClient, two_holders: dict[str, str], path: str
 ) -> None:
     response = client.get(path)
     assert response.status_code == 404
@@ -137,7 +118,7 @@ def test_unknown_range_is_404_with_an_rdap_error_body(
 @pytest.mark.parametrize(
     "path", ["/rdap/ip/192.0.2", "/rdap/ip/192.0.2.0/33", "/rdap/ip/banana", "/rdap/ip/1.2.3.4/x"]
 )
-def test_malformed_query_is_400(client: TestClient, leased: dict[str, str], path: str) -> None:
+def test_malformed_query_is_400(client: TestClient, two_holders: dict[str, str], path: str) -> None:
     response = client.get(path)
     assert response.status_code == 400
     assert response.json()["errorCode"] == 400

@@ -11,42 +11,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from controlplane.clock import FixedClock
 from controlplane.config import Settings
-from controlplane.db import session_scope
 from network import metrics
-from network.pools import PoolSpec, create_pool
-from network.service import allocate_server_address
 from network.whois_server import RateLimiter, WhoisLimits, parse_query, run_whois_server
-from tests.network.conftest import make_contract, make_customer, make_host, make_server
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def records(sqlite_engine: Engine, clock: FixedClock) -> dict[str, str]:
-    with session_scope(sqlite_engine) as s:
-        create_pool(
-            s,
-            spec=PoolSpec(name="pub", cidr="192.0.2.0/24", network_name="n", gateway="192.0.2.1"),
-            at=clock(),
-        )
-        host = make_host(s)
-        public = make_customer(s)
-        private = make_customer(
-            s, name="홍길동", name_en="Hong Gildong", whois_hide_name=True, whois_hide_address=True,
-            whois_hide_phone=True, contact_phone="010-9999-0000", address_district="경기도 성남시 분당구",
-        )  # fmt: skip
-        a = allocate_server_address(s, server=make_server(s, host, make_contract(s, public), "a"), at=clock())
-        b = allocate_server_address(
-            s, server=make_server(s, host, make_contract(s, private), "b"), at=clock()
-        )
-        assert a is not None and b is not None
-        return {"public": a.address, "private": b.address}
 
 
 def _start(engine: Engine, limits: WhoisLimits) -> Iterator[int]:
@@ -67,7 +40,7 @@ def _start(engine: Engine, limits: WhoisLimits) -> Iterator[int]:
 
 
 @pytest.fixture
-def whois_port(sqlite_engine: Engine, records: dict[str, str]) -> Iterator[int]:
+def whois_port(sqlite_engine: Engine, two_holders: dict[str, str]) -> Iterator[int]:
     yield from _start(sqlite_engine, WhoisLimits(read_timeout_s=0.5, burst=1000))
 
 
@@ -90,19 +63,19 @@ def _raw(port: int, payload: bytes, *, pause: float = 0.0) -> str:
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
-def test_debian_whois_client_reads_a_customer_record(whois_port: int, records: dict[str, str]) -> None:
-    out = _whois(whois_port, records["public"])
+def test_debian_whois_client_reads_a_customer_record(whois_port: int, two_holders: dict[str, str]) -> None:
+    out = _whois(whois_port, two_holders["public"])
     assert "# KOREAN(UTF8)" in out and "# ENGLISH" in out
-    assert f"{records['public']} - {records['public']} (/32)" in out
+    assert f"{two_holders['public']} - {two_holders['public']} (/32)" in out
     assert "주식회사 예시클라우드" in out and "Example Cloud Co., Ltd." in out
     assert "CUSTOMER" in out and "06133" in out and "20270301" in out
     assert "김담당" in out and "+82-2-555-0100" in out and "netadmin@example.kr" in out
 
 
 def test_hidden_customer_shows_label_district_and_the_role_contact(
-    whois_port: int, records: dict[str, str]
+    whois_port: int, two_holders: dict[str, str]
 ) -> None:
-    out = _whois(whois_port, records["private"])
+    out = _whois(whois_port, two_holders["private"])
     assert "홍길동" not in out and "Hong Gildong" not in out and "010-9999-0000" not in out
     assert "개인 또는 비공개 고객" in out and "Private customer of D-Cloud" in out
     assert "경기도 성남시 분당구" in out
@@ -145,7 +118,7 @@ def test_silent_client_is_cut_off_after_the_read_timeout(whois_port: int) -> Non
     assert "no query within" in out and time.monotonic() - started < 5
 
 
-def test_rate_limit_per_source(sqlite_engine: Engine, records: dict[str, str]) -> None:
+def test_rate_limit_per_source(sqlite_engine: Engine, two_holders: dict[str, str]) -> None:
     before = metrics.WHOIS_REFUSALS.labels(reason="rate_limited")._value.get()
     for port in _start(sqlite_engine, WhoisLimits(burst=3, per_second=0.01)):
         answers = [_raw(port, b"203.0.113.1\r\n") for _ in range(5)]
@@ -154,7 +127,7 @@ def test_rate_limit_per_source(sqlite_engine: Engine, records: dict[str, str]) -
     assert metrics.WHOIS_REFUSALS.labels(reason="rate_limited")._value.get() - before == 2
 
 
-def test_connection_cap(sqlite_engine: Engine, records: dict[str, str]) -> None:
+def test_connection_cap(sqlite_engine: Engine, two_holders: dict[str, str]) -> None:
     for port in _start(sqlite_engine, WhoisLimits(max_connections=2, read_timeout_s=2, burst=100)):
         holders = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
         try:
