@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
@@ -53,7 +52,6 @@ def test_whois_counters_are_exposed(registry: CollectorRegistry) -> None:
     assert registry.get_sample_value("dcloud_whois_refusals_total", {"reason": "oversize"}) == before + 1
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 def test_exposition_passes_promtool(
     registry: CollectorRegistry, sqlite_engine: Engine, clock: FixedClock
 ) -> None:

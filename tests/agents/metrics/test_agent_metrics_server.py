@@ -98,8 +98,7 @@ def test_get_metrics_serves_libvirt_and_agent_series(metrics_url: str) -> None:
 def test_metrics_text_passes_promtool_check(metrics_url: str) -> None:
     # promtool comes with Debian's `prometheus` package (apt-get install prometheus).
     promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool not installed (Debian package: prometheus)")
+    assert promtool, "promtool missing: scripts/setup-host.sh installs Debian's prometheus package"
     text = httpx.get(metrics_url, timeout=10).text
 
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
