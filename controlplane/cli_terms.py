@@ -22,6 +22,7 @@ from controlplane.terms.late_fee import late_fee
 from controlplane.terms.money import format_won
 from controlplane.terms.overdue import latest_extension_date, nonpayment_deadlines
 from controlplane.terms.penalty import early_termination_penalty
+from controlplane.terms.policy import DEFAULT_POLICY
 from controlplane.terms.proration import prorate
 from controlplane.terms.refund import annual_prepay_refund
 
@@ -103,7 +104,7 @@ def frac(value: Fraction) -> str:
 
 
 def cmd_late_fee(args: argparse.Namespace) -> Report:
-    fee = late_fee(args.unpaid, args.due, args.paid_on)
+    fee = late_fee(args.unpaid, args.due, args.paid_on, policy=DEFAULT_POLICY)
     lines = [
         f"Late fee (Art. 34): {format_won(fee.amount)}",
         f"  unpaid {format_won(fee.unpaid)}, due {fee.due}, paid {fee.paid_on}: {fee.overdue_days} overdue "
@@ -135,8 +136,8 @@ def cmd_prorate(args: argparse.Namespace) -> Report:
 
 
 def cmd_deadlines(args: argparse.Namespace) -> Report:
-    plan = nonpayment_deadlines(args.due, args.extension_until)
-    latest = latest_extension_date(args.due)
+    plan = nonpayment_deadlines(args.due, args.extension_until, policy=DEFAULT_POLICY)
+    latest = latest_extension_date(args.due, policy=DEFAULT_POLICY)
     extended = " (extended)" if plan.extended else ""
     lines = [
         f"Due date: {plan.due}",
@@ -159,7 +160,7 @@ def cmd_penalty(args: argparse.Namespace) -> Report:
     if args.contract_end < args.terminate_on:
         raise FlagError("--contract-end", f"{args.contract_end} is before --terminate-on {args.terminate_on}")
     result = early_termination_penalty(args.monthly_fees, args.terminate_on, args.contract_end,
-                                       refused_fee_increase=args.refused_fee_increase)
+                                       refused_fee_increase=args.refused_fee_increase, policy=DEFAULT_POLICY)
     lines = [
         f"Early-termination penalty ({result.clause}): {format_won(result.amount)}",
         f"  {result.reason}",
@@ -202,7 +203,7 @@ def cmd_refund(args: argparse.Namespace) -> Report:
 
 
 def cmd_sla_credit(args: argparse.Namespace) -> Report:
-    result = sla_credit(args.monthly_fee, args.month, args.outage)
+    result = sla_credit(args.monthly_fee, args.month, args.outage, policy=DEFAULT_POLICY)
     lines = [
         f"SLA credit ({result.clause}): {format_won(result.amount)} for {result.month}",
         f"  availability {float(result.availability_percent):.4f}% (Art. 36(2)-1): "

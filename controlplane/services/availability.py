@@ -123,7 +123,8 @@ def claim_credit(session: Session, *, contract_id: int, month: YearMonth, now: d
     for outage in outages:
         learned = outage.cause_learned_at or outage.resolved_at
         assert learned is not None
-        window = claim_window(seoul_date(learned), policy)
+        window = claim_window(seoul_date(learned), policy=policy,
+                              cause_arose_on=seoul_date(outage.started_at))
         if not window.is_met_by(seoul_date(now)):
             raise InvalidInput(f"the claim window closed on {window.on.isoformat()} ({window.clause})",
                                field="month")

@@ -139,6 +139,11 @@ def _apply_contract(session: Session, contract_id: int, group: list[SweepAction]
             _record_policy_unknown(session, current, at=at, actor=actor, result=result)
             continue
         _execute(session, contract, current, at=at, actor=actor)
+        # A late sweep acts late, never early: the record keeps the day the terms allowed and the day acted.
+        record_change(session, at=at, actor=actor, entity_type="contract", entity_id=contract_id,
+                      action=f"sweep_acted:{current.kind}", clause=current.clause,
+                      after={"key": current.key, "allowed_on": current.deadline.isoformat(),
+                             "acted_on": seoul_date(at).isoformat(), "counting": current.counting})
         result.applied.append(current)
 
 

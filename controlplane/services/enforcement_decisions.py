@@ -45,6 +45,7 @@ class SweepAction:
     block_id: int | None = None
     termination_id: int | None = None
     termination_kind: str | None = None
+    counting: str = ""  # how the terms' day (`deadline`) was counted (terms/periods.py)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,7 +134,7 @@ def nonpayment_input(facts: ContractFacts, as_of: date, policy: Policy) -> Nonpa
     since = seoul_day(block.started_at) if block else None
     invoices = [i for i in facts.invoices if i.due < as_of]
     if since is not None:
-        invoices = [i for i in invoices if restriction_date(i.due, i.extension_until, policy) <= as_of]
+        invoices = [i for i in invoices if restriction_date(i.due, i.extension_until, policy=policy) <= as_of]
     oldest = min(invoices, key=lambda i: (i.due, i.invoice_id), default=None)
     return NonpaymentFacts(
         contract_id=str(facts.contract_id),
@@ -146,7 +147,7 @@ def nonpayment_input(facts: ContractFacts, as_of: date, policy: Policy) -> Nonpa
 def _nonpayment(facts: ContractFacts, as_of: date, policy: Policy) -> list[SweepAction]:
     block = facts.nonpayment_block
     out: list[SweepAction] = []
-    for action in decide_nonpayment(nonpayment_input(facts, as_of, policy), policy):
+    for action in decide_nonpayment(nonpayment_input(facts, as_of, policy), policy=policy):
         ids = tuple(int(i) for i in action.invoice_ids)
         if action.kind == ActionKind.TERMINATE and facts.termination is not None:
             continue  # already decided; listed by _pending_termination
@@ -157,6 +158,7 @@ def _nonpayment(facts: ContractFacts, as_of: date, policy: Policy) -> list[Sweep
             automatic=action.automatic, notice=action.notice.value if action.notice else None,
             invoice_ids=ids, block_id=block.block_id if block else None,
             termination_kind="nonpayment" if action.kind == ActionKind.TERMINATE else None,
+            counting=action.counting,
         ))
     return out
 

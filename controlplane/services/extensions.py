@@ -28,7 +28,7 @@ def approve_extension(
         raise InvalidInput(f"invoice {invoice_id} is paid in full; nothing to extend", field="invoice_id")
     policy = pinned_policy(contract.terms_version)  # 409 on an unknown pin, before judging the date
     try:
-        restriction_date(invoice.due_date, until, policy)
+        restriction_date(invoice.due_date, until, policy=policy)
     except TermsError as exc:
         raise InvalidInput(exc.message, field=exc.field or "extension_until") from exc
     before = {"extension_until": str(invoice.extension_until) if invoice.extension_until else None}

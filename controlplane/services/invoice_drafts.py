@@ -56,7 +56,7 @@ class ContractInvoice:
 _cached_plan_lines = lru_cache(maxsize=65536)(lambda month, periods: tuple(plan_lines(month, periods)))
 _cached_add_on_lines = lru_cache(maxsize=65536)(lambda month, add_ons: tuple(add_on_lines(month, add_ons)))
 _cached_draft = lru_cache(maxsize=65536)(
-    lambda month, lines, policy: draft_invoice(month, (), (), lines, policy)
+    lambda month, lines, policy: draft_invoice(month, (), (), lines, policy=policy)
 )
 
 

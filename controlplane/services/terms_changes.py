@@ -28,6 +28,7 @@ from controlplane.services.policies import (
     policy_or_not_found,
 )
 from controlplane.terms.calendar import seoul_date
+from controlplane.terms.deadlines import objection_window
 from controlplane.terms.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,15 @@ def _response(session: Session, contract_id: int, version: str) -> TermsResponse
 
 def object_to_version(session: Session, *, contract_id: int, version: str, now: datetime,
                       actor: str) -> TermsResponse:
-    """Art. 3(3): an objection counts only before the version applies; it withdraws an acceptance."""
+    """Art. 3(3): an objection counts through the 7th day counting the effective date itself (E … E+6);
+    it withdraws an acceptance."""
     contract = lock_contract(session, contract_id)
     policy = policy_or_not_found(version)
-    if seoul_date(now) >= policy.effective_from:
-        raise InvalidInput(f"terms {version} apply since {policy.effective_from.isoformat()}; an objection "
-                           "must come before that day (Art. 3(3))", field="version")
+    window = objection_window(policy.effective_from, policy=policy)
+    if not window.is_met_by(seoul_date(now)):
+        raise InvalidInput(f"terms {version} apply since {policy.effective_from.isoformat()}; objections "
+                           f"were open through {window.on.isoformat()} ({window.clause}); silence since is "
+                           "consent", field="version")
     response = _response(session, contract.id or 0, version)
     response.objected_at, response.accepted_at = now, None
     return _save(session, response, action="terms_objection", clause="Art. 3(3)", now=now, actor=actor)

@@ -26,7 +26,7 @@ class NoticeKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """One decision. `deadline` is the anchored day the action became due (not the sweep's day).
+    """One decision. `deadline` is the anchored day the terms first allow it (not the sweep's day).
 
     `automatic` is False when the terms allow the action but an operator must confirm it (Art. 21(4),
     or nonpayment termination with `auto_terminate_nonpayment` off). `key` is stable across reruns so
@@ -41,3 +41,5 @@ class Action:
     automatic: bool = True
     notice: NoticeKind | None = None
     invoice_ids: tuple[str, ...] = ()
+    # How `deadline` was counted (terms/periods.py), so the record shows the day the terms allowed.
+    counting: str = ""

@@ -19,7 +19,7 @@ from controlplane.terms.calendar import YearMonth, seoul_date, seoul_midnight
 from controlplane.terms.clauses import ART_36_2, ART_36_3, ART_36_4, Clause
 from controlplane.terms.errors import TermsError
 from controlplane.terms.money import Won, floor_won
-from controlplane.terms.policy import DEFAULT_POLICY, Policy
+from controlplane.terms.policy import Policy
 
 _TICK = timedelta(microseconds=1)
 
@@ -74,7 +74,7 @@ def earlier_notice(reported: datetime | None, aware: datetime | None) -> datetim
     return min(moments)
 
 
-def measure(outage: Outage, month: YearMonth, policy: Policy = DEFAULT_POLICY) -> MeasuredOutage:
+def measure(outage: Outage, month: YearMonth, policy: Policy) -> MeasuredOutage:
     """Whether and which part of `outage` counts against `month`."""
     for name in ("started", "noticed", "resolved"):
         if getattr(outage, name).utcoffset() is None:
@@ -136,7 +136,7 @@ def _credited_days(intervals: list[tuple[datetime, datetime]], threshold: Fracti
 
 
 def sla_credit(monthly_fee: Won, month: YearMonth, outages: Sequence[Outage],
-               policy: Policy = DEFAULT_POLICY) -> SlaCredit:
+               policy: Policy) -> SlaCredit:
     """Availability of `month` and the credit owed for it."""
     if monthly_fee < 0:
         raise TermsError("monthly fee must not be negative", field="monthly_fee")

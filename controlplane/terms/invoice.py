@@ -15,7 +15,7 @@ from controlplane.terms.calendar import YearMonth
 from controlplane.terms.clauses import ART_31_1, ART_32_5, Clause
 from controlplane.terms.errors import TermsError
 from controlplane.terms.money import Won, floor_won
-from controlplane.terms.policy import DEFAULT_POLICY, Policy
+from controlplane.terms.policy import Policy
 from controlplane.terms.proration import prorate
 
 SERVER_FEE = Clause("Art. 30(2)-1, Art. 32(4)")
@@ -74,13 +74,13 @@ class InvoiceDraft:
     dates_clause: Clause
 
 
-def invoice_dates(month: YearMonth, policy: Policy = DEFAULT_POLICY) -> tuple[date, date]:
+def invoice_dates(month: YearMonth, policy: Policy) -> tuple[date, date]:
     """(send-by, due) for the invoice of `month`: the 10th and the last day of the next month."""
     following = month.next()
     return following.first_day.replace(day=policy.invoice_send_by_day), following.last_day
 
 
-def vat_on(supply: Won, policy: Policy = DEFAULT_POLICY) -> Won:
+def vat_on(supply: Won, policy: Policy) -> Won:
     """Art. 32(5): VAT on the supply amount, floored; no VAT on a supply that is nil or a credit."""
     return floor_won(policy.vat_rate * supply) if supply > 0 else 0
 
@@ -125,7 +125,8 @@ def draft_invoice(
     plan_periods: Sequence[PlanPeriod],
     add_ons: Sequence[AddOnPeriod] = (),
     adjustments: Sequence[InvoiceLine] = (),
-    policy: Policy = DEFAULT_POLICY,
+    *,
+    policy: Policy,
 ) -> InvoiceDraft:
     """The invoice for `month`; `adjustments` are lines computed elsewhere (credits, late fees)."""
     lines = (*plan_lines(month, plan_periods), *add_on_lines(month, add_ons), *adjustments)

@@ -8,7 +8,7 @@ from datetime import date
 from controlplane.terms.clauses import ART_34, Clause
 from controlplane.terms.errors import TermsError
 from controlplane.terms.money import Won, floor_won
-from controlplane.terms.policy import DEFAULT_POLICY, Policy
+from controlplane.terms.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ def overdue_days(due: date, paid_on: date) -> int:
     return max(0, (paid_on - due).days)
 
 
-def late_fee_for_days(unpaid: Won, days: int, policy: Policy = DEFAULT_POLICY) -> Won:
+def late_fee_for_days(unpaid: Won, days: int, policy: Policy) -> Won:
     """The Art. 34(2) formula for a number of overdue days, floored once."""
     if unpaid < 0:
         raise TermsError("unpaid amount must not be negative", field="unpaid")
@@ -36,7 +36,7 @@ def late_fee_for_days(unpaid: Won, days: int, policy: Policy = DEFAULT_POLICY) -
     return floor_won(unpaid * annual * days / policy.late_fee_days_per_year)
 
 
-def late_fee(unpaid: Won, due: date, paid_on: date, policy: Policy = DEFAULT_POLICY) -> LateFee:
+def late_fee(unpaid: Won, due: date, paid_on: date, policy: Policy) -> LateFee:
     """Late fee on `unpaid`, due on `due`, paid on `paid_on`."""
     days = overdue_days(due, paid_on)
     return LateFee(late_fee_for_days(unpaid, days, policy), ART_34, unpaid, due, paid_on, days)

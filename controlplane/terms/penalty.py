@@ -17,7 +17,7 @@ from controlplane.terms.calendar import add_days, split_by_month
 from controlplane.terms.clauses import ART_17_3, ART_32_3, Clause
 from controlplane.terms.errors import TermsError
 from controlplane.terms.money import Won, floor_won
-from controlplane.terms.policy import DEFAULT_POLICY, Policy
+from controlplane.terms.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ def remaining_months(terminate_on: date, contract_end: date) -> Fraction:
 
 
 def average_monthly_fee(
-    fees: Sequence[Won], policy: Policy = DEFAULT_POLICY
+    fees: Sequence[Won], policy: Policy
 ) -> tuple[tuple[Won, ...], Fraction]:
     """The last `penalty_fee_history_months` fees (oldest first in `fees`) and their exact average."""
     if not fees:
@@ -56,7 +56,7 @@ def early_termination_penalty(
     *,
     refused_fee_increase: bool = False,
     company_at_fault: bool = False,
-    policy: Policy = DEFAULT_POLICY,
+    policy: Policy,
 ) -> Penalty:
     """Penalty for ending the contract after `terminate_on` (last day of service) before `contract_end`.
 

@@ -24,12 +24,15 @@ class Policy:
     # (30 days notice instead of 7). No announcement: a deployment-internal override, no customer notice.
     announced_on: date | None = None
     unfavourable: bool = False
-    # Art. 33(1), 21(1): restrict 30 days after due, terminate 5 days after the restriction began,
-    # an approved extension moves the restriction at most to 60 days after due.
+    # Art. 33(1), 21(1): restrict once 30 full days after due have passed (due+31, Civil Act counting),
+    # terminate once 5 full days after the restriction day have passed (restriction+6), an approved
+    # extension moves the restriction at most to the day after 60 full days (due+61).
     restrict_after_overdue_days: int = 30
     terminate_after_restriction_days: int = 5
     max_extension_after_due_days: int = 60
     auto_terminate_nonpayment: bool = True
+    # Art. 20(4): a termination caused by the customer's fault (ex officio, Art. 21) bears the penalty.
+    penalty_on_ex_officio: bool = True
     # Not in the terms: how many days before a nonpayment restriction the customer is warned.
     restriction_warning_days: int = 7
     # Art. 34: late fee 15/1000 a month, annualised (x 12) and charged per day of a 365-day year.
@@ -51,6 +54,8 @@ class Policy:
     succession_filing_days: int = 30
     claim_window_months: int = 3
     term_change_notice_days: int = 7
+    # Art. 3(3): objections through the 7th day counting the effective date itself (E … E+6).
+    objection_days: int = 7
     unfavourable_term_change_notice_days: int = 30
     open_date_postpone_notice_days: int = 3
     termination_notice_days: int = 7
@@ -91,11 +96,13 @@ class Policy:
 
 _NON_NUMBER_FIELDS = {
     "version", "effective_from", "announced_on", "unfavourable", "auto_terminate_nonpayment",
+    "penalty_on_ex_officio",
 }
-_BOOL_FIELDS = {"auto_terminate_nonpayment", "unfavourable"}
+_BOOL_FIELDS = {"auto_terminate_nonpayment", "unfavourable", "penalty_on_ex_officio"}
 _FRACTION_FIELDS = {"late_fee_rate_monthly", "vat_rate", "penalty_rate", "sla_threshold_percent"}
 _POSITIVE_FIELDS = {
     "late_fee_months_per_year", "late_fee_days_per_year", "base_term_years", "penalty_fee_history_months",
+    "objection_days",
 }
 
 

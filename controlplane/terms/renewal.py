@@ -7,7 +7,7 @@ from datetime import date
 
 from controlplane.terms.calendar import add_days, term_end
 from controlplane.terms.clauses import ART_3_4, ART_18, Clause
-from controlplane.terms.policy import DEFAULT_POLICY, Policy
+from controlplane.terms.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class RenewalDecision:
     terms_version: str | None = None
 
 
-def base_term(start: date, policy: Policy = DEFAULT_POLICY) -> Term:
+def base_term(start: date, policy: Policy) -> Term:
     """Art. 18: the base term is 1 year from the open date (opened on the 31st: see `term_end`)."""
     months = 12 * policy.base_term_years
     return Term(start, term_end(start, months), months)

@@ -13,7 +13,7 @@ from controlplane.terms.actions import Action, ActionKind, NoticeKind
 from controlplane.terms.calendar import add_months
 from controlplane.terms.clauses import ART_16_4, ART_21_4, Clause
 from controlplane.terms.errors import TermsError
-from controlplane.terms.policy import DEFAULT_POLICY, Policy
+from controlplane.terms.policy import Policy
 
 ITEMS = range(1, 19)  # Art. 16(4)-1 .. 16(4)-18
 
@@ -24,12 +24,12 @@ def item_clause(item: int) -> Clause:
     return Clause(f"Art. 16(4)-{item}")
 
 
-def latest_restriction_end(start: date, policy: Policy = DEFAULT_POLICY) -> date:
+def latest_restriction_end(start: date, policy: Policy) -> date:
     """Art. 16(4): a restriction is set for a period of at most 1 month."""
     return add_months(start, policy.restriction_max_months)
 
 
-def check_restriction_period(start: date, planned_end: date, policy: Policy = DEFAULT_POLICY) -> date:
+def check_restriction_period(start: date, planned_end: date, policy: Policy) -> date:
     """`planned_end` if the period is allowed; TermsError naming `planned_end` otherwise."""
     latest = latest_restriction_end(start, policy)
     if planned_end < start:
@@ -40,7 +40,7 @@ def check_restriction_period(start: date, planned_end: date, policy: Policy = DE
     return planned_end
 
 
-def cure_deadline(planned_end: date, policy: Policy = DEFAULT_POLICY) -> date:
+def cure_deadline(planned_end: date, policy: Policy) -> date:
     """Art. 16(5): the customer resolves the cause within 1 month after the restriction period."""
     return add_months(planned_end, policy.cure_period_months)
 
@@ -56,7 +56,7 @@ class RestrictionFacts:
     as_of: date
 
 
-def decide_uncured_restriction(facts: RestrictionFacts, policy: Policy = DEFAULT_POLICY) -> list[Action]:
+def decide_uncured_restriction(facts: RestrictionFacts, policy: Policy) -> list[Action]:
     """Art. 21(4): after the cure period an unresolved restriction is listed for termination."""
     deadline = cure_deadline(facts.planned_end, policy)
     if facts.resolved or facts.as_of <= deadline:

@@ -81,15 +81,15 @@ def _contract_state(stack: LiveStack, contract_id: int) -> str:
         return contract.state
 
 
-def test_unpaid_is_suspended_on_day_30_and_paid_on_day_32_runs_again(
+def test_unpaid_is_suspended_on_day_31_and_paid_on_day_32_runs_again(
     live: LiveStack, clock: FixedClock
 ) -> None:
     contract_id, customer_id, sid = _unpaid_contract_with_server(live)
-    assert _sweep(live, clock, DUE + timedelta(days=29))["applied"][0]["notice"] == "restriction_warning"
+    assert _sweep(live, clock, DUE + timedelta(days=30))["applied"][0]["notice"] == "restriction_warning"
     assert live.domain_state(sid) == libvirt.VIR_DOMAIN_RUNNING
-    applied = _sweep(live, clock, DUE + timedelta(days=30))["applied"]
+    applied = _sweep(live, clock, DUE + timedelta(days=31))["applied"]
     assert {a["kind"] for a in applied} == {"restrict", "notify"}
-    wait_for(lambda: live.domain_state(sid) == libvirt.VIR_DOMAIN_PAUSED, what="domain paused on day 30")
+    wait_for(lambda: live.domain_state(sid) == libvirt.VIR_DOMAIN_PAUSED, what="domain paused on day 31")
 
     clock.now = at_noon(DUE + timedelta(days=32)).now
     response = live.api("POST", "/v1/payments", json={
@@ -100,9 +100,9 @@ def test_unpaid_is_suspended_on_day_30_and_paid_on_day_32_runs_again(
     wait_for(lambda: live.domain_state(sid) == libvirt.VIR_DOMAIN_RUNNING, what="running after payment")
 
 
-def test_unpaid_is_terminated_on_day_35_and_wiped(live: LiveStack, clock: FixedClock) -> None:
+def test_unpaid_is_terminated_on_day_37_and_wiped(live: LiveStack, clock: FixedClock) -> None:
     with isolated_network(live.conn, f"{live.run_id}-net") as net:
-        _terminated_on_day_35(live, clock, _pool_on(live, net))
+        _terminated_on_day_37(live, clock, _pool_on(live, net))
 
 
 def _pool_on(stack: LiveStack, net: TestNetwork) -> int:
@@ -114,13 +114,13 @@ def _pool_on(stack: LiveStack, net: TestNetwork) -> int:
     return int(response.json()["id"])
 
 
-def _terminated_on_day_35(live: LiveStack, clock: FixedClock, pool_id: int) -> None:
+def _terminated_on_day_37(live: LiveStack, clock: FixedClock, pool_id: int) -> None:
     contract_id, _, sid = _unpaid_contract_with_server(live)
     lease = live.api("GET", f"/v1/hosts/{live.host_name}/servers/{sid}/desired-state").json()["networks"][0]
-    _sweep(live, clock, DUE + timedelta(days=30))
-    wait_for(lambda: live.domain_state(sid) == libvirt.VIR_DOMAIN_PAUSED, what="domain paused on day 30")
-    assert _sweep(live, clock, DUE + timedelta(days=34))["applied"] == []
-    applied = _sweep(live, clock, DUE + timedelta(days=35))["applied"]
+    _sweep(live, clock, DUE + timedelta(days=31))
+    wait_for(lambda: live.domain_state(sid) == libvirt.VIR_DOMAIN_PAUSED, what="domain paused on day 31")
+    assert _sweep(live, clock, DUE + timedelta(days=36))["applied"] == []
+    applied = _sweep(live, clock, DUE + timedelta(days=37))["applied"]
     assert "terminate" in {a["kind"] for a in applied}
     assert _contract_state(live, contract_id) == "terminating"
     wait_for(lambda: live.domain_state(sid) is None, what="domain gone")
@@ -134,7 +134,7 @@ def _terminated_on_day_35(live: LiveStack, clock: FixedClock, pool_id: int) -> N
     assert wiped.volumes and wiped.started_at <= wiped.finished_at
     # The server leaves the desired list once its record is in; the next sweep ends the contract.
     def completed() -> bool:
-        _sweep(live, clock, DUE + timedelta(days=35))
+        _sweep(live, clock, DUE + timedelta(days=37))
         return _contract_state(live, contract_id) == "terminated"
 
     wait_for(completed, what="termination completed")

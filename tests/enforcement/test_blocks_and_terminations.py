@@ -20,7 +20,7 @@ from controlplane.services.agent_state import desired_state_for_host
 from controlplane.services.extensions import approve_extension
 from controlplane.services.renewal import renew_contracts
 from tests.enforcement.conftest import make_invoice, make_world, noon
-from tests.enforcement.test_nonpayment import DAY_30, DUE, state_of, sweep
+from tests.enforcement.test_nonpayment import DAY_31, DUE, state_of, sweep
 
 NOW = noon(date(2027, 3, 2))
 
@@ -101,17 +101,17 @@ def test_full_payment_lifts_only_the_nonpayment_block(engine: Engine) -> None:
         contract, _ = make_world(session)
         contract_id = contract.id or 0
         invoice = make_invoice(session, contract)
-    sweep(engine, DAY_30)
+    sweep(engine, DAY_31)
     with Session(engine) as session:
         block_service.create_operator_block(
-            session, contract_id=contract_id, now=noon(DAY_30), actor="op",
+            session, contract_id=contract_id, now=noon(DAY_31), actor="op",
             request=spam_block(kind="security", scope="full", item=9))
     with session_scope(engine) as session:
         row = session.get(type(invoice), invoice.id)
         assert row is not None
-        row.paid_amount, row.paid_in_full_at = row.total, noon(DAY_30)
+        row.paid_amount, row.paid_in_full_at = row.total, noon(DAY_31)
         session.add(row)
-        assert block_service.lift_nonpayment_if_paid(session, contract_id, noon(DAY_30)) is True
+        assert block_service.lift_nonpayment_if_paid(session, contract_id, noon(DAY_31)) is True
     assert state_of(engine, contract_id) == ("restricted", ["suspended", "suspended"])
     with Session(engine) as session:
         active = {b.kind for b in session.exec(select(Block).where(Block.lifted_at == None)).all()}  # noqa: E711
@@ -204,23 +204,23 @@ def test_refused_fee_increase_means_no_penalty(engine: Engine) -> None:
         assert termination.penalty == 0
 
 
-def test_extension_moves_restriction_up_to_60_days_after_due(engine: Engine) -> None:
+def test_extension_moves_restriction_up_to_due_plus_61(engine: Engine) -> None:
     with session_scope(engine) as session:
         contract, _ = make_world(session)
         contract_id = contract.id or 0
         invoice_id = make_invoice(session, contract).id or 0
     with Session(engine) as session:
         with pytest.raises(InvalidInput) as err:
-            approve_extension(session, invoice_id=invoice_id, until=DUE + timedelta(days=61), now=NOW,
+            approve_extension(session, invoice_id=invoice_id, until=DUE + timedelta(days=62), now=NOW,
                               actor="operator:kim")
         assert err.value.field == "extension_until"
-        approve_extension(session, invoice_id=invoice_id, until=DUE + timedelta(days=60), now=NOW,
+        approve_extension(session, invoice_id=invoice_id, until=DUE + timedelta(days=61), now=NOW,
                           actor="operator:kim")
-    sweep(engine, DAY_30)
-    assert state_of(engine, contract_id)[0] == "active"
-    sweep(engine, DUE + timedelta(days=59))
+    sweep(engine, DAY_31)
     assert state_of(engine, contract_id)[0] == "active"
     sweep(engine, DUE + timedelta(days=60))
+    assert state_of(engine, contract_id)[0] == "active"
+    sweep(engine, DUE + timedelta(days=61))
     assert state_of(engine, contract_id)[0] == "restricted"
 
 
@@ -247,10 +247,11 @@ def test_sweep_plan_lists_every_action_with_clause_reason_and_deadline(engine: E
         contract, _ = make_world(session)
         make_invoice(session, contract)
     with Session(engine) as session:
-        actions = enforcement.plan(session, DAY_30, now=noon(DAY_30))
+        actions = enforcement.plan(session, DAY_31, now=noon(DAY_31))
     for record in (a.to_json() for a in actions):
         assert record["clause"].startswith("Art. ") and record["reason"]
-        assert record["deadline"] == "2027-03-30"
+        assert record["deadline"] == "2027-03-31"
+        assert "2027-03-01 … 2027-03-30" in record["counting"]
 
 
 def test_completed_termination_releases_every_address(engine: Engine) -> None:

@@ -17,7 +17,7 @@ from controlplane.services.blocks import lift_nonpayment_if_paid
 from tests.enforcement.conftest import make_invoice, make_world, noon
 
 DUE = date(2027, 2, 28)
-DAY_30 = DUE + timedelta(days=30)  # 2027-03-30
+DAY_31 = DUE + timedelta(days=31)  # 2027-03-31: the day after the 30 full days Mar 1 .. Mar 30
 
 
 def sweep(engine: Engine, day: date, *, apply: bool = True) -> list[enforcement.SweepAction]:
@@ -43,18 +43,18 @@ def state_of(engine: Engine, contract_id: int) -> tuple[str, list[str]]:
         return contract.state, sorted(s.desired_state for s in servers)
 
 
-def test_restriction_starts_30_days_after_due_date_not_29(engine: Engine) -> None:
+def test_restriction_acts_on_due_plus_31_not_30(engine: Engine) -> None:
     contract_id, _, _ = seed(engine)
-    day_29 = sweep(engine, DAY_30 - timedelta(days=1))
-    assert [a.kind for a in day_29] == ["notify"] and day_29[0].notice == "restriction_warning"
+    day_30 = sweep(engine, DAY_31 - timedelta(days=1))
+    assert [a.kind for a in day_30] == ["notify"] and day_30[0].notice == "restriction_warning"
     assert state_of(engine, contract_id) == ("active", ["running", "running"])
-    day_30 = sweep(engine, DAY_30)
-    assert {a.kind for a in day_30} == {"restrict", "notify"}
-    assert all(a.clause == "Art. 33(1)" for a in day_30)
+    day_31 = sweep(engine, DAY_31)
+    assert {a.kind for a in day_31} == {"restrict", "notify"}
+    assert all(a.clause == "Art. 33(1)" for a in day_31)
     assert state_of(engine, contract_id) == ("restricted", ["suspended", "suspended"])
     with Session(engine) as session:
         block = session.exec(select(Block)).one()
-        assert (block.kind, block.clause, block.started_at) == ("nonpayment", "Art. 33(1)", noon(DAY_30))
+        assert (block.kind, block.clause, block.started_at) == ("nonpayment", "Art. 33(1)", noon(DAY_31))
         audits = session.exec(select(AuditEvent).where(AuditEvent.action == "suspend")).all()
         assert len(audits) == 2 and all(a.clause == "Art. 33(1)" for a in audits)
         kinds = {n.kind for n in session.exec(select(Notice)).all()}
@@ -63,28 +63,28 @@ def test_restriction_starts_30_days_after_due_date_not_29(engine: Engine) -> Non
 
 def test_plan_is_a_dry_run_and_apply_is_idempotent(engine: Engine) -> None:
     contract_id, _, _ = seed(engine)
-    sweep(engine, DAY_30, apply=False)
+    sweep(engine, DAY_31, apply=False)
     assert state_of(engine, contract_id)[0] == "active"
-    actions = sweep(engine, DAY_30)
+    actions = sweep(engine, DAY_31)
     with Session(engine) as session:
         counts = (len(session.exec(select(Block)).all()), len(session.exec(select(AuditEvent)).all()),
                   len(session.exec(select(Notice)).all()))
-    result = enforcement.apply(engine, actions, DAY_30, "system:sweep", now=noon(DAY_30))
+    result = enforcement.apply(engine, actions, DAY_31, "system:sweep", now=noon(DAY_31))
     assert result.applied == [] and len(result.dropped) == len(actions)
-    assert sweep(engine, DAY_30) == []
+    assert sweep(engine, DAY_31) == []
     with Session(engine) as session:
         assert len(session.exec(select(Block)).all()) == counts[0]
         assert len(session.exec(select(Notice)).all()) == counts[2]
 
 
-def test_termination_5_days_after_the_actual_restriction_start(engine: Engine) -> None:
+def test_termination_on_the_6th_day_after_the_actual_restriction_start(engine: Engine) -> None:
     contract_id, _, _ = seed(engine)
-    late_start = DAY_30 + timedelta(days=3)  # the sweep did not run for three days
+    late_start = DAY_31 + timedelta(days=3)  # the sweep did not run for three days
     sweep(engine, late_start)
     assert state_of(engine, contract_id)[0] == "restricted"
-    assert [a.kind for a in sweep(engine, late_start + timedelta(days=4))] == []
+    assert [a.kind for a in sweep(engine, late_start + timedelta(days=5))] == []
     assert state_of(engine, contract_id)[0] == "restricted"
-    actions = sweep(engine, late_start + timedelta(days=5))
+    actions = sweep(engine, late_start + timedelta(days=6))
     assert {a.kind for a in actions} == {"terminate", "notify"}
     assert state_of(engine, contract_id) == ("terminating", ["deleted", "deleted"])
     with Session(engine) as session:
@@ -94,7 +94,7 @@ def test_termination_5_days_after_the_actual_restriction_start(engine: Engine) -
 
 def test_missed_sweeps_never_skip_the_restriction_step(engine: Engine) -> None:
     contract_id, _, _ = seed(engine)
-    far = DAY_30 + timedelta(days=20)  # restriction and termination days both passed unseen
+    far = DAY_31 + timedelta(days=20)  # restriction and termination days both passed unseen
     actions = sweep(engine, far)
     assert {a.kind for a in actions} == {"restrict", "notify"}
     assert state_of(engine, contract_id)[0] == "restricted"
@@ -104,7 +104,7 @@ def test_missed_sweeps_never_skip_the_restriction_step(engine: Engine) -> None:
 
 def test_partial_payment_does_not_lift_and_full_payment_lifts(engine: Engine) -> None:
     contract_id, _, invoice_id = seed(engine)
-    sweep(engine, DAY_30)
+    sweep(engine, DAY_31)
     paid_on = noon(DUE + timedelta(days=32))
     with session_scope(engine) as session:
         invoice = session.get(Invoice, invoice_id)
@@ -127,13 +127,13 @@ def test_partial_payment_does_not_lift_and_full_payment_lifts(engine: Engine) ->
 
 def test_the_sweep_lifts_when_payment_was_recorded_without_the_hook(engine: Engine) -> None:
     contract_id, _, invoice_id = seed(engine)
-    sweep(engine, DAY_30)
+    sweep(engine, DAY_31)
     with session_scope(engine) as session:
         invoice = session.get(Invoice, invoice_id)
         assert invoice is not None
-        invoice.paid_amount, invoice.paid_in_full_at = invoice.total, noon(DAY_30)
+        invoice.paid_amount, invoice.paid_in_full_at = invoice.total, noon(DAY_31)
         session.add(invoice)
-    actions = sweep(engine, DAY_30 + timedelta(days=1))
+    actions = sweep(engine, DAY_31 + timedelta(days=1))
     assert {a.kind for a in actions} == {"lift", "notify"} and actions[0].clause == "Art. 16(5)"
     assert state_of(engine, contract_id) == ("active", ["running", "running"])
 
@@ -141,13 +141,13 @@ def test_the_sweep_lifts_when_payment_was_recorded_without_the_hook(engine: Engi
 def test_payment_between_plan_and_apply_wins(engine: Engine) -> None:
     contract_id, _, invoice_id = seed(engine)
     with Session(engine) as session:
-        actions = enforcement.plan(session, DAY_30, now=noon(DAY_30))
+        actions = enforcement.plan(session, DAY_31, now=noon(DAY_31))
     with session_scope(engine) as session:
         invoice = session.get(Invoice, invoice_id)
         assert invoice is not None
-        invoice.paid_amount, invoice.paid_in_full_at = invoice.total, noon(DAY_30)
+        invoice.paid_amount, invoice.paid_in_full_at = invoice.total, noon(DAY_31)
         session.add(invoice)
-    result = enforcement.apply(engine, actions, DAY_30, "system:sweep", now=noon(DAY_30))
+    result = enforcement.apply(engine, actions, DAY_31, "system:sweep", now=noon(DAY_31))
     assert result.applied == [] and {a.kind for a, _ in result.dropped} == {"restrict", "notify"}
     assert state_of(engine, contract_id) == ("active", ["running", "running"])
     with Session(engine) as session:
@@ -160,7 +160,7 @@ def test_no_auto_termination_lists_the_contract_for_confirmation(engine: Engine)
 
     policy = DEFAULT_POLICY.replace(auto_terminate_nonpayment=False)
     contract_id, _, _ = seed(engine)
-    for day in (DAY_30, DAY_30 + timedelta(days=5)):
+    for day in (DAY_31, DAY_31 + timedelta(days=6)):
         with Session(engine) as session:
             actions = enforcement.plan(session, day, now=noon(day), policy=policy)
         enforcement.apply(engine, actions, day, "system:sweep", now=noon(day), policy=policy)
@@ -178,7 +178,7 @@ def test_lifting_resumes_only_the_servers_the_restriction_suspended(engine: Engi
         assert own is not None
         own.desired_state = "suspended"
         session.add(own)
-    sweep(engine, DAY_30)
+    sweep(engine, DAY_31)
     assert state_of(engine, contract_id) == ("restricted", ["suspended", "suspended"])
     paid_on = noon(DUE + timedelta(days=32))
     with session_scope(engine) as session:
@@ -194,13 +194,13 @@ def test_lifting_resumes_only_the_servers_the_restriction_suspended(engine: Engi
 
 def test_a_future_day_can_be_planned_but_never_applied(engine: Engine) -> None:
     contract_id, _, _ = seed(engine)
-    today = DAY_30 - timedelta(days=3)
+    today = DAY_31 - timedelta(days=3)
     with Session(engine) as session:
-        ahead = enforcement.plan(session, DAY_30, now=noon(today))
-    assert "restrict" in {a.kind for a in ahead}  # the dry run answers "what happens on day 30?"
+        ahead = enforcement.plan(session, DAY_31, now=noon(today))
+    assert "restrict" in {a.kind for a in ahead}  # the dry run answers "what happens on day 31?"
 
     with pytest.raises(InvalidInput) as refused:
-        enforcement.apply(engine, ahead, DAY_30, "system:sweep", now=noon(today))
+        enforcement.apply(engine, ahead, DAY_31, "system:sweep", now=noon(today))
 
     assert refused.value.field == "as_of"
     assert state_of(engine, contract_id) == ("active", ["running", "running"])

@@ -19,7 +19,7 @@ from controlplane.services import enforcement
 from controlplane.services.payments import record_payment
 from controlplane.store_metadata import load_all_models
 from tests.enforcement.conftest import make_invoice, make_world, noon
-from tests.enforcement.test_nonpayment import DAY_30
+from tests.enforcement.test_nonpayment import DAY_31
 from tests.utils.pg import fresh_pg_database
 
 ROUNDS = 50
@@ -50,12 +50,12 @@ def _race(engine: Engine, actions: list[enforcement.SweepAction], customer_id: i
           amount: int) -> list[BaseException]:
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
-    now = noon(DAY_30)
+    now = noon(DAY_31)
 
     def sweep() -> None:
         try:
             barrier.wait()
-            enforcement.apply(engine, actions, DAY_30, "system:sweep", now=now)
+            enforcement.apply(engine, actions, DAY_31, "system:sweep", now=now)
         except BaseException as exc:
             errors.append(exc)
 
@@ -81,7 +81,7 @@ def _race(engine: Engine, actions: list[enforcement.SweepAction], customer_id: i
 def test_payment_during_apply_always_wins(pg_engine: Engine) -> None:
     rounds = _seed(pg_engine)
     with Session(pg_engine) as session:
-        plan = enforcement.plan(session, DAY_30, now=noon(DAY_30))
+        plan = enforcement.plan(session, DAY_31, now=noon(DAY_31))
     restricted_then_lifted = 0
     for contract_id, customer_id, amount in rounds:
         actions = [a for a in plan if a.contract_id == contract_id]

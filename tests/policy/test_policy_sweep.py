@@ -46,29 +46,29 @@ def states(engine: Engine, ids: list[int]) -> list[tuple[str, list[str]]]:
         return out
 
 
-def test_contract_pinned_to_45_days_is_restricted_on_day_45_the_default_one_on_day_30(
+def test_contract_pinned_to_45_days_is_restricted_on_day_46_the_default_one_on_day_31(
     engine: Engine, deployed: Path
 ) -> None:
     default_id, slow_id = seed(engine, DEFAULT_VERSION, SLOW_VERSION)
-    sweep(engine, DUE + timedelta(days=30))
+    sweep(engine, DUE + timedelta(days=31))
     assert states(engine, [default_id, slow_id]) == [("restricted", ["suspended"]), ("active", ["running"])]
-    sweep(engine, DUE + timedelta(days=44))
-    assert states(engine, [slow_id]) == [("active", ["running"])]
     sweep(engine, DUE + timedelta(days=45))
+    assert states(engine, [slow_id]) == [("active", ["running"])]
+    sweep(engine, DUE + timedelta(days=46))
     assert states(engine, [slow_id]) == [("restricted", ["suspended"])]
     with Session(engine) as session:
         started = {b.contract_id: b.started_at for b in session.exec(select(Block)).all()}
-    assert started == {default_id: noon(DUE + timedelta(days=30)), slow_id: noon(DUE + timedelta(days=45))}
+    assert started == {default_id: noon(DUE + timedelta(days=31)), slow_id: noon(DUE + timedelta(days=46))}
 
 
 def test_warning_and_termination_follow_the_pinned_version(engine: Engine, deployed: Path) -> None:
     (slow_id,) = seed(engine, SLOW_VERSION)
     with Session(engine) as session:
-        day_38 = enforcement.plan(session, DUE + timedelta(days=38), now=noon(DUE + timedelta(days=38)))
-    # 45 - 7 warning days: the pre-restriction warning comes on day 38, not day 23.
-    assert [(a.kind, a.notice) for a in day_38] == [("notify", "restriction_warning")]
-    sweep(engine, DUE + timedelta(days=45))
-    sweep(engine, DUE + timedelta(days=50))  # 5 days after the restriction actually began
+        day_39 = enforcement.plan(session, DUE + timedelta(days=39), now=noon(DUE + timedelta(days=39)))
+    # restriction on day 46, less 7 warning days: the pre-restriction warning comes on day 39, not day 24.
+    assert [(a.kind, a.notice) for a in day_39] == [("notify", "restriction_warning")]
+    sweep(engine, DUE + timedelta(days=46))
+    sweep(engine, DUE + timedelta(days=52))  # the 5 (pinned) days after the restriction day have passed
     assert states(engine, [slow_id])[0][0] == "terminating"
 
 

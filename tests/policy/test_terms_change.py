@@ -4,7 +4,7 @@ is consent at renewal, an objector who never accepts is not renewed, one who acc
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from controlplane.db import session_scope
 from controlplane.errors import InvalidInput
 from controlplane.models import AuditEvent, Contract, Notice, Server, Termination
+from controlplane.models.terms_response import TermsResponse
 from controlplane.services.policies import PolicyFileInvalid, load_policy_file, register_policies
 from controlplane.services.renewal import renew_contracts
 from controlplane.services.terms_changes import accept_version, announce_terms_changes, object_to_version
@@ -79,12 +80,23 @@ def test_policy_file_needs_thirty_days_for_an_unfavourable_version(tmp_path: Pat
 
 # --- objections and acceptances ---------------------------------------------------------------------------
 
-def test_objection_after_the_version_applies_is_refused_naming_version(
+def test_objection_is_accepted_through_the_effective_date_plus_6(
+    engine: Engine, announced: None
+) -> None:
+    # Art. 3(3): the 7 days counting the effective date itself are E .. E+6.
+    contract_id = _contract(engine)
+    _object(engine, contract_id, NEW.effective_from + timedelta(days=6))
+    with Session(engine) as session:
+        response = session.exec(select(TermsResponse).where(TermsResponse.contract_id == contract_id)).one()
+        assert response.objected_at is not None
+
+
+def test_objection_on_the_effective_date_plus_7_is_refused_naming_version(
     engine: Engine, announced: None
 ) -> None:
     contract_id = _contract(engine)
     with pytest.raises(InvalidInput) as err:
-        _object(engine, contract_id, NEW.effective_from)
+        _object(engine, contract_id, NEW.effective_from + timedelta(days=7))
     assert err.value.field == "version"
 
 
@@ -103,7 +115,7 @@ def test_objection_and_acceptance_over_http(api: Api, announced: None) -> None:
     accepted = api.call("POST", f"/v1/contracts/{contract_id}/terms-acceptances", role="operator",
                         json={"version": NEW.version})
     assert accepted.status_code == 200 and accepted.json()["accepted_at"] is not None
-    api.clock.advance(days=310)  # 2028-01-06: the version applies, objecting is too late
+    api.clock.advance(days=317)  # 2028-01-08 = E+7 for E = 2028-01-01: deemed consent, too late to object
     late = api.call("POST", path, role="billing", json={"version": NEW.version})
     assert late.status_code == 422 and late.json()["field"] == "version", late.text
 

@@ -66,17 +66,17 @@ def test_prorate_text_names_the_clause(capsys: pytest.CaptureFixture[str]) -> No
 def test_deadlines_json_with_and_without_extension(capsys: pytest.CaptureFixture[str]) -> None:
     doc = run_json(capsys, "deadlines", "--due", "2027-02-28")
     restriction = doc["deadlines"]["restriction"]
-    assert restriction == {"date": "2027-03-30", "clause": "Art. 33(1)", "extended": False}
-    assert doc["deadlines"]["termination"] == {"date": "2027-04-04", "clause": "Art. 21(1)"}
-    doc = run_json(capsys, "deadlines", "--due", "2027-03-31", "--extension-until", "2027-05-30")
-    assert doc["deadlines"]["restriction"]["date"] == "2027-05-30"
-    assert doc["deadlines"]["termination"]["date"] == "2027-06-04"
+    assert restriction == {"date": "2027-03-31", "clause": "Art. 33(1)", "extended": False}
+    assert doc["deadlines"]["termination"] == {"date": "2027-04-06", "clause": "Art. 21(1)"}
+    doc = run_json(capsys, "deadlines", "--due", "2027-03-31", "--extension-until", "2027-05-31")
+    assert doc["deadlines"]["restriction"]["date"] == "2027-05-31"
+    assert doc["deadlines"]["termination"]["date"] == "2027-06-06"
 
 
-def test_deadlines_rejects_an_extension_past_60_days(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "deadlines", "--due", "2027-03-31", "--extension-until", "2027-05-31")
+def test_deadlines_rejects_an_extension_past_due_plus_61(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "deadlines", "--due", "2027-03-31", "--extension-until", "2027-06-01")
     assert code == 2 and out == ""
-    assert "--extension-until" in err and "2027-05-30" in err
+    assert "--extension-until" in err and "2027-05-31" in err
 
 
 def test_penalty_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -149,7 +149,7 @@ def test_module_runs_without_the_dcloud_entry_point() -> None:
     argv = [sys.executable, "-m", "controlplane.cli_terms", "deadlines", "--due", "2027-02-28"]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert "Restriction (Art. 33(1)): 2027-03-30" in proc.stdout
+    assert "Restriction (Art. 33(1)): 2027-03-31" in proc.stdout
 
 
 def test_dcloud_entry_point_dispatches_terms(capsys: pytest.CaptureFixture[str]) -> None:

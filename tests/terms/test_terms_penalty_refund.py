@@ -7,6 +7,7 @@ import pytest
 
 from controlplane.terms.errors import TermsError
 from controlplane.terms.penalty import early_termination_penalty, remaining_months
+from controlplane.terms.policy import DEFAULT_POLICY
 from controlplane.terms.refund import annual_prepay_refund
 
 
@@ -14,7 +15,9 @@ def test_penalty_is_60_percent_of_average_fee_times_remaining_months() -> None:
     # average (100,000 + 90,000 + 110,000) / 3 = 100,000
     # remaining after 2027-03-15: Mar 16..31 = 16/31, Apr..Dec = 9 -> 295/31 months
     # 0.6 x 100,000 x 295/31 = 17,700,000/31 = 570,967.74 -> 570,967
-    p = early_termination_penalty([100_000, 90_000, 110_000], date(2027, 3, 15), date(2027, 12, 31))
+    p = early_termination_penalty(
+        [100_000, 90_000, 110_000], date(2027, 3, 15), date(2027, 12, 31), policy=DEFAULT_POLICY
+    )
     assert p.amount == 570_967
     assert p.remaining_months == Fraction(295, 31)
     assert str(p.clause) == "Art. 32(3)"
@@ -23,13 +26,17 @@ def test_penalty_is_60_percent_of_average_fee_times_remaining_months() -> None:
 def test_penalty_averages_only_the_last_3_months() -> None:
     # last 3 of [200,000, 100,000, 100,000, 100,000] average 100,000; Jul..Dec = 6 months
     # 0.6 x 100,000 x 6 = 360,000
-    p = early_termination_penalty([200_000, 100_000, 100_000, 100_000], date(2027, 6, 30), date(2027, 12, 31))
+    p = early_termination_penalty(
+        [200_000, 100_000, 100_000, 100_000], date(2027, 6, 30), date(2027, 12, 31), policy=DEFAULT_POLICY
+    )
     assert (p.fees_averaged, p.amount) == ((100_000, 100_000, 100_000), 360_000)
 
 
 def test_young_contract_averages_fewer_months() -> None:
     # (80,000 + 100,000) / 2 = 90,000; 6 whole months: 0.6 x 90,000 x 6 = 324,000
-    p = early_termination_penalty([80_000, 100_000], date(2027, 6, 30), date(2027, 12, 31))
+    p = early_termination_penalty(
+        [80_000, 100_000], date(2027, 6, 30), date(2027, 12, 31), policy=DEFAULT_POLICY
+    )
     assert p.amount == 324_000
 
 
@@ -38,27 +45,39 @@ def test_remaining_months_of_a_term_opened_on_the_31st() -> None:
     # Feb..Dec 2027 = 11 whole months + Jan 1..30 2028 = 30/31 -> 371/31
     assert remaining_months(date(2027, 1, 31), date(2028, 1, 30)) == Fraction(371, 31)
     # 0.6 x 100,000 x 371/31 = 22,260,000/31 = 718,064.5 -> 718,064
-    assert early_termination_penalty([100_000], date(2027, 1, 31), date(2028, 1, 30)).amount == 718_064
+    assert (
+        early_termination_penalty(
+            [100_000], date(2027, 1, 31), date(2028, 1, 30), policy=DEFAULT_POLICY
+        ).amount
+        == 718_064
+    )
 
 
 def test_remaining_months_count_leap_february_by_29_days() -> None:
     # Feb 15..29 2028 = 15/29, March whole = 1 -> 44/29; 0.6 x 100,000 x 44/29 = 91,034.48 -> 91,034
-    p = early_termination_penalty([100_000], date(2028, 2, 14), date(2028, 3, 31))
+    p = early_termination_penalty([100_000], date(2028, 2, 14), date(2028, 3, 31), policy=DEFAULT_POLICY)
     assert (p.remaining_months, p.amount) == (Fraction(44, 29), 91_034)
 
 
 def test_no_penalty_after_refusing_a_fee_increase() -> None:
-    p = early_termination_penalty([100_000], date(2027, 3, 15), date(2027, 12, 31), refused_fee_increase=True)
+    p = early_termination_penalty(
+        [100_000], date(2027, 3, 15), date(2027, 12, 31), refused_fee_increase=True, policy=DEFAULT_POLICY
+    )
     assert p.amount == 0 and str(p.clause) == "Art. 17(3)"
 
 
 def test_no_penalty_when_terminating_on_the_contract_end() -> None:
-    assert early_termination_penalty([100_000], date(2027, 12, 31), date(2027, 12, 31)).amount == 0
+    assert (
+        early_termination_penalty(
+            [100_000], date(2027, 12, 31), date(2027, 12, 31), policy=DEFAULT_POLICY
+        ).amount
+        == 0
+    )
 
 
 def test_penalty_needs_at_least_one_monthly_fee() -> None:
     with pytest.raises(TermsError) as err:
-        early_termination_penalty([], date(2027, 3, 15), date(2027, 12, 31))
+        early_termination_penalty([], date(2027, 3, 15), date(2027, 12, 31), policy=DEFAULT_POLICY)
     assert err.value.field == "monthly_fees"
 
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from controlplane.terms.availability import Outage, sla_credit
 from controlplane.terms.calendar import SEOUL, YearMonth, add_days
 from controlplane.terms.late_fee import late_fee_for_days
+from controlplane.terms.policy import DEFAULT_POLICY
 from controlplane.terms.proration import prorate
 from controlplane.terms.refund import annual_prepay_refund
 
@@ -40,7 +41,8 @@ def test_proration_is_additive_within_one_won(fee: int, first: date, a: int, b: 
 @st.composite
 def outages(draw: st.DrawFn, month: YearMonth) -> Outage:
     start = datetime(month.year, month.month, 1, tzinfo=SEOUL) + timedelta(
-        minutes=draw(st.integers(-2_000, month.days * 1440)))
+        minutes=draw(st.integers(-2_000, month.days * 1440))
+    )
     noticed = start + timedelta(minutes=draw(st.integers(0, 300)))
     resolved = start + timedelta(minutes=draw(st.integers(0, 20_000)))
     return Outage(start, noticed, resolved)
@@ -50,14 +52,19 @@ def outages(draw: st.DrawFn, month: YearMonth) -> Outage:
 @given(fees, st.data())
 def test_sla_credit_never_exceeds_the_monthly_fee(fee: int, data: st.DataObject) -> None:
     month = data.draw(months)
-    credit = sla_credit(fee, month, data.draw(st.lists(outages(month), max_size=8)))
+    credit = sla_credit(fee, month, data.draw(st.lists(outages(month), max_size=8)), policy=DEFAULT_POLICY)
     assert 0 <= credit.amount <= fee
     assert 0 <= credit.availability_percent <= 100
     assert (credit.availability_percent < 95) == (credit.threshold_crossed_at is not None)
 
 
-@given(st.integers(0, 100_000_000), st.integers(0, 10_000_000), days, st.integers(0, 800),
-       st.integers(0, 10_000_000))
+@given(
+    st.integers(0, 100_000_000),
+    st.integers(0, 10_000_000),
+    days,
+    st.integers(0, 800),
+    st.integers(0, 10_000_000),
+)
 def test_refund_is_never_negative(prepaid: int, discount: int, start: date, used: int, penalty: int) -> None:
     refund = annual_prepay_refund(prepaid, discount, start, add_days(start, used), penalty)
     assert 0 <= refund.amount <= prepaid
@@ -65,10 +72,14 @@ def test_refund_is_never_negative(prepaid: int, discount: int, start: date, used
 
 @given(st.integers(0, 100_000_000), st.integers(0, 3_000))
 def test_late_fee_is_monotone_in_overdue_days(unpaid: int, n: int) -> None:
-    assert late_fee_for_days(unpaid, n) <= late_fee_for_days(unpaid, n + 1)
-    assert late_fee_for_days(unpaid, 0) == 0
+    assert late_fee_for_days(unpaid, n, policy=DEFAULT_POLICY) <= late_fee_for_days(
+        unpaid, n + 1, policy=DEFAULT_POLICY
+    )
+    assert late_fee_for_days(unpaid, 0, policy=DEFAULT_POLICY) == 0
 
 
 @given(st.integers(0, 100_000_000), st.integers(0, 3_000))
 def test_late_fee_is_monotone_in_the_unpaid_amount(unpaid: int, n: int) -> None:
-    assert late_fee_for_days(unpaid, n) <= late_fee_for_days(unpaid + 1, n)
+    assert late_fee_for_days(unpaid, n, policy=DEFAULT_POLICY) <= late_fee_for_days(
+        unpaid + 1, n, policy=DEFAULT_POLICY
+    )
