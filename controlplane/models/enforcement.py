@@ -53,7 +53,15 @@ class Termination(SQLModel, table=True):
     refund: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     decided_by: str = Field(max_length=128)
     confirmed_by: str | None = Field(default=None, max_length=128)
+    # Two people for anything irreversible: the proposer's token may never confirm (Art. 20(5), 21).
+    proposed_by_token: int | None = None
+    confirmed_by_token: int | None = None
+    confirmed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    withdrawn_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    withdrawn_by: str | None = Field(default=None, max_length=128)
     started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # When the servers were first ordered deleted: only once the termination notice reached the relay.
+    wipe_ordered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 

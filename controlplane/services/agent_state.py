@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, ScalarSelect, func
+from sqlalchemy import Engine, ScalarSelect, func, not_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -25,7 +25,7 @@ from controlplane.protocol import (
     OrphanReport,
 )
 from controlplane.services.audit import record_change
-from controlplane.services.server_guards import WIPE_ALLOWED_CONTRACT_STATES, wipe_withheld
+from controlplane.services.server_guards import wipe_allowed_clause, wipe_withheld
 from network.service import attachments_for, release_server_addresses
 
 AGENT_ACTOR_PREFIX = "agent:"
@@ -122,12 +122,11 @@ def _smtp_blocked_count(live: tuple[Any, ...], at: datetime) -> ScalarSelect[Any
 
 
 def _withheld_count(live: tuple[Any, ...]) -> ScalarSelect[Any]:
-    allowed = [state.value for state in WIPE_ALLOWED_CONTRACT_STATES]
     return (
         select(func.count())
         .select_from(Server)
         .join(Contract, col(Contract.id) == col(Server.contract_id))
-        .where(*live, Server.desired_state == DesiredState.DELETED, col(Contract.state).not_in(allowed))
+        .where(*live, Server.desired_state == DesiredState.DELETED, not_(wipe_allowed_clause()))
         .scalar_subquery()
     )
 

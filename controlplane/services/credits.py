@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func
 from sqlmodel import Session, col, select
 
 from controlplane.errors import Conflict, InvalidInput
-from controlplane.models.billing import CreditEntry
+from controlplane.models.billing import CreditEntry, Invoice
+from controlplane.models.customer import Contract
 from controlplane.notify.messages import refund_notice
 from controlplane.services.audit import record_change
 from controlplane.services.customers import get_customer
 from controlplane.services.notices import queue_notice
 from controlplane.services.payments import lift_paid_restrictions, lock_customer_contracts, lock_open_invoices
-from controlplane.services.settlement import settle_invoices
+from controlplane.services.settlement import Settlement, settle_invoices
 from controlplane.terms.calendar import seoul_date
 
 
@@ -57,23 +58,7 @@ def refund_credit(
     balance = credit_balance(session, customer_id)
     if balance <= 0:
         raise Conflict(f"customer {customer_id} has no credit to refund", field="amount")
-    today = seoul_date(now)
-    arrears = lock_open_invoices(session, list(contracts), due_before=today)
-    settled = settle_invoices(
-        session, invoices=arrears, contracts=contracts, amount=balance, paid_on=today, now=now
-    )
-    for part in settled.parts:
-        session.add(
-            CreditEntry(
-                customer_id=customer_id,
-                amount=-part.amount,
-                reason="offset",
-                clause="Art. 35",
-                at=now,
-                invoice_id=part.invoice_id,
-            )
-        )
-    lift_paid_restrictions(session, {p.invoice_id for p in settled.parts}, now=now)
+    settled = _offset(session, customer_id, contracts, balance, now=now, due_before=seoul_date(now))
     deducted = balance - settled.remaining
     refund = settled.remaining if amount is None else amount
     if refund > settled.remaining:
@@ -83,7 +68,7 @@ def refund_credit(
         )
     if refund > 0:
         session.add(
-            CreditEntry(customer_id=customer_id, amount=-refund, reason="refund", clause="Art. 35", at=now)
+            CreditEntry(customer_id=customer_id, amount=-refund, reason="refund", clause="Art. 35(3)", at=now)
         )
     outcome = RefundOutcome(customer_id, deducted, refund, balance - deducted - refund)
     queue_notice(
@@ -107,3 +92,45 @@ def refund_credit(
     )
     session.commit()
     return outcome
+
+
+def _offset(session: Session, customer_id: int, contracts: dict[int, Contract], balance: int, *,
+            now: datetime, due_before: date | None = None) -> Settlement:
+    """Spends `balance` of credit on the customer's open invoices, oldest first (ledger rows, late fees
+    on what was paid late, restrictions lifted once paid in full)."""
+    today = seoul_date(now)
+    invoices = lock_open_invoices(session, list(contracts), due_before=due_before)
+    settled = settle_invoices(session, invoices=invoices, contracts=contracts, amount=balance, paid_on=today,
+                              now=now)
+    for part in settled.parts:
+        session.add(CreditEntry(customer_id=customer_id, amount=-part.amount, reason="offset",
+                                clause="Art. 35(3)", at=now, invoice_id=part.invoice_id))
+    session.flush()
+    lift_paid_restrictions(session, {p.invoice_id for p in settled.parts}, now=now)
+    return settled
+
+
+def settle_with_credit(session: Session, *, customer_id: int, now: datetime, actor: str) -> int:
+    """Art. 35(3): credit is money paid. The customer's cash credit settles its open invoices, oldest
+    first, as soon as it arises and before any enforcement decision. Returns what it settled; the
+    caller commits."""
+    contracts = lock_customer_contracts(session, customer_id)  # same lock order as payments
+    balance = credit_balance(session, customer_id)
+    if balance <= 0 or not contracts:
+        return 0
+    settled = _offset(session, customer_id, contracts, balance, now=now)
+    used = balance - settled.remaining
+    if used:
+        record_change(session, at=now, actor=actor, entity_type="customer", entity_id=customer_id,
+                      action="credit_offset", clause="Art. 35(3)", before={"credit_balance": balance},
+                      after={"settled": {str(p.invoice_id): p.amount for p in settled.parts},
+                             "credit_balance": settled.remaining})
+    return used
+
+
+def customers_with_credit_and_open_invoices(session: Session) -> list[int]:
+    """Customers whose positive credit could still settle an open invoice (the sweep settles them first)."""
+    open_customers = (select(Contract.customer_id)
+                      .join(Invoice, col(Invoice.contract_id) == col(Contract.id))
+                      .where(col(Invoice.paid_amount) < col(Invoice.total)).distinct())
+    return sorted(c for c, balance in credit_balances(session, open_customers).items() if balance > 0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from controlplane.db import session_scope
 from controlplane.errors import InvalidInput
@@ -25,6 +25,11 @@ from controlplane.services import blocks as block_service
 from controlplane.services import terminations as termination_service
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
+from controlplane.services.credits import (
+    credit_balance,
+    customers_with_credit_and_open_invoices,
+    settle_with_credit,
+)
 from controlplane.services.enforcement_decisions import (
     COMPLETE,
     ELIGIBLE,
@@ -101,6 +106,7 @@ def apply(engine: Engine, actions: list[SweepAction], as_of: date, actor: str, *
         )
     at = sweep_moment(as_of, now)
     result = ApplyResult()
+    _settle_credit_first(engine, actions, at=at, actor=actor)
     lookup = PolicyLookup()
     by_contract: dict[int, list[SweepAction]] = defaultdict(list)
     for action in actions:
@@ -115,6 +121,21 @@ def apply(engine: Engine, actions: list[SweepAction], as_of: date, actor: str, *
             result.failed += [(a, f"{type(exc).__name__}: {exc}") for a in group]
     _lift_if_paid_meanwhile(engine, result, at=at, policy=policy)
     return result
+
+
+def _settle_credit_first(engine: Engine, actions: list[SweepAction], *, at: datetime, actor: str) -> None:
+    """Art. 35(3): before any enforcement decision, each customer's cash credit settles its open invoices
+    (oldest first), so the fresh re-decision under the contract lock sees credit as money paid."""
+    contract_ids = {a.contract_id for a in actions}
+    if not contract_ids:
+        return
+    with Session(engine) as session:
+        customers = set(session.exec(select(Contract.customer_id)
+                                     .where(col(Contract.id).in_(contract_ids))).all())
+        with_credit = [c for c in customers_with_credit_and_open_invoices(session) if c in customers]
+    for customer_id in with_credit:
+        with session_scope(engine) as session:
+            settle_with_credit(session, customer_id=customer_id, now=at, actor=actor)
 
 
 def _apply_contract(session: Session, contract_id: int, group: list[SweepAction], *, as_of: date,
@@ -190,15 +211,15 @@ def _terminate(
     if action.termination_id is not None:
         termination = session.get(Termination, action.termination_id)
     else:  # Art. 21(1) with auto_terminate_nonpayment: decided and confirmed by policy
-        termination = Termination(
-            contract_id=contract.id or 0, kind=action.termination_kind or "nonpayment", clause=action.clause,
-            reason=action.reason[:400], requested_at=at, effective_on=seoul_date(at), decided_by=actor,
-            confirmed_by=f"policy:auto_terminate_nonpayment ({actor})")
-        session.add(termination)
-        session.flush()
+        termination = termination_service.decide_by_policy(
+            session, contract, kind=action.termination_kind or "nonpayment", clause=action.clause,
+            reason=action.reason, at=at, actor=actor)
+        # The re-check at the moment of acting, on record: what was still unpaid after credit, under lock.
         record_change(session, at=at, actor=actor, entity_type="termination", entity_id=termination.id or 0,
-                      action=f"decide:{termination.kind}", clause=termination.clause,
-                      after=termination_service.termination_snapshot(termination))
+                      action="recheck", clause=action.clause,
+                      after={"invoices": list(action.invoice_ids), "paid_up": False,
+                             "credit_balance": credit_balance(session, contract.customer_id),
+                             "allowed_on": action.deadline.isoformat(), "counting": action.counting})
     if termination is not None:
         termination_service.start_termination(session, contract, termination, at=at, actor=actor)
 

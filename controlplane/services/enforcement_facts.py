@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, case, func, union
@@ -19,6 +19,7 @@ from controlplane.models.billing import Invoice
 from controlplane.models.customer import Contract, ContractState
 from controlplane.models.enforcement import Block, Termination
 from controlplane.models.server import DeletionRecord, DesiredState, Server
+from controlplane.services.credits import credit_balances
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.policy import Policy
 
@@ -67,6 +68,7 @@ class ContractFacts:
     contract_id: int
     state: str
     terms_version: str = ""  # the pinned policy version (Art. 3(4)) its decisions use
+    customer_id: int = 0
     invoices: list[InvoiceFact] = field(default_factory=list)
     blocks: list[BlockFact] = field(default_factory=list)
     termination: TerminationFact | None = None
@@ -87,9 +89,10 @@ def load_facts(
     horizon among them, so each contract's own version still sees every invoice it needs."""
     facts: dict[int, ContractFacts] = {}
     horizon = max(invoice_horizon(as_of, p) for p in policies)
-    for contract_id, state, version in _contracts_in_play(session, contract_ids, horizon):
-        facts[contract_id] = ContractFacts(contract_id, state, version)
+    for contract_id, state, version, customer_id in _contracts_in_play(session, contract_ids, horizon):
+        facts[contract_id] = ContractFacts(contract_id, state, version, customer_id)
     _add_invoices(session, facts, horizon=horizon, contract_ids=contract_ids)
+    _count_credit_as_paid(session, facts)
     _add_blocks(session, facts, at=at, contract_ids=contract_ids)
     _add_terminations(session, facts, contract_ids=contract_ids)
     _add_server_counts(session, facts)
@@ -109,10 +112,11 @@ def invoice_horizon(as_of: date, policy: Policy) -> date:
 
 def _contracts_in_play(
     session: Session, contract_ids: Collection[int] | None, horizon: date
-) -> list[tuple[int, str, str]]:
+) -> list[tuple[int, str, str, int]]:
     """Contracts in service or being terminated; `applied`, `held`, `terminated` ones have nothing due."""
     states = (*IN_SERVICE, ContractState.TERMINATING.value)
-    query = select(Contract.id, Contract.state, Contract.terms_version).where(col(Contract.state).in_(states))
+    query = sa_select(col(Contract.id), col(Contract.state), col(Contract.terms_version),
+                      col(Contract.customer_id)).where(col(Contract.state).in_(states))
     query = _restrict_ids(query, col(Contract.id), contract_ids)
     if contract_ids is None:
         # Only contracts with something pending: arrears, a block, a termination, or terminating.
@@ -125,7 +129,8 @@ def _contracts_in_play(
         query = query.where(
             (col(Contract.id).in_(pending)) | (col(Contract.state) == ContractState.TERMINATING.value)
         )
-    return [(int(cid), str(state), str(version)) for cid, state, version in session.execute(query).all()]
+    return [(int(cid), str(state), str(version), int(customer))
+            for cid, state, version, customer in session.execute(query).all()]
 
 
 def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, horizon: date,
@@ -140,6 +145,26 @@ def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, horizon:
         found = facts.get(contract_id)
         if found is not None and found.state in IN_SERVICE:
             found.invoices.append(InvoiceFact(inv_id, due, int(unpaid), extension))
+
+
+def _count_credit_as_paid(session: Session, facts: dict[int, ContractFacts]) -> None:
+    """Art. 35(3): credit is money paid. A customer's cash credit covers its arrears oldest first, so the
+    plan never restricts what `apply` would settle from credit before deciding."""
+    owing = [f for f in facts.values() if f.invoices]
+    if not owing:
+        return
+    balances = credit_balances(session, sorted({f.customer_id for f in owing}))
+    for customer_id, balance in balances.items():
+        if balance <= 0:
+            continue
+        mine = [(inv, f) for f in owing if f.customer_id == customer_id for inv in f.invoices]
+        for invoice, fact in sorted(mine, key=lambda pair: (pair[0].due, pair[0].invoice_id)):
+            covered = min(balance, invoice.unpaid)
+            balance -= covered
+            index = fact.invoices.index(invoice)
+            fact.invoices[index] = replace(invoice, unpaid=invoice.unpaid - covered)
+        for fact in {id(f): f for _, f in mine}.values():
+            fact.invoices = [i for i in fact.invoices if i.unpaid > 0]
 
 
 def _add_blocks(session: Session, facts: dict[int, ContractFacts], *, at: datetime,
@@ -159,7 +184,8 @@ def _add_terminations(session: Session, facts: dict[int, ContractFacts],
                       contract_ids: Collection[int] | None) -> None:
     query = sa_select(col(Termination.id), col(Termination.contract_id), col(Termination.kind),
                       col(Termination.clause), col(Termination.effective_on), col(Termination.confirmed_by),
-                      col(Termination.started_at)).where(col(Termination.completed_at).is_(None))
+                      col(Termination.started_at)).where(col(Termination.completed_at).is_(None),
+                                                         col(Termination.withdrawn_at).is_(None))
     query = _restrict_ids(query, col(Termination.contract_id), contract_ids)
     for tid, contract_id, kind, clause, effective_on, confirmed_by, started in session.execute(query):
         found = facts.get(contract_id)

@@ -269,7 +269,7 @@ def _insert_credit_offsets(
             "customer_id": d.customer_id,
             "amount": -d.credit_used,
             "reason": "offset",
-            "clause": "Art. 35",
+            "clause": "Art. 35(3)",
             "at": now,
             "payment_id": None,
             "invoice_id": created[d.contract_id],

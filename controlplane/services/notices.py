@@ -9,6 +9,7 @@ claim on SQLite and PostgreSQL alike, and a worker that dies mid-send only delay
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -31,6 +32,30 @@ log = logging.getLogger(__name__)
 # Longer than any SMTP timeout, so a live worker never loses its claim mid-send.
 CLAIM_LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
+# After this many failed attempts a notice is given up (about a day of backoff) and pages an operator
+# (`dcloud_notices_exhausted`); what waited on it (a termination's wipe order) may then proceed.
+MAX_ATTEMPTS = 12
+
+# Hooks run after a notice whose key starts with the prefix is delivered or given up, in their own
+# transaction: (session, dedupe_key, moment). Registered by the services that wait on a notice.
+_SETTLED_HOOKS: list[tuple[str, Callable[[Session, str, datetime], None]]] = []
+
+
+def on_notice_settled(prefix: str, hook: Callable[[Session, str, datetime], None]) -> None:
+    _SETTLED_HOOKS.append((prefix, hook))
+
+
+def email_notice_out(session: Session, key: str) -> dict[str, str] | None:
+    """How the e-mail notice queued under `key` left the outbox: delivered to the relay, or given up
+    after MAX_ATTEMPTS; None while it is still waiting (or was never queued)."""
+    notice = session.exec(select(Notice).where(Notice.dedupe_key == f"{key}:email")).first()
+    if notice is None:
+        return None
+    if notice.sent_at is not None:
+        return {"outcome": "delivered", "at": notice.sent_at.isoformat(), "notice_id": str(notice.id)}
+    if notice.attempts >= MAX_ATTEMPTS and notice.last_error is not None:
+        return {"outcome": "exhausted", "attempts": str(notice.attempts), "notice_id": str(notice.id)}
+    return None
 
 
 class Contact(Protocol):
@@ -135,7 +160,8 @@ def _due_ids(engine: Engine, now: datetime, batch: int) -> list[int]:
     with session_scope(engine) as session:
         query = (
             select(Notice.id)
-            .where(col(Notice.sent_at).is_(None), col(Notice.next_attempt_at) <= now)
+            .where(col(Notice.sent_at).is_(None), col(Notice.next_attempt_at) <= now,
+                   col(Notice.attempts) < MAX_ATTEMPTS)
             .order_by(col(Notice.next_attempt_at), col(Notice.id))
             .limit(batch)
         )
@@ -181,6 +207,7 @@ def _mark_sent(engine: Engine, notice_id: int, now: datetime) -> None:
         sent = update(Notice).where(col(Notice.id) == notice_id).values(sent_at=now, last_error=None)
         session.execute(sent)
         key = session.exec(select(Notice.dedupe_key).where(Notice.id == notice_id)).one()
+        _run_settled_hooks(session, key, now)
         if key.startswith(_INVOICE_KEY):
             # Art. 31(1), 35(1): the dispute window runs from the invoice being sent; first channel wins.
             session.execute(
@@ -198,3 +225,13 @@ def _record_failure(engine: Engine, notice: Notice, now: datetime, error: str) -
             .where(col(Notice.id) == notice.id, col(Notice.sent_at).is_(None))
             .values(next_attempt_at=now + backoff(notice.attempts), last_error=error[:1000])
         )
+        if notice.attempts >= MAX_ATTEMPTS:
+            log.error("notice %s (%s) given up after %d attempts; an operator must reach the customer",
+                      notice.id, notice.kind, notice.attempts)
+            _run_settled_hooks(session, notice.dedupe_key, now)
+
+
+def _run_settled_hooks(session: Session, key: str, now: datetime) -> None:
+    for prefix, hook in _SETTLED_HOOKS:
+        if key.startswith(prefix):
+            hook(session, key, now)

@@ -185,7 +185,7 @@ def _apply(
                 customer_id=payment.customer_id,
                 amount=settlement.remaining,
                 reason="overpayment",
-                clause="Art. 35",
+                clause="Art. 35(3)",
                 at=now,
                 payment_id=payment.id,
             )
@@ -200,6 +200,11 @@ def _apply(
         )
     session.flush()
     lift_paid_restrictions(session, {a.invoice_id for a in allocations}, now=now)
+    if settlement.remaining > 0 and payment.contract_id is not None:
+        # Art. 35(3): credit is money paid; it settles the customer's other open invoices at once.
+        from controlplane.services.credits import settle_with_credit  # credits builds on payments
+
+        settle_with_credit(session, customer_id=payment.customer_id, now=now, actor="system:payments")
     return PaymentOutcome(payment, allocations, settlement.late_fees, settlement.remaining)
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from controlplane.errors import Conflict
 from controlplane.models.customer import Contract, ContractState
-from controlplane.models.enforcement import Block
+from controlplane.models.enforcement import Block, Termination
 from controlplane.models.server import DesiredState, Server
 
 WIPE_ALLOWED_CONTRACT_STATES = frozenset({ContractState.TERMINATING, ContractState.TERMINATED})
@@ -42,15 +44,25 @@ def check_action_allowed(session: Session, server: Server, action: str, now: dat
 
 
 def wipe_withheld(session: Session, servers: Iterable[Server]) -> set[str]:
-    """Ids of servers desired deleted whose contract is not terminating: the agent must not wipe them."""
+    """Ids of servers desired deleted that the agent must not wipe: their contract is not terminating, or
+    its termination's wipe has not been ordered yet (the notice is not out)."""
     candidates = [s for s in servers if s.desired_state == DesiredState.DELETED and s.contract_id is not None]
     if not candidates:
         return set()
     contract_ids = {s.contract_id for s in candidates}
-    states = dict(
-        session.exec(select(Contract.id, Contract.state).where(col(Contract.id).in_(contract_ids))).all()
-    )
-    return {s.id for s in candidates if states.get(s.contract_id) not in WIPE_ALLOWED_CONTRACT_STATES}
+    allowed = set(session.exec(select(Contract.id).where(col(Contract.id).in_(contract_ids),
+                                                         wipe_allowed_clause())).all())
+    return {s.id for s in candidates if s.contract_id not in allowed}
+
+
+def wipe_allowed_clause() -> Any:
+    """SQL truth of "this contract's servers may be wiped": terminated, or terminating with the wipe
+    ordered (Art. 20(8): after the termination notice reached the relay)."""
+    ordered = (select(Termination.id).where(Termination.contract_id == Contract.id,
+                                            col(Termination.wipe_ordered_at).is_not(None),
+                                            col(Termination.withdrawn_at).is_(None)).exists())
+    return or_(col(Contract.state) == ContractState.TERMINATED.value,
+               and_(col(Contract.state) == ContractState.TERMINATING.value, ordered))
 
 
 def _active_full_block(session: Session, contract_id: int, now: datetime) -> Block | None:

@@ -1,13 +1,24 @@
-"""Terminations (Art. 20, 21): decided, started (contract `terminating`, servers to be deleted and wiped,
-add-ons removed), completed only once every server's deletion record is in (addresses released, contract
-`terminated`). Irreversible, so the destructive step re-checks the contract state under its lock.
+"""Terminations (Art. 20, 21): decided, started (contract `terminating`, servers stopped, add-ons removed),
+wiped once the notice is out, completed only once every server's deletion record is in (addresses
+released, contract `terminated`). Irreversible, so nothing is deleted on one person's word:
+
+- an `ex_officio` or `insolvency` termination is *proposed* (billing or operator) and starts only when a
+  different operator token confirms it; billing, the proposer's own token, or a contract that is paid up
+  are refused (409 naming the rule);
+- a customer's termination starts after its last day of service (`effective_on`) has ended in Seoul, by
+  the sweep, and can be withdrawn until then;
+- the servers are ordered deleted only once the termination notice reached the mail relay (or exhausted
+  its retries, which pages an operator), and every destructive step re-checks the contract state under
+  its lock.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from fractions import Fraction
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -20,6 +31,7 @@ from controlplane.models.server import DesiredState
 from controlplane.notify.messages import termination_refund_notice
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
+from controlplane.services.credits import credit_balance, settle_with_credit
 from controlplane.services.enforcement_effects import (
     contract_servers,
     queue_contract_notice,
@@ -27,10 +39,11 @@ from controlplane.services.enforcement_effects import (
     set_server_desired,
 )
 from controlplane.services.invoice_facts import PREPAYMENT_KIND
-from controlplane.services.notices import queue_notice
+from controlplane.services.notices import email_notice_out, on_notice_settled, queue_notice
 from controlplane.services.policies import pinned_policy
 from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.clauses import ART_20_7
+from controlplane.terms.deadlines import earliest_termination_date
 from controlplane.terms.money import floor_won
 from controlplane.terms.penalty import early_termination_penalty
 from controlplane.terms.policy import Policy
@@ -39,19 +52,36 @@ from controlplane.terms.refund import annual_prepay_refund
 _CLAUSES = {"customer_request": "Art. 20(2)", "ex_officio": "Art. 21(1)", "insolvency": "Art. 20(5)",
             "nonpayment": "Art. 21(1)", "cure_failed": "Art. 21(4)"}
 _LIVE = (ContractState.ACTIVE, ContractState.RESTRICTED)
+# Kinds whose ground is money owed: a contract that is paid up (credit counted) is never terminated by them.
+_ARREARS_KINDS = frozenset({"ex_officio", "insolvency", "nonpayment"})
+TWO_PERSON_RULE = "two-person rule (Art. 20(5), 21; nothing irreversible on one person's word)"
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmer:
+    """Who confirms: the confirming token must differ from the proposer's and be an operator's."""
+
+    actor: str
+    role: str
+    token_id: int | None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def termination_snapshot(t: Termination) -> dict[str, object]:
     return {"kind": t.kind, "clause": t.clause, "effective_on": str(t.effective_on), "penalty": t.penalty,
-            "refund": t.refund, "confirmed_by": t.confirmed_by,
-            "started_at": t.started_at.isoformat() if t.started_at else None,
-            "completed_at": t.completed_at.isoformat() if t.completed_at else None}
+            "refund": t.refund, "decided_by": t.decided_by, "confirmed_by": t.confirmed_by,
+            "withdrawn_at": _iso(t.withdrawn_at), "started_at": _iso(t.started_at),
+            "wipe_ordered_at": _iso(t.wipe_ordered_at), "completed_at": _iso(t.completed_at)}
 
 
 def request_termination(session: Session, *, contract_id: int, request: TerminationCreate, now: datetime,
-                        actor: str, policy: Policy | None = None) -> Termination:
-    """A customer's request (>= 7 days notice, settled per Art. 32(3), 20(7)), ex officio, or insolvency
-    (Art. 20(5), immediate). Ex officio and insolvency start at once; a request on its day.
+                        actor: str, token_id: int | None = None, policy: Policy | None = None) -> Termination:
+    """A customer's request (>= 7 days notice, no later than the contract's end; settled per Art. 32(3),
+    20(7)) is recorded and starts after its last day; an ex-officio or insolvency termination is only
+    proposed: it waits for a second operator (`confirm_termination`). Nothing starts here.
     Notice days and penalty are the contract's pinned version's (`policy` overrides it)."""
     contract = lock_contract(session, contract_id)
     if contract.state not in _LIVE:
@@ -59,33 +89,59 @@ def request_termination(session: Session, *, contract_id: int, request: Terminat
                        field="state")
     policy = policy or pinned_policy(contract.terms_version)
     today = seoul_date(now)
-    effective_on = _effective_on(request, today, policy)
+    effective_on = _effective_on(request, today, contract, policy)
+    customer = request.kind == "customer_request"
     penalty, refund = (_settlement(session, contract, effective_on, request.refused_fee_increase, policy)
-                       if request.kind == "customer_request" else (0, 0))
-    termination = Termination(
-        contract_id=contract_id, kind=request.kind, clause=request.clause or _CLAUSES[request.kind],
-        reason=request.reason, requested_at=now, effective_on=effective_on,
-        refused_fee_increase=request.refused_fee_increase, penalty=penalty, refund=refund,
-        decided_by=actor, confirmed_by=actor)
+                       if customer else (0, 0))
+    termination = _filled(_reusable(session, contract_id), contract_id, {
+        "kind": request.kind, "clause": request.clause or _CLAUSES[request.kind], "reason": request.reason,
+        "requested_at": now, "effective_on": effective_on,
+        "refused_fee_increase": request.refused_fee_increase,
+        "penalty": penalty, "refund": refund, "decided_by": actor, "proposed_by_token": token_id,
+        # A customer's own request needs no second operator; its wipe waits for its date to pass.
+        "confirmed_by": actor if customer else None, "confirmed_by_token": token_id if customer else None,
+        "confirmed_at": now if customer else None, "withdrawn_at": None, "withdrawn_by": None,
+        "started_at": None, "wipe_ordered_at": None, "completed_at": None,
+    })
     _insert(session, termination)
     record_change(session, at=now, actor=actor, entity_type="termination", entity_id=termination.id or 0,
-                  action=f"decide:{request.kind}", clause=termination.clause,
+                  action=f"{'decide' if customer else 'propose'}:{request.kind}", clause=termination.clause,
                   after=termination_snapshot(termination))
-    if request.kind != "customer_request":
-        start_termination(session, contract, termination, at=now, actor=actor)
     session.commit()
     return termination
 
 
-def _effective_on(request: TerminationCreate, today: date, policy: Policy) -> date:
+def _reusable(session: Session, contract_id: int) -> Termination | None:
+    """A withdrawn termination's row is taken over by a new one (one row per contract, by the database);
+    its history stays in the audit trail. Any other existing termination is a conflict."""
+    existing = session.exec(select(Termination).where(Termination.contract_id == contract_id)).first()
+    if existing is None:
+        return None
+    if existing.withdrawn_at is None:
+        raise Conflict(f"contract {contract_id} already has a termination ({existing.id})",
+                       field="contract_id")
+    return existing
+
+
+def _filled(existing: Termination | None, contract_id: int, fields: dict[str, object]) -> Termination:
+    if existing is None:
+        return Termination.model_validate({"contract_id": contract_id, **fields})
+    existing.sqlmodel_update(fields)
+    return existing
+
+
+def _effective_on(request: TerminationCreate, today: date, contract: Contract, policy: Policy) -> date:
     if request.kind != "customer_request":
         return today
     if request.effective_on is None:
         raise InvalidInput("a customer's termination names the requested day", field="effective_on")
-    earliest = today + timedelta(days=policy.termination_notice_days)
+    earliest = earliest_termination_date(today, policy=policy)
     if request.effective_on < earliest:
         raise InvalidInput(f"Art. 20(2) needs {policy.termination_notice_days} days notice: the earliest "
                            f"day is {earliest.isoformat()}", field="effective_on")
+    if contract.term_end is not None and request.effective_on > contract.term_end:
+        raise InvalidInput(f"the contract ends on {contract.term_end.isoformat()}; a termination date after "
+                           "that is not a termination (Art. 18, 20(2))", field="effective_on")
     return request.effective_on
 
 
@@ -165,10 +221,15 @@ def record_eligible(session: Session, contract: Contract, *, kind: str, clause: 
                     effective_on: date, at: datetime, actor: str) -> Termination | None:
     """Lists a contract as eligible for termination; an operator must confirm (Art. 21(4))."""
     existing = session.exec(select(Termination).where(Termination.contract_id == contract.id)).first()
-    if existing is not None:
+    if existing is not None and existing.withdrawn_at is None:
         return None
-    termination = Termination(contract_id=contract.id or 0, kind=kind, clause=clause, reason=reason[:400],
-                              requested_at=at, effective_on=effective_on, decided_by=actor)
+    termination = _filled(existing, contract.id or 0, {
+        "kind": kind, "clause": clause, "reason": reason[:400], "requested_at": at,
+        "effective_on": effective_on,
+        "decided_by": actor, "proposed_by_token": None, "confirmed_by": None, "confirmed_by_token": None,
+        "confirmed_at": None, "withdrawn_at": None, "withdrawn_by": None, "penalty": 0, "refund": 0,
+        "started_at": None, "wipe_ordered_at": None, "completed_at": None,
+    })
     session.add(termination)
     session.flush()
     record_change(session, at=at, actor=actor, entity_type="termination", entity_id=termination.id or 0,
@@ -176,40 +237,122 @@ def record_eligible(session: Session, contract: Contract, *, kind: str, clause: 
     return termination
 
 
-def confirm_termination(session: Session, *, termination_id: int, now: datetime, actor: str) -> Termination:
-    """Art. 21(4): an operator confirms a listed termination; it starts at once."""
+def confirm_termination(session: Session, *, termination_id: int, now: datetime,
+                        confirmer: Confirmer) -> Termination:
+    """A second operator confirms a proposed termination; it starts at once (its wipe once the notice is
+    out). Every rule is re-checked here, under the contract lock, at the moment it is confirmed."""
     termination = get_termination(session, termination_id)
     contract = lock_contract(session, termination.contract_id)
     session.refresh(termination)
-    if termination.confirmed_by is None:
-        before = termination_snapshot(termination)
-        termination.confirmed_by = actor
-        session.add(termination)
-        record_change(session, at=now, actor=actor, entity_type="termination", entity_id=termination_id,
-                      action="confirm", clause=termination.clause, before=before,
-                      after=termination_snapshot(termination))
-    start_termination(session, contract, termination, at=now, actor=actor)
+    _check_confirmable(session, termination, contract, now, confirmer)
+    policy = pinned_policy(contract.terms_version)
+    before = termination_snapshot(termination)
+    termination.confirmed_by, termination.confirmed_by_token = confirmer.actor, confirmer.token_id
+    termination.confirmed_at = now
+    termination.effective_on = seoul_date(now)
+    termination.penalty = fault_penalty(session, contract, termination, policy)
+    session.add(termination)
+    record_change(session, at=now, actor=confirmer.actor, entity_type="termination", entity_id=termination_id,
+                  action="confirm", clause=termination.clause, before=before,
+                  after=termination_snapshot(termination))
+    start_termination(session, contract, termination, at=now, actor=confirmer.actor)
+    session.commit()
+    return termination
+
+
+def _check_confirmable(session: Session, termination: Termination, contract: Contract, now: datetime,
+                       confirmer: Confirmer) -> None:
+    if termination.withdrawn_at is not None:
+        raise Conflict(f"termination {termination.id} was withdrawn", field="termination_id")
+    if termination.kind == "customer_request":
+        raise Conflict(f"termination {termination.id} is the customer's own request: it needs no "
+                       f"confirmation and takes effect after its last day of service "
+                       f"{termination.effective_on.isoformat()} (Art. 20(2)); until then it can be withdrawn",
+                       field="termination_id")
+    if termination.confirmed_by is not None:
+        raise Conflict(f"termination {termination.id} was already confirmed by {termination.confirmed_by}",
+                       field="termination_id")
+    if confirmer.role != "operator":
+        raise Conflict(f"{TWO_PERSON_RULE}: {confirmer.role} may propose a termination, only an operator "
+                       "confirms it", field="role")
+    same_token = confirmer.token_id is not None and confirmer.token_id == termination.proposed_by_token
+    if same_token or confirmer.actor == termination.decided_by:
+        raise Conflict(f"{TWO_PERSON_RULE}: termination {termination.id} was proposed by this token; a "
+                       "different operator must confirm it", field="confirmed_by")
+    if contract.state not in _LIVE:
+        raise Conflict(f"contract {contract.id} is {contract.state}; it cannot be terminated now",
+                       field="state")
+    if termination.kind in _ARREARS_KINDS and is_paid_up(session, contract, seoul_date(now)):
+        raise Conflict(f"contract {contract.id} is paid up (nothing overdue once its customer's credit is "
+                       f"counted): a {termination.kind} termination is refused (Art. 21(1), 35(3))",
+                       field="contract_id")
+
+
+def is_paid_up(session: Session, contract: Contract, today: date) -> bool:
+    """Nothing of the contract is past due, or the customer's cash credit covers all of it (Art. 35(3))."""
+    overdue = session.exec(
+        select(func.coalesce(func.sum(col(Invoice.total) - col(Invoice.paid_amount)), 0))
+        .where(Invoice.contract_id == contract.id, col(Invoice.due_date) < today,
+               col(Invoice.paid_amount) < col(Invoice.total))
+    ).one()
+    return int(overdue) <= max(0, credit_balance(session, contract.customer_id))
+
+
+def fault_penalty(session: Session, contract: Contract, termination: Termination, policy: Policy) -> int:
+    """Art. 20(4), 32(3): a termination caused by the customer's fault (ex officio, nonpayment) bears the
+    early-termination penalty when the policy says so; insolvency (Art. 20(5)) bears none automatically."""
+    at_fault = termination.kind in ("ex_officio", "nonpayment", "cure_failed")
+    if not at_fault or not policy.penalty_on_ex_officio:
+        return termination.penalty
+    return _settlement(session, contract, termination.effective_on, False, policy)[0]
+
+
+def withdraw_termination(session: Session, *, termination_id: int, now: datetime, actor: str,
+                         reason: str) -> Termination:
+    """A termination not yet started is withdrawn (a customer's until its last day has ended, a proposal
+    until it is confirmed); the contract carries on as it was."""
+    termination = get_termination(session, termination_id)
+    lock_contract(session, termination.contract_id)
+    session.refresh(termination)
+    if termination.withdrawn_at is not None:
+        raise Conflict(f"termination {termination_id} was already withdrawn", field="termination_id")
+    if termination.started_at is not None:
+        raise Conflict(f"termination {termination_id} started on {termination.started_at.isoformat()}; "
+                       "servers and data are being deleted and cannot be restored (Art. 20(8))",
+                       field="termination_id")
+    before = termination_snapshot(termination)
+    termination.withdrawn_at, termination.withdrawn_by = now, actor
+    session.add(termination)
+    record_change(session, at=now, actor=actor, entity_type="termination", entity_id=termination_id,
+                  action="withdraw", clause=termination.clause, before=before,
+                  after={**termination_snapshot(termination), "reason": reason[:400]})
     session.commit()
     return termination
 
 
 def start_termination(session: Session, contract: Contract, termination: Termination, *, at: datetime,
                       actor: str) -> None:
-    """Contract `terminating`, every server to be deleted and wiped, add-ons removed (Art. 20(3),(8)).
+    """Contract `terminating`, every server stopped, add-ons removed (Art. 20(3),(8)), the notice queued;
+    the servers are ordered deleted once that notice is out (`release_wipe_orders`).
 
     The caller holds the contract lock; the state is re-checked here, at the moment deletion is asked.
     """
     if contract.state == ContractState.TERMINATED:
         return
+    if termination.withdrawn_at is not None or termination.confirmed_by is None:
+        raise Conflict(f"termination {termination.id} is not confirmed; nothing is deleted",
+                       field="termination_id")
     if contract.state not in (*_LIVE, ContractState.TERMINATING):
         raise Conflict(f"contract {contract.id} is {contract.state}; it cannot be terminated", field="state")
     clause = termination.clause
     set_contract_state(session, contract, ContractState.TERMINATING, at=at, actor=actor, clause=clause,
                        reason=termination.reason)
     assert contract.state == ContractState.TERMINATING  # deletion is only ever asked for this state
-    for server in contract_servers(session, contract.id or 0):
-        set_server_desired(session, server, DesiredState.DELETED, at=at, actor=actor, clause="Art. 20(8)",
-                           action="delete")
+    if termination.wipe_ordered_at is None:
+        for server in contract_servers(session, contract.id or 0):  # service ends; data kept until wiped
+            if server.desired_state != DesiredState.DELETED:
+                set_server_desired(session, server, DesiredState.STOPPED, at=at, actor=actor, clause=clause,
+                                   action="stop")
     _remove_add_ons(session, contract, at=at)
     if termination.started_at is None:
         termination.started_at = at
@@ -221,7 +364,33 @@ def start_termination(session: Session, contract: Contract, termination: Termina
                   "Its servers and add-on services are deleted and cannot be restored (Art. 20(8)).\n"
                   f"Penalty: {termination.penalty:,} KRW (Art. 32(3)); refund: {termination.refund:,} KRW "
                   "(Art. 20(7)).\n"),
-            key=f"termination:{termination.id}:notice", at=at)
+            key=termination_notice_key(termination.id or 0), at=at)
+        session.flush()
+    release_wipe_orders(session, contract, termination, at=at, actor=actor)
+
+
+def termination_notice_key(termination_id: int) -> str:
+    return f"termination:{termination_id}:notice"
+
+
+def release_wipe_orders(session: Session, contract: Contract, termination: Termination, *, at: datetime,
+                        actor: str) -> bool:
+    """Orders every server of a terminating contract deleted, but only once the termination notice reached
+    the mail relay (or exhausted its retries, which pages an operator). True once ordered."""
+    if contract.state != ContractState.TERMINATING or termination.started_at is None:
+        return False
+    if termination.wipe_ordered_at is None:
+        out = email_notice_out(session, termination_notice_key(termination.id or 0))
+        if out is None:
+            return False
+        termination.wipe_ordered_at = at
+        session.add(termination)
+        record_change(session, at=at, actor=actor, entity_type="termination", entity_id=termination.id or 0,
+                      action="wipe_ordered", clause="Art. 20(8)", after={"notice": out})
+    for server in contract_servers(session, contract.id or 0):
+        set_server_desired(session, server, DesiredState.DELETED, at=at, actor=actor, clause="Art. 20(8)",
+                           action="delete")
+    return True
 
 
 def _remove_add_ons(session: Session, contract: Contract, *, at: datetime) -> None:
@@ -273,6 +442,29 @@ def _credit_refund(session: Session, contract: Contract, termination: Terminatio
                  dedupe_key=f"termination:{termination.id}:refund", now=at)
     record_change(session, at=at, actor=actor, entity_type="termination", entity_id=termination.id or 0,
                   action="refund_credit", clause=str(ART_20_7), after={"credited": termination.refund})
+    settle_with_credit(session, customer_id=contract.customer_id, now=at, actor=actor)
+
+
+def decide_by_policy(session: Session, contract: Contract, *, kind: str, clause: str, reason: str,
+                     at: datetime, actor: str) -> Termination:
+    """Art. 21(1) with `auto_terminate_nonpayment`: decided and confirmed by the policy itself (the sweep
+    re-decided it from fresh facts under the contract lock a moment ago); bears the Art. 20(4) penalty."""
+    existing = session.exec(select(Termination).where(Termination.contract_id == contract.id)).first()
+    if existing is not None and existing.withdrawn_at is None:
+        return existing
+    confirmed_by = f"policy:auto_terminate_nonpayment ({actor})"
+    termination = _filled(existing, contract.id or 0, {
+        "kind": kind, "clause": clause, "reason": reason[:400], "requested_at": at,
+        "effective_on": seoul_date(at), "decided_by": actor, "confirmed_by": confirmed_by, "confirmed_at": at,
+        "proposed_by_token": None, "confirmed_by_token": None, "withdrawn_at": None, "withdrawn_by": None,
+        "penalty": 0, "refund": 0, "started_at": None, "wipe_ordered_at": None, "completed_at": None,
+    })
+    termination.penalty = fault_penalty(session, contract, termination, pinned_policy(contract.terms_version))
+    session.add(termination)
+    session.flush()
+    record_change(session, at=at, actor=actor, entity_type="termination", entity_id=termination.id or 0,
+                  action=f"decide:{kind}", clause=clause, after=termination_snapshot(termination))
+    return termination
 
 
 def get_termination(session: Session, termination_id: int) -> Termination:
@@ -285,5 +477,17 @@ def get_termination(session: Session, termination_id: int) -> Termination:
 def list_terminations(session: Session, *, pending_only: bool = False) -> list[Termination]:
     query = select(Termination)
     if pending_only:
-        query = query.where(col(Termination.confirmed_by).is_(None))
+        query = query.where(col(Termination.confirmed_by).is_(None), col(Termination.withdrawn_at).is_(None))
     return list(session.exec(query.order_by(col(Termination.id))).all())
+
+
+def _release_after_notice(session: Session, key: str, now: datetime) -> None:
+    """The termination notice just left the outbox (`termination:<id>:notice:<channel>`): order the wipe."""
+    termination = session.get(Termination, int(key.split(":")[1]))
+    if termination is None or termination.started_at is None or termination.wipe_ordered_at is not None:
+        return
+    contract = lock_contract(session, termination.contract_id)
+    release_wipe_orders(session, contract, termination, at=now, actor="system:notice-delivery")
+
+
+on_notice_settled("termination:", _release_after_notice)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
 from controlplane.models import Contract, Customer
-from controlplane.models.enforcement import Block
+from controlplane.models.enforcement import Block, Termination
 from tests.utils.api import Api
 
 
@@ -125,13 +125,37 @@ def test_agent_is_told_to_stop_not_wipe_when_the_contract_left_terminating(api: 
     assert [s["desired_state"] for s in listed if s["id"] == server["id"]] == ["stopped"]
 
 
-def test_agent_is_told_to_wipe_while_the_contract_is_terminating(api: Api) -> None:
+def _terminating(api: Api, contract_id: int, *, wipe_ordered: bool) -> None:
+    """The contract is terminating; `wipe_ordered` once its termination notice reached the relay."""
+    _set_contract_state(api, contract_id, "terminating")
+    now = datetime(2027, 3, 1, tzinfo=UTC)
+    with Session(api.engine) as session:
+        session.add(Termination(contract_id=contract_id, kind="insolvency", clause="Art. 20(5)", reason="t",
+                                requested_at=now, effective_on=now.date(), decided_by="billing:a",
+                                confirmed_by="operator:b", started_at=now,
+                                wipe_ordered_at=now if wipe_ordered else None))
+        session.commit()
+
+
+def test_agent_is_told_to_wipe_while_the_contract_is_terminating_and_the_notice_is_out(api: Api) -> None:
     api.add_host("hv1")
     contract_id = _contract(api)
     server = api.add_server("web", contract_id=contract_id)
-    _set_contract_state(api, contract_id, "terminating")
+    _terminating(api, contract_id, wipe_ordered=True)
     api.call("DELETE", f"/v1/servers/{server['id']}", role="operator")
 
     one = api.call("GET", f"/v1/hosts/hv1/servers/{server['id']}/desired-state", role="agent:hv1").json()
 
     assert one["desired_state"] == "deleted"
+
+
+def test_agent_is_not_told_to_wipe_before_the_termination_notice_is_out(api: Api) -> None:
+    api.add_host("hv1")
+    contract_id = _contract(api)
+    server = api.add_server("web", contract_id=contract_id)
+    _terminating(api, contract_id, wipe_ordered=False)
+    api.call("DELETE", f"/v1/servers/{server['id']}", role="operator")
+
+    one = api.call("GET", f"/v1/hosts/hv1/servers/{server['id']}/desired-state", role="agent:hv1").json()
+
+    assert one["desired_state"] == "stopped"

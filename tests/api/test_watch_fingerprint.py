@@ -16,17 +16,17 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
-from controlplane.api.schemas.enforcement import BlockCreate, TerminationCreate
+from controlplane.api.schemas.enforcement import BlockCreate
 from controlplane.db import make_engine, session_scope
 from controlplane.models import Host, Server
 from controlplane.protocol import DeletionReport, HostObservedState, ObservedServer
 from controlplane.services import blocks as block_service
-from controlplane.services import terminations as termination_service
 from controlplane.services.agent_state import apply_observed_state, desired_state_for_host, desired_version
 from controlplane.services.servers import change_desired_state
 from controlplane.store_metadata import load_all_models
 from tests.enforcement.conftest import make_world, noon
 from tests.utils.pg import fresh_pg_database
+from tests.utils.terminations import deliver_notices_now, start_policy_termination
 
 NOW = noon(date(2027, 3, 2))
 Snapshot = tuple[str, str]
@@ -110,10 +110,8 @@ def test_a_server_action_changes_the_version(engine: Engine, action: str) -> Non
 
 def test_a_deletion_report_removing_the_server_changes_the_version(engine: Engine) -> None:
     contract_id, sids = _world(engine)
-    with Session(engine) as session:
-        termination_service.request_termination(
-            session, contract_id=contract_id, now=NOW, actor="op",
-            request=TerminationCreate(kind="insolvency", reason="bankruptcy declared"))
+    start_policy_termination(engine, contract_id, NOW)
+    deliver_notices_now(engine, NOW)
     deletion = DeletionReport(server_id=sids[0], domain_name=f"dcloud-{sids[0]}", volumes=[],
                               bytes_overwritten=0, method="zero-fill", started_at=NOW, finished_at=NOW)
 
@@ -186,10 +184,8 @@ def test_terminating_the_contract_of_a_withheld_delete_changes_the_version(engin
         session.execute(update(Server).where(Server.id == sids[0]).values(desired_state="deleted"))
 
     def terminate() -> None:
-        with Session(engine) as session:
-            termination_service.request_termination(
-                session, contract_id=contract_id, now=NOW, actor="op",
-                request=TerminationCreate(kind="insolvency", reason="bankruptcy declared"))
+        start_policy_termination(engine, contract_id, NOW)
+        deliver_notices_now(engine, NOW)  # the wipe order goes out once the notice reached the relay
 
     _assert_change_is_seen(engine, terminate)
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from email import message_from_bytes
-from email.message import Message
 from typing import Any
 
 import pytest
@@ -19,37 +16,15 @@ from controlplane.models import Customer, Notice
 from controlplane.notify import LoggingSmsProvider, SmtpSender
 from controlplane.notify.messages import NoticeDraft
 from controlplane.services.notices import deliver_due_notices, queue_notice
+from tests.utils.relay import Recorder, free_port, running_relay
 
 DRAFT = NoticeDraft("approval", "Art. 7(2)", "[D-Cloud] Contract 1 approved", "Service opens 2027-03-02.")
 
 
-class Recorder:
-    """aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Recorder, int]]:
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield recorder, port
-    finally:
-        controller.stop()
+    with running_relay() as relay:
+        yield relay.recorder, relay.port
 
 
 MakeCustomer = Callable[..., Customer]

@@ -275,16 +275,16 @@ def test_refund_on_request_deducts_arrears_first(
     sweep(engine, date(2027, 7, 1))
     sweep(engine, date(2027, 7, 2))
     assert refund_entries(engine) == [(REFUND, "refund", "Art. 20(7)")]
+    # Art. 35(3): credit is money paid. The refund credit settled the overdue 110,000 the moment it arose
+    # (paid 2 days late: 110,000 x 15/1000 x 12 x 2/365 = 108.49 -> 108 late fee, Art. 34, billed next).
+    may = invoice_of(engine, other, "2027-05")
+    assert may is not None and may.paid_in_full_at is not None
     api = make_api(engine)
     api.clock.now = at(date(2027, 7, 10))
 
     response = api.call("POST", f"/v1/customers/{customer_id}/refunds", role="billing", json={})
 
-    # Art. 35: the overdue 110,000 is paid from the credit first; 120,193 - 110,000 = 10,193 is paid out.
-    # (Paid 10 days late, it bears 110,000 x 15/1000 x 12 x 10/365 = 542.47 -> 542 late fee, Art. 34,
-    # billed on the next invoice, not taken from the refund.)
+    # What is left, 120,193 - 110,000 = 10,193, is paid out; nothing was still in arrears.
     assert response.status_code == 200, response.text
     assert {k: response.json()[k] for k in ("arrears_deducted", "refunded", "credit_balance")} == {
-        "arrears_deducted": 110_000, "refunded": 10_193, "credit_balance": 0}
-    may = invoice_of(engine, other, "2027-05")
-    assert may is not None and may.paid_in_full_at is not None
+        "arrears_deducted": 0, "refunded": 10_193, "credit_balance": 0}

@@ -18,6 +18,7 @@ from controlplane.models import Contract, Customer, DeletionRecord, Invoice
 from controlplane.terms.calendar import seoul_midnight
 from tests.e2e.stack import LiveStack, start_stack, wait_for
 from tests.utils.libvirt_net import TestNetwork, isolated_network
+from tests.utils.terminations import deliver_notices_now
 
 pytestmark = [pytest.mark.libvirt]
 
@@ -123,6 +124,10 @@ def _terminated_on_day_37(live: LiveStack, clock: FixedClock, pool_id: int) -> N
     applied = _sweep(live, clock, DUE + timedelta(days=37))["applied"]
     assert "terminate" in {a["kind"] for a in applied}
     assert _contract_state(live, contract_id) == "terminating"
+    # Service ended, data kept: the wipe order waits for the termination notice to reach the relay.
+    wait_for(lambda: live.domain_state(sid) == libvirt.VIR_DOMAIN_SHUTOFF, what="domain stopped")
+    assert any(v.startswith(f"dcloud-{sid}") for v in live.volumes())
+    assert any("terminated" in s for s in deliver_notices_now(live.engine, clock()))
     wait_for(lambda: live.domain_state(sid) is None, what="domain gone")
     wait_for(lambda: not any(v.startswith(f"dcloud-{sid}") for v in live.volumes()), what="volume gone")
 

@@ -14,6 +14,7 @@ from controlplane.db import make_engine
 from controlplane.models import Contract, Customer, Host, Invoice, Server
 from controlplane.store_metadata import load_all_models
 from controlplane.terms.calendar import seoul_midnight
+from tests.utils.relay import Relay, running_relay
 
 T0 = datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
 
@@ -61,3 +62,36 @@ def make_invoice(session: Session, contract: Contract, *, month: date = date(202
     session.add(invoice)
     session.flush()
     return invoice
+
+
+def terminate_by_two_operators(engine: Engine, contract_id: int, *, kind: str, reason: str,
+                               now: datetime) -> int:
+    """Billing proposes an ex-officio or insolvency termination, a different operator confirms it."""
+    from controlplane.api.schemas.enforcement import TerminationCreate
+    from controlplane.services import terminations as termination_service
+
+    with Session(engine) as session:
+        proposed = termination_service.request_termination(
+            session, contract_id=contract_id, now=now, actor="billing:park", token_id=101,
+            request=TerminationCreate(kind=kind, reason=reason))  # type: ignore[arg-type]
+        termination_id = proposed.id or 0
+    with Session(engine) as session:
+        confirmer = termination_service.Confirmer(actor="operator:lee", role="operator", token_id=202)
+        termination_service.confirm_termination(session, termination_id=termination_id, now=now,
+                                                confirmer=confirmer)
+    return termination_id
+
+
+def deliver_notices(engine: Engine, relay: Relay, now: datetime) -> None:
+    """Runs the outbox once against a real SMTP relay, as the notice-delivery job does."""
+    from controlplane.clock import FixedClock
+    from controlplane.notify import LoggingSmsProvider
+    from controlplane.services.notices import deliver_due_notices
+
+    deliver_due_notices(engine, relay.sender(), LoggingSmsProvider(), FixedClock(now))
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    with running_relay() as running:
+        yield running

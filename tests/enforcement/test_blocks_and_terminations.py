@@ -19,8 +19,16 @@ from controlplane.services import terminations as termination_service
 from controlplane.services.agent_state import desired_state_for_host
 from controlplane.services.extensions import approve_extension
 from controlplane.services.renewal import renew_contracts
-from tests.enforcement.conftest import make_invoice, make_world, noon
+from tests.enforcement.conftest import (
+    deliver_notices,
+    make_invoice,
+    make_world,
+    noon,
+    terminate_by_two_operators,
+)
 from tests.enforcement.test_nonpayment import DAY_31, DUE, state_of, sweep
+from tests.utils.relay import Relay
+from tests.utils.terminations import deliver_notices_now
 
 NOW = noon(date(2027, 3, 2))
 
@@ -32,9 +40,12 @@ def spam_block(**overrides: object) -> BlockCreate:
     return BlockCreate(**fields)  # type: ignore[arg-type]
 
 
-def world(engine: Engine) -> tuple[int, list[str]]:
+def world(engine: Engine, *, unpaid: bool = False) -> tuple[int, list[str]]:
+    """A contract with two servers; `unpaid` adds an invoice overdue since 2027-02-28."""
     with session_scope(engine) as session:
         contract, servers = make_world(session)
+        if unpaid:
+            make_invoice(session, contract)
         return contract.id or 0, [s.id for s in servers]
 
 
@@ -133,20 +144,20 @@ def test_uncured_restriction_is_eligible_for_termination_and_needs_confirmation(
     assert state_of(engine, contract_id)[0] == "restricted"  # never without a confirmation
     with Session(engine) as session:
         termination = session.exec(select(Termination)).one()
+        confirmer = termination_service.Confirmer(actor="operator:lee", role="operator", token_id=7)
         termination_service.confirm_termination(session, termination_id=termination.id or 0,
-                                                now=noon(date(2027, 5, 10)), actor="operator:lee")
-    assert state_of(engine, contract_id) == ("terminating", ["deleted", "deleted"])
+                                                now=noon(date(2027, 5, 10)), confirmer=confirmer)
+    # Service ends at once; the wipe order waits for the termination notice to reach the relay.
+    assert state_of(engine, contract_id) == ("terminating", ["stopped", "stopped"])
 
 
-def test_termination_completes_only_when_every_deletion_record_is_in(engine: Engine) -> None:
-    contract_id, server_ids = world(engine)
+def test_termination_completes_only_when_every_deletion_record_is_in(engine: Engine, relay: Relay) -> None:
+    contract_id, server_ids = world(engine, unpaid=True)
     with session_scope(engine) as session:
         session.add(AddOn(contract_id=contract_id, name="backup", billing="monthly", fee=0,
                           started_on=date(2027, 1, 1)))
-    with Session(engine) as session:
-        termination_service.request_termination(
-            session, contract_id=contract_id, now=NOW, actor="operator:lee",
-            request=TerminationCreate(kind="insolvency", reason="bankruptcy declared"))
+    terminate_by_two_operators(engine, contract_id, kind="insolvency", reason="bankruptcy declared", now=NOW)
+    deliver_notices(engine, relay, NOW)
     assert state_of(engine, contract_id) == ("terminating", ["deleted", "deleted"])
     with Session(engine) as session:
         assert session.exec(select(AddOn)).one().removed_at is not None
@@ -191,7 +202,7 @@ def test_customer_termination_needs_7_days_notice_and_runs_after_its_last_day(en
     sweep(engine, date(2027, 3, 9))
     assert state_of(engine, contract_id)[0] == "active"
     sweep(engine, date(2027, 3, 10))
-    assert state_of(engine, contract_id) == ("terminating", ["deleted", "deleted"])
+    assert state_of(engine, contract_id) == ("terminating", ["stopped", "stopped"])
 
 
 def test_refused_fee_increase_means_no_penalty(engine: Engine) -> None:
@@ -265,10 +276,13 @@ def test_completed_termination_releases_every_address(engine: Engine) -> None:
         for sid in server_ids:
             server = session.get(Server, sid)
             assert server is not None and allocate_server_address(session, server=server, at=NOW) is not None
-    with Session(engine) as session:
-        termination_service.request_termination(
-            session, contract_id=contract_id, now=NOW, actor="operator:lee",
-            request=TerminationCreate(kind="ex_officio", reason="fraudulent application"))
+    with session_scope(engine) as session:
+        contract = session.get(Contract, contract_id)
+        assert contract is not None
+        make_invoice(session, contract)
+    terminate_by_two_operators(engine, contract_id, kind="ex_officio", reason="fraudulent application",
+                               now=NOW)
+    deliver_notices_now(engine, NOW)
     with Session(engine) as session:
         assert all(active_leases(session, sid) for sid in server_ids)  # held until the disks are wiped
     _wipe(engine, server_ids)

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from controlplane.db import session_scope
 from controlplane.errors import InvalidInput
@@ -15,6 +15,7 @@ from controlplane.models import AuditEvent, Block, Contract, Invoice, Notice, Se
 from controlplane.services import enforcement
 from controlplane.services.blocks import lift_nonpayment_if_paid
 from tests.enforcement.conftest import make_invoice, make_world, noon
+from tests.utils.terminations import deliver_notices_now
 
 DUE = date(2027, 2, 28)
 DAY_31 = DUE + timedelta(days=31)  # 2027-03-31: the day after the 30 full days Mar 1 .. Mar 30
@@ -86,7 +87,7 @@ def test_termination_on_the_6th_day_after_the_actual_restriction_start(engine: E
     assert state_of(engine, contract_id)[0] == "restricted"
     actions = sweep(engine, late_start + timedelta(days=6))
     assert {a.kind for a in actions} == {"terminate", "notify"}
-    assert state_of(engine, contract_id) == ("terminating", ["deleted", "deleted"])
+    assert state_of(engine, contract_id) == ("terminating", ["stopped", "stopped"])
     with Session(engine) as session:
         termination = session.exec(select(Termination)).one()
         assert (termination.kind, termination.clause) == ("nonpayment", "Art. 21(1)")
@@ -204,3 +205,20 @@ def test_a_future_day_can_be_planned_but_never_applied(engine: Engine) -> None:
 
     assert refused.value.field == "as_of"
     assert state_of(engine, contract_id) == ("active", ["running", "running"])
+
+
+def test_wipe_is_ordered_only_after_the_termination_notice_reached_the_relay(engine: Engine) -> None:
+    contract_id, _, _ = seed(engine)
+    sweep(engine, DAY_31)
+    sweep(engine, DAY_31 + timedelta(days=6))
+    sweep(engine, DAY_31 + timedelta(days=7))  # the sweep re-asks, but the notice is still queued
+    assert state_of(engine, contract_id) == ("terminating", ["stopped", "stopped"])
+    subjects = deliver_notices_now(engine, noon(DAY_31 + timedelta(days=7)))
+    assert any("terminated" in s for s in subjects)
+    assert state_of(engine, contract_id) == ("terminating", ["deleted", "deleted"])
+    with Session(engine) as session:
+        termination = session.exec(select(Termination)).one()
+        email = select(Notice).where(col(Notice.dedupe_key) == f"termination:{termination.id}:notice:email")
+        notice = session.exec(email).one()
+        assert notice.sent_at is not None and termination.wipe_ordered_at is not None
+        assert notice.sent_at <= termination.wipe_ordered_at

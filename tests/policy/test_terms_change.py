@@ -21,6 +21,7 @@ from controlplane.services.terms_changes import accept_version, announce_terms_c
 from controlplane.terms.policy import Policy
 from tests.policy.conftest import DEFAULT_VERSION, make_contract, noon, write_policy_file
 from tests.utils.api import Api, make_api
+from tests.utils.terminations import deliver_notices_now
 
 NEW = Policy(version="2028-01", effective_from=date(2028, 1, 1), announced_on=date(2027, 11, 15),
              unfavourable=True, restrict_after_overdue_days=20)
@@ -149,7 +150,11 @@ def test_objector_who_never_accepts_is_not_renewed_and_the_contract_ends(
         servers = session.exec(select(Server).where(Server.contract_id == contract_id)).all()
     assert (termination.kind, termination.clause) == ("terms_not_accepted", "Art. 3(4)")
     assert termination.effective_on == date(2027, 12, 31) and termination.started_at is not None
-    assert termination.penalty == 0 and [s.desired_state for s in servers] == ["deleted"]
+    assert termination.penalty == 0 and [s.desired_state for s in servers] == ["stopped"]
+    deliver_notices_now(engine, noon(RENEWAL_DAY))  # the wipe order waits for the notice
+    with Session(engine) as session:
+        servers = session.exec(select(Server).where(Server.contract_id == contract_id)).all()
+    assert [s.desired_state for s in servers] == ["deleted"]
 
 
 def test_objector_who_accepts_renews_onto_the_new_version(engine: Engine, announced: None) -> None:

@@ -1,4 +1,5 @@
-"""/v1/contracts/{id}/terminations and /v1/terminations: decide, list, confirm (Art. 20, 21)."""
+"""/v1/contracts/{id}/terminations and /v1/terminations: decide or propose, list, confirm, withdraw
+(Art. 20, 21). Confirming is open to billing too so that it hears the two-person rule as a 409."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.enforcement import TerminationCreate, TerminationPublic
+from controlplane.api.schemas.enforcement import TerminationCreate, TerminationPublic, TerminationWithdraw
 from controlplane.models.auth import Role
 from controlplane.services import terminations as termination_service
 
 router = APIRouter(tags=["terminations"])
 
 Writer = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING))]
-Operator = Annotated[Principal, Depends(require_roles(Role.OPERATOR))]
 Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR))]
 
 
@@ -23,7 +23,7 @@ def request_termination(
     contract_id: int, body: TerminationCreate, who: Writer, session: SessionDep, clock: ClockDep
 ) -> TerminationPublic:
     termination = termination_service.request_termination(
-        session, contract_id=contract_id, request=body, now=clock(), actor=who.actor)
+        session, contract_id=contract_id, request=body, now=clock(), actor=who.actor, token_id=who.token_id)
     return TerminationPublic.model_validate(termination)
 
 
@@ -41,8 +41,17 @@ def get_termination(termination_id: int, _who: Reader, session: SessionDep) -> T
 
 
 @router.post("/v1/terminations/{termination_id}/confirm")
-def confirm_termination(termination_id: int, who: Operator, session: SessionDep,
+def confirm_termination(termination_id: int, who: Writer, session: SessionDep,
                         clock: ClockDep) -> TerminationPublic:
+    confirmer = termination_service.Confirmer(actor=who.actor, role=who.role.value, token_id=who.token_id)
     termination = termination_service.confirm_termination(session, termination_id=termination_id, now=clock(),
-                                                          actor=who.actor)
+                                                          confirmer=confirmer)
+    return TerminationPublic.model_validate(termination)
+
+
+@router.post("/v1/terminations/{termination_id}/withdraw")
+def withdraw_termination(termination_id: int, body: TerminationWithdraw, who: Writer, session: SessionDep,
+                         clock: ClockDep) -> TerminationPublic:
+    termination = termination_service.withdraw_termination(
+        session, termination_id=termination_id, now=clock(), actor=who.actor, reason=body.reason)
     return TerminationPublic.model_validate(termination)

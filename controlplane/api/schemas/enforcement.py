@@ -82,8 +82,17 @@ class TerminationPublic(BaseModel):
     refund: int
     decided_by: str
     confirmed_by: str | None
+    confirmed_at: datetime | None = None
+    withdrawn_at: datetime | None = None
     started_at: datetime | None
+    wipe_ordered_at: datetime | None = None
     completed_at: datetime | None
+
+
+class TerminationWithdraw(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=400)
 
 
 class OutageCreate(BaseModel):
