@@ -123,7 +123,7 @@ class LibvirtCollector(Collector):
 
 
 class AgentMetrics(Collector):
-    """The reconcile loop's own metrics; A3's Reconciler updates them, the metrics server exposes them."""
+    """The reconcile loop's own metrics; the Reconciler updates them, the metrics server exposes them."""
 
     def __init__(
         self,
