@@ -18,7 +18,7 @@ import libvirt
 from agents.client import ControlPlaneRejected, ControlPlaneUnavailable, DesiredSource
 from agents.deletion import DeletionSequence, WipeNotConfirmed
 from agents.driver import DriverError
-from agents.journal import REPORT_SENT, DeletionJournal, crash_if_requested
+from agents.journal import REPORT_SENT, DeletionJournal
 from agents.metrics import AgentMetrics
 from controlplane.clock import Clock, system_clock
 from controlplane.protocol import DesiredServer, HostObservedState, ObservedServer, ObservedStateName
@@ -205,7 +205,7 @@ class Reconciler:
             return
         result.reported = True
         if result.observed.deletions:
-            crash_if_requested(REPORT_SENT)
+            self.journal.after_step(REPORT_SENT)
         for report in result.observed.deletions:
             self.journal.acknowledge(report.server_id)
 
