@@ -6,7 +6,6 @@ an in-memory or file-backed source while production uses `ControlPlaneClient`.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Protocol
 from urllib.parse import quote
@@ -21,8 +20,6 @@ from controlplane.protocol import (
     HostDesiredState,
     HostObservedState,
 )
-
-log = logging.getLogger(__name__)
 
 
 class ControlPlaneUnavailable(Exception):
@@ -122,10 +119,15 @@ class ControlPlaneClient:
         timeout_s: float | None = None,
         attempts: int | None = None,
     ) -> httpx.Response:
-        """Send with exponential backoff on transport errors and 5xx; 4xx are final."""
+        """Send with exponential backoff on transport errors and 5xx; 4xx are final.
+
+        Failures are raised, not logged: the caller (a pass, the heartbeat, the watch) logs them once,
+        with what it was doing.
+        """
         last_error: str = ""
         timeout = httpx.Timeout(timeout_s) if timeout_s is not None else httpx.USE_CLIENT_DEFAULT
-        for attempt in range(attempts or self._attempts):
+        tries = attempts or self._attempts
+        for attempt in range(tries):
             if attempt:
                 time.sleep(self._backoff_s * 2 ** (attempt - 1))
             try:
@@ -141,5 +143,4 @@ class ControlPlaneClient:
             if response.status_code >= 400:
                 raise ControlPlaneRejected(response.status_code, response.text)
             return response
-        log.warning("control plane unavailable: %s %s: %s", method, path, last_error)
-        raise ControlPlaneUnavailable(f"{method} {path}: {last_error}")
+        raise ControlPlaneUnavailable(f"{method} {path}: {last_error} (after {tries} attempts)")

@@ -9,9 +9,11 @@ whether the server is still `deleted`; any other answer, or no answer, leaves th
 from __future__ import annotations
 
 import logging
-from typing import Any
+
+import libvirt
 
 from agents.client import DesiredSource
+from agents.host_driver import HostDriver
 from agents.journal import (
     STEP_BEGIN,
     STEP_DELETE_VOLUME,
@@ -38,7 +40,12 @@ class DeletionSequence:
     """Runs (or resumes) one server's deletion; returns the journal entry once it is ready to report."""
 
     def __init__(
-        self, driver: Any, source: DesiredSource, journal: DeletionJournal, *, clock: Clock = system_clock
+        self,
+        driver: HostDriver,
+        source: DesiredSource,
+        journal: DeletionJournal,
+        *,
+        clock: Clock = system_clock,
     ) -> None:
         self._driver = driver
         self._source = source
@@ -73,7 +80,7 @@ class DeletionSequence:
         self._journal.record(entry, STEP_BEGIN)
         return entry
 
-    def _wipe_all(self, entry: DeletionEntry, pending: list[Any]) -> None:
+    def _wipe_all(self, entry: DeletionEntry, pending: list[libvirt.virStorageVol]) -> None:
         if not pending:
             return
         # The irreversible step re-checks its precondition at the moment it acts.

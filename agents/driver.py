@@ -1,4 +1,5 @@
-"""The host agent's libvirt driver: one object around one `virConnect`, every operation idempotent.
+"""The host agent's libvirt driver (a `HostDriver`): one object around one `virConnect`, every operation
+idempotent.
 
 The reconcile loop calls these with the server it wants converged; calling an operation whose effect
 already holds (start on running, suspend on paused, undefine of a missing domain) does nothing, so a
@@ -12,7 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Concatenate, Literal, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import libvirt
 from lxml import etree
@@ -29,11 +30,11 @@ from agents.domain_xml import (
     parse_metadata,
     parse_server_id,
 )
+from agents.host_driver import SuspendMode
 from controlplane.protocol import DesiredServer, ObservedStateName, OrphanReport
 
 log = logging.getLogger(__name__)
 
-SuspendMode = Literal["pause", "managedsave"]
 _POLL_S = 0.2
 _P = ParamSpec("_P")
 _R = TypeVar("_R")

@@ -5,8 +5,9 @@ report. The irreversible steps must happen exactly once even when the agent is k
 of them, so each finished step is written here (JSON, fsync + rename) before the next one starts, and
 the next pass resumes from what the journal says.
 
-Fault injection (tests only): when `DCLOUD_AGENT_CRASH_AFTER` names a step (one of `STEPS`), the
-process SIGKILLs itself right after that step is journaled, which is exactly "kill -9 between steps".
+The journal calls its `after_step` hook with each step's name once that step is durable (and the
+reconciler calls it with `REPORT_SENT`). Production passes nothing; the crash tests pass a hook that
+SIGKILLs the process at a chosen step, which is exactly "kill -9 between steps".
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import signal
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from pydantic import BaseModel, Field
 
 from controlplane.protocol import DeletionReport, DesiredServer, WipedVolume
 
-CRASH_ENV = "DCLOUD_AGENT_CRASH_AFTER"
 # Step names, in the order the delete sequence journals them.
 STEP_BEGIN = "begin"
 STEP_DESTROY = "destroy"
@@ -41,6 +41,8 @@ STEPS = (
     STEP_REPORT_READY,
     REPORT_SENT,
 )
+
+StepHook = Callable[[str], None]
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
@@ -99,8 +101,9 @@ class DeletionEntry(BaseModel):
 class DeletionJournal:
     """One JSON file per server under `<state_dir>/deletions/`, each replaced atomically."""
 
-    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, state_dir: str | os.PathLike[str], *, after_step: StepHook | None = None) -> None:
         self.directory = Path(state_dir) / "deletions"
+        self.after_step: StepHook = after_step or _no_hook
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def load(self, server_id: str) -> DeletionEntry | None:
@@ -120,11 +123,11 @@ class DeletionJournal:
         return found
 
     def record(self, entry: DeletionEntry, step: str) -> None:
-        """Mark `step` done and make it durable before returning; then honour the crash hook."""
+        """Mark `step` done and make it durable before returning; then call the `after_step` hook."""
         if step not in entry.steps:
             entry.steps.append(step)
         self._write(entry)
-        crash_if_requested(step)
+        self.after_step(step)
 
     def remove(self, server_id: str) -> None:
         self._path(server_id).unlink(missing_ok=True)
@@ -181,10 +184,8 @@ def _file_stem(server_id: str) -> str:
     return "h-" + hashlib.sha256(server_id.encode()).hexdigest()
 
 
-def crash_if_requested(step: str) -> None:
-    """Test-only fault injection: SIGKILL ourselves after `step` when DCLOUD_AGENT_CRASH_AFTER says so."""
-    if os.environ.get(CRASH_ENV) == step:
-        os.kill(os.getpid(), signal.SIGKILL)
+def _no_hook(_step: str) -> None:
+    """Nothing happens between steps unless a test injected a hook."""
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from agents.domain_xml import DOMAIN_PREFIX
 from agents.metrics_exposition import (
     LIBVIRT_UP,
     DomainStats,
@@ -33,7 +34,6 @@ from agents.metrics_exposition import (
 log = logging.getLogger(__name__)
 
 DEFAULT_METRICS_PORT = 9177
-DOMAIN_PREFIX = "dcloud-"
 
 ConnFactory = Callable[[], "libvirt.virConnect | None"]
 
@@ -123,7 +123,7 @@ class LibvirtCollector(Collector):
 
 
 class AgentMetrics(Collector):
-    """The reconcile loop's own metrics; A3's Reconciler updates them, the metrics server exposes them."""
+    """The reconcile loop's own metrics; the Reconciler updates them, the metrics server exposes them."""
 
     def __init__(
         self,

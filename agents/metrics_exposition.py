@@ -20,12 +20,16 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import libvirt
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, ThreadingWSGIServer
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, ThreadingWSGIServer, gzip_accepted
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
 DomainStats = tuple[libvirt.virDomain, dict[str, Any]]
+
+# What the body is: render_text writes 0.0.4, and generate_latest without an `escaping` argument does too
+# (prometheus_client's CONTENT_TYPE_LATEST names 1.0.0, which only its negotiated encoder produces).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
 # eq=False: identity hashing. Families are module constants used as dict keys once per sample;
@@ -233,8 +237,8 @@ def serve_metrics(
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found; try /metrics\n"]
         body = render()
-        headers = [("Content-Type", CONTENT_TYPE_LATEST)]
-        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+        headers = [("Content-Type", CONTENT_TYPE)]
+        if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
             # Level 1: most of the size win for a fraction of the default level's CPU.
             body = gzip.compress(body, compresslevel=1)
             headers.append(("Content-Encoding", "gzip"))

@@ -11,26 +11,44 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import assert_never
 
 import libvirt
 
 from agents.client import ControlPlaneRejected, ControlPlaneUnavailable, DesiredSource
 from agents.deletion import DeletionSequence, WipeNotConfirmed
 from agents.driver import DriverError
-from agents.journal import REPORT_SENT, DeletionJournal, crash_if_requested
+from agents.host_driver import HostDriver
+from agents.journal import REPORT_SENT, DeletionJournal
 from agents.metrics import AgentMetrics
 from controlplane.clock import Clock, system_clock
-from controlplane.protocol import DesiredServer, HostObservedState, ObservedServer, ObservedStateName
+from controlplane.protocol import (
+    DesiredServer,
+    DesiredStateName,
+    HostObservedState,
+    ObservedServer,
+    ObservedStateName,
+)
 
 log = logging.getLogger(__name__)
 
-# desired state -> {observed state -> driver method name}; a missing key means "nothing to do".
-_TRANSITIONS: dict[str, dict[str, str]] = {
-    "running": {"shutoff": "start", "paused": "resume", "saved": "resume"},
+
+class PowerAction(StrEnum):
+    """One step toward a live desired state; each is one HostDriver call of the same name."""
+
+    START = "start"
+    RESUME = "resume"
+    STOP = "stop"
+    SUSPEND = "suspend"
+
+
+# desired state -> {observed state -> action}; a missing key means "nothing to do".
+_TRANSITIONS: dict[DesiredStateName, dict[ObservedStateName, PowerAction]] = {
+    "running": {"shutoff": PowerAction.START, "paused": PowerAction.RESUME, "saved": PowerAction.RESUME},
     # stop also discards a managed-save image: a stopped server boots fresh.
-    "stopped": {"running": "stop", "paused": "stop", "saved": "stop"},
-    "suspended": {"running": "suspend"},
+    "stopped": {"running": PowerAction.STOP, "paused": PowerAction.STOP, "saved": PowerAction.STOP},
+    "suspended": {"running": PowerAction.SUSPEND},
 }
 
 
@@ -56,11 +74,11 @@ class PassResult:
 
 
 class Reconciler:
-    """One agent's convergence logic over a LibvirtDriver (agents/driver.py) and a DesiredSource."""
+    """One agent's convergence logic over a HostDriver (agents/host_driver.py) and a DesiredSource."""
 
     def __init__(
         self,
-        driver: Any,
+        driver: HostDriver,
         source: DesiredSource,
         journal: DeletionJournal,
         metrics: AgentMetrics | None = None,
@@ -120,10 +138,13 @@ class Reconciler:
     ) -> None:
         """Converge one server, catching its failure so the pass goes on."""
         try:
-            if server.desired_state == "deleted":
-                observed = self._converge_deleted(result, server)
-            else:
-                observed = self._converge_live(server, state)
+            match server.desired_state:
+                case "deleted":
+                    observed = self._converge_deleted(result, server)
+                case "running" | "stopped" | "suspended":
+                    observed = self._converge_live(server, state)
+                case unknown:
+                    assert_never(unknown)
         except WipeNotConfirmed as exc:
             log.warning("%s", exc)
             self._count("wipe_not_confirmed")
@@ -148,19 +169,29 @@ class Reconciler:
         detail = None
         if action is not None:
             log.info("%s: %s -> %s (%s)", server.id, state, server.desired_state, action)
-            getattr(self.driver, action)(server.id)
+            self._apply(action, server.id)
             state, detail = self.driver.observe_detail(server.id)
         return ObservedServer(
             id=server.id, state=state, detail=detail, generation=server.generation
         )
 
-    def _action_for(self, desired: str, observed: str) -> str | None:
-        if desired == "suspended" and observed == "paused" and self._suspend_mode() == "managedsave":
-            return "suspend"  # paused under the other mode: move to a managed save as configured
+    def _action_for(self, desired: DesiredStateName, observed: ObservedStateName) -> PowerAction | None:
+        if desired == "suspended" and observed == "paused" and self.driver.suspend_mode == "managedsave":
+            return PowerAction.SUSPEND  # paused under the other mode: move to a managed save as configured
         return _TRANSITIONS.get(desired, {}).get(observed)
 
-    def _suspend_mode(self) -> str:
-        return str(getattr(self.driver, "suspend_mode", "pause"))
+    def _apply(self, action: PowerAction, server_id: str) -> None:
+        match action:
+            case PowerAction.START:
+                self.driver.start(server_id)
+            case PowerAction.RESUME:
+                self.driver.resume(server_id)
+            case PowerAction.STOP:
+                self.driver.stop(server_id)
+            case PowerAction.SUSPEND:
+                self.driver.suspend(server_id)
+            case unknown:
+                assert_never(unknown)
 
     def _converge_deleted(self, result: PassResult, server: DesiredServer) -> ObservedServer:
         self._ensured.pop(server.id, None)
@@ -205,7 +236,7 @@ class Reconciler:
             return
         result.reported = True
         if result.observed.deletions:
-            crash_if_requested(REPORT_SENT)
+            self.journal.after_step(REPORT_SENT)
         for report in result.observed.deletions:
             self.journal.acknowledge(report.server_id)
 

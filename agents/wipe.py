@@ -1,4 +1,4 @@
-"""Overwrite a storage volume with zeros before it is deleted (issue 2: delete = wipe every volume).
+"""Overwrite a storage volume with zeros before it is deleted: a delete wipes every volume (Art. 20(8)).
 
 libvirt's `virStorageVolWipe` writes in st_blksize (4 KiB) chunks and measured 5.5x slower than
 `dd bs=4M conv=fsync` here, so file and block volumes get a direct large-block zeroing writer,

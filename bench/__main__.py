@@ -16,7 +16,6 @@ import traceback
 from bench.result import HEADER, Result, format_row
 
 # The registry: short name (for --only) -> module with run() -> list[Result].
-# Owners add theirs here: lifecycle (issue 2), enforcement sweep (issue 3), IPAM (issue 4), ...
 BENCHMARKS: dict[str, str] = {
     "wipe": "bench.wipe",
     "scrape": "bench.scrape",

@@ -1,7 +1,7 @@
 """Lifecycle overhead: create -> running -> suspend -> resume -> delete through dcloud (API + agent over
 HTTP, the real stack of the end-to-end tests) versus the same libvirt calls made directly, same run.
 
-Target (issue 2): dcloud within 1.3x of direct libvirt plus one reconcile interval. The agent runs with
+Target: dcloud within 1.3x of direct libvirt plus one reconcile interval. The agent runs with
 the production poll interval (Settings' default); orders reach it through the desired-state watch, so
 the allowance of one interval is rarely touched. The ratio without any allowance is printed too.
 """

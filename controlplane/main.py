@@ -28,7 +28,7 @@ def create_app(
     install_error_handlers(app)
     install_validation_handler(app)
     app.include_router(api_router)
-    from network.api import router as network_router  # D's routes (/v1/network/..., RDAP)
+    from network.api import router as network_router  # /v1/network/..., RDAP
 
     app.include_router(network_router)
     return app

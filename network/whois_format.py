@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from controlplane.terms.calendar import SEOUL
 from network.identity import OperatorIdentity
 from network.registry import PublicContact, RegistryRecord
 
-_SEOUL = ZoneInfo("Asia/Seoul")
 _WIDTH = 19
 
 
 def _date(at: datetime) -> str:
     """Registry dates are Seoul calendar dates, YYYYMMDD."""
-    return at.astimezone(_SEOUL).strftime("%Y%m%d")
+    return at.astimezone(SEOUL).strftime("%Y%m%d")
 
 
 def _line(label: str, value: str) -> str:

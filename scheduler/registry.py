@@ -25,7 +25,7 @@ from controlplane.config import Settings
 
 log = logging.getLogger(__name__)
 
-# Modules that register jobs; a missing one is skipped (its owner may not have built it yet).
+# Modules that register jobs; load_job_modules imports them at scheduler start.
 JOB_MODULES: tuple[str, ...] = (
     "controlplane.enforcement_jobs",
     "controlplane.billing_jobs",

@@ -30,12 +30,12 @@ api_router.include_router(agent.router)
 api_router.include_router(servers.router)
 api_router.include_router(tokens.router)
 api_router.include_router(audit.router)
-# Billing (issue 3): customers, contracts, invoices, payments.
+# Billing: customers, contracts, invoices, payments.
 api_router.include_router(customers.router)
 api_router.include_router(contracts.router)
 api_router.include_router(invoices.router)
 api_router.include_router(payments.router)
-# Enforcement (issue 3): the sweep, blocks, terminations, outages and availability credit.
+# Enforcement: the sweep, blocks, terminations, outages and availability credit.
 api_router.include_router(enforcement.router)
 api_router.include_router(blocks.router)
 api_router.include_router(terminations.router)

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 
 class ExtraLineSource(Protocol):
-    """Lines computed elsewhere (F's SLA credit, Art. 36): asked per chunk, told what got billed."""
+    """Lines computed elsewhere (availability credit, Art. 36; early-termination penalty, Art. 32(3)): asked
+    per chunk, told what got billed."""
 
     def lines(
         self, session: Session, contract_ids: list[int], month: YearMonth

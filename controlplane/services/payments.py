@@ -4,7 +4,7 @@ overpayment kept as credit.
 Lock order (PostgreSQL `SELECT ... FOR UPDATE`; SQLite serialises writers anyway):
   1. the customer's contract rows, ascending id;
   2. the invoices being settled, oldest first.
-The enforcement sweep's apply (F) locks the contract row first as well, so a payment and a restriction of
+The enforcement sweep's apply step locks the contract row first as well, so a payment and a restriction of
 the same contract are serialised: whichever commits first, the other re-reads the invoices after the lock
 and sees the result ("a payment committed while apply runs wins"). Anything that needs both contract and
 invoice locks must take them in this order to stay deadlock-free.

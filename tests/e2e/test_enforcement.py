@@ -1,4 +1,4 @@
-"""Issue 3 end to end: the real API (uvicorn) and the real agent against `qemu:///system`, time moved by
+"""Enforcement end to end: the real API (uvicorn) and the real agent against `qemu:///system`, time moved by
 the injected clock. Unpaid 30 days after due -> the domain is paused; paid on day 32 -> running again;
 left unpaid -> terminated on day 35: domain and volume gone, deletion record stored, contract ended."""
 

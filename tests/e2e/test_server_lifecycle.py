@@ -1,4 +1,4 @@
-"""Issue 2 end to end: servers created over the API reach libvirt through the real agent, and back."""
+"""End to end: servers created over the API reach libvirt through the real agent, and back."""
 
 from __future__ import annotations
 

@@ -169,5 +169,21 @@ def test_gzip_is_served_when_asked_for(metrics_url: str) -> None:
     assert "libvirt_up 1.0" in response.text.splitlines()
 
 
+def test_content_type_names_the_text_format_version_the_body_is_in(metrics_url: str) -> None:
+    response = httpx.get(metrics_url, timeout=10)
+
+    # Both halves of the body (the hand-written libvirt series, prometheus_client's rest) are 0.0.4.
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
+def test_gzip_is_negotiated_by_encoding_name_not_by_substring(metrics_url: str) -> None:
+    listed = httpx.get(metrics_url, headers={"Accept-Encoding": "deflate, GZIP;q=0.5"}, timeout=10)
+    lookalike = httpx.get(metrics_url, headers={"Accept-Encoding": "x-gzip-ish"}, timeout=10)
+
+    assert listed.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in lookalike.headers
+    assert "libvirt_up 1.0" in lookalike.text.splitlines()
+
+
 def test_other_paths_are_not_found(metrics_url: str) -> None:
     assert httpx.get(metrics_url.replace("/metrics", "/nope"), timeout=10).status_code == 404

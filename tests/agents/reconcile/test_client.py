@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,12 +99,15 @@ def test_retries_5xx_with_backoff_then_succeeds(api_url) -> None:
     assert len(FakeControlPlane.seen) == 3
 
 
-def test_gives_up_after_the_last_attempt(api_url) -> None:
+def test_gives_up_after_the_last_attempt(api_url, caplog: pytest.LogCaptureFixture) -> None:
     FakeControlPlane.failures = 5
     client = ControlPlaneClient(api_url, "s3cret", "h 1", attempts=3, backoff_s=0.01)
-    with pytest.raises(ControlPlaneUnavailable):
+    with caplog.at_level(logging.DEBUG), pytest.raises(ControlPlaneUnavailable) as info:
         client.desired()
     assert len(FakeControlPlane.seen) == 3
+    assert "HTTP 503 (after 3 attempts)" in str(info.value)
+    # Raised, not also logged: the caller logs it once, with what it was doing.
+    assert [r for r in caplog.records if r.name.startswith("agents")] == []
 
 
 def test_4xx_is_final_and_not_retried(api_url) -> None:

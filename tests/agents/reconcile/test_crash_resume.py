@@ -1,7 +1,7 @@
 """kill -9 the agent at every step of a delete; the restarted agent finishes it exactly once.
 
 The agent runs as a subprocess (tests/agents/reconcile/file_agent.py) over a file-backed desired
-source; DCLOUD_AGENT_CRASH_AFTER makes it SIGKILL itself right after the named journal step.
+source; `--crash-after` injects a journal hook that makes it SIGKILL itself right after the named step.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from agents.journal import (
-    CRASH_ENV,
     REPORT_SENT,
     STEP_DESTROY,
     STEP_WIPE,
@@ -47,12 +46,8 @@ class AgentProcess:
         self.stderr: list[str] = []
 
     def run(self, crash_after: str | None = None) -> int:
-        env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
-        if crash_after is not None:
-            env[CRASH_ENV] = crash_after
-        done = subprocess.run(
-            self.args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
+        args = self.args if crash_after is None else [*self.args, "--crash-after", crash_after]
+        done = subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
         self.stderr.append(done.stderr)
         return done.returncode
 

@@ -36,6 +36,21 @@ def test_entry_survives_a_new_journal_object_with_its_wipe_results(tmp_path) -> 
     assert not list((tmp_path / "deletions").glob("*.tmp"))
 
 
+def test_the_after_step_hook_runs_once_the_step_is_durable(tmp_path) -> None:
+    seen: list[tuple[str, list[str]]] = []
+
+    def hook(step: str) -> None:  # what a crash at this instant would leave on disk
+        loaded = DeletionJournal(tmp_path).load("dctest-h")
+        seen.append((step, loaded.steps if loaded else []))
+
+    journal = DeletionJournal(tmp_path, after_step=hook)
+    entry = _entry("dctest-h")
+    journal.record(entry, STEP_BEGIN)
+    journal.record(entry, STEP_WIPE)
+
+    assert seen == [(STEP_BEGIN, [STEP_BEGIN]), (STEP_WIPE, [STEP_BEGIN, STEP_WIPE])]
+
+
 def test_acknowledge_leaves_a_tombstone_and_drops_the_entry(tmp_path) -> None:
     journal = DeletionJournal(tmp_path)
     journal.record(_entry("dctest-b"), STEP_BEGIN)

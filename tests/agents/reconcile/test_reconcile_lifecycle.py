@@ -1,4 +1,4 @@
-"""The reconciler drives a real QEMU domain through every desired state (issue 2, scope 7)."""
+"""The reconciler drives a real QEMU domain through every desired state."""
 
 from __future__ import annotations
 

@@ -1,0 +1,56 @@
+"""`HostDriver`: what the reconcile loop and the delete sequence need from a hypervisor driver.
+
+`agents.driver.LibvirtDriver` is the implementation; the reconciler is written against this protocol,
+so what it may ask of a host is listed here, and a test double has to offer the same calls.
+Every operation is idempotent: calling one whose effect already holds does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+import libvirt
+
+from controlplane.protocol import DesiredServer, ObservedStateName, OrphanReport
+
+# pause keeps the guest's RAM; managedsave writes it to disk and frees it.
+SuspendMode = Literal["pause", "managedsave"]
+
+
+class HostDriver(Protocol):
+    @property
+    def suspend_mode(self) -> SuspendMode: ...
+
+    # -- observation
+    def managed_domains(self) -> dict[str, ObservedStateName]: ...
+
+    def orphans(self) -> list[OrphanReport]: ...
+
+    def observe(self, server_id: str) -> ObservedStateName: ...
+
+    def observe_detail(self, server_id: str) -> tuple[ObservedStateName, str | None]: ...
+
+    # -- definition
+    def domain_name(self, server_id: str) -> str: ...
+
+    def ensure_defined(self, server: DesiredServer) -> None: ...
+
+    def ensure_network_binding(self, server: DesiredServer) -> None: ...
+
+    def remove_network_binding(self, server: DesiredServer) -> None: ...
+
+    # -- power
+    def start(self, server_id: str) -> None: ...
+
+    def resume(self, server_id: str) -> None: ...
+
+    def suspend(self, server_id: str) -> None: ...
+
+    def stop(self, server_id: str) -> None: ...
+
+    # -- deletion
+    def destroy_and_undefine(self, server_id: str) -> None: ...
+
+    def server_volumes(self, server_id: str) -> list[libvirt.virStorageVol]: ...
+
+    def delete_volume(self, vol: libvirt.virStorageVol) -> None: ...
