@@ -14,7 +14,7 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from controlplane.cli_admin import create_token, register_host, saved_token_is_valid, write_secret
+from controlplane.cli.store import create_token, register_host, saved_token_is_valid, write_secret
 from controlplane.clock import system_clock
 from controlplane.config import Settings
 from controlplane.db import make_engine

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
+from controlplane.cli.args import iso_date, year_month
 from controlplane.terms.availability import Outage, sla_credit
-from controlplane.terms.calendar import SEOUL, YearMonth
+from controlplane.terms.calendar import SEOUL
 from controlplane.terms.clauses import ART_20_7, ART_21_1, ART_32_3, ART_33_1, Clause
 from controlplane.terms.errors import TermsError
 from controlplane.terms.late_fee import late_fee
@@ -49,20 +50,6 @@ def won(text: str) -> int:
 
 def won_list(text: str) -> list[int]:
     return [won(part.strip()) for part in text.split(",")]
-
-
-def iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
-
-
-def year_month(text: str) -> YearMonth:
-    try:
-        return YearMonth.parse(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a month YYYY-MM, got {text!r}") from None
 
 
 def seoul_datetime(text: str) -> datetime:
@@ -320,14 +307,3 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     _add_fee_parsers(subs)
     _add_termination_parsers(subs)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m controlplane.cli_terms late-fee ...` without the `dcloud` entry point."""
-    parser = argparse.ArgumentParser(prog="dcloud")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["terms", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
