@@ -109,6 +109,10 @@ def _run_scheduler(settings: Settings, engine: Engine, stop: threading.Event) ->
 
 
 def run_scheduler_thread(settings: Settings, engine: Engine, stop: threading.Event) -> threading.Thread:
+    """Starts the scheduler; a missing job module raises here, before any thread or server starts."""
+    from scheduler.registry import load_job_modules
+
+    load_job_modules()
     return _thread("scheduler", lambda: _run_scheduler(settings, engine, stop))
 
 
