@@ -81,6 +81,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     whois = leaf(
         subparsers, "whois-server", cmd_whois_server, "run the WHOIS server (RFC 3912) until stopped"
     )
+    whois.set_defaults(long_running=True)
     whois.add_argument(
         "--port", type=int, help="TCP port (default DCLOUD_WHOIS_PORT, 4343; 43 in production)"
     )

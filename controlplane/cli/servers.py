@@ -53,23 +53,26 @@ def add_parsers(subs: Any) -> None:
         "<state dir>/admin.token, mode 0600), then runs the API, the scheduler, the local agent and "
         "the WHOIS server until SIGINT/SIGTERM.",
     )
+    up.set_defaults(long_running=True)
     up.add_argument("--bind", help="API listen address (default DCLOUD_API_HOST, 127.0.0.1)")
     up.add_argument("--port", type=int, help="API port (default DCLOUD_API_PORT, 8080)")
     up.add_argument("--no-agent", action="store_true", help="do not run the local host agent")
     up.add_argument("--no-whois", action="store_true", help="do not run the WHOIS server")
     serve = leaf(subs, "serve", cmd_serve, "run the API (and with --with-scheduler the scheduler); no agent")
+    serve.set_defaults(long_running=True)
     serve.add_argument("--bind", help="listen address (default DCLOUD_API_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default DCLOUD_API_PORT, 8080)")
-    serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    serve.add_argument("--log-level", help="uvicorn log level")
     serve.add_argument(
         "--with-scheduler",
         action="store_true",
         help="also run the scheduler (invoicing, sweeps, notices); only the elected leader runs jobs",
     )
-    leaf(
+    agent = leaf(
         subs,
         "agent",
         cmd_agent,
         "run one host agent (needs DCLOUD_TOKEN of role agent and DCLOUD_API_URL)",
         "Pulls this host's desired state from the control plane, converges libvirt, reports observed state.",
     )
+    agent.set_defaults(long_running=True)

@@ -13,12 +13,15 @@ GLOBAL_FLAGS = {
     "libvirt_uri": ("--libvirt-uri", "libvirt connection of this host (DCLOUD_LIBVIRT_URI)"),
     "host_name": ("--host-name", "this host's name in dcloud (DCLOUD_HOST_NAME; default: hostname)"),
     "state_dir": ("--state-dir", "where tokens and local state live (DCLOUD_STATE_DIR; default ./var)"),
+    "log_format": ("--log-format", "log lines on stderr as text or JSON lines (DCLOUD_LOG_FORMAT)"),
+    "log_levels": ("--log-levels", "levels per logger, e.g. DEBUG,apscheduler=INFO (DCLOUD_LOG_LEVELS)"),
 }
+_CHOICES = {"log_format": ("text", "json")}
 
 
 def add_global_flags(parser: argparse.ArgumentParser) -> None:
     for key, (flag, help_) in GLOBAL_FLAGS.items():
-        parser.add_argument(flag, dest=key, help=help_)
+        parser.add_argument(flag, dest=key, help=help_, choices=_CHOICES.get(key))
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

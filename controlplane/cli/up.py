@@ -116,15 +116,19 @@ def run_scheduler_thread(settings: Settings, engine: Engine, stop: threading.Eve
     return _thread("scheduler", lambda: _run_scheduler(settings, engine, stop))
 
 
-def run_api(settings: Settings, *, bind: str, port: int, log_level: str, with_scheduler: bool) -> int:
-    """`dcloud serve`: the API; with the scheduler too, whose jobs run only in the elected leader."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+def run_api(
+    settings: Settings, *, bind: str, port: int, log_level: str | None, with_scheduler: bool
+) -> int:
+    """`dcloud serve`: the API; with the scheduler too, whose jobs run only in the elected leader.
+
+    `log_level` overrides the uvicorn loggers' levels; None leaves them to `controlplane.cli.logs`."""
     engine = make_engine(settings.database_url)
     stop = threading.Event()
     threads = [run_scheduler_thread(settings, engine, stop)] if with_scheduler else []
     app = create_app(settings=settings, engine=engine)
     config = uvicorn.Config(
-        app, host=bind, port=port, log_level=log_level, timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S
+        app, host=bind, port=port, log_level=log_level, log_config=None,
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
     )
     try:
         _AllInOneServer(config, stop).run()
@@ -144,7 +148,6 @@ def run_all_in_one(
     with_agent: bool = True,
     with_whois: bool = True,
 ) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     bind, port = bind or settings.api_host, port or settings.api_port
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -164,7 +167,7 @@ def run_all_in_one(
     local = settings.model_copy(update={"api_url": f"http://{api_host}:{port}", "host_name": host_name})
     stop = threading.Event()
     config = uvicorn.Config(
-        create_app(settings=local, engine=engine), host=bind, port=port,
+        create_app(settings=local, engine=engine), host=bind, port=port, log_config=None,
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
     )
     server = _AllInOneServer(config, stop)
