@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -125,13 +126,21 @@ def run_api(
     engine = make_engine(settings.database_url)
     stop = threading.Event()
     threads = [run_scheduler_thread(settings, engine, stop)] if with_scheduler else []
-    app = create_app(settings=settings, engine=engine)
-    config = uvicorn.Config(
-        app, host=bind, port=port, log_level=log_level, log_config=None,
-        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
-    )
+    config = _uvicorn_config(create_app(settings=settings, engine=engine), bind, port, log_level)
+    return _serve_until_stopped(_AllInOneServer(config, stop), stop, threads, engine)
+
+
+def _uvicorn_config(app: FastAPI, bind: str, port: int, log_level: str | None = None) -> uvicorn.Config:
+    # log_config=None: uvicorn logs through the one handler of controlplane.cli.logs, in its format.
+    return uvicorn.Config(app, host=bind, port=port, log_level=log_level, log_config=None,
+                          timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S)
+
+
+def _serve_until_stopped(
+    server: uvicorn.Server, stop: threading.Event, threads: list[threading.Thread], engine: Engine
+) -> int:
     try:
-        _AllInOneServer(config, stop).run()
+        server.run()  # returns after SIGINT/SIGTERM
     finally:
         stop.set()
         for thread in threads:
@@ -166,22 +175,11 @@ def run_all_in_one(
     api_host = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
     local = settings.model_copy(update={"api_url": f"http://{api_host}:{port}", "host_name": host_name})
     stop = threading.Event()
-    config = uvicorn.Config(
-        create_app(settings=local, engine=engine), host=bind, port=port, log_config=None,
-        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
-    )
-    server = _AllInOneServer(config, stop)
+    server = _AllInOneServer(_uvicorn_config(create_app(settings=local, engine=engine), bind, port), stop)
     threads = [run_scheduler_thread(local, engine, stop)]
     if with_whois:
         threads.append(_thread("whois", lambda: _run_whois(local, stop)))
     if with_agent:
         agent = local.model_copy(update={"token": agent_token})
         threads.append(_thread("agent", lambda: _start_agent_when_api_is_up(server, agent, stop)))
-    try:
-        server.run()  # returns after SIGINT/SIGTERM
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=_JOIN_TIMEOUT_S)
-        engine.dispose()
-    return 0
+    return _serve_until_stopped(server, stop, threads, engine)
