@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # The deployment's terms policy versions (JSON list of Policy.to_dict() objects, partial = overrides
     # of the defaults); loaded once at startup, a bad file stops startup. None: the built-in default only.
     policy_file: str | None = None
+    # Logging of every entry point (controlplane/cli/logs.py): text or JSON lines, and levels per logger
+    # such as "DEBUG,apscheduler=INFO" (a bare level sets the root).
+    log_format: Literal["text", "json"] = "text"
+    log_levels: str | None = None
 
 
 @lru_cache

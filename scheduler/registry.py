@@ -7,13 +7,12 @@ A job module registers at import time:
     @register_job("enforcement-sweep", minutes=5)
     def enforcement_sweep(ctx: JobContext) -> None: ...
 
-and is listed in JOB_MODULES (or passed to `load_job_modules`) so the scheduler imports it.
+and is listed in `scheduler.jobs.JOB_MODULES` so the scheduler imports it.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,14 +21,7 @@ from sqlalchemy import Engine
 
 from controlplane.clock import Clock
 from controlplane.config import Settings
-
-log = logging.getLogger(__name__)
-
-# Modules that register jobs; load_job_modules imports them at scheduler start.
-JOB_MODULES: tuple[str, ...] = (
-    "controlplane.enforcement_jobs",
-    "controlplane.billing_jobs",
-)
+from scheduler import jobs
 
 
 @dataclass(frozen=True)
@@ -83,11 +75,16 @@ def register_job(
     return add
 
 
-def load_job_modules(modules: Iterable[str] = JOB_MODULES) -> None:
-    for module in modules:
+class JobModuleMissing(ImportError):
+    """A module listed in JOB_MODULES cannot be imported: the scheduler would run without its jobs."""
+
+
+def load_job_modules(modules: Iterable[str] | None = None) -> None:
+    """Imports every job module (default `scheduler.jobs.JOB_MODULES`); a missing one raises."""
+    for module in jobs.JOB_MODULES if modules is None else modules:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name != module:
-                raise  # the module exists but one of its imports is broken: say so
-            log.info("job module %s not present, skipped", module)
+                raise  # the module exists but one of its imports is broken: that error says more
+            raise JobModuleMissing(f"job module {module!r} is listed but missing", name=module) from exc

@@ -48,4 +48,4 @@ def test_serve_with_scheduler_answers_and_stops_cleanly(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, output
-    assert "apscheduler.scheduler" in output  # the scheduler started beside the API
+    assert "scheduler.runner INFO scheduler started with" in output  # beside the API

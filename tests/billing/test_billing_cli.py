@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from controlplane.billing_jobs import invoice_previous_month
 from controlplane.cli import main
 from controlplane.clock import FixedClock
 from controlplane.config import Settings
 from controlplane.db import make_engine
 from controlplane.models import Contract, Customer, Invoice
 from controlplane.store_metadata import load_all_models
+from scheduler.jobs.billing import invoice_previous_month
 from scheduler.registry import JobContext
 
 

@@ -1,4 +1,5 @@
-"""Jobs run only in the leader, and the registry rejects ambiguous registrations."""
+"""Jobs run only in the leader, the registry rejects ambiguous registrations, a listed job module is never
+skipped."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ import pytest
 from controlplane.clock import FixedClock
 from controlplane.config import Settings
 from controlplane.db import make_engine
+from scheduler import jobs
 from scheduler.leader import PgAdvisoryLeader, SingleProcessLeader, conninfo_for
-from scheduler.registry import JobContext, JobRegistry, register_job
+from scheduler.registry import (
+    REGISTRY,
+    JobContext,
+    JobModuleMissing,
+    JobRegistry,
+    load_job_modules,
+    register_job,
+)
 from scheduler.runner import build_scheduler, run_if_leader
 
 
@@ -74,3 +83,30 @@ def test_only_the_leader_runs_a_job_body(pg_url: str) -> None:
         leader.close()
         follower.close()
         context.engine.dispose()
+
+
+def test_the_listed_job_modules_register_every_periodic_job() -> None:
+    load_job_modules()
+    names = {spec.name for spec in REGISTRY.specs()}
+    assert {"enforcement-sweep", "renewal", "invoicing", "notice-delivery"} <= names
+
+
+def test_a_missing_job_module_fails_loudly() -> None:
+    with pytest.raises(JobModuleMissing, match=r"scheduler\.jobs\.no_such_family"):
+        load_job_modules(["scheduler.jobs.no_such_family"])
+
+
+def test_serve_with_scheduler_stops_at_startup_on_a_missing_job_module(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from controlplane.cli.up import run_scheduler_thread
+
+    monkeypatch.setattr(jobs, "JOB_MODULES", (*jobs.JOB_MODULES, "scheduler.jobs.no_such_family"))
+    engine = make_engine(f"sqlite:///{tmp_path}/j.db")
+    stop = threading.Event()
+    try:
+        with pytest.raises(JobModuleMissing):
+            run_scheduler_thread(Settings(), engine, stop)
+    finally:
+        stop.set()
+        engine.dispose()

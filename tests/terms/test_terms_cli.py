@@ -7,12 +7,13 @@ import sys
 
 import pytest
 
-from controlplane.cli_terms import add_parsers, main
+from controlplane.cli import main as dcloud_main
+from controlplane.cli.terms import add_parsers
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     try:
-        code = main(list(argv))
+        code = dcloud_main(["terms", *argv])
     except SystemExit as exc:  # argparse rejects unparsable flags itself
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
@@ -146,15 +147,13 @@ def test_bad_input_exits_2_naming_the_flag(capsys: pytest.CaptureFixture[str], a
 
 
 def test_module_runs_without_the_dcloud_entry_point() -> None:
-    argv = [sys.executable, "-m", "controlplane.cli_terms", "deadlines", "--due", "2027-02-28"]
+    argv = [sys.executable, "-m", "controlplane.cli", "terms", "deadlines", "--due", "2027-02-28"]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "Restriction (Art. 33(1)): 2027-03-31" in proc.stdout
 
 
 def test_dcloud_entry_point_dispatches_terms(capsys: pytest.CaptureFixture[str]) -> None:
-    from controlplane.cli import main as dcloud_main
-
     code = dcloud_main(["terms", "late-fee", "--unpaid", "100000", "--due", "2027-01-31",
                         "--paid-on", "2027-03-03", "--json"])
     assert code == 0

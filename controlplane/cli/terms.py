@@ -2,6 +2,10 @@
 
 Each subcommand prints a human-readable answer (or JSON with `--json`) in which every amount names its
 clause. Bad input exits with status 2 and a message naming the flag at fault.
+
+The calculators whose rules have numbers in the policy (late fee, deadlines, penalty, SLA credit) use the
+deployment's versions (DCLOUD_POLICY_FILE): the one named by `--policy-version`, else the version in force
+on the day that anchors the answer (the due date, the last day of service, the month's first day).
 """
 
 from __future__ import annotations
@@ -9,20 +13,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
+from controlplane.cli.args import iso_date, year_month
+from controlplane.errors import NotFound
+from controlplane.services import policies
 from controlplane.terms.availability import Outage, sla_credit
-from controlplane.terms.calendar import SEOUL, YearMonth
+from controlplane.terms.calendar import SEOUL
 from controlplane.terms.clauses import ART_20_7, ART_21_1, ART_32_3, ART_33_1, Clause
 from controlplane.terms.errors import TermsError
 from controlplane.terms.late_fee import late_fee
 from controlplane.terms.money import format_won
 from controlplane.terms.overdue import latest_extension_date, nonpayment_deadlines
 from controlplane.terms.penalty import early_termination_penalty
-from controlplane.terms.policy import DEFAULT_POLICY
+from controlplane.terms.policy import Policy
 from controlplane.terms.proration import prorate
 from controlplane.terms.refund import annual_prepay_refund
 
@@ -49,20 +56,6 @@ def won(text: str) -> int:
 
 def won_list(text: str) -> list[int]:
     return [won(part.strip()) for part in text.split(",")]
-
-
-def iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
-
-
-def year_month(text: str) -> YearMonth:
-    try:
-        return YearMonth.parse(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a month YYYY-MM, got {text!r}") from None
 
 
 def seoul_datetime(text: str) -> datetime:
@@ -100,19 +93,44 @@ def frac(value: Fraction) -> str:
     return f"{float(value):,.4f} (= {value})"
 
 
+def ratio(value: Fraction, per: int = 1000) -> str:
+    """A rate as the terms write it: 15/1000 rather than the reduced 3/200."""
+    scaled = value * per
+    return f"{scaled.numerator}/{per}" if scaled.denominator == 1 else str(value)
+
+
+def policy_in_force(args: argparse.Namespace, on: date) -> Policy:
+    """The version `--policy-version` names, else the deployment's version in force on `on`."""
+    if args.policy_version is None:
+        return policies.current_policy(on)
+    try:
+        return policies.policy_or_not_found(args.policy_version)
+    except NotFound as exc:
+        raise FlagError("--policy-version", exc.message) from exc
+
+
+def version_line(policy: Policy) -> str:
+    source = "built-in" if policies.is_builtin(policy) else "deployment"
+    return f"terms version {policy.version} ({source}, effective {policy.effective_from})"
+
+
 # -- subcommands: each returns the human lines and the JSON document
 
 
 def cmd_late_fee(args: argparse.Namespace) -> Report:
-    fee = late_fee(args.unpaid, args.due, args.paid_on, policy=DEFAULT_POLICY)
+    policy = policy_in_force(args, args.due)
+    fee = late_fee(args.unpaid, args.due, args.paid_on, policy=policy)
     lines = [
         f"Late fee (Art. 34): {format_won(fee.amount)}",
         f"  unpaid {format_won(fee.unpaid)}, due {fee.due}, paid {fee.paid_on}: {fee.overdue_days} overdue "
         "days, counted from the day after the due date (Art. 34(3))",
-        f"  {fee.unpaid:,} x 15/1000 x 12 x {fee.overdue_days}/365, floored to the won (Art. 34(2))",
+        f"  {fee.unpaid:,} x {ratio(policy.late_fee_rate_monthly)} x {policy.late_fee_months_per_year} x "
+        f"{fee.overdue_days}/{policy.late_fee_days_per_year}, floored to the won (Art. 34(2))",
+        f"  {version_line(policy)}",
     ]
     doc = {"late_fee": amount(fee.amount, fee.clause, unpaid=fee.unpaid, due=fee.due.isoformat(),
-                              paid_on=fee.paid_on.isoformat(), overdue_days=fee.overdue_days)}
+                              paid_on=fee.paid_on.isoformat(), overdue_days=fee.overdue_days),
+           "policy_version": policy.version}
     return lines, doc
 
 
@@ -136,15 +154,18 @@ def cmd_prorate(args: argparse.Namespace) -> Report:
 
 
 def cmd_deadlines(args: argparse.Namespace) -> Report:
-    plan = nonpayment_deadlines(args.due, args.extension_until, policy=DEFAULT_POLICY)
-    latest = latest_extension_date(args.due, policy=DEFAULT_POLICY)
+    policy = policy_in_force(args, args.due)
+    plan = nonpayment_deadlines(args.due, args.extension_until, policy=policy)
+    latest = latest_extension_date(args.due, policy=policy)
     extended = " (extended)" if plan.extended else ""
     lines = [
         f"Due date: {plan.due}",
         f"Restriction (Art. 33(1)): {plan.restriction_on}{extended} if still unpaid",
-        f"Termination (Art. 21(1)): {plan.termination_on} if still unpaid 5 days after the restriction "
-        "began (later if the restriction starts later)",
+        f"Termination (Art. 21(1)): {plan.termination_on} if still unpaid "
+        f"{policy.terminate_after_restriction_days} days after the restriction began (later if the "
+        "restriction starts later)",
         f"Latest possible extension (Art. 33(1)): {latest}",
+        version_line(policy).capitalize(),
     ]
     doc = {"deadlines": {
         "due": plan.due.isoformat(),
@@ -152,15 +173,16 @@ def cmd_deadlines(args: argparse.Namespace) -> Report:
                         "extended": plan.extended},
         "termination": {"date": plan.termination_on.isoformat(), "clause": str(ART_21_1)},
         "latest_extension": {"date": latest.isoformat(), "clause": str(ART_33_1)},
-    }}
+    }, "policy_version": policy.version}
     return lines, doc
 
 
 def cmd_penalty(args: argparse.Namespace) -> Report:
     if args.contract_end < args.terminate_on:
         raise FlagError("--contract-end", f"{args.contract_end} is before --terminate-on {args.terminate_on}")
+    policy = policy_in_force(args, args.terminate_on)
     result = early_termination_penalty(args.monthly_fees, args.terminate_on, args.contract_end,
-                                       refused_fee_increase=args.refused_fee_increase, policy=DEFAULT_POLICY)
+                                       refused_fee_increase=args.refused_fee_increase, policy=policy)
     lines = [
         f"Early-termination penalty ({result.clause}): {format_won(result.amount)}",
         f"  {result.reason}",
@@ -168,13 +190,15 @@ def cmd_penalty(args: argparse.Namespace) -> Report:
         f"{frac(result.average_monthly_fee)} (Art. 32(3)-1)",
         f"  remaining months after {args.terminate_on} through {args.contract_end}: "
         f"{frac(result.remaining_months)}",
+        f"  {version_line(policy)}",
     ]
     doc = {"penalty": amount(result.amount, result.clause, reason=result.reason,
                              fees_averaged=list(result.fees_averaged),
                              average_monthly_fee=str(result.average_monthly_fee),
                              remaining_months=str(result.remaining_months),
                              terminate_on=args.terminate_on.isoformat(),
-                             contract_end=args.contract_end.isoformat())}
+                             contract_end=args.contract_end.isoformat()),
+           "policy_version": policy.version}
     return lines, doc
 
 
@@ -203,7 +227,8 @@ def cmd_refund(args: argparse.Namespace) -> Report:
 
 
 def cmd_sla_credit(args: argparse.Namespace) -> Report:
-    result = sla_credit(args.monthly_fee, args.month, args.outage, policy=DEFAULT_POLICY)
+    policy = policy_in_force(args, args.month.first_day)
+    result = sla_credit(args.monthly_fee, args.month, args.outage, policy=policy)
     lines = [
         f"SLA credit ({result.clause}): {format_won(result.amount)} for {result.month}",
         f"  availability {float(result.availability_percent):.4f}% (Art. 36(2)-1): "
@@ -216,10 +241,12 @@ def cmd_sla_credit(args: argparse.Namespace) -> Report:
         lines.append(f"  outage from {m.outage.started.isoformat()}: {m.reason}{span}")
     if result.threshold_crossed_at:
         days = ", ".join(d.isoformat() for d in result.credited_days)
-        lines.append(f"  below 95% from {result.threshold_crossed_at.isoformat()}; credited days: {days} "
-                     f"x daily fee {frac(result.daily_fee)} (Art. 36(3))")
+        threshold = f"{float(policy.sla_threshold_percent):g}%"
+        lines.append(f"  below {threshold} from {result.threshold_crossed_at.isoformat()}; credited days: "
+                     f"{days} x daily fee {frac(result.daily_fee)} (Art. 36(3))")
     if result.capped:
         lines.append("  capped at the monthly fee (Art. 36(4))")
+    lines.append(f"  {version_line(policy)}")
     doc = {"sla_credit": amount(
         result.amount, result.clause, month=str(result.month),
         availability_percent=str(result.availability_percent),
@@ -230,7 +257,7 @@ def cmd_sla_credit(args: argparse.Namespace) -> Report:
         capped=result.capped,
         outages=[{"started": m.outage.started.isoformat(), "counted": m.counted, "reason": m.reason}
                  for m in result.outages],
-    )}
+    ), "policy_version": policy.version}
     return lines, doc
 
 
@@ -267,15 +294,20 @@ def _run(command: Command, name: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def _subcommand(subs: Any, name: str, command: Command, help_: str) -> argparse.ArgumentParser:
+def _subcommand(subs: Any, name: str, command: Command, help_: str, *, anchor: str | None = None
+                ) -> argparse.ArgumentParser:
+    """`anchor`: the flag whose day picks the policy version in force; None for rules without numbers."""
     parser: argparse.ArgumentParser = subs.add_parser(name, help=help_, description=help_)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    if anchor is not None:
+        parser.add_argument("--policy-version", metavar="VERSION",
+                            help=f"terms policy version to apply (default: the one in force on {anchor})")
     parser.set_defaults(func=_run(command, name))
     return parser
 
 
 def _add_fee_parsers(subs: Any) -> None:
-    p = _subcommand(subs, "late-fee", cmd_late_fee, "late fee on an unpaid invoice (Art. 34)")
+    p = _subcommand(subs, "late-fee", cmd_late_fee, "late fee on an unpaid invoice (Art. 34)", anchor="--due")
     p.add_argument("--unpaid", type=won, required=True, metavar="N", help="unpaid amount, KRW")
     p.add_argument("--due", type=iso_date, required=True, metavar="DATE", help="due date")
     p.add_argument("--paid-on", type=iso_date, required=True, metavar="DATE", help="day of payment")
@@ -284,14 +316,17 @@ def _add_fee_parsers(subs: Any) -> None:
     p.add_argument("--from", dest="from_", type=iso_date, required=True, metavar="DATE",
                    help="first day of use (inclusive)")
     p.add_argument("--to", type=iso_date, required=True, metavar="DATE", help="last day of use (inclusive)")
-    p = _subcommand(subs, "deadlines", cmd_deadlines, "restriction and termination dates (Art. 33(1))")
+    p = _subcommand(subs, "deadlines", cmd_deadlines, "restriction and termination dates (Art. 33(1))",
+                    anchor="--due")
     p.add_argument("--due", type=iso_date, required=True, metavar="DATE")
     p.add_argument("--extension-until", type=iso_date, metavar="DATE",
-                   help="operator-approved restriction date, at most 60 days after due")
+                   help="operator-approved restriction date, at most the latest possible extension "
+                   "this command prints")
 
 
 def _add_termination_parsers(subs: Any) -> None:
-    p = _subcommand(subs, "penalty", cmd_penalty, "early-termination penalty (Art. 32(3), 17(3))")
+    p = _subcommand(subs, "penalty", cmd_penalty, "early-termination penalty (Art. 32(3), 17(3))",
+                    anchor="--terminate-on")
     p.add_argument("--monthly-fees", type=won_list, required=True, metavar="N,N,N",
                    help="fees of the months before the termination month, oldest first, after discount")
     p.add_argument("--terminate-on", type=iso_date, required=True, metavar="DATE", help="last day of service")
@@ -305,7 +340,8 @@ def _add_termination_parsers(subs: Any) -> None:
     p.add_argument("--start", type=iso_date, required=True, metavar="DATE", help="first day of the period")
     p.add_argument("--terminate-on", type=iso_date, required=True, metavar="DATE", help="last day of service")
     p.add_argument("--penalty", type=won, default=0, metavar="N", help="early-termination penalty, KRW")
-    p = _subcommand(subs, "sla-credit", cmd_sla_credit, "availability and SLA credit (Art. 36, 37)")
+    p = _subcommand(subs, "sla-credit", cmd_sla_credit, "availability and SLA credit (Art. 36, 37)",
+                    anchor="the first day of --month")
     p.add_argument("--monthly-fee", type=won, required=True, metavar="N")
     p.add_argument("--month", type=year_month, required=True, metavar="YYYY-MM")
     p.add_argument("--outage", type=outage, action="append", default=[], metavar="STARTED/NOTICED/RESOLVED",
@@ -320,14 +356,3 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     _add_fee_parsers(subs)
     _add_termination_parsers(subs)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m controlplane.cli_terms late-fee ...` without the `dcloud` entry point."""
-    parser = argparse.ArgumentParser(prog="dcloud")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["terms", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

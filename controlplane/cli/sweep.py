@@ -9,19 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from typing import Any
 
 from sqlmodel import Session
 
+from controlplane.cli.args import iso_date
+from controlplane.cli.settings import settings_from
+
 EXIT_FAILED = 1
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -29,14 +24,13 @@ def add_parsers(subparsers: Any) -> None:
     sweep = subparsers.add_parser(
         "sweep", help="the enforcement sweep (restrict / lift / terminate / notify), dry run by default",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sweep.add_argument("--as-of", type=_day, help="the Asia/Seoul day to decide for (default: today)")
+    sweep.add_argument("--as-of", type=iso_date, help="the Asia/Seoul day to decide for (default: today)")
     sweep.add_argument("--apply", action="store_true", help="execute the plan (each action re-checked)")
     sweep.add_argument("--actor", default="cli:sweep", help="who the audit trail names (default cli:sweep)")
     sweep.set_defaults(func=cmd_sweep)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from controlplane.cli import settings_from
     from controlplane.clock import system_clock
     from controlplane.db import make_engine
     from controlplane.services import enforcement

@@ -5,24 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import date
-from typing import Any
 
+from controlplane.cli.args import iso_date, year_month
+from controlplane.cli.settings import settings_from
 from controlplane.clock import system_clock
-from controlplane.terms.calendar import YearMonth, seoul_date, seoul_midnight
+from controlplane.terms.calendar import seoul_date, seoul_midnight
 from controlplane.terms.plain import to_plain
-
-
-def _month(text: str) -> YearMonth:
-    try:
-        return YearMonth.parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from controlplane.cli import settings_from
-
-    return settings_from(args)
 
 
 def cmd_invoices_run(args: argparse.Namespace) -> int:
@@ -33,7 +21,7 @@ def cmd_invoices_run(args: argparse.Namespace) -> int:
     as_of: date = args.as_of or seoul_date(now)
     if args.as_of is not None:
         now = seoul_midnight(as_of)  # "what happens on that day": the run is stamped with it
-    engine = make_engine(_settings(args).database_url)
+    engine = make_engine(settings_from(args).database_url)
     try:
         report = generate_invoices(engine, month=args.month, as_of=as_of, now=now)
     finally:
@@ -55,7 +43,7 @@ def cmd_invoices_preview(args: argparse.Namespace) -> int:
     from controlplane.db import make_engine
     from controlplane.services.invoicing import preview_invoice
 
-    engine = make_engine(_settings(args).database_url)
+    engine = make_engine(settings_from(args).database_url)
     try:
         with Session(engine) as session:
             result = preview_invoice(session, contract_id=args.contract, month=args.month)
@@ -93,8 +81,8 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="invoice every billable contract for a month (idempotent)",
         description="Invoice every billable contract for MONTH; reruns create nothing twice.",
     )
-    run.add_argument("--month", type=_month, required=True, help="month of use, YYYY-MM")
-    run.add_argument("--as-of", type=date.fromisoformat, help="run as on this Seoul day (default today)")
+    run.add_argument("--month", type=year_month, required=True, help="month of use, YYYY-MM")
+    run.add_argument("--as-of", type=iso_date, help="run as on this Seoul day (default today)")
     run.add_argument("--json", action="store_true", help="print the run's report as JSON")
     run.set_defaults(func=cmd_invoices_run)
     preview = subs.add_parser(
@@ -103,6 +91,6 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         description="Dry run: the same computation as the run, nothing written.",
     )
     preview.add_argument("--contract", type=int, required=True, help="contract id")
-    preview.add_argument("--month", type=_month, required=True, help="month of use, YYYY-MM")
+    preview.add_argument("--month", type=year_month, required=True, help="month of use, YYYY-MM")
     preview.add_argument("--json", action="store_true", help="print the invoice as JSON")
     preview.set_defaults(func=cmd_invoices_preview)

@@ -11,10 +11,11 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from controlplane.cli_admin import create_token, register_host, saved_token_is_valid, write_secret
+from controlplane.cli.store import create_token, register_host, saved_token_is_valid, write_secret
 from controlplane.clock import system_clock
 from controlplane.config import Settings
 from controlplane.db import make_engine
@@ -109,21 +110,37 @@ def _run_scheduler(settings: Settings, engine: Engine, stop: threading.Event) ->
 
 
 def run_scheduler_thread(settings: Settings, engine: Engine, stop: threading.Event) -> threading.Thread:
+    """Starts the scheduler; a missing job module raises here, before any thread or server starts."""
+    from scheduler.registry import load_job_modules
+
+    load_job_modules()
     return _thread("scheduler", lambda: _run_scheduler(settings, engine, stop))
 
 
-def run_api(settings: Settings, *, bind: str, port: int, log_level: str, with_scheduler: bool) -> int:
-    """`dcloud serve`: the API; with the scheduler too, whose jobs run only in the elected leader."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+def run_api(
+    settings: Settings, *, bind: str, port: int, log_level: str | None, with_scheduler: bool
+) -> int:
+    """`dcloud serve`: the API; with the scheduler too, whose jobs run only in the elected leader.
+
+    `log_level` overrides the uvicorn loggers' levels; None leaves them to `controlplane.cli.logs`."""
     engine = make_engine(settings.database_url)
     stop = threading.Event()
     threads = [run_scheduler_thread(settings, engine, stop)] if with_scheduler else []
-    app = create_app(settings=settings, engine=engine)
-    config = uvicorn.Config(
-        app, host=bind, port=port, log_level=log_level, timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S
-    )
+    config = _uvicorn_config(create_app(settings=settings, engine=engine), bind, port, log_level)
+    return _serve_until_stopped(_AllInOneServer(config, stop), stop, threads, engine)
+
+
+def _uvicorn_config(app: FastAPI, bind: str, port: int, log_level: str | None = None) -> uvicorn.Config:
+    # log_config=None: uvicorn logs through the one handler of controlplane.cli.logs, in its format.
+    return uvicorn.Config(app, host=bind, port=port, log_level=log_level, log_config=None,
+                          timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S)
+
+
+def _serve_until_stopped(
+    server: uvicorn.Server, stop: threading.Event, threads: list[threading.Thread], engine: Engine
+) -> int:
     try:
-        _AllInOneServer(config, stop).run()
+        server.run()  # returns after SIGINT/SIGTERM
     finally:
         stop.set()
         for thread in threads:
@@ -140,7 +157,6 @@ def run_all_in_one(
     with_agent: bool = True,
     with_whois: bool = True,
 ) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     bind, port = bind or settings.api_host, port or settings.api_port
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -159,22 +175,11 @@ def run_all_in_one(
     api_host = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
     local = settings.model_copy(update={"api_url": f"http://{api_host}:{port}", "host_name": host_name})
     stop = threading.Event()
-    config = uvicorn.Config(
-        create_app(settings=local, engine=engine), host=bind, port=port,
-        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
-    )
-    server = _AllInOneServer(config, stop)
+    server = _AllInOneServer(_uvicorn_config(create_app(settings=local, engine=engine), bind, port), stop)
     threads = [run_scheduler_thread(local, engine, stop)]
     if with_whois:
         threads.append(_thread("whois", lambda: _run_whois(local, stop)))
     if with_agent:
         agent = local.model_copy(update={"token": agent_token})
         threads.append(_thread("agent", lambda: _start_agent_when_api_is_up(server, agent, stop)))
-    try:
-        server.run()  # returns after SIGINT/SIGTERM
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=_JOIN_TIMEOUT_S)
-        engine.dispose()
-    return 0
+    return _serve_until_stopped(server, stop, threads, engine)

@@ -7,19 +7,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from typing import Any
 
+from controlplane.cli.args import iso_date
 from controlplane.terms.policy import Policy
 
 EXIT_INVALID = 1
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -30,7 +23,8 @@ def add_parsers(subparsers: Any) -> None:
     subs = policy.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
     show = subs.add_parser("show", help="every version (or one) with all its numbers, as JSON")
     show.add_argument("--version", dest="policy_version", help="only this version (exit 1 if unknown)")
-    show.add_argument("--as-of", type=_day, help="the Asia/Seoul day that decides `current` (default: today)")
+    show.add_argument("--as-of", type=iso_date,
+                      help="the Asia/Seoul day that decides `current` (default: today)")
     show.set_defaults(func=cmd_policy_show)
     check = subs.add_parser("check", help="validate a policy file; prints its versions or the error")
     check.add_argument("file")

@@ -1,4 +1,4 @@
-"""`dcloud` subcommands of the network module: `whois-server`, `pool create`, `pool list`."""
+"""`dcloud whois-server` and `dcloud pool create|list`: the network module's subcommands."""
 
 from __future__ import annotations
 
@@ -6,15 +6,9 @@ import argparse
 import signal
 import threading
 from types import FrameType
-from typing import Any
 
-from controlplane.config import Settings
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    from controlplane.cli import settings_from  # late: controlplane.cli imports this module
-
-    return settings_from(args)
+from controlplane.cli.args import leaf
+from controlplane.cli.settings import settings_from
 
 
 def cmd_whois_server(args: argparse.Namespace) -> int:
@@ -27,7 +21,7 @@ def cmd_whois_server(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    settings = _settings(args)
+    settings = settings_from(args)
     port = args.port if args.port is not None else settings.whois_port
     bind = args.bind or settings.whois_bind
     print(f"whois server on {bind}:{port} (RFC 3912); Ctrl-C stops it", flush=True)
@@ -49,7 +43,7 @@ def cmd_pool_create(args: argparse.Namespace) -> int:
         host_names=tuple(args.host),
         description=args.description,
     )
-    engine = make_engine(_settings(args).database_url)
+    engine = make_engine(settings_from(args).database_url)
     try:
         with session_scope(engine) as session:
             pool = create_pool(session, spec=spec, at=system_clock())
@@ -66,7 +60,7 @@ def cmd_pool_list(args: argparse.Namespace) -> int:
     from controlplane.db import make_engine
     from network.pools import list_pools, utilisation
 
-    engine = make_engine(_settings(args).database_url)
+    engine = make_engine(settings_from(args).database_url)
     try:
         with Session(engine) as session:
             header = ("ID", "NAME", "CIDR", "SIZE", "ASSIGNED", "QUARANT.", "FREE")
@@ -82,17 +76,12 @@ def cmd_pool_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _leaf(subs: Any, name: str, func: Any, help_: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subs.add_parser(name, help=help_, description=help_)
-    parser.set_defaults(func=func)
-    return parser
-
-
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Registers the network module's subcommands on the `dcloud` parser."""
-    whois = _leaf(
+    whois = leaf(
         subparsers, "whois-server", cmd_whois_server, "run the WHOIS server (RFC 3912) until stopped"
     )
+    whois.set_defaults(long_running=True)
     whois.add_argument(
         "--port", type=int, help="TCP port (default DCLOUD_WHOIS_PORT, 4343; 43 in production)"
     )
@@ -101,7 +90,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     pool = subparsers.add_parser("pool", help="address pools", description="Create and list address pools.")
     pool_subs = pool.add_subparsers(dest="pool_command", required=True, metavar="COMMAND")
-    create = _leaf(pool_subs, "create", cmd_pool_create, "create an address pool (overlaps are refused)")
+    create = leaf(pool_subs, "create", cmd_pool_create, "create an address pool (overlaps are refused)")
     create.add_argument("--name", required=True)
     create.add_argument("--cidr", required=True, help="e.g. 192.0.2.0/24 or 2001:db8:1::/64")
     create.add_argument("--network", required=True, help="libvirt network on the hosts carrying the pool")
@@ -109,4 +98,4 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     create.add_argument("--reserve", action="append", default=[], help="an address never handed out (repeat)")
     create.add_argument("--host", action="append", default=[], help="restrict the pool to a host (repeat)")
     create.add_argument("--description")
-    _leaf(pool_subs, "list", cmd_pool_list, "list pools with size, assigned, quarantined and free counts")
+    leaf(pool_subs, "list", cmd_pool_list, "list pools with size, assigned, quarantined and free counts")

@@ -1,0 +1,62 @@
+"""`dcloud`: the one command line of the control plane, the agent and the modules that plug into it.
+
+Configuration comes from DCLOUD_* environment variables; the global flags below override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+# Each module registers its own subcommands and imports only its siblings below it, never this package:
+# the heavy parts (uvicorn, the API, libvirt, the store) load when a command runs, not at parse time.
+from controlplane.cli import admin, invoices, network, policy, servers, sweep, terms
+from controlplane.cli.logs import LogLevelsInvalid, configure_logging
+from controlplane.cli.settings import add_global_flags, settings_from
+
+EXIT_ERROR = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_global_flags(parser)
+    parser.set_defaults(long_running=False)  # `up`, `serve`, `agent`, `whois-server` set it
+    subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    servers.add_parsers(subs)
+    admin.add_parsers(subs)
+    terms.add_parsers(subs)
+    network.add_parsers(subs)
+    sweep.add_parsers(subs)
+    invoices.add_parsers(subs)
+    policy.add_parsers(subs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from controlplane.errors import DcloudError
+    from controlplane.services.policies import PolicyFileInvalid, configure_policies
+
+    args = build_parser().parse_args(argv)
+    settings = settings_from(args)
+    try:
+        configure_logging(log_format=settings.log_format, levels=settings.log_levels,
+                          default_level=logging.INFO if args.long_running else logging.WARNING)
+    except LogLevelsInvalid as exc:
+        print(f"dcloud {args.command}: error: DCLOUD_LOG_LEVELS: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        # Every command decides with the deployment's policy versions; a bad file stops it here.
+        configure_policies(settings.policy_file)
+    except PolicyFileInvalid as exc:
+        print(f"dcloud {args.command}: error: DCLOUD_POLICY_FILE: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        return int(args.func(args))
+    except DcloudError as exc:
+        where = f"{exc.field}: " if exc.field else ""
+        print(f"dcloud {args.command}: error: {where}{exc.message}", file=sys.stderr)
+        return EXIT_ERROR

@@ -1,0 +1,99 @@
+"""`dcloud token`, `db` and `host`: bootstrapping straight on the store (no API round trip).
+
+What they do lives in `controlplane.cli.store`, imported when the command runs (it loads the store).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from controlplane.cli.args import leaf
+from controlplane.cli.settings import settings_from
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from controlplane.db import make_engine
+    from controlplane.migrations import current_revision, upgrade
+
+    engine = make_engine(settings_from(args).database_url)
+    try:
+        upgrade(engine, args.revision)
+        print(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from controlplane.cli.store import create_token
+
+    print(create_token(settings_from(args), role=args.role, host=args.host, name=args.name))
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from controlplane.cli.store import revoke_token
+
+    revoke_token(settings_from(args), token_id=args.token_id)
+    print(f"token {args.token_id} revoked")
+    return 0
+
+
+def cmd_host_register(args: argparse.Namespace) -> int:
+    from controlplane.cli.store import register_host
+
+    settings = settings_from(args)
+    host = register_host(
+        settings,
+        name=args.name or settings.host_name,
+        libvirt_uri=args.uri or settings.libvirt_uri,
+        vcpus=args.vcpus,
+        memory_mib=args.memory_mib,
+        disk_gib=args.disk_gib,
+    )
+    print(f"registered host {host.name}: {host.vcpus} vcpus, {host.memory_mib} MiB, {host.disk_gib} GiB")
+    return 0
+
+
+def cmd_host_list(args: argparse.Namespace) -> int:
+    from controlplane.cli.store import host_table
+
+    print(host_table(settings_from(args)))
+    return 0
+
+
+def add_parsers(subs: Any) -> None:
+    """Registers `dcloud token`, `db` and `host`."""
+    token = subs.add_parser(
+        "token",
+        help="API tokens (direct store access, for bootstrapping)",
+        description="Create or revoke API tokens directly in the store.",
+    )
+    token_subs = token.add_subparsers(dest="token_command", required=True, metavar="COMMAND")
+    create = leaf(token_subs, "create", cmd_token_create, "create a token and print it (shown only once)")
+    create.add_argument(
+        "--role", required=True, choices=["admin", "operator", "billing", "auditor", "agent", "disclosure"]
+    )
+    create.add_argument("--host", help="host an agent token is bound to (required for --role agent)")
+    create.add_argument("--name", help="label shown in token lists and the audit trail (default: the role)")
+    revoke = leaf(token_subs, "revoke", cmd_token_revoke, "revoke a token by id")
+    revoke.add_argument("token_id", type=int)
+    db = subs.add_parser("db", help="store schema", description="Store schema migrations (Alembic).")
+    db_subs = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = leaf(db_subs, "upgrade", cmd_db_upgrade, "apply migrations up to a revision (default head)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    host = subs.add_parser("host", help="hypervisor hosts", description="Register and list hypervisor hosts.")
+    host_subs = host.add_subparsers(dest="host_command", required=True, metavar="COMMAND")
+    register = leaf(
+        host_subs,
+        "register",
+        cmd_host_register,
+        "register a host; capacity not given is read from its libvirt (getInfo, storage pool)",
+    )
+    register.add_argument("--name", help="host name (default: --host-name or this machine's hostname)")
+    register.add_argument("--uri", help="libvirt URI (default DCLOUD_LIBVIRT_URI)")
+    register.add_argument("--vcpus", type=int)
+    register.add_argument("--memory-mib", type=int)
+    register.add_argument("--disk-gib", type=int)
+    leaf(host_subs, "list", cmd_host_list, "list hosts with health and capacity in use")
