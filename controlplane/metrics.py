@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -19,9 +19,11 @@ from sqlmodel import Session, col, select
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.models import Contract, Host, OrphanDomain, Server
+from controlplane.models.audit import AuditEvent
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
 from controlplane.services.hosts import host_health
+from controlplane.services.notices import MAX_ATTEMPTS
 from controlplane.services.policies import known_policies
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,30 @@ class ControlPlaneCollector(Collector):
         )
         orphans.add_metric([], float(session.exec(select(func.count()).select_from(OrphanDomain)).one()))
         yield orphans
+        yield self._refused_deletions(session)
+        yield self._exhausted_notices(session)
+
+    def _refused_deletions(self, session: Session) -> Metric:
+        """Deletion records refused because the server was never ordered deleted (forged or buggy agent)."""
+        family = CounterMetricFamily(
+            "dcloud_deletion_records_refused",
+            "Deletion records an agent sent for a server the control plane never ordered deleted",
+        )
+        query = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "deletion_refused")
+        family.add_metric([], float(session.exec(query).one()))
+        return family
+
+    def _exhausted_notices(self, session: Session) -> Metric:
+        """Notices given up after every retry: a person must reach the customer (pages an operator)."""
+        family = GaugeMetricFamily(
+            "dcloud_notices_exhausted", "Notices never delivered after every retry, by kind", labels=["kind"]
+        )
+        query = (select(Notice.kind, func.count())
+                 .where(col(Notice.sent_at).is_(None), col(Notice.attempts) >= MAX_ATTEMPTS)
+                 .group_by(col(Notice.kind)))
+        for kind, count in session.exec(query).all():
+            family.add_metric([kind], float(count))
+        return family
 
     def _unknown_policies(self, session: Session) -> Metric:
         """Contracts pinned to a version this deployment does not know: the sweep withholds their actions."""

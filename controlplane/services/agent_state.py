@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import Engine, ScalarSelect, func, not_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from controlplane.errors import NotFound
+from controlplane.errors import Conflict, NotFound
 from controlplane.models.customer import Contract
 from controlplane.models.enforcement import Block
 from controlplane.models.host import Host, OrphanDomain
@@ -29,6 +30,8 @@ from controlplane.services.server_guards import wipe_allowed_clause, wipe_withhe
 from network.service import attachments_for, release_server_addresses
 
 AGENT_ACTOR_PREFIX = "agent:"
+DELETION_REFUSED = "deletion_refused"
+log = logging.getLogger(__name__)
 
 
 def _desired(
@@ -160,6 +163,7 @@ def apply_observed_state(session: Session, *, now: datetime, host: Host, report:
     """One transaction per report; re-sent reports are harmless (deletion records are idempotent)."""
     actor = f"{AGENT_ACTOR_PREFIX}{host.name}"
     servers = {s.id: s for s in session.exec(select(Server).where(Server.host_id == host.id)).all()}
+    _refuse_unordered_deletions(session, host=host, servers=servers, report=report, now=now, actor=actor)
     seen = {o.id for o in report.servers}
     for observed in report.servers:
         server = servers.get(observed.id)
@@ -176,6 +180,65 @@ def apply_observed_state(session: Session, *, now: datetime, host: Host, report:
             _record_deletion(session, host=host, server=server, report=deletion, now=now, actor=actor)
     _record_orphans(session, host=host, orphans=report.orphans, full=report.full, now=now)
     session.commit()
+
+
+GIB = 1024**3
+
+
+def _refuse_unordered_deletions(session: Session, *, host: Host, servers: dict[str, Server],
+                                report: HostObservedState, now: datetime, actor: str) -> None:
+    """The control plane accepts a deletion record only for a server it ordered deleted (Art. 20(8)):
+    anything else is refused whole (409), audited and counted, and changes nothing else."""
+    refusals = [(d.server_id, why) for d in report.deletions
+                if (why := deletion_refusal(session, servers.get(d.server_id), d, host)) is not None]
+    if not refusals:
+        return
+    session.rollback()
+    for server_id, why in refusals:
+        log.warning("refused a deletion record from host %s for server %s: %s", host.name, server_id, why)
+        record_change(session, at=now, actor=actor, entity_type="server", entity_id=server_id,
+                      action=DELETION_REFUSED, clause="Art. 20(8)", after={"host": host.name, "why": why})
+    session.commit()
+    server_id, why = refusals[0]
+    raise Conflict(f"deletion record for server {server_id} refused: {why}", field="deletions")
+
+
+def deletion_refusal(
+    session: Session, server: Server | None, report: DeletionReport, host: Host
+) -> str | None:
+    """Why a deletion record cannot be accepted, or None when it can. Re-sent records of a server already
+    wiped are accepted (idempotent)."""
+    if server is None:
+        return f"server {report.server_id} is not a server of host {host.name}"
+    if server.deleted_at is not None:
+        return None
+    if server.desired_state != DesiredState.DELETED:
+        return f"the control plane never ordered it deleted (desired state {server.desired_state})"
+    if wipe_withheld(session, [server]):
+        return "its contract is not terminating with the wipe ordered"
+    return _volume_refusal(server, report)
+
+
+def _volume_refusal(server: Server, report: DeletionReport) -> str | None:
+    names = [v.name for v in report.volumes]
+    if not names:
+        return "the record lists no wiped volume"
+    if len(set(names)) != len(names):
+        return "the record lists a volume twice"
+    if not report.domain_name.endswith(server.id):
+        return f"domain {report.domain_name!r} is not the server's"
+    foreign = [n for n in names if not n.startswith(f"{report.domain_name}-")]
+    if foreign:
+        return f"volume {foreign[0]!r} is not one of the server's volumes"
+    for volume in report.volumes:
+        if volume.capacity_bytes <= 0 or not 0 <= volume.bytes_overwritten <= volume.capacity_bytes:
+            return (f"volume {volume.name!r}: {volume.bytes_overwritten} bytes overwritten of "
+                    f"{volume.capacity_bytes} is not a wipe")
+    if sum(v.bytes_overwritten for v in report.volumes) != report.bytes_overwritten:
+        return "the total bytes overwritten do not match the per-volume journal entries"
+    if max(v.capacity_bytes for v in report.volumes) < server.disk_gib * GIB:
+        return f"no wiped volume is as large as the server's {server.disk_gib} GiB disk"
+    return None
 
 
 def _observe(

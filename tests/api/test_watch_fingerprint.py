@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from controlplane.api.schemas.enforcement import BlockCreate
 from controlplane.db import make_engine, session_scope
 from controlplane.models import Host, Server
-from controlplane.protocol import DeletionReport, HostObservedState, ObservedServer
+from controlplane.protocol import DeletionReport, HostObservedState, ObservedServer, WipedVolume
 from controlplane.services import blocks as block_service
 from controlplane.services.agent_state import apply_observed_state, desired_state_for_host, desired_version
 from controlplane.services.servers import change_desired_state
@@ -112,8 +112,10 @@ def test_a_deletion_report_removing_the_server_changes_the_version(engine: Engin
     contract_id, sids = _world(engine)
     start_policy_termination(engine, contract_id, NOW)
     deliver_notices_now(engine, NOW)
-    deletion = DeletionReport(server_id=sids[0], domain_name=f"dcloud-{sids[0]}", volumes=[],
-                              bytes_overwritten=0, method="zero-fill", started_at=NOW, finished_at=NOW)
+    disk = WipedVolume(name=f"dcloud-{sids[0]}-disk0", path="/pool/disk0", capacity_bytes=1 << 30,
+                       bytes_overwritten=1 << 30)
+    deletion = DeletionReport(server_id=sids[0], domain_name=f"dcloud-{sids[0]}", volumes=[disk],
+                              bytes_overwritten=1 << 30, method="zero-fill", started_at=NOW, finished_at=NOW)
 
     def report() -> None:
         with Session(engine) as session:
