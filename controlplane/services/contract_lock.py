@@ -14,7 +14,7 @@ from controlplane.errors import NotFound
 from controlplane.models.customer import Contract
 
 
-def lock_contract(session: Session, contract_id: int) -> Contract:
+def lock_contract(session: Session, contract_id: int, *, field: str = "contract_id") -> Contract:
     """`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite a no-op UPDATE takes the database write lock.
 
     SQLite ignores FOR UPDATE and begins its transaction lazily at the first write, so without the
@@ -32,5 +32,5 @@ def lock_contract(session: Session, contract_id: int) -> Contract:
     )
     contract = session.exec(query).first()
     if contract is None:
-        raise NotFound(f"no contract {contract_id}", field="contract_id")
+        raise NotFound(f"no contract {contract_id}", field=field)
     return contract

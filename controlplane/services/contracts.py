@@ -23,6 +23,7 @@ from controlplane.models.billing import AddOn, FeePeriod
 from controlplane.models.customer import Contract, ContractState, Customer
 from controlplane.notify.messages import approval_notice
 from controlplane.services.audit import record_change
+from controlplane.services.contract_lock import lock_contract
 from controlplane.services.customers import get_customer
 from controlplane.services.notices import queue_notice
 from controlplane.services.payments import customer_overdue_amount
@@ -44,11 +45,11 @@ def contract_snapshot(contract: Contract) -> dict[str, Any]:
 def get_contract(
     session: Session, contract_id: int, *, lock: bool = False, field: str = "contract_id"
 ) -> Contract:
-    """The contract; `lock` takes its row lock (FOR UPDATE on PostgreSQL) for a state change."""
-    query = select(Contract).where(Contract.id == contract_id)
+    """The contract; `lock` takes its write lock for a state change (`contract_lock.lock_contract`, the
+    one helper every locking path uses: FOR UPDATE on PostgreSQL, the database write lock on SQLite)."""
     if lock:
-        query = query.with_for_update()
-    contract = session.exec(query).first()
+        return lock_contract(session, contract_id, field=field)
+    contract = session.exec(select(Contract).where(Contract.id == contract_id)).first()
     if contract is None:
         raise NotFound(f"no contract {contract_id}", field=field)
     return contract
