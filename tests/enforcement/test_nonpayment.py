@@ -222,3 +222,46 @@ def test_wipe_is_ordered_only_after_the_termination_notice_reached_the_relay(eng
         notice = session.exec(email).one()
         assert notice.sent_at is not None and termination.wipe_ordered_at is not None
         assert notice.sent_at <= termination.wipe_ordered_at
+
+
+def test_extension_approved_after_the_restriction_lifts_it_and_it_returns_on_the_new_day(
+    engine: Engine,
+) -> None:
+    from controlplane.services.extensions import approve_extension
+
+    contract_id, _, invoice_id = seed(engine)
+    sweep(engine, DAY_31)
+    assert state_of(engine, contract_id) == ("restricted", ["suspended", "suspended"])
+    new_day = DUE + timedelta(days=45)
+    with Session(engine) as session:
+        approve_extension(session, invoice_id=invoice_id, until=new_day, now=noon(DAY_31 + timedelta(days=1)),
+                          actor="operator:kim")
+    assert state_of(engine, contract_id) == ("active", ["running", "running"])
+    sweep(engine, new_day - timedelta(days=1))
+    assert state_of(engine, contract_id)[0] == "active"
+    sweep(engine, new_day)
+    assert state_of(engine, contract_id) == ("restricted", ["suspended", "suspended"])
+
+
+@pytest.mark.parametrize("skip_days", [0, 3])
+def test_nonpayment_path_across_the_leap_day_never_acts_early(engine: Engine, skip_days: int) -> None:
+    """Due 2028-01-31: the 30 days are Feb 1 .. Mar 1 (2028 has Feb 29), restriction on Mar 2; the 5 days
+    after it are Mar 3 .. Mar 7, termination on Mar 8. A sweep skipped for `skip_days` acts later, never
+    earlier, and terminates 6 days after the day it really restricted."""
+    with session_scope(engine) as session:
+        contract, _ = make_world(session)
+        make_invoice(session, contract, month=date(2027, 12, 1), due=date(2028, 1, 31))
+        contract_id = contract.id or 0
+    sweep(engine, date(2028, 3, 1))
+    assert state_of(engine, contract_id)[0] == "active"
+    restricted_on = date(2028, 3, 2) + timedelta(days=skip_days)
+    sweep(engine, restricted_on)
+    assert state_of(engine, contract_id)[0] == "restricted"
+    sweep(engine, restricted_on + timedelta(days=5))
+    assert state_of(engine, contract_id)[0] == "restricted"
+    sweep(engine, restricted_on + timedelta(days=6))
+    assert state_of(engine, contract_id)[0] == "terminating"
+    with Session(engine) as session:
+        acted = session.exec(select(AuditEvent).where(AuditEvent.action == "sweep_acted:restrict")).one()
+    assert acted.after["allowed_on"] == "2028-03-02"  # type: ignore[index]
+    assert acted.after["acted_on"] == restricted_on.isoformat()  # type: ignore[index]
