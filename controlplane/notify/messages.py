@@ -30,6 +30,16 @@ def approval_notice(*, contract_id: int, plan: str, open_date: date, monthly_fee
     return NoticeDraft("approval", "Art. 7(2)", f"[D-Cloud] Contract {contract_id} approved", body)
 
 
+def later_opening_notice(*, contract_id: int, desired: date, open_date: date, reason: str) -> NoticeDraft:
+    """Art. 9(1), 23(1), 13: an opening later than the desired date sends the reason and the new date."""
+    body = (
+        f"Contract {contract_id} opens on {open_date.isoformat()}, later than the desired open date "
+        f"{desired.isoformat()}.\nReason: {reason}\n"
+    )
+    return NoticeDraft("later_opening", "Art. 9(1)", f"[D-Cloud] Contract {contract_id} opens on "
+                       f"{open_date.isoformat()}", body)
+
+
 def invoice_notice(*, contract_id: int, month: str, supply: int, vat: int, total: int,
                    due: date) -> NoticeDraft:
     """Art. 31(1): the invoice for a month of use, due the last day of the following month."""

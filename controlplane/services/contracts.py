@@ -21,7 +21,7 @@ from controlplane.api.schemas.contracts import (
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.billing import AddOn, FeePeriod
 from controlplane.models.customer import Contract, ContractState, Customer
-from controlplane.notify.messages import approval_notice
+from controlplane.notify.messages import approval_notice, later_opening_notice
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.customers import get_customer
@@ -249,6 +249,13 @@ def activate_contract(
             discount=contract.discount,
         )
     )
+    if open_date > contract.desired_open_date:
+        customer = session.get(Customer, contract.customer_id)
+        assert customer is not None  # a contract's customer is a foreign key
+        draft = later_opening_notice(contract_id=contract.id or 0, desired=contract.desired_open_date,
+                                     open_date=open_date, reason=data.reason or "")
+        queue_notice(session, customer=customer, contract_id=contract.id, draft=draft,
+                     dedupe_key=f"contract:{contract.id}:later-opening", now=now)
     session.commit()
     return contract
 

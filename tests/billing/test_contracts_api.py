@@ -210,6 +210,20 @@ def test_opening_later_than_desired_needs_a_reason(api: Api) -> None:
     assert api.call("GET", f"/v1/contracts/{contract['id']}", role="auditor").json()["state"] == "approved"
 
 
+def test_opening_later_than_desired_notifies_the_reason_and_the_new_date(api: Api) -> None:
+    contract = apply(api, new_customer(api))
+    api.call("POST", f"/v1/contracts/{contract['id']}/approve", role="billing")
+
+    response = api.call("POST", f"/v1/contracts/{contract['id']}/activate", role="operator",
+                        json={"open_date": "2027-03-12", "reason": "rack power work"})
+
+    assert response.status_code == 200, response.text
+    with Session(api.engine) as session:
+        notices = session.exec(select(Notice).where(Notice.kind == "later_opening")).all()
+    assert notices and all(n.clause == "Art. 9(1)" for n in notices)
+    assert "2027-03-12" in notices[0].body and "rack power work" in notices[0].body
+
+
 def test_invoice_preview_and_run_over_the_api(api: Api) -> None:
     contract = apply(api, new_customer(api))
     api.call("POST", f"/v1/contracts/{contract['id']}/approve", role="billing")
