@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from controlplane.api.schemas.enforcement import TerminationCreate
 from controlplane.errors import Conflict, InvalidInput, NotFound
-from controlplane.models.billing import AddOn, CreditEntry, Invoice, InvoiceLine
+from controlplane.models.billing import AddOn, CreditEntry, FeePeriod, Invoice, InvoiceLine
 from controlplane.models.customer import BillingCycle, Contract, ContractState, Customer
 from controlplane.models.enforcement import Termination
 from controlplane.models.server import DesiredState
@@ -45,7 +45,7 @@ from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.clauses import ART_20_7
 from controlplane.terms.deadlines import earliest_termination_date
 from controlplane.terms.money import floor_won
-from controlplane.terms.penalty import early_termination_penalty
+from controlplane.terms.penalty import early_termination_penalty, monthly_rate
 from controlplane.terms.policy import Policy
 from controlplane.terms.refund import annual_prepay_refund
 
@@ -194,17 +194,26 @@ def billable_penalty(session: Session, contract: Contract, termination: Terminat
     return max(0, floor_won(termination.penalty - covered))
 
 
-def _recent_plan_fees(session: Session, contract: Contract, month: YearMonth, policy: Policy) -> list[int]:
-    """Plan fees billed for the months before the termination month, oldest first, net of discount."""
-    query = (select(col(Invoice.month), col(InvoiceLine.amount))
-             .join(InvoiceLine, col(InvoiceLine.invoice_id) == col(Invoice.id))
-             .where(Invoice.contract_id == contract.id, col(Invoice.month) < month.first_day,
-                    InvoiceLine.kind == "plan").order_by(col(Invoice.month)))
-    by_month: dict[date, int] = {}
-    for invoice_month, amount in session.execute(query):
-        by_month[invoice_month] = by_month.get(invoice_month, 0) + int(amount)
-    fees = [by_month[m] for m in sorted(by_month)][-policy.penalty_fee_history_months:]
-    return fees or [max(0, contract.monthly_fee - contract.discount)]
+def _recent_plan_fees(session: Session, contract: Contract, month: YearMonth,
+                      policy: Policy) -> list[int | Fraction]:
+    """Art. 32(3): the monthly *rates* (net of the agreed discount) of the last months of service before
+    the termination month, oldest first; a month with a fee change averages its rates by day, and a
+    partly used first month counts its full rate (never a prorated bill)."""
+    periods = session.exec(select(FeePeriod).where(FeePeriod.contract_id == contract.id)
+                           .order_by(col(FeePeriod.effective_from))).all()
+    rates = [(p.effective_from, max(0, p.monthly_fee - p.discount)) for p in periods]
+    current = max(0, contract.monthly_fee - contract.discount)
+    if not rates:
+        return [current]
+    start = rates[0][0]  # the open date: earlier terms' months count too
+    found: list[int | Fraction] = []
+    cursor = month.previous()
+    while cursor >= YearMonth.of(start) and len(found) < policy.penalty_fee_history_months:
+        rate = monthly_rate(cursor, rates, start, cursor.last_day)
+        if rate is not None:
+            found.insert(0, rate)
+        cursor = cursor.previous()
+    return found or [current]
 
 
 def _insert(session: Session, termination: Termination) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
-from controlplane.terms.calendar import add_days, split_by_month
+from controlplane.terms.calendar import YearMonth, add_days, split_by_month
 from controlplane.terms.clauses import ART_17_3, ART_32_3, Clause
 from controlplane.terms.errors import TermsError
 from controlplane.terms.money import Won, floor_won
@@ -25,7 +25,7 @@ class Penalty:
     amount: Won
     clause: Clause
     reason: str
-    fees_averaged: tuple[Won, ...]
+    fees_averaged: tuple[Won | Fraction, ...]
     average_monthly_fee: Fraction
     remaining_months: Fraction
 
@@ -36,9 +36,39 @@ def remaining_months(terminate_on: date, contract_end: date) -> Fraction:
     return sum((Fraction(s.days, s.month.days) for s in spans), Fraction(0))
 
 
+def monthly_rate(month: YearMonth, rates: Sequence[tuple[date, Won]], first_day: date, last_day: date
+                 ) -> Fraction | None:
+    """Art. 32(3): the monthly *rate* (after discount) that applied in `month`, never a prorated bill: the
+    day-weighted average of the rates in force on the days of the month in service (`first_day` ..
+    `last_day`); a first month used for 14 days counts its full rate. `rates` are (from, rate) pairs,
+    oldest first. None when the contract was not in service that month."""
+    first, last = max(first_day, month.first_day), min(last_day, month.last_day)
+    if last < first or not rates:
+        return None
+    weighted, days = Fraction(0), 0
+    for span_first, span_last, rate in _rate_spans(rates, first, last):
+        span_days = (span_last - span_first).days + 1
+        weighted += rate * span_days
+        days += span_days
+    return weighted / days if days else None
+
+
+def _rate_spans(rates: Sequence[tuple[date, Won]], first: date, last: date) -> list[tuple[date, date, Won]]:
+    spans: list[tuple[date, date, Won]] = []
+    for index, (start, rate) in enumerate(rates):
+        end = add_days(rates[index + 1][0], -1) if index + 1 < len(rates) else last
+        lo, hi = max(start, first), min(end, last)
+        if lo <= hi:
+            spans.append((lo, hi, rate))
+    if not spans or spans[0][0] > first:  # days before the first recorded rate take the first rate
+        head_end = add_days(spans[0][0], -1) if spans else last
+        spans.insert(0, (first, head_end, rates[0][1]))
+    return spans
+
+
 def average_monthly_fee(
-    fees: Sequence[Won], policy: Policy
-) -> tuple[tuple[Won, ...], Fraction]:
+    fees: Sequence[Won | Fraction], policy: Policy
+) -> tuple[tuple[Won | Fraction, ...], Fraction]:
     """The last `penalty_fee_history_months` fees (oldest first in `fees`) and their exact average."""
     if not fees:
         raise TermsError("at least one monthly fee before the termination month is needed",
@@ -46,11 +76,11 @@ def average_monthly_fee(
     if any(f < 0 for f in fees):
         raise TermsError("monthly fees must not be negative", field="monthly_fees")
     used = tuple(fees[-policy.penalty_fee_history_months:])
-    return used, Fraction(sum(used), len(used))
+    return used, Fraction(sum(used, Fraction(0))) / len(used)
 
 
 def early_termination_penalty(
-    monthly_fees: Sequence[Won],
+    monthly_fees: Sequence[Won | Fraction],
     terminate_on: date,
     contract_end: date,
     *,
@@ -60,8 +90,8 @@ def early_termination_penalty(
 ) -> Penalty:
     """Penalty for ending the contract after `terminate_on` (last day of service) before `contract_end`.
 
-    `monthly_fees` are the fees actually charged for the months before the termination month, oldest
-    first, already net of the agreed discount (Art. 32(3)-2).
+    `monthly_fees` are the monthly rates (`monthly_rate`) of the months before the termination month,
+    oldest first, already net of the agreed discount (Art. 32(3)-2).
     """
     used, average = average_monthly_fee(monthly_fees, policy)
     months = remaining_months(terminate_on, contract_end)

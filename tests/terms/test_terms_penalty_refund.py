@@ -105,3 +105,21 @@ def test_refund_rejects_a_last_day_before_the_start() -> None:
     with pytest.raises(TermsError) as err:
         annual_prepay_refund(1_080_000, 0, date(2027, 3, 1), date(2027, 2, 28))
     assert err.value.field == "terminate_on"
+
+
+def test_a_first_month_used_for_14_days_counts_its_full_monthly_rate() -> None:
+    from controlplane.terms.calendar import YearMonth
+    from controlplane.terms.penalty import monthly_rate
+
+    first_day, rates = date(2027, 1, 18), [(date(2027, 1, 18), 90_000)]
+    rate = monthly_rate(YearMonth(2027, 1), rates, first_day, date(2027, 1, 31))
+    assert rate == 90_000
+
+
+def test_a_month_with_a_fee_change_averages_its_rates_by_day() -> None:
+    from controlplane.terms.calendar import YearMonth
+    from controlplane.terms.penalty import monthly_rate
+
+    # April: 10 days at 100,000 then 20 days at 130,000 -> (1,000,000 + 2,600,000) / 30 = 120,000
+    rates = [(date(2027, 1, 1), 100_000), (date(2027, 4, 11), 130_000)]
+    assert monthly_rate(YearMonth(2027, 4), rates, date(2027, 1, 1), date(2027, 4, 30)) == 120_000
