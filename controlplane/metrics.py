@@ -20,11 +20,13 @@ from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.models import Contract, Host, OrphanDomain, Server
 from controlplane.models.audit import AuditEvent
+from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
 from controlplane.services.hosts import host_health
 from controlplane.services.notices import MAX_ATTEMPTS
 from controlplane.services.policies import known_policies
+from controlplane.terms.calendar import seoul_date
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class ControlPlaneCollector(Collector):
         yield orphans
         yield self._refused_deletions(session)
         yield self._exhausted_notices(session)
+        yield self._open_disputes(session, now)
 
     def _refused_deletions(self, session: Session) -> Metric:
         """Deletion records refused because the server was never ordered deleted (forged or buggy agent)."""
@@ -85,6 +88,20 @@ class ControlPlaneCollector(Collector):
         )
         query = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "deletion_refused")
         family.add_metric([], float(session.exec(query).one()))
+        return family
+
+    def _open_disputes(self, session: Session, now: datetime) -> Metric:
+        """Art. 35(1): open disputes by how close their 7-day answer deadline is."""
+        family = GaugeMetricFamily("dcloud_disputes_open",
+                                   "Open invoice disputes by answer deadline (Art. 35(1))", labels=["due"])
+        today = seoul_date(now)
+        counts = {"overdue": 0, "due_within_1_day": 0, "pending": 0}
+        open_ones = select(col(Dispute.answer_due_on)).where(col(Dispute.answered_at).is_(None))
+        for (due_on,) in session.execute(open_ones).all():
+            left = (due_on - today).days
+            counts["overdue" if left < 0 else "due_within_1_day" if left <= 1 else "pending"] += 1
+        for label, count in counts.items():
+            family.add_metric([label], float(count))
         return family
 
     def _exhausted_notices(self, session: Session) -> Metric:

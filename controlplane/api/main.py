@@ -10,6 +10,7 @@ from controlplane.api.routes import (
     blocks,
     contracts,
     customers,
+    disputes,
     enforcement,
     hosts,
     invoices,
@@ -37,6 +38,7 @@ api_router.include_router(invoices.router)
 api_router.include_router(payments.router)
 # Enforcement: the sweep, blocks, terminations, outages and availability credit.
 api_router.include_router(enforcement.router)
+api_router.include_router(disputes.router)
 api_router.include_router(blocks.router)
 api_router.include_router(terminations.router)
 api_router.include_router(outages.router)

@@ -13,6 +13,7 @@ from controlplane.models.billing import (
     PaymentAllocation,
 )
 from controlplane.models.customer import Contract, ContractState, Customer
+from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block, Outage, Termination
 from controlplane.models.host import Host, HostAdminState, HostHealth, OrphanDomain
 from controlplane.models.notices import Notice
@@ -30,6 +31,7 @@ __all__ = [
     "Customer",
     "DeletionRecord",
     "DesiredState",
+    "Dispute",
     "FeePeriod",
     "Host",
     "HostAdminState",

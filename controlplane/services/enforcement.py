@@ -32,6 +32,7 @@ from controlplane.services.credits import (
 )
 from controlplane.services.enforcement_decisions import (
     COMPLETE,
+    DISPUTE_DUE,
     ELIGIBLE,
     ENFORCE_BLOCK,
     LIFT,
@@ -195,14 +196,19 @@ def _execute(session: Session, contract: Contract, action: SweepAction, *, at: d
                               body=action.reason + "\n", key=action.key, at=at)
     elif action.kind == TERMINATE:
         _terminate(session, contract, action, at=at, actor=actor)
-    elif action.kind == ELIGIBLE and action.termination_id is None:
-        termination_service.record_eligible(session, contract, kind=action.termination_kind or "ex_officio",
-                                            clause=action.clause, reason=action.reason,
-                                            effective_on=action.deadline, at=at, actor=actor)
+    elif action.kind == ELIGIBLE:
+        if action.termination_id is None:  # listed once; a listed one waits for its confirmation
+            termination_service.record_eligible(
+                session, contract, kind=action.termination_kind or "ex_officio", clause=action.clause,
+                reason=action.reason, effective_on=action.deadline, at=at, actor=actor)
     elif action.kind == ENFORCE_BLOCK:
         converge_contract(session, contract, at=at, actor=actor, clause=action.clause, reason=action.reason)
     elif action.kind == COMPLETE:
         termination_service.complete_termination(session, contract, at=at, actor=actor)
+    elif action.kind == DISPUTE_DUE:
+        pass  # listed for an operator to answer; the sweep itself decides nothing about it
+    else:
+        raise ValueError(f"unknown sweep action kind {action.kind!r}")
 
 
 def _terminate(

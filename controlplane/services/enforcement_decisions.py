@@ -12,7 +12,12 @@ from controlplane.models.customer import ContractState
 from controlplane.services.enforcement_facts import IN_SERVICE, ContractFacts, seoul_day
 from controlplane.services.policies import PolicyLookup, UnknownPolicyVersion
 from controlplane.terms.actions import ActionKind
-from controlplane.terms.overdue import NonpaymentFacts, UnpaidInvoice, decide_nonpayment, restriction_date
+from controlplane.terms.overdue import (
+    NonpaymentFacts,
+    UnpaidInvoice,
+    decide_nonpayment,
+    invoice_restriction_day,
+)
 from controlplane.terms.policy import Policy
 from controlplane.terms.restriction import RestrictionFacts, decide_uncured_restriction
 
@@ -24,6 +29,7 @@ TERMINATE = "terminate"
 NOTIFY = "notify"
 ELIGIBLE = "eligible_for_termination"
 COMPLETE = "complete_termination"
+DISPUTE_DUE = "dispute_answer_due"  # an open dispute whose 7-day answer deadline is near or past
 # The contract's pinned terms version is not defined here: nothing that needs its numbers is decided,
 # and applying this action records the failure (Art. 3(4): never decide with another version's numbers).
 POLICY_UNKNOWN = "policy_unknown"
@@ -85,7 +91,16 @@ def decide_contract(
         return actions + _blocks(facts, as_of, at, None) + [_policy_unknown(facts, as_of)]
     actions += _nonpayment(facts, as_of, policy)
     actions += _blocks(facts, as_of, at, policy)
+    actions += _disputes_due(facts, as_of)
     return actions
+
+
+def _disputes_due(facts: ContractFacts, as_of: date) -> list[SweepAction]:
+    """Art. 35(1): disputes not answered by the day before their 7th day are listed for an operator."""
+    return [SweepAction(DISPUTE_DUE, facts.contract_id, "Art. 35(1)",
+                        f"dispute {dispute_id} must be answered by {due_on.isoformat()}", due_on,
+                        f"dispute:{dispute_id}:answer-due:{as_of}", automatic=False)
+            for dispute_id, due_on in facts.open_disputes if (due_on - as_of).days <= 1]
 
 
 def _policy_unknown(facts: ContractFacts, as_of: date) -> SweepAction:
@@ -132,16 +147,12 @@ def nonpayment_input(facts: ContractFacts, as_of: date, policy: Policy) -> Nonpa
     count (paying those in full lifts the block, Art. 16(5)); otherwise every invoice past its due date."""
     block = facts.nonpayment_block
     since = seoul_day(block.started_at) if block else None
-    invoices = [i for i in facts.invoices if i.due < as_of]
+    unpaid = [UnpaidInvoice(str(i.invoice_id), i.due, i.unpaid, i.extension_until, i.restrict_not_before)
+              for i in facts.invoices if i.due < as_of]
     if since is not None:
-        invoices = [i for i in invoices if restriction_date(i.due, i.extension_until, policy=policy) <= as_of]
-    oldest = min(invoices, key=lambda i: (i.due, i.invoice_id), default=None)
-    return NonpaymentFacts(
-        contract_id=str(facts.contract_id),
-        invoices=[UnpaidInvoice(str(i.invoice_id), i.due, i.unpaid) for i in invoices],
-        as_of=as_of, restricted_since=since,
-        extension_until=oldest.extension_until if oldest else None,
-    )
+        unpaid = [i for i in unpaid if invoice_restriction_day(i, policy=policy)[0] <= as_of]
+    return NonpaymentFacts(contract_id=str(facts.contract_id), invoices=unpaid, as_of=as_of,
+                           restricted_since=since)
 
 
 def _nonpayment(facts: ContractFacts, as_of: date, policy: Policy) -> list[SweepAction]:

@@ -17,9 +17,11 @@ from sqlmodel import Session, col, select
 
 from controlplane.models.billing import Invoice
 from controlplane.models.customer import Contract, ContractState
+from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block, Termination
 from controlplane.models.server import DeletionRecord, DesiredState, Server
 from controlplane.services.credits import credit_balances
+from controlplane.services.disputes import open_disputed_amounts
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.policy import Policy
 
@@ -30,8 +32,9 @@ IN_SERVICE = (ContractState.ACTIVE.value, ContractState.RESTRICTED.value)
 class InvoiceFact:
     invoice_id: int
     due: date
-    unpaid: int
+    unpaid: int  # net of any amount under open dispute (Art. 35)
     extension_until: date | None
+    restrict_not_before: date | None = None  # an upheld dispute: 7 full days after the answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class ContractFacts:
     blocks: list[BlockFact] = field(default_factory=list)
     termination: TerminationFact | None = None
     servers: ServerCounts = field(default_factory=ServerCounts)
+    open_disputes: list[tuple[int, date]] = field(default_factory=list)  # (dispute id, answer due on)
 
     @property
     def nonpayment_block(self) -> BlockFact | None:
@@ -95,9 +99,10 @@ def load_facts(
     _count_credit_as_paid(session, facts)
     _add_blocks(session, facts, at=at, contract_ids=contract_ids)
     _add_terminations(session, facts, contract_ids=contract_ids)
+    _add_open_disputes(session, facts, contract_ids)
     _add_server_counts(session, facts)
     return {cid: f for cid, f in facts.items() if f.invoices or f.blocks or f.termination
-            or f.state == ContractState.TERMINATING}
+            or f.open_disputes or f.state == ContractState.TERMINATING}
 
 
 def _restrict_ids(query, column, contract_ids: Collection[int] | None):  # type: ignore[no-untyped-def]
@@ -125,6 +130,7 @@ def _contracts_in_play(
                                               col(Invoice.due_date) <= horizon),
             select(Block.contract_id).where(col(Block.lifted_at).is_(None)),
             select(Termination.contract_id).where(col(Termination.completed_at).is_(None)),
+            select(Dispute.contract_id).where(col(Dispute.answered_at).is_(None)),
         )
         query = query.where(
             (col(Contract.id).in_(pending)) | (col(Contract.state) == ContractState.TERMINATING.value)
@@ -141,10 +147,33 @@ def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, horizon:
         col(Invoice.due_date) <= horizon,
     )
     query = _restrict_ids(query, col(Invoice.contract_id), contract_ids)
-    for inv_id, contract_id, due, unpaid, extension in session.execute(query).all():
-        found = facts.get(contract_id)
-        if found is not None and found.state in IN_SERVICE:
-            found.invoices.append(InvoiceFact(inv_id, due, int(unpaid), extension))
+    rows = [r for r in session.execute(query).all() if r[1] in facts and facts[r[1]].state in IN_SERVICE]
+    disputed = open_disputed_amounts(session, [int(r[0]) for r in rows])
+    not_before = _upheld_not_before(session, [int(r[0]) for r in rows])
+    for inv_id, contract_id, due, unpaid, extension in rows:
+        left = int(unpaid) - disputed.get(inv_id, 0)
+        if left > 0:
+            fact = InvoiceFact(inv_id, due, left, extension, not_before.get(inv_id))
+            facts[contract_id].invoices.append(fact)
+
+
+def _upheld_not_before(session: Session, invoice_ids: list[int]) -> dict[int, date]:
+    if not invoice_ids:
+        return {}
+    query = (sa_select(col(Dispute.invoice_id), func.max(col(Dispute.restrict_not_before)))
+             .where(col(Dispute.invoice_id).in_(invoice_ids), col(Dispute.restrict_not_before).is_not(None))
+             .group_by(col(Dispute.invoice_id)))
+    return {int(i): d for i, d in session.execute(query).all()}
+
+
+def _add_open_disputes(session: Session, facts: dict[int, ContractFacts],
+                       contract_ids: Collection[int] | None) -> None:
+    query = sa_select(col(Dispute.id), col(Dispute.contract_id), col(Dispute.answer_due_on)).where(
+        col(Dispute.answered_at).is_(None))
+    query = _restrict_ids(query, col(Dispute.contract_id), contract_ids).order_by(col(Dispute.id))
+    for dispute_id, contract_id, due_on in session.execute(query):
+        if contract_id in facts:
+            facts[contract_id].open_disputes.append((int(dispute_id), due_on))
 
 
 def _count_credit_as_paid(session: Session, facts: dict[int, ContractFacts]) -> None:

@@ -96,9 +96,14 @@ def nonpayment_deadlines(due: date, extension_until: date | None = None, *, poli
 
 @dataclass(frozen=True, slots=True)
 class UnpaidInvoice:
+    """`unpaid` leaves out any amount under open dispute (Art. 35); `restrict_not_before` is set when a
+    dispute was upheld: restriction never before 7 full days after the answer."""
+
     invoice_id: str
     due: date
     unpaid: Won
+    extension_until: date | None = None
+    restrict_not_before: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,21 +142,30 @@ def _lift(facts: NonpaymentFacts) -> list[Action]:
     ]
 
 
-def _anchored_restriction(facts: NonpaymentFacts, oldest: UnpaidInvoice, policy: Policy) -> tuple[date, str]:
-    """Restriction day of the oldest unpaid invoice and how it was counted; an extension older than that
-    invoice (earlier than its regular day) is ignored."""
-    period = restriction_period(oldest.due, policy=policy)
-    extension = facts.extension_until
-    if extension is None or extension <= period.acts_on:
-        return period.acts_on, period.describe()
-    return (restriction_date(oldest.due, extension, policy=policy),
-            f"approved extension to {extension.isoformat()} (at most "
-            f"{extension_period(oldest.due, policy=policy).describe()})")
+def invoice_restriction_day(invoice: UnpaidInvoice, *, policy: Policy,
+                            extension_until: date | None = None) -> tuple[date, str]:
+    """One invoice's restriction day and how it was counted: the regular day, or its approved extension
+    (an extension earlier than the regular day is ignored), never before an upheld dispute allows."""
+    period = restriction_period(invoice.due, policy=policy)
+    day, counting = period.acts_on, period.describe()
+    extension = invoice.extension_until or extension_until
+    if extension is not None and extension > period.acts_on:
+        day = restriction_date(invoice.due, extension, policy=policy)
+        counting = (f"approved extension to {extension.isoformat()} (at most "
+                    f"{extension_period(invoice.due, policy=policy).describe()})")
+    if invoice.restrict_not_before is not None and invoice.restrict_not_before > day:
+        day = invoice.restrict_not_before
+        counting += f"; an upheld dispute: not before {day.isoformat()} (7 full days after the answer)"
+    return day, counting
 
 
 def _restrict_or_warn(facts: NonpaymentFacts, overdue: list[UnpaidInvoice], policy: Policy) -> list[Action]:
-    oldest = overdue[0]
-    restrict_on, counting = _anchored_restriction(facts, oldest, policy)
+    days = {i.invoice_id: invoice_restriction_day(i, policy=policy,
+                                                  extension_until=facts.extension_until if k == 0 else None)
+            for k, i in enumerate(overdue)}
+    anchor = min(overdue, key=lambda i: (days[i.invoice_id][0], i.due, i.invoice_id))
+    restrict_on, counting = days[anchor.invoice_id]
+    oldest = anchor
     ids = tuple(i.invoice_id for i in overdue)
     key = f"contract:{facts.contract_id}:invoice:{oldest.invoice_id}:restrict:{restrict_on}"
     total = sum(i.unpaid for i in overdue)

@@ -15,13 +15,13 @@ def _deletion(server_id: str) -> dict[str, Any]:
         "domain_name": f"dcloud-{server_id}",
         "volumes": [
             {
-                "name": f"{server_id}.qcow2",
-                "path": f"/var/lib/dcloud/images/{server_id}.qcow2",
-                "capacity_bytes": 1 << 30,
-                "bytes_overwritten": 1 << 30,
+                "name": f"dcloud-{server_id}-disk0",
+                "path": f"/var/lib/dcloud/images/dcloud-{server_id}-disk0",
+                "capacity_bytes": 10 << 30,
+                "bytes_overwritten": 10 << 30,
             }
         ],
-        "bytes_overwritten": 1 << 30,
+        "bytes_overwritten": 10 << 30,
         "method": "zero-fill",
         "started_at": "2027-03-02T09:00:01Z",
         "finished_at": "2027-03-02T09:00:05Z",
@@ -59,7 +59,7 @@ def test_deletion_report_makes_a_record_and_removes_the_server_from_the_desired_
     report = {"servers": [], "deletions": [_deletion(server["id"])], "full": False}
     assert api.call("POST", "/v1/hosts/hv1/observed-state", role="agent:hv1", json=report).status_code == 204
     record = api.call("GET", f"/v1/servers/{server['id']}/deletion-record", role="auditor").json()
-    assert (record["bytes_overwritten"], record["method"], record["host"]) == (1 << 30, "zero-fill", "hv1")
+    assert (record["bytes_overwritten"], record["method"], record["host"]) == (10 << 30, "zero-fill", "hv1")
     row = api.call("GET", f"/v1/servers/{server['id']}").json()
     assert row["deleted_at"] is not None and row["observed_state"] == "deleted"
     assert api.call("GET", "/v1/hosts/hv1/desired-state", role="agent:hv1").json()["servers"] == []

@@ -1,0 +1,40 @@
+"""/v1/invoices/{id}/disputes and /v1/disputes: file, list, answer (Art. 35(1),(2))."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
+from controlplane.api.schemas.disputes import DisputeAnswer, DisputeCreate, DisputePublic
+from controlplane.models.auth import Role
+from controlplane.services import disputes as dispute_service
+
+router = APIRouter(tags=["disputes"])
+
+Writer = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR))]
+Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR))]
+
+
+@router.post("/v1/invoices/{invoice_id}/disputes", status_code=status.HTTP_201_CREATED)
+def file_dispute(invoice_id: int, body: DisputeCreate, who: Writer, session: SessionDep,
+                 clock: ClockDep) -> DisputePublic:
+    dispute = dispute_service.file_dispute(session, invoice_id=invoice_id, amount=body.amount,
+                                           reason=body.reason, now=clock(), actor=who.actor)
+    return DisputePublic.model_validate(dispute)
+
+
+@router.get("/v1/disputes")
+def list_disputes(_who: Reader, session: SessionDep, open_only: bool = False) -> list[DisputePublic]:
+    found = dispute_service.list_disputes(session, open_only=open_only)
+    return [DisputePublic.model_validate(d) for d in found]
+
+
+@router.post("/v1/disputes/{dispute_id}/answer")
+def answer_dispute(dispute_id: int, body: DisputeAnswer, who: Writer, session: SessionDep,
+                   clock: ClockDep) -> DisputePublic:
+    dispute = dispute_service.answer_dispute(
+        session, dispute_id=dispute_id, outcome=body.outcome, corrected_amount=body.corrected_amount,
+        answer=body.answer, now=clock(), actor=who.actor)
+    return DisputePublic.model_validate(dispute)

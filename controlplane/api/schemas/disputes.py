@@ -1,0 +1,46 @@
+"""Invoice dispute schemas (Art. 35(1),(2))."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from controlplane.services.disputes import DisputeOutcome
+
+MAX_WON = 10**15
+
+
+class DisputeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(gt=0, le=MAX_WON, description="the disputed part of the invoice, KRW")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class DisputeAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: DisputeOutcome
+    corrected_amount: int = Field(default=0, ge=0, le=MAX_WON,
+                                  description="the credit note for `corrected`, KRW")
+    answer: str = Field(min_length=1, max_length=1000)
+
+
+class DisputePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    invoice_id: int
+    contract_id: int
+    amount: int
+    reason: str
+    filed_at: datetime
+    filed_by: str
+    answer_due_on: date
+    answered_at: datetime | None
+    answered_by: str | None
+    outcome: DisputeOutcome | None
+    corrected_amount: int
+    answer: str | None
+    restrict_not_before: date | None
