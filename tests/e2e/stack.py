@@ -66,12 +66,18 @@ class LiveStack:
     host_name: str
     agent_settings: Settings
     conn: libvirt.virConnect
+    clock: Clock = system_clock
     server_ids: list[str] = field(default_factory=list)
     _stops: list[Callable[[], None]] = field(default_factory=list)
 
     def api(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token or self.admin_token}"}
         return httpx.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)
+
+    def token_for(self, role: Role, *, name: str) -> str:
+        """Another person's token (a second operator, a billing clerk): a distinct actor to the API."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            return issue_token(session, now=self.clock(), actor="e2e", role=role, name=name).plaintext
 
     def create_server(self, name: str, **fields: Any) -> dict[str, Any]:
         body = {"name": name, "vcpus": 1, "memory_mib": 64, "disk_gib": 1, **fields}
@@ -93,6 +99,9 @@ class LiveStack:
             return bool(self.conn.lookupByName(f"dcloud-{server_id}").hasManagedSaveImage(0))
         except libvirt.libvirtError:
             return False
+
+    def volume_path(self, name: str) -> str:
+        return str(self.conn.storagePoolLookupByName(self.run_id).storageVolLookupByName(name).path())
 
     def volumes(self) -> list[str]:
         pool = self.conn.storagePoolLookupByName(self.run_id)
@@ -173,16 +182,13 @@ def start_stack(
         libvirt_uri=QEMU_URI,
     )
     conn = libvirt.open(QEMU_URI)
-    stack = LiveStack(run_id, engine, "", "", run_id, settings, conn)
+    stack = LiveStack(run_id, engine, "", "", run_id, settings, conn, clock or system_clock)
     try:
         base_url, stop_api = _serve_api(engine, settings, clock)
         stack.base_url = base_url
         stack._stops.append(stop_api)
-        now = (clock or system_clock)()
-        with Session(engine, expire_on_commit=False) as session:
-            stack.admin_token = issue_token(
-                session, now=now, actor="e2e", role=Role.ADMIN, name="e2e-admin", host_name=None
-            ).plaintext
+        now = stack.clock()
+        stack.admin_token = stack.token_for(Role.ADMIN, name="e2e-admin")
         host = {"name": run_id, "libvirt_uri": QEMU_URI, "vcpus": 8, "memory_mib": 8192, "disk_gib": 50}
         response = stack.api("POST", "/v1/hosts", json=host)
         assert response.status_code == 201, response.text

@@ -1,10 +1,14 @@
 """Enforcement end to end: the real API (uvicorn) and the real agent against `qemu:///system`, time moved by
 the injected clock. Unpaid 30 days after due -> the domain is paused; paid on day 32 -> running again;
-left unpaid -> terminated on day 35: domain and volume gone, deletion record stored, contract ended."""
+left unpaid -> terminated on day 35: domain and volume gone, deletion record stored, contract ended.
+An insolvency termination proposed by billing touches nothing (domain running, disk bytes intact) until a
+second operator confirms; then the server stops, and is wiped only once the notice reached the relay."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from sqlmodel import Session, select
 from controlplane.clock import FixedClock
 from controlplane.db import session_scope
 from controlplane.models import Contract, Customer, DeletionRecord, Invoice
+from controlplane.models.auth import Role
 from controlplane.terms.calendar import seoul_midnight
 from tests.e2e.stack import LiveStack, start_stack, wait_for
 from tests.utils.libvirt_net import TestNetwork, isolated_network
@@ -106,6 +111,11 @@ def test_unpaid_is_terminated_on_day_37_and_wiped(live: LiveStack, clock: FixedC
         _terminated_on_day_37(live, clock, _pool_on(live, net))
 
 
+def _deletion_record(stack: LiveStack, server_id: str) -> DeletionRecord | None:
+    with Session(stack.engine) as session:
+        return session.exec(select(DeletionRecord).where(DeletionRecord.server_id == server_id)).first()
+
+
 def _pool_on(stack: LiveStack, net: TestNetwork) -> int:
     """An address pool on an isolated network of this host, so the server leases its one address."""
     body = {"name": f"{net.name}-pool", "cidr": str(net.subnet), "gateway": str(next(net.subnet.hosts())),
@@ -131,11 +141,7 @@ def _terminated_on_day_37(live: LiveStack, clock: FixedClock, pool_id: int) -> N
     wait_for(lambda: live.domain_state(sid) is None, what="domain gone")
     wait_for(lambda: not any(v.startswith(f"dcloud-{sid}") for v in live.volumes()), what="volume gone")
 
-    def record() -> DeletionRecord | None:
-        with Session(live.engine) as session:
-            return session.exec(select(DeletionRecord).where(DeletionRecord.server_id == sid)).first()
-
-    wiped = wait_for(record, what="the deletion record")
+    wiped = wait_for(lambda: _deletion_record(live, sid), what="the deletion record")
     assert wiped.volumes and wiped.started_at <= wiped.finished_at
     # The server leaves the desired list once its record is in; the next sweep ends the contract.
     def completed() -> bool:
@@ -148,3 +154,92 @@ def _terminated_on_day_37(live: LiveStack, clock: FixedClock, pool_id: int) -> N
     assert (use["assigned"], use["quarantined"]) == (0, 1)  # the address is released (Art. 20(8), 24(2))
     history = live.api("GET", f"/v1/addresses/{lease['ip']}/history").json()["holders"]
     assert [(h["server_id"], h["released_at"] is not None) for h in history] == [(sid, True)]
+
+
+# One recognisable 4 KiB block, 1 MiB into the disk: clear of the boot sector the firmware reads.
+MARKER_OFFSET = 1024 * 1024
+MARKER = b"dctest-e2e customer data ".ljust(4096, b"#")
+
+
+def _write_marker(path: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        assert os.pwrite(fd, MARKER, MARKER_OFFSET) == len(MARKER)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _disk_intact(stack: LiveStack, volumes: list[str]) -> bool:
+    """Every volume is still in the pool and the disk still holds the customer's bytes."""
+    if sorted(v for v in stack.volumes() if v in volumes) != volumes:
+        return False
+    with open(stack.volume_path(volumes[0]), "rb") as disk:
+        return os.pread(disk.fileno(), len(MARKER), MARKER_OFFSET) == MARKER
+
+
+def _stays(predicate: Callable[[], bool], *, seconds: float = 2.0) -> bool:
+    """True when `predicate` holds throughout `seconds` (several agent polls and watch wake-ups)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not predicate():
+            return False
+        time.sleep(0.2)
+    return predicate()
+
+
+def _confirm_is_refused(stack: LiveStack, tid: int, sid: str, *, tokens: tuple[str, ...]) -> None:
+    """Two-person rule: each token's confirmation is a 409 naming the rule, and nothing starts."""
+    for token in tokens:
+        refused = stack.api("POST", f"/v1/terminations/{tid}/confirm", token=token)
+        assert refused.status_code == 409, refused.text
+        assert "two-person rule" in refused.json()["detail"]
+    pending = stack.api("GET", f"/v1/terminations/{tid}").json()
+    assert (pending["confirmed_by"], pending["started_at"], pending["wipe_ordered_at"]) == (None, None, None)
+    assert stack.api("GET", f"/v1/servers/{sid}").json()["desired_state"] == "running"
+
+
+def test_insolvency_proposed_by_billing_wipes_nothing_until_a_second_operator_confirms(
+    live: LiveStack, clock: FixedClock
+) -> None:
+    contract_id, _, sid = _unpaid_contract_with_server(live)
+    volumes = sorted(v for v in live.volumes() if v.startswith(f"dcloud-{sid}-"))
+    assert volumes == [f"dcloud-{sid}-disk0"]
+    _write_marker(live.volume_path(volumes[0]))
+    billing = live.token_for(Role.BILLING, name="e2e-billing")
+    other_billing = live.token_for(Role.BILLING, name="e2e-billing-2")
+    operator = live.token_for(Role.OPERATOR, name="e2e-operator")
+
+    def kept(state: int = libvirt.VIR_DOMAIN_RUNNING) -> bool:
+        return live.domain_state(sid) == state and _disk_intact(live, volumes)
+
+    proposed = live.api("POST", f"/v1/contracts/{contract_id}/terminations", token=billing,
+                        json={"kind": "insolvency", "reason": "dctest: bankruptcy declared"})
+    assert proposed.status_code == 201, proposed.text
+    tid = proposed.json()["id"]
+    assert proposed.json()["confirmed_by"] is None and proposed.json()["started_at"] is None
+    assert _stays(kept), "a proposal alone stopped or wiped the server"
+    assert "terminate" not in {a["kind"] for a in _sweep(live, clock, DUE + timedelta(days=10))["applied"]}
+    assert _stays(kept), "the sweep acted on an unconfirmed proposal"
+
+    _confirm_is_refused(live, tid, sid, tokens=(billing, other_billing))
+    assert _contract_state(live, contract_id) == "active"
+    assert _stays(kept), "a refused confirmation changed the server"
+
+    confirmed = live.api("POST", f"/v1/terminations/{tid}/confirm", token=operator)
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["confirmed_by"] == "operator:e2e-operator"
+    assert _contract_state(live, contract_id) == "terminating"
+    off = (libvirt.VIR_DOMAIN_SHUTOFF, None)
+    wait_for(lambda: live.domain_state(sid) in off, what="domain off on confirm")
+    # Service ended, data kept: nothing is wiped before the customer's notice reached the relay.
+    assert _stays(lambda: kept(libvirt.VIR_DOMAIN_SHUTOFF)), "wiped before the notice reached the relay"
+
+    assert any("terminated" in s for s in deliver_notices_now(live.engine, clock()))
+    wait_for(lambda: live.domain_state(sid) is None, what="domain gone after the notice")
+    wait_for(lambda: not any(v.startswith(f"dcloud-{sid}") for v in live.volumes()), what="volumes gone")
+
+    wiped = wait_for(lambda: _deletion_record(live, sid), what="the deletion record")
+    assert sorted(v["name"] for v in wiped.volumes) == volumes
+    assert wiped.bytes_overwritten == sum(int(v["bytes_overwritten"]) for v in wiped.volumes)
+    assert wiped.bytes_overwritten >= len(MARKER)  # at least the customer's block was overwritten
