@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from controlplane.db import make_engine
 from controlplane.models import Contract, Customer, Host, Invoice, Server
-from controlplane.store_metadata import load_all_models
 from controlplane.terms.calendar import seoul_midnight
 from tests.utils.relay import Relay, running_relay
 
@@ -25,11 +21,8 @@ def noon(day: date) -> datetime:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/enforcement.db")
-    load_all_models().create_all(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    return sqlite_engine
 
 
 def make_world(session: Session, *, servers: int = 2, monthly_fee: int = 100_000,

@@ -15,10 +15,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from controlplane.db import make_engine
 from controlplane.models import Contract, Customer, Host, Invoice, Server
 from controlplane.services.policies import configure_policies, reset_policies
-from controlplane.store_metadata import load_all_models
 from controlplane.terms.calendar import seoul_midnight
 
 T0 = datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
@@ -65,11 +63,8 @@ def deployed(policy_file: Path) -> Path:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/policy.db")
-    load_all_models().create_all(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    return sqlite_engine
 
 
 def make_contract(session: Session, version: str, *, servers: int = 1, name: str = "예시") -> Contract:
