@@ -21,7 +21,7 @@ from controlplane.protocol import DeletionReport, HostObservedState, ObservedSer
 from controlplane.services import blocks as block_service
 from controlplane.services.agent_state import apply_observed_state, desired_state_for_host, desired_version
 from controlplane.services.servers import change_desired_state
-from tests.enforcement.conftest import make_world, noon
+from tests.utils.factories import make_host, make_server, make_world, noon
 from tests.utils.terminations import deliver_notices_now, start_policy_termination
 
 NOW = noon(date(2027, 3, 2))
@@ -80,13 +80,8 @@ def test_a_new_server_changes_the_version(engine: Engine) -> None:
 @pytest.mark.parametrize("action", ["suspend", "stop", "delete"])
 def test_a_server_action_changes_the_version(engine: Engine, action: str) -> None:
     with session_scope(engine) as session:  # no contract: a plain server may be deleted
-        host = Host(name="dctest-hv", libvirt_uri="test:///default", vcpus=8, memory_mib=8192,
-                    disk_gib=100, created_at=NOW)
-        session.add(host)
-        session.flush()
-        server = Server(name="plain", host_id=host.id or 0, vcpus=1, memory_mib=512, disk_gib=1,
-                        created_at=NOW, updated_at=NOW)
-        session.add(server)
+        host = make_host(session, "dctest-hv", libvirt_uri="test:///default")
+        server = make_server(session, host, name="plain")
     sid = server.id
 
     def act() -> None:

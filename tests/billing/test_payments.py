@@ -16,6 +16,7 @@ from controlplane.services.invoicing import generate_invoices
 from controlplane.services.payments import contract_unpaid_invoices, record_payment
 from controlplane.terms.calendar import YearMonth, seoul_midnight
 from tests.utils.api import make_api
+from tests.utils.factories import make_customer
 
 MakeCustomer = Callable[..., Customer]
 MakeContract = Callable[..., Contract]
@@ -160,17 +161,8 @@ def test_refund_deducts_arrears_first(
 def test_api_payment_key_repeat_returns_the_first_result(sqlite_engine: Engine) -> None:
     api = make_api(sqlite_engine)
     with Session(sqlite_engine) as session:
-        customer = Customer(
-            name="c",
-            email="c@example.kr",
-            address="a",
-            contact_name="n",
-            contact_phone="02-555-0101",
-            created_at=api.clock(),
-        )
-        session.add(customer)
+        customer_id = make_customer(session).id
         session.commit()
-        customer_id = customer.id
     body = {"customer_id": customer_id, "amount": 5_000}
     headers = {**api.headers("billing"), "Idempotency-Key": "pay-1"}
 

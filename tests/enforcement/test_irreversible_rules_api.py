@@ -16,8 +16,8 @@ from controlplane.db import make_engine, session_scope
 from controlplane.models import AuditEvent, Contract, Server, Termination
 from controlplane.models.auth import Role
 from controlplane.services import enforcement
-from tests.enforcement.conftest import make_invoice, make_world, noon
 from tests.utils.api import Api, make_api
+from tests.utils.factories import make_invoice, make_world, noon
 from tests.utils.terminations import deliver_notices_now
 
 TODAY = date(2027, 3, 2)  # the 2027-02-28 invoice of make_invoice is overdue

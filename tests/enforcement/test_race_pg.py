@@ -17,8 +17,8 @@ from controlplane.db import make_engine, session_scope
 from controlplane.models import Block, Contract, Server
 from controlplane.services import enforcement
 from controlplane.services.payments import record_payment
-from tests.enforcement.conftest import make_invoice, make_world, noon
 from tests.enforcement.test_nonpayment import DAY_31
+from tests.utils.factories import make_invoice, make_world, noon
 
 ROUNDS = 50
 pytestmark = pytest.mark.postgres

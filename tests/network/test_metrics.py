@@ -13,7 +13,7 @@ from controlplane.db import session_scope
 from network import metrics
 from network.pools import PoolSpec, create_pool
 from network.service import allocate_server_address, release_server_addresses
-from tests.network.conftest import make_host, make_server
+from tests.utils.factories import make_host, make_server
 
 
 @pytest.fixture

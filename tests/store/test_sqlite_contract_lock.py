@@ -13,7 +13,7 @@ from controlplane.errors import Conflict
 from controlplane.models import Contract
 from controlplane.services.contracts import approve_contract
 from controlplane.store_metadata import load_all_models
-from tests.enforcement.conftest import make_world
+from tests.utils.factories import make_world
 
 NOW = datetime(2027, 1, 5, 3, 0, tzinfo=UTC)
 
