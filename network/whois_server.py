@@ -20,8 +20,8 @@ from sqlmodel import Session
 from controlplane.config import Settings
 from controlplane.db import make_engine
 from controlplane.errors import InvalidInput
-from network import metrics
 from network.identity import OperatorIdentity, get_identity
+from network.metrics import WHOIS, WhoisCounters
 from network.registry import lookup
 from network.whois_format import format_error, format_no_match, format_record
 
@@ -90,8 +90,14 @@ def parse_query(raw: bytes, max_bytes: int) -> str:
 
 
 class WhoisService:
-    def __init__(self, engine: Engine, identity: OperatorIdentity, limits: WhoisLimits) -> None:
-        self.engine, self.identity, self.limits = engine, identity, limits
+    def __init__(
+        self,
+        engine: Engine,
+        identity: OperatorIdentity,
+        limits: WhoisLimits,
+        counters: WhoisCounters = WHOIS,
+    ) -> None:
+        self.engine, self.identity, self.limits, self.counters = engine, identity, limits, counters
         self.rate = RateLimiter(limits.burst, limits.per_second)
         self.active = 0
 
@@ -101,9 +107,9 @@ class WhoisService:
             with Session(self.engine) as session:
                 record = lookup(session, query, self.identity)
         except InvalidInput:
-            metrics.WHOIS_REFUSALS.labels(reason="malformed").inc()
+            self.counters.refusals.labels(reason="malformed").inc()
             return format_error(f"{query[:64]!r} is not an IP address or CIDR")
-        metrics.WHOIS_QUERIES.labels(result="match" if record else "no_match").inc()
+        self.counters.queries.labels(result="match" if record else "no_match").inc()
         if record is None:
             return format_no_match(query)
         return format_record(record, query, self.identity)
@@ -137,12 +143,12 @@ class WhoisService:
             try:
                 text = await self._respond(reader, source)
             except QueryRefused as refused:
-                metrics.WHOIS_REFUSALS.labels(reason=refused.reason).inc()
+                self.counters.refusals.labels(reason=refused.reason).inc()
                 text = format_error(refused.message)
                 unread = True
             except Exception:  # the client gets one line; the operator gets the traceback in the log
                 log.exception("whois query from %s failed", source)
-                metrics.WHOIS_REFUSALS.labels(reason="internal").inc()
+                self.counters.refusals.labels(reason="internal").inc()
                 text = format_error("internal error")
             writer.write(text.encode("utf-8"))
             with contextlib.suppress(ConnectionError):
@@ -192,11 +198,12 @@ def run_whois_server(
     identity: OperatorIdentity | None = None,
     limits: WhoisLimits | None = None,
     ready: threading.Event | None = None,
+    counters: WhoisCounters = WHOIS,
 ) -> None:
     """Serves WHOIS until `stop_event` is set (or forever); blocking, so callers run it in a thread."""
     own_engine = engine is None
     engine = engine or make_engine(settings.database_url)
-    service = WhoisService(engine, identity or get_identity(), limits or WhoisLimits())
+    service = WhoisService(engine, identity or get_identity(), limits or WhoisLimits(), counters)
     try:
         asyncio.run(
             serve(

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+from sqlalchemy import Engine
 
-from controlplane.db import make_engine
 from tests.utils.api import Api, make_api
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    engine = make_engine(f"sqlite:///{tmp_path}/api.db")
-    yield make_api(engine)
-    engine.dispose()
+def api(sqlite_engine: Engine) -> Api:
+    return make_api(sqlite_engine)

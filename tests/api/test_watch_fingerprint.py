@@ -7,25 +7,21 @@ served desired state changed (the change is real) and that the version changed w
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from controlplane.api.schemas.enforcement import BlockCreate
-from controlplane.db import make_engine, session_scope
+from controlplane.db import session_scope
 from controlplane.models import Host, Server
 from controlplane.protocol import DeletionReport, HostObservedState, ObservedServer, WipedVolume
 from controlplane.services import blocks as block_service
 from controlplane.services.agent_state import apply_observed_state, desired_state_for_host, desired_version
 from controlplane.services.servers import change_desired_state
-from controlplane.store_metadata import load_all_models
-from tests.enforcement.conftest import make_world, noon
-from tests.utils.pg import fresh_pg_database
+from tests.utils.factories import make_host, make_server, make_world, noon
 from tests.utils.terminations import deliver_notices_now, start_policy_termination
 
 NOW = noon(date(2027, 3, 2))
@@ -33,17 +29,9 @@ Snapshot = tuple[str, str]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest) -> Engine:
     """The same aggregates on both stores (SQLite by default, PostgreSQL in production)."""
-    with contextlib.ExitStack() as stack:
-        if request.param == "postgres":
-            url = stack.enter_context(fresh_pg_database())
-        else:
-            url = f"sqlite:///{tmp_path}/watch.db"
-        engine = make_engine(url)
-        stack.callback(engine.dispose)
-        load_all_models().create_all(engine)
-        yield engine
+    return request.getfixturevalue("pg_engine" if request.param == "postgres" else "sqlite_engine")  # type: ignore[no-any-return]
 
 
 def _world(engine: Engine, servers: int = 2) -> tuple[int, list[str]]:
@@ -92,13 +80,8 @@ def test_a_new_server_changes_the_version(engine: Engine) -> None:
 @pytest.mark.parametrize("action", ["suspend", "stop", "delete"])
 def test_a_server_action_changes_the_version(engine: Engine, action: str) -> None:
     with session_scope(engine) as session:  # no contract: a plain server may be deleted
-        host = Host(name="dctest-hv", libvirt_uri="test:///default", vcpus=8, memory_mib=8192,
-                    disk_gib=100, created_at=NOW)
-        session.add(host)
-        session.flush()
-        server = Server(name="plain", host_id=host.id or 0, vcpus=1, memory_mib=512, disk_gib=1,
-                        created_at=NOW, updated_at=NOW)
-        session.add(server)
+        host = make_host(session, "dctest-hv", libvirt_uri="test:///default")
+        server = make_server(session, host, name="plain")
     sid = server.id
 
     def act() -> None:

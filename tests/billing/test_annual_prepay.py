@@ -9,9 +9,8 @@ the fee for one year from the open date, so the year simply ends mid-March 2028 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -19,7 +18,6 @@ from sqlmodel import Session, col, select
 
 from controlplane.api.schemas.enforcement import TerminationCreate
 from controlplane.api.schemas.payments import PaymentCreate
-from controlplane.db import make_engine
 from controlplane.models import AddOn, Contract, Customer, FeePeriod, Invoice, InvoiceLine
 from controlplane.services.invoicing import generate_invoices, preview_invoice
 from controlplane.services.payments import record_payment
@@ -223,10 +221,8 @@ def test_preview_shows_the_prepayment_line_the_run_bills(sqlite_engine: Engine, 
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    engine = make_engine(f"sqlite:///{tmp_path}/prepay.db")
-    yield make_api(engine)
-    engine.dispose()
+def api(sqlite_engine: Engine) -> Api:
+    return make_api(sqlite_engine)
 
 
 def test_preview_over_the_api_matches_the_invoice(api: Api) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func
@@ -16,18 +15,18 @@ from controlplane.clock import FixedClock
 from controlplane.config import Settings
 from controlplane.db import make_engine
 from controlplane.models import Contract, Customer, Invoice
-from controlplane.store_metadata import load_all_models
 from scheduler.jobs.billing import invoice_previous_month
 from scheduler.registry import JobContext
 
 
 @pytest.fixture
 def store(
-    tmp_path: Path, customer_factory: Callable[..., Customer], contract_factory: Callable[..., Contract]
+    sqlite_store_url: str,
+    customer_factory: Callable[..., Customer],
+    contract_factory: Callable[..., Contract],
 ) -> tuple[str, int]:
-    url = f"sqlite:///{tmp_path}/cli.db"
+    url = sqlite_store_url
     engine = make_engine(url)
-    load_all_models().create_all(engine)
     with Session(engine) as session:
         contract = contract_factory(
             session, customer_factory(session), monthly_fee=310_000, term_start=date(2027, 3, 11)

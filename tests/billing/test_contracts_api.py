@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from controlplane.db import make_engine
 from controlplane.models import AuditEvent, Contract, Customer, Invoice, Notice
 from tests.utils.api import Api, make_api
 
@@ -25,10 +23,8 @@ CUSTOMER = {
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    engine = make_engine(f"sqlite:///{tmp_path}/contracts.db")
-    yield make_api(engine)
-    engine.dispose()
+def api(sqlite_engine: Engine) -> Api:
+    return make_api(sqlite_engine)
 
 
 def new_customer(api: Api, **overrides: Any) -> int:

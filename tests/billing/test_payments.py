@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from controlplane.api.schemas.payments import PaymentCreate
-from controlplane.db import make_engine
 from controlplane.models import Contract, CreditEntry, Customer, Invoice, InvoiceLine, Payment
 from controlplane.services.credits import credit_balance, refund_credit
 from controlplane.services.invoicing import generate_invoices
 from controlplane.services.payments import contract_unpaid_invoices, record_payment
 from controlplane.terms.calendar import YearMonth, seoul_midnight
 from tests.utils.api import make_api
+from tests.utils.factories import make_customer
 
 MakeCustomer = Callable[..., Customer]
 MakeContract = Callable[..., Contract]
@@ -159,21 +158,11 @@ def test_refund_deducts_arrears_first(
         assert credit_balance(session, customer_id) == 0
 
 
-def test_api_payment_key_repeat_returns_the_first_result(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/pay.db")
-    api = make_api(engine)
-    with Session(engine) as session:
-        customer = Customer(
-            name="c",
-            email="c@example.kr",
-            address="a",
-            contact_name="n",
-            contact_phone="02-555-0101",
-            created_at=api.clock(),
-        )
-        session.add(customer)
+def test_api_payment_key_repeat_returns_the_first_result(sqlite_engine: Engine) -> None:
+    api = make_api(sqlite_engine)
+    with Session(sqlite_engine) as session:
+        customer_id = make_customer(session).id
         session.commit()
-        customer_id = customer.id
     body = {"customer_id": customer_id, "amount": 5_000}
     headers = {**api.headers("billing"), "Idempotency-Key": "pay-1"}
 
@@ -187,13 +176,11 @@ def test_api_payment_key_repeat_returns_the_first_result(tmp_path: Path) -> None
     assert first.json()["credited"] == 5_000
     assert (missing.status_code, missing.json()["field"]) == (422, "Idempotency-Key")
     assert api.count(Payment) == 1
-    engine.dispose()
 
 
 @pytest.mark.parametrize(("field", "value"), [("amount", 0), ("amount", -5), ("customer_id", "x")])
-def test_api_bad_payment_is_422_naming_the_field(tmp_path: Path, field: str, value: object) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/pay.db")
-    api = make_api(engine)
+def test_api_bad_payment_is_422_naming_the_field(sqlite_engine: Engine, field: str, value: object) -> None:
+    api = make_api(sqlite_engine)
     headers = {**api.headers("billing"), "Idempotency-Key": "k"}
 
     response = api.client.post(
@@ -202,7 +189,6 @@ def test_api_bad_payment_is_422_naming_the_field(tmp_path: Path, field: str, val
 
     assert (response.status_code, response.json()["field"]) == (422, field)
     assert api.count(Payment) == 0
-    engine.dispose()
 
 
 def test_refund_without_credit_is_409(

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from controlplane.api.schemas.enforcement import TerminationCreate
-from controlplane.db import make_engine, session_scope
+from controlplane.db import session_scope
 from controlplane.models.billing import FeePeriod
 from controlplane.services import terminations as termination_service
 from controlplane.services.invoicing import generate_invoices
-from controlplane.store_metadata import load_all_models
 from controlplane.terms.calendar import YearMonth
-from tests.enforcement.conftest import make_world, noon
+from tests.utils.factories import make_world, noon
 
 
-def test_penalty_counts_a_partly_used_first_month_at_its_full_rate(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/penalty.db")
-    load_all_models().create_all(engine)
+def test_penalty_counts_a_partly_used_first_month_at_its_full_rate(sqlite_engine: Engine) -> None:
+    engine = sqlite_engine
     with session_scope(engine) as session:
         contract, _ = make_world(session, servers=0)
         contract.term_start, contract.term_end = date(2027, 1, 18), date(2028, 1, 17)

@@ -15,7 +15,7 @@ from controlplane.errors import InvalidInput
 from controlplane.models import InvoiceLine, Outage
 from controlplane.services import availability as service
 from controlplane.terms.calendar import YearMonth
-from tests.enforcement.conftest import make_world
+from tests.utils.factories import make_world
 
 MARCH = YearMonth(2027, 3)
 START = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)

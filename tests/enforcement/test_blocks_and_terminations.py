@@ -19,16 +19,10 @@ from controlplane.services import terminations as termination_service
 from controlplane.services.agent_state import desired_state_for_host
 from controlplane.services.extensions import approve_extension
 from controlplane.services.renewal import renew_contracts
-from tests.enforcement.conftest import (
-    deliver_notices,
-    make_invoice,
-    make_world,
-    noon,
-    terminate_by_two_operators,
-)
 from tests.enforcement.test_nonpayment import DAY_31, DUE, state_of, sweep
+from tests.utils.factories import make_invoice, make_world, noon
 from tests.utils.relay import Relay
-from tests.utils.terminations import deliver_notices_now
+from tests.utils.terminations import deliver_notices, deliver_notices_now, terminate_by_two_operators
 
 NOW = noon(date(2027, 3, 2))
 

@@ -3,34 +3,30 @@ deletion records only for servers ordered deleted, and credit counted as money p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from controlplane.db import make_engine, session_scope
+from controlplane.db import session_scope
 from controlplane.models import AuditEvent, Contract, Server, Termination
 from controlplane.models.auth import Role
 from controlplane.services import enforcement
-from tests.enforcement.conftest import make_invoice, make_world, noon
 from tests.utils.api import Api, make_api
+from tests.utils.factories import make_invoice, make_world, noon
 from tests.utils.terminations import deliver_notices_now
 
 TODAY = date(2027, 3, 2)  # the 2027-02-28 invoice of make_invoice is overdue
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    engine = make_engine(f"sqlite:///{tmp_path}/irreversible.db")
-    harness = make_api(engine)
+def api(sqlite_engine: Engine) -> Api:
+    harness = make_api(sqlite_engine)
     harness.clock.now = noon(TODAY)
     harness.tokens["operator-2"] = harness.token_for(Role.OPERATOR, name="second-operator")
-    yield harness
-    engine.dispose()
+    return harness
 
 
 def _contract(engine: Engine, *, unpaid: bool = True) -> tuple[int, list[str]]:

@@ -14,7 +14,7 @@ from controlplane.errors import InvalidInput
 from controlplane.models import AuditEvent, Block, Contract, Invoice, Notice, Server, Termination
 from controlplane.services import enforcement
 from controlplane.services.blocks import lift_nonpayment_if_paid
-from tests.enforcement.conftest import make_invoice, make_world, noon
+from tests.utils.factories import make_invoice, make_world, noon
 from tests.utils.terminations import deliver_notices_now
 
 DUE = date(2027, 2, 28)

@@ -17,22 +17,18 @@ from controlplane.db import make_engine, session_scope
 from controlplane.models import Block, Contract, Server
 from controlplane.services import enforcement
 from controlplane.services.payments import record_payment
-from controlplane.store_metadata import load_all_models
-from tests.enforcement.conftest import make_invoice, make_world, noon
 from tests.enforcement.test_nonpayment import DAY_31
-from tests.utils.pg import fresh_pg_database
+from tests.utils.factories import make_invoice, make_world, noon
 
 ROUNDS = 50
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_engine() -> Iterator[Engine]:
-    with fresh_pg_database() as url:
-        engine = make_engine(url, pool_size=4, max_overflow=4)
-        load_all_models().create_all(engine)
-        yield engine
-        engine.dispose()
+def pg_engine(pg_store_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_store_url, pool_size=4, max_overflow=4)
+    yield engine
+    engine.dispose()
 
 
 def _seed(engine: Engine) -> list[tuple[int, int, int]]:

@@ -1,21 +1,17 @@
-"""Fixtures for the network module: a store on SQLite or a private PostgreSQL database, and factories."""
+"""Fixtures for the network module: a store on SQLite or PostgreSQL, an API client, two WHOIS holders."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
 
-from controlplane.api.deps import hash_token
 from controlplane.clock import FixedClock
 from controlplane.main import create_app
-from controlplane.models import ApiToken, Contract, Customer, Host, Server
-from controlplane.terms.policy import DEFAULT_POLICY
+from tests.utils.factories import auth, make_contract, make_customer, make_host, make_server, make_token
 
 T0 = datetime(2027, 3, 1, 3, 0, tzinfo=UTC)
 
@@ -30,86 +26,6 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     """The store on both backends: the same behaviour must hold on each."""
     name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
     return request.getfixturevalue(name)
-
-
-def make_host(session: Session, name: str = "hv1") -> Host:
-    host = Host(
-        name=name, libvirt_uri="qemu:///system", vcpus=64, memory_mib=262144, disk_gib=4096, created_at=T0
-    )
-    session.add(host)
-    session.flush()
-    return host
-
-
-def make_customer(session: Session, **overrides: object) -> Customer:
-    fields: dict[str, object] = {
-        "name": "주식회사 예시클라우드",
-        "name_en": "Example Cloud Co., Ltd.",
-        "email": "ops@example.kr",
-        "address": "서울특별시 강남구 테헤란로 123, 7층",
-        "address_en": "7F, 123 Teheran-ro, Gangnam-gu, Seoul",
-        "address_district": "서울특별시 강남구",
-        "zip_code": "06133",
-        "contact_name": "김담당",
-        "contact_phone": "+82-2-555-0100",
-        "contact_email": "netadmin@example.kr",
-        "created_at": T0,
-    }
-    fields.update(overrides)
-    customer = Customer(**fields)  # type: ignore[arg-type]
-    session.add(customer)
-    session.flush()
-    return customer
-
-
-def make_contract(session: Session, customer: Customer, **overrides: object) -> Contract:
-    fields: dict[str, object] = {
-        "customer_id": customer.id,
-        "state": "active",
-        "plan": "standard",
-        "monthly_fee": 50000,
-        "desired_open_date": date(2027, 3, 1),
-        "terms_version": DEFAULT_POLICY.version,
-        "created_at": T0,
-        "updated_at": T0,
-    }
-    fields.update(overrides)
-    contract = Contract(**fields)  # type: ignore[arg-type]
-    session.add(contract)
-    session.flush()
-    return contract
-
-
-def make_server(session: Session, host: Host, contract: Contract | None = None, name: str = "web") -> Server:
-    assert host.id is not None
-    server = Server(
-        name=name,
-        host_id=host.id,
-        contract_id=contract.id if contract else None,
-        vcpus=1,
-        memory_mib=512,
-        disk_gib=10,
-        created_at=T0,
-        updated_at=T0,
-    )
-    session.add(server)
-    session.flush()
-    return server
-
-
-def make_token(engine: Engine, role: str, name: str | None = None) -> str:
-    """A bearer token of the role, stored hashed as the API expects; returns the plaintext."""
-    plaintext = f"dctest-{role}-{uuid.uuid4().hex}"
-    with Session(engine) as session:
-        session.add(
-            ApiToken(name=name or f"test-{role}", role=role, token_hash=hash_token(plaintext), created_at=T0)
-        )
-        session.commit()
-    return plaintext
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

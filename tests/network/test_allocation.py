@@ -19,7 +19,7 @@ from network.service import (
     attachments_for,
     release_server_addresses,
 )
-from tests.network.conftest import make_contract, make_customer, make_host, make_server
+from tests.utils.factories import make_contract, make_customer, make_host, make_server
 
 
 def _pool(session: Session, clock: FixedClock, cidr: str = "192.0.2.0/29", **kw: object) -> int:

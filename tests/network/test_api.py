@@ -13,7 +13,7 @@ from controlplane.clock import FixedClock
 from controlplane.db import session_scope
 from network.models import AddressPool, Disclosure
 from network.service import allocate_server_address, release_server_addresses
-from tests.network.conftest import make_contract, make_customer, make_host, make_server
+from tests.utils.factories import make_contract, make_customer, make_host, make_server
 
 POOL = {"name": "pub1", "cidr": "192.0.2.0/24", "network_name": "dctest-net", "gateway": "192.0.2.1"}
 Headers = dict[str, dict[str, str]]

@@ -47,10 +47,10 @@ def _active_addresses(engine: Engine) -> list[str]:
 
 
 def test_8_processes_x_200_allocations_no_address_twice_none_lost(
-    pg_engine: Engine, pg_url: str, clock: FixedClock, workers: Pool
+    pg_engine: Engine, pg_store_url: str, clock: FixedClock, workers: Pool
 ) -> None:
     pool_id = _pool(pg_engine, clock, "10.64.0.0/21")  # 2046 usable
-    results = _run(workers, pg_url, pool_id, each=200)
+    results = _run(workers, pg_store_url, pool_id, each=200)
     handed_out = [a for got, _ in results for a in got]
     assert [len(got) for got, _ in results] == [200] * 8
     assert len(handed_out) == len(set(handed_out)) == 1600
@@ -62,10 +62,10 @@ def test_8_processes_x_200_allocations_no_address_twice_none_lost(
 
 
 def test_contended_exhaustion_hands_out_every_address_exactly_once(
-    pg_engine: Engine, pg_url: str, clock: FixedClock, workers: Pool
+    pg_engine: Engine, pg_store_url: str, clock: FixedClock, workers: Pool
 ) -> None:
     pool_id = _pool(pg_engine, clock, "10.65.0.0/24")  # 254 usable, 320 asked for
-    results = _run(workers, pg_url, pool_id, each=40)
+    results = _run(workers, pg_store_url, pool_id, each=40)
     handed_out = [a for got, _ in results for a in got]
     assert len(handed_out) == len(set(handed_out)) == 254
     assert sum(exhausted for _, exhausted in results) == 320 - 254

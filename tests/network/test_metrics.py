@@ -10,16 +10,21 @@ from sqlalchemy import Engine
 
 from controlplane.clock import FixedClock
 from controlplane.db import session_scope
-from network import metrics
+from network.metrics import WhoisCounters, register_network_metrics
 from network.pools import PoolSpec, create_pool
 from network.service import allocate_server_address, release_server_addresses
-from tests.network.conftest import make_host, make_server
+from tests.utils.factories import make_host, make_server
 
 
 @pytest.fixture
-def registry(sqlite_engine: Engine, clock: FixedClock) -> CollectorRegistry:
+def whois() -> WhoisCounters:
+    return WhoisCounters()
+
+
+@pytest.fixture
+def registry(sqlite_engine: Engine, clock: FixedClock, whois: WhoisCounters) -> CollectorRegistry:
     registry = CollectorRegistry()
-    metrics.register_network_metrics(registry, sqlite_engine, clock)
+    register_network_metrics(registry, sqlite_engine, clock, whois=whois)
     return registry
 
 
@@ -46,18 +51,17 @@ def test_pool_gauges_follow_assignments_and_quarantine(
     assert registry.get_sample_value("dcloud_ip_pool_quarantined", labels) == 0
 
 
-def test_whois_counters_are_exposed(registry: CollectorRegistry) -> None:
-    before = registry.get_sample_value("dcloud_whois_refusals_total", {"reason": "oversize"}) or 0.0
-    metrics.WHOIS_REFUSALS.labels(reason="oversize").inc()
-    assert registry.get_sample_value("dcloud_whois_refusals_total", {"reason": "oversize"}) == before + 1
+def test_whois_counters_are_exposed(registry: CollectorRegistry, whois: WhoisCounters) -> None:
+    whois.refusals.labels(reason="oversize").inc()
+    assert registry.get_sample_value("dcloud_whois_refusals_total", {"reason": "oversize"}) == 1
 
 
 def test_exposition_passes_promtool(
-    registry: CollectorRegistry, sqlite_engine: Engine, clock: FixedClock
+    registry: CollectorRegistry, sqlite_engine: Engine, clock: FixedClock, whois: WhoisCounters
 ) -> None:
     with session_scope(sqlite_engine) as s:
         create_pool(s, spec=PoolSpec(name="pub", cidr="192.0.2.0/24", network_name="n"), at=clock())
-    metrics.WHOIS_QUERIES.labels(result="match").inc()
+    whois.queries.labels(result="match").inc()
     text = generate_latest(registry)
     assert b"dcloud_ip_pool_size" in text and b"dcloud_whois_queries_total" in text
     checked = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, check=False)

@@ -13,7 +13,7 @@ from controlplane.clock import FixedClock
 from controlplane.db import session_scope
 from network.pools import PoolSpec, create_pool
 from network.service import allocate_server_address
-from tests.network.conftest import make_contract, make_customer, make_host, make_server
+from tests.utils.factories import make_contract, make_customer, make_host, make_server
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 EVENT_ACTIONS = {

@@ -9,10 +9,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from controlplane.config import Settings
-from network import metrics
+from network.metrics import WhoisCounters
 from network.whois_server import RateLimiter, WhoisLimits, parse_query, run_whois_server
 
 
@@ -22,12 +23,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(engine: Engine, limits: WhoisLimits) -> Iterator[int]:
+def _start(engine: Engine, limits: WhoisLimits, registry: CollectorRegistry | None = None) -> Iterator[int]:
+    """A server on a free port, counting into its own counters (exposed by `registry` when given)."""
     port, stop, ready = _free_port(), threading.Event(), threading.Event()
     thread = threading.Thread(
         target=run_whois_server,
         args=(Settings(whois_port=port), stop),
-        kwargs={"engine": engine, "limits": limits, "ready": ready},
+        kwargs={"engine": engine, "limits": limits, "ready": ready, "counters": WhoisCounters(registry)},
         daemon=True,
     )
     thread.start()
@@ -40,8 +42,16 @@ def _start(engine: Engine, limits: WhoisLimits) -> Iterator[int]:
 
 
 @pytest.fixture
-def whois_port(sqlite_engine: Engine, two_holders: dict[str, str]) -> Iterator[int]:
-    yield from _start(sqlite_engine, WhoisLimits(read_timeout_s=0.5, burst=1000))
+def registry() -> CollectorRegistry:
+    """Where the WHOIS server of the test exposes its counters."""
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def whois_port(
+    sqlite_engine: Engine, two_holders: dict[str, str], registry: CollectorRegistry
+) -> Iterator[int]:
+    yield from _start(sqlite_engine, WhoisLimits(read_timeout_s=0.5, burst=1000), registry)
 
 
 def _whois(port: int, query: str) -> str:
@@ -88,28 +98,39 @@ def test_unknown_address_is_a_clear_no_match(whois_port: int) -> None:
     assert "No match for 203.0.113.50" in out
 
 
+def test_the_server_counts_what_it_answered(
+    whois_port: int, two_holders: dict[str, str], registry: CollectorRegistry
+) -> None:
+    for query in (two_holders["public"], two_holders["private"], "203.0.113.50"):
+        _raw(whois_port, f"{query}\r\n".encode())
+    assert registry.get_sample_value("dcloud_whois_queries_total", {"result": "match"}) == 2
+    assert registry.get_sample_value("dcloud_whois_queries_total", {"result": "no_match"}) == 1
+
+
 def test_cidr_query_inside_a_pool_answers_with_the_pool(whois_port: int) -> None:
     out = _whois(whois_port, "192.0.2.0/24")
     assert "192.0.2.0 - 192.0.2.255 (/24)" in out and "ISP" in out
 
 
 @pytest.mark.parametrize(
-    ("payload", "expected"),
+    ("payload", "expected", "reason"),
     [
-        (b"x" * 300 + b"\r\n", "longer than 256 bytes"),
-        (b"\x00\x01\xff\xfe\r\n", "printable ASCII"),
-        (b"192.0.2.2\r\nDROP TABLE\r\n", "exactly one query line"),
-        (b"192.0.2.2\rinjected\r\n", "exactly one query line"),
-        (b"not an address\r\n", "is not an IP address or CIDR"),
-        (b"\r\n", "empty query"),
+        (b"x" * 300 + b"\r\n", "longer than 256 bytes", "oversize"),
+        (b"\x00\x01\xff\xfe\r\n", "printable ASCII", "binary"),
+        (b"192.0.2.2\r\nDROP TABLE\r\n", "exactly one query line", "crlf_injection"),
+        (b"192.0.2.2\rinjected\r\n", "exactly one query line", "crlf_injection"),
+        (b"not an address\r\n", "is not an IP address or CIDR", "malformed"),
+        (b"\r\n", "empty query", "empty"),
     ],
 )
 def test_garbage_gets_one_error_line_never_a_traceback(
-    whois_port: int, payload: bytes, expected: str
+    whois_port: int, registry: CollectorRegistry, payload: bytes, expected: str, reason: str
 ) -> None:
     out = _raw(whois_port, payload)
     assert out.startswith("% Error:") and expected in out
     assert out.count("\n") == 1 and "Traceback" not in out
+    assert registry.get_sample_value("dcloud_whois_refusals_total", {"reason": reason}) == 1
+    assert registry.get_sample_value("dcloud_whois_queries_total", {"result": "match"}) is None
 
 
 def test_silent_client_is_cut_off_after_the_read_timeout(whois_port: int) -> None:
@@ -118,13 +139,15 @@ def test_silent_client_is_cut_off_after_the_read_timeout(whois_port: int) -> Non
     assert "no query within" in out and time.monotonic() - started < 5
 
 
-def test_rate_limit_per_source(sqlite_engine: Engine, two_holders: dict[str, str]) -> None:
-    before = metrics.WHOIS_REFUSALS.labels(reason="rate_limited")._value.get()
-    for port in _start(sqlite_engine, WhoisLimits(burst=3, per_second=0.01)):
+def test_rate_limit_per_source(
+    sqlite_engine: Engine, two_holders: dict[str, str], registry: CollectorRegistry
+) -> None:
+    for port in _start(sqlite_engine, WhoisLimits(burst=3, per_second=0.01), registry):
         answers = [_raw(port, b"203.0.113.1\r\n") for _ in range(5)]
     assert ["No match" in a for a in answers] == [True, True, True, False, False]
     assert "too many queries" in answers[-1]
-    assert metrics.WHOIS_REFUSALS.labels(reason="rate_limited")._value.get() - before == 2
+    assert registry.get_sample_value("dcloud_whois_refusals_total", {"reason": "rate_limited"}) == 2
+    assert registry.get_sample_value("dcloud_whois_queries_total", {"result": "no_match"}) == 3
 
 
 def test_connection_cap(sqlite_engine: Engine, two_holders: dict[str, str]) -> None:

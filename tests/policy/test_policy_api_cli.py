@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine
 
 from controlplane.cli import main
-from tests.policy.conftest import SLOW, SLOW_VERSION, write_policy_file
 from tests.utils.api import make_api
+from tests.utils.policies import SLOW, SLOW_VERSION, write_policy_file
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,7 +23,7 @@ from controlplane.services.policies import (
     policy_for,
 )
 from controlplane.terms.policy import DEFAULT_POLICY
-from tests.policy.conftest import SLOW, SLOW_VERSION, write_policy_file
+from tests.utils.policies import SLOW, SLOW_VERSION, write_policy_file
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,14 +21,15 @@ from controlplane.services.terminations import request_termination
 from controlplane.terms.calendar import YearMonth, seoul_midnight
 from network.pools import PoolSpec, create_pool
 from network.service import PoolExhausted, allocate_server_address, release_server_addresses
-from tests.policy.conftest import DEFAULT_VERSION, SLOW_VERSION, make_contract, make_invoice
+from tests.utils.factories import make_invoice, make_world
+from tests.utils.policies import DEFAULT_VERSION, SLOW_VERSION
 
 DUE = date(2027, 2, 28)
 
 
 def _pay(engine: Engine, version: str, on: date) -> list[LateFee]:
     with session_scope(engine) as session:
-        contract = make_contract(session, version)
+        contract, _ = make_world(session, servers=1, terms_version=version)
         make_invoice(session, contract, due=DUE, total=100_000)
         customer_id = contract.customer_id
     with Session(engine, expire_on_commit=False) as session:
@@ -69,7 +70,8 @@ def test_invoices_are_dated_by_the_pinned_version_and_an_unknown_one_fails_alone
     engine: Engine, deployed: Path
 ) -> None:
     with session_scope(engine) as session:
-        ids = {v: make_contract(session, v, name=v).id for v in (DEFAULT_VERSION, SLOW_VERSION, "1999-01")}
+        versions = (DEFAULT_VERSION, SLOW_VERSION, "1999-01")
+        ids = {v: make_world(session, servers=1, terms_version=v)[0].id for v in versions}
     now = datetime(2027, 4, 1, 3, tzinfo=UTC)
     report = generate_invoices(engine, month=YearMonth(2027, 3), as_of=date(2027, 4, 1), now=now)
     assert (report.created, report.failed) == (2, 1)
@@ -83,7 +85,7 @@ def test_invoices_are_dated_by_the_pinned_version_and_an_unknown_one_fails_alone
 def _request(engine: Engine, version: str, notice_days: int) -> None:
     now = datetime(2027, 3, 2, 3, tzinfo=UTC)
     with session_scope(engine) as session:
-        contract_id = make_contract(session, version, name=version).id or 0
+        contract_id = make_world(session, servers=1, terms_version=version)[0].id or 0
     with Session(engine, expire_on_commit=False) as session:
         request = TerminationCreate(kind="customer_request", reason="moving",
                                     effective_on=date(2027, 3, 2) + timedelta(days=notice_days))
@@ -106,7 +108,8 @@ def test_released_address_rests_by_its_releasing_contracts_version(engine: Engin
     with session_scope(engine) as s:
         create_pool(s, spec=PoolSpec(name="dctest-p", cidr="192.0.2.0/29", network_name="dctest-net",
                                      gateway="192.0.2.1"), at=t0)
-        slow, default = make_contract(s, SLOW_VERSION), make_contract(s, DEFAULT_VERSION, servers=4)
+        slow, _ = make_world(s, servers=1, terms_version=SLOW_VERSION)
+        default, _ = make_world(s, servers=4, terms_version=DEFAULT_VERSION)
         servers = list(s.exec(select(Server).where(Server.contract_id.in_([slow.id, default.id]))  # type: ignore[union-attr]
                               .order_by(Server.contract_id)).all())
         addresses = [allocate_server_address(s, server=srv, at=t0).address for srv in servers]  # type: ignore[union-attr]

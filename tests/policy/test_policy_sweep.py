@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 from controlplane.db import session_scope
 from controlplane.models import AuditEvent, Block, Contract, Server
 from controlplane.services import enforcement
-from tests.policy.conftest import DEFAULT_VERSION, SLOW_VERSION, make_contract, make_invoice, noon
+from tests.utils.factories import make_invoice, make_world, noon
+from tests.utils.policies import DEFAULT_VERSION, SLOW_VERSION
 
 DUE = date(2027, 2, 28)
 
@@ -29,7 +30,7 @@ def seed(engine: Engine, *versions: str) -> list[int]:
     with session_scope(engine) as session:
         ids = []
         for version in versions:
-            contract = make_contract(session, version, name=f"c-{version}")
+            contract, _ = make_world(session, servers=1, terms_version=version)
             make_invoice(session, contract, due=DUE)
             ids.append(contract.id or 0)
         return ids

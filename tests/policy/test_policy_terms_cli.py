@@ -15,7 +15,7 @@ from controlplane.cli import main
 from controlplane.terms.late_fee import late_fee
 from controlplane.terms.overdue import latest_extension_date, nonpayment_deadlines
 from controlplane.terms.policy import DEFAULT_POLICY, Policy
-from tests.policy.conftest import SLOW, SLOW_VERSION
+from tests.utils.policies import SLOW, SLOW_VERSION
 
 # In force from 2026-07-01: restriction 45 days after due, late fee 12/1000 a month.
 SLOW_POLICY = Policy.from_dict(SLOW)

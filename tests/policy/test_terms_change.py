@@ -19,8 +19,9 @@ from controlplane.services.policies import PolicyFileInvalid, load_policy_file, 
 from controlplane.services.renewal import renew_contracts
 from controlplane.services.terms_changes import accept_version, announce_terms_changes, object_to_version
 from controlplane.terms.policy import Policy
-from tests.policy.conftest import DEFAULT_VERSION, make_contract, noon, write_policy_file
 from tests.utils.api import Api, make_api
+from tests.utils.factories import make_world, noon
+from tests.utils.policies import DEFAULT_VERSION, write_policy_file
 from tests.utils.terminations import deliver_notices_now
 
 NEW = Policy(version="2028-01", effective_from=date(2028, 1, 1), announced_on=date(2027, 11, 15),
@@ -35,7 +36,7 @@ def announced() -> None:
 
 def _contract(engine: Engine, version: str = DEFAULT_VERSION) -> int:
     with session_scope(engine) as session:
-        return make_contract(session, version).id or 0
+        return make_world(session, servers=1, terms_version=version)[0].id or 0
 
 
 def _object(engine: Engine, contract_id: int, on: date) -> None:

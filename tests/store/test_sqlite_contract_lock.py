@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
-from controlplane.db import make_engine, session_scope
+from controlplane.db import session_scope
 from controlplane.errors import Conflict
 from controlplane.models import Contract
 from controlplane.services.contracts import approve_contract
-from controlplane.store_metadata import load_all_models
-from tests.enforcement.conftest import make_world
+from tests.utils.factories import make_world
 
 NOW = datetime(2027, 1, 5, 3, 0, tzinfo=UTC)
 
 
-def test_two_simultaneous_approvals_of_one_contract_on_sqlite_one_wins(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/race.db")
-    load_all_models().create_all(engine)
+def test_two_simultaneous_approvals_of_one_contract_on_sqlite_one_wins(sqlite_engine: Engine) -> None:
+    engine = sqlite_engine
     with session_scope(engine) as session:
         contract, _ = make_world(session, servers=0, state="applied")
         contract_id = contract.id or 0

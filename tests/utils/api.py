@@ -15,7 +15,6 @@ from controlplane.config import Settings
 from controlplane.main import create_app
 from controlplane.models.auth import Role
 from controlplane.services.tokens import issue_token
-from controlplane.store_metadata import load_all_models
 
 T0 = datetime(2027, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -86,8 +85,7 @@ class Api:
 
 
 def make_api(engine: Engine, *, settings: Settings | None = None) -> Api:
-    """Tables from the models (fast); the migration tests check that migrations give the same schema."""
-    load_all_models().create_all(engine)
+    """The app on `engine`, a store that already has its tables (the `sqlite_engine`/`pg_engine` fixtures)."""
     clock = FixedClock(T0)
     settings = settings or Settings(
         database_url=str(engine.url), heartbeat_interval_s=30, heartbeat_missed_limit=2

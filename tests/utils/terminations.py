@@ -1,4 +1,4 @@
-"""Terminations in tests: the automatic nonpayment path started at once, its notice delivered for real."""
+"""Terminations in tests: the nonpayment path, the two-person path, notices delivered for real."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from controlplane.api.schemas.enforcement import TerminationCreate
 from controlplane.clock import FixedClock
 from controlplane.notify import LoggingSmsProvider
 from controlplane.services import terminations as termination_service
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.notices import deliver_due_notices
-from tests.utils.relay import running_relay
+from tests.utils.relay import Relay, running_relay
 
 
 def start_policy_termination(engine: Engine, contract_id: int, now: datetime) -> int:
@@ -32,3 +33,23 @@ def deliver_notices_now(engine: Engine, now: datetime) -> list[str]:
     with running_relay() as relay:
         deliver_due_notices(engine, relay.sender(), LoggingSmsProvider(), FixedClock(now))
         return relay.subjects_sent()
+
+
+def terminate_by_two_operators(engine: Engine, contract_id: int, *, kind: str, reason: str,
+                               now: datetime) -> int:
+    """Billing proposes an ex-officio or insolvency termination, a different operator confirms it."""
+    with Session(engine) as session:
+        proposed = termination_service.request_termination(
+            session, contract_id=contract_id, now=now, actor="billing:park", token_id=101,
+            request=TerminationCreate(kind=kind, reason=reason))  # type: ignore[arg-type]
+        termination_id = proposed.id or 0
+    with Session(engine) as session:
+        confirmer = termination_service.Confirmer(actor="operator:lee", role="operator", token_id=202)
+        termination_service.confirm_termination(session, termination_id=termination_id, now=now,
+                                                confirmer=confirmer)
+    return termination_id
+
+
+def deliver_notices(engine: Engine, relay: Relay, now: datetime) -> None:
+    """Runs the outbox once against a real SMTP relay, as the notice-delivery job does."""
+    deliver_due_notices(engine, relay.sender(), LoggingSmsProvider(), FixedClock(now))

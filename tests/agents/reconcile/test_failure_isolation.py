@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libvirt
 from lxml import etree
+from prometheus_client import CollectorRegistry
 
 from agents.driver import LibvirtDriver
 from agents.journal import DeletionJournal
@@ -27,8 +28,8 @@ def test_a_failing_server_does_not_stop_the_others(test_conn, run_id, make_serve
     source = MemorySource([blocked, healthy])
     driver = LibvirtDriver(test_conn, pool_name=run_id, pool_path=f"/{run_id}", stop_timeout_s=1.0)
     driver.ensure_pool()
-    metrics = AgentMetrics()
-    reconciler = Reconciler(driver, source, DeletionJournal(tmp_path), metrics)
+    registry = CollectorRegistry()
+    reconciler = Reconciler(driver, source, DeletionJournal(tmp_path), AgentMetrics(registry))
     squatter = test_conn.defineXML(_foreign_xml(driver.domain_name(blocked.id)))
 
     result = reconciler.run_once()
@@ -38,5 +39,5 @@ def test_a_failing_server_does_not_stop_the_others(test_conn, run_id, make_serve
     assert squatter.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF  # not ours: never started or redefined
     states = {s.id: s.state for s in source.reports[-1].servers}
     assert states == {blocked.id: "error", healthy.id: "running"}
-    assert metrics.reconcile_errors.labels(kind="libvirt")._value.get() == 1
+    assert registry.get_sample_value("dcloud_agent_reconcile_errors_total", {"kind": "libvirt"}) == 1
     assert driver.domain_name(blocked.id) in {o.domain_name for o in source.reports[-1].orphans}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libvirt
 import pytest
+from prometheus_client import CollectorRegistry
 
 from agents.journal import STEP_DESTROY
 from tests.agents.reconcile.helpers import domain_state
@@ -51,7 +52,10 @@ def test_no_wipe_unless_still_deleted_at_wipe_time(
     entry = reconciler.journal.load(server.id)
     assert entry is not None and entry.done(STEP_DESTROY) and entry.wiped == {}
     assert result.errors == {}
-    assert reconciler.metrics.reconcile_errors.labels(kind="wipe_not_confirmed")._value.get() == 1
+    registry = CollectorRegistry()
+    registry.register(reconciler.metrics)
+    errors = registry.get_sample_value("dcloud_agent_reconcile_errors_total", {"kind": "wipe_not_confirmed"})
+    assert errors == 1
 
 
 def test_delete_cancelled_before_wipe_brings_the_server_back(qemu_conn, make_server, make_reconciler) -> None:
