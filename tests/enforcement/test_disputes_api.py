@@ -3,30 +3,26 @@ part; an answer within 7 days upholds (restriction never before 7 full days afte
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from controlplane.db import make_engine, session_scope
+from controlplane.db import session_scope
 from controlplane.models import Contract, Invoice, Server
 from controlplane.services import enforcement
-from tests.enforcement.conftest import make_invoice, make_world, noon
 from tests.utils.api import Api, make_api
+from tests.utils.factories import make_invoice, make_world, noon
 
 SENT = datetime(2027, 2, 5, 1, 0, tzinfo=UTC)  # 10:00 in Seoul: the 15 days are Feb 6 .. Feb 20
 DUE = date(2027, 2, 28)
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    engine = make_engine(f"sqlite:///{tmp_path}/disputes.db")
-    harness = make_api(engine)
-    yield harness
-    engine.dispose()
+def api(sqlite_engine: Engine) -> Api:
+    return make_api(sqlite_engine)
 
 
 def _invoice(api: Api) -> tuple[int, int]:
