@@ -112,6 +112,8 @@ class LateFee(SQLModel, table=True):
     overdue_days: int
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     billed_on_invoice_id: int | None = Field(default=None, foreign_key="invoices.id")
+    # The last overdue day this row covers (accrual rows); None on rows of the part of a payment paid late.
+    accrued_through: date | None = None
 
 
 class CreditEntry(SQLModel, table=True):

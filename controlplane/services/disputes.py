@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.billing import CreditEntry, Invoice, InvoiceLine
@@ -161,14 +161,3 @@ def list_disputes(session: Session, *, open_only: bool = False, limit: int = 100
     if open_only:
         query = query.where(col(Dispute.answered_at).is_(None))
     return list(session.exec(query.order_by(col(Dispute.id)).limit(limit)).all())
-
-
-def open_disputed_amounts(session: Session, invoice_ids: list[int]) -> dict[int, int]:
-    """The amount under open dispute per invoice: it stops the restriction and late-fee clocks."""
-    if not invoice_ids:
-        return {}
-    rows = session.exec(select(Dispute.invoice_id, func.sum(Dispute.amount))
-                        .where(col(Dispute.invoice_id).in_(invoice_ids),
-                               col(Dispute.answered_at).is_(None))
-                        .group_by(col(Dispute.invoice_id))).all()
-    return {int(i): int(a or 0) for i, a in rows}

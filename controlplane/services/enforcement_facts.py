@@ -21,7 +21,7 @@ from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block, Termination
 from controlplane.models.server import DeletionRecord, DesiredState, Server
 from controlplane.services.credits import credit_balances
-from controlplane.services.disputes import open_disputed_amounts
+from controlplane.services.dispute_holds import open_disputed_amounts
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.policy import Policy
 

@@ -63,7 +63,8 @@ def billable_contract_ids(session: Session, month: YearMonth) -> list[int]:
     )
     ended_before = exists().where(
         and_(
-            col(Termination.contract_id) == col(Contract.id), col(Termination.effective_on) < month.first_day
+            col(Termination.contract_id) == col(Contract.id), col(Termination.effective_on) < month.first_day,
+            *_in_effect(),
         )
     )
     query = (
@@ -73,6 +74,12 @@ def billable_contract_ids(session: Session, month: YearMonth) -> list[int]:
         .order_by(col(Contract.id))
     )
     return [i for i in session.exec(query).all() if i is not None]
+
+
+def _in_effect() -> tuple[Any, ...]:
+    """A termination ends billing only once it is decided: confirmed (a customer's own request is at once)
+    and not withdrawn; a proposal awaiting its second operator changes nothing yet."""
+    return (col(Termination.confirmed_by).is_not(None), col(Termination.withdrawn_at).is_(None))
 
 
 def _among(column: Any, contract_ids: list[int]) -> Any:
@@ -134,7 +141,7 @@ def _contracts(session: Session, contract_ids: list[int]) -> dict[int, ContractF
     ends: dict[int, date] = dict(
         session.exec(  # type: ignore[arg-type]
             select(col(Termination.contract_id), col(Termination.effective_on)).where(
-                _among(Termination.contract_id, contract_ids)
+                _among(Termination.contract_id, contract_ids), *_in_effect()
             )
         ).all()
     )

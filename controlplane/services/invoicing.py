@@ -22,12 +22,15 @@ from controlplane.db import session_scope
 from controlplane.errors import InvalidInput, NotFound
 from controlplane.models.billing import CreditEntry, Invoice, InvoiceLine, LateFee
 from controlplane.models.customer import Contract, Customer
+from controlplane.models.enforcement import Termination
 from controlplane.notify.messages import invoice_notice
 from controlplane.services.audit import record_change
+from controlplane.services.contract_lock import lock_contract
 from controlplane.services.credits import credit_balances
 from controlplane.services.inserts import insert_ignoring_conflicts, table_of
 from controlplane.services.invoice_drafts import ContractInvoice, ExtraLine, compute_invoice
 from controlplane.services.invoice_facts import ContractFacts, billable_contract_ids, load_facts
+from controlplane.services.late_fees import accrue_contract_late_fees
 from controlplane.services.notices import ContactInfo, invoice_notice_key, notice_rows, queue_notice_rows
 from controlplane.services.policies import policy_for
 from controlplane.terms.calendar import YearMonth
@@ -83,6 +86,7 @@ def generate_invoices(
     report = InvoiceRunReport(str(month))
     with session_scope(engine) as session:
         ids = billable_contract_ids(session, month)
+    _accrue_late_fees(engine, ids, month)
     for start in range(0, len(ids), chunk_size):
         with session_scope(engine) as session:
             _run_chunk(session, ids[start : start + chunk_size], month, now, report)
@@ -101,16 +105,51 @@ def generate_invoices(
 
 
 def preview_invoice(session: Session, *, contract_id: int, month: YearMonth) -> ContractInvoice | None:
-    """The dry run: the invoice the run would create for this contract and month, nothing written."""
-    facts = load_facts(session, [contract_id])
-    if contract_id not in facts:
-        raise NotFound(f"no contract {contract_id}", field="contract_id")
-    balances = credit_balances(session, [facts[contract_id].customer_id])
-    extras = _extra_lines(session, [contract_id], month)
+    """The dry run: the invoice the run would create for this contract and month, nothing written (the
+    month's late-fee accrual is computed inside a savepoint that is rolled back)."""
+    savepoint = session.begin_nested()
     try:
-        return _compute(facts[contract_id], month, balances, extras)
-    except TermsError as exc:
-        raise InvalidInput(exc.message, field=exc.field) from exc
+        _accrue_contract(session, contract_id, month)
+        facts = load_facts(session, [contract_id])
+        if contract_id not in facts:
+            raise NotFound(f"no contract {contract_id}", field="contract_id")
+        balances = credit_balances(session, [facts[contract_id].customer_id])
+        extras = _extra_lines(session, [contract_id], month)
+        try:
+            return _compute(facts[contract_id], month, balances, extras)
+        except TermsError as exc:
+            raise InvalidInput(exc.message, field=exc.field) from exc
+    finally:
+        savepoint.rollback()
+
+
+def _accrue_late_fees(engine: Engine, ids: list[int], month: YearMonth) -> None:
+    """Art. 34, 33(2): the invoice for `month` carries the late fee accrued through its last day (through
+    the last day of service on a final statement) on every invoice still unpaid then; one contract lock
+    and transaction each, so a payment on the same contract is ordered against it."""
+    if not ids:
+        return
+    with Session(engine) as session:
+        owing = sorted(set(session.exec(
+            select(Invoice.contract_id).where(col(Invoice.contract_id).in_(ids),
+                                              col(Invoice.paid_amount) < col(Invoice.total),
+                                              col(Invoice.due_date) < month.last_day)).all()))
+    for contract_id in owing:
+        with session_scope(engine) as session:
+            _accrue_contract(session, contract_id, month)
+
+
+def _accrue_contract(session: Session, contract_id: int, month: YearMonth) -> None:
+    contract = lock_contract(session, contract_id)
+    ended: date | None = session.exec(select(col(Termination.effective_on)).where(
+        Termination.contract_id == contract_id, col(Termination.confirmed_by).is_not(None),
+        col(Termination.withdrawn_at).is_(None))).first()
+    through = month.last_day if ended is None or ended > month.last_day else ended
+    try:
+        policy = policy_for(contract.terms_version)
+    except TermsError:
+        return  # an unknown pinned version is reported by the run itself; nothing is accrued on a guess
+    accrue_contract_late_fees(session, contract_id, through=through, policy=policy)
 
 
 def _compute(

@@ -85,7 +85,8 @@ def renew_contract(session: Session, contract_id: int, *, as_of: date, now: date
     contract = lock_contract(session, contract_id)
     if contract.state not in _RENEWABLE or contract.term_start is None or contract.term_end is None:
         return False
-    requested = session.exec(select(Termination.id).where(Termination.contract_id == contract_id)).first()
+    requested = session.exec(select(Termination.id).where(Termination.contract_id == contract_id,
+                                                          col(Termination.withdrawn_at).is_(None))).first()
     before, old_version = contract_snapshot(contract), contract.terms_version
     months = 12 * policy_for(contract.terms_version).base_term_years
     term, version, clause = Term(contract.term_start, contract.term_end, months), old_version, ""

@@ -1,4 +1,4 @@
-"""Settling invoices with money (a payment or credit): oldest first, late fee on what was paid late."""
+"""Settling invoices with money (a payment or credit): oldest first, carrying the late fee accrued so far."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from controlplane.models.billing import Invoice, LateFee
 from controlplane.models.customer import Contract
+from controlplane.services.late_fees import accrue_late_fee
 from controlplane.services.policies import pinned_policy
-from controlplane.terms.late_fee import late_fee
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +43,8 @@ def settle_invoices(
 ) -> Settlement:
     """Applies `amount` to `invoices` in the order given (callers pass them oldest first, locked).
 
-    Art. 34: the part of an invoice paid after its due date bears a late fee, recorded as a LateFee row
-    and billed on the contract's next invoice.
+    Art. 34: an invoice paid after its due date first accrues its late fee on the whole unpaid fee up to
+    the payment day (a LateFee row, billed on the contract's next invoice), then takes the payment.
     """
     remaining = amount
     parts: list[Settled] = []
@@ -53,35 +53,27 @@ def settle_invoices(
         part = min(remaining, outstanding(invoice))
         if part <= 0:
             continue
+        # Art. 34: what accrued on the whole unpaid fee up to this day is carried first, then it is paid.
+        fee = _accrue(session, invoice, contracts[invoice.contract_id], paid_on, payment_id)
+        if fee is not None:
+            fees.append(fee)
         remaining -= part
         invoice.paid_amount += part
         if invoice.paid_amount >= invoice.total:
             invoice.paid_in_full_at = now
         session.add(invoice)
         parts.append(Settled(invoice.id or 0, part))
-        fee = _late_fee_row(invoice, contracts[invoice.contract_id], part, paid_on, payment_id)
-        if fee is not None:
-            session.add(fee)
-            fees.append(fee)
         if remaining == 0:
             break
     session.flush()
     return Settlement(parts, fees, remaining)
 
 
-def _late_fee_row(
-    invoice: Invoice, contract: Contract, part: int, paid_on: date, payment_id: int | None
+def _accrue(
+    session: Session, invoice: Invoice, contract: Contract, paid_on: date, payment_id: int | None
 ) -> LateFee | None:
     # The contract's own version (Art. 3(4)); an unknown one refuses the payment (409) rather than guess.
     if paid_on <= invoice.due_date:
         return None  # on time: no late fee, and no policy number needed (Art. 34(3))
-    fee = late_fee(part, invoice.due_date, paid_on, pinned_policy(contract.terms_version))
-    if fee.amount <= 0:
-        return None
-    return LateFee(
-        invoice_id=invoice.id or 0,
-        payment_id=payment_id,
-        principal=part,
-        overdue_days=fee.overdue_days,
-        amount=fee.amount,
-    )
+    return accrue_late_fee(session, invoice, through=paid_on, policy=pinned_policy(contract.terms_version),
+                           payment_id=payment_id)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 
 from controlplane.terms.clauses import ART_34, Clause
 from controlplane.terms.errors import TermsError
@@ -40,3 +42,18 @@ def late_fee(unpaid: Won, due: date, paid_on: date, policy: Policy) -> LateFee:
     """Late fee on `unpaid`, due on `due`, paid on `paid_on`."""
     days = overdue_days(due, paid_on)
     return LateFee(late_fee_for_days(unpaid, days, policy), ART_34, unpaid, due, paid_on, days)
+
+
+def accrued_exactly(segments: Sequence[tuple[Won, int]], policy: Policy) -> Fraction:
+    """Art. 34 over segments of (unpaid principal, overdue days), exact: floored once by the caller."""
+    annual = policy.late_fee_rate_monthly * policy.late_fee_months_per_year
+    return sum((Fraction(p) * annual * d / policy.late_fee_days_per_year for p, d in segments), Fraction(0))
+
+
+def late_fee_increment(earlier: Sequence[tuple[Won, int]], billed: Won, principal: Won, days: int,
+                       policy: Policy) -> Won:
+    """What a new segment adds so that the invoice's late fees stay floored once in total: the floored
+    exact sum of every segment, less what the earlier segments already charged."""
+    if principal < 0 or days < 0:
+        raise TermsError("principal and days must not be negative", field="days")
+    return max(0, floor_won(accrued_exactly([*earlier, (principal, days)], policy)) - billed)

@@ -161,6 +161,7 @@ def test_termination_inside_the_month_bills_up_to_the_last_day(
                 requested_at=NOW,
                 effective_on=date(2027, 4, 10),
                 decided_by="t",
+                confirmed_by="t",
             )
         )
         session.commit()
