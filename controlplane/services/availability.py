@@ -9,10 +9,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.enforcement import OutageCreate, OutageUpdate
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.customer import Contract
 from controlplane.models.enforcement import Outage
+from controlplane.schemas.enforcement import OutageCreate, OutageUpdate
 from controlplane.services.audit import record_change
 from controlplane.services.invoice_drafts import ExtraLine
 from controlplane.services.invoicing import register_extra_lines

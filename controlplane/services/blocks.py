@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.enforcement import BlockCreate
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.customer import Contract, ContractState
 from controlplane.models.enforcement import Block
 from controlplane.models.server import Server
+from controlplane.schemas.enforcement import BlockCreate
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.enforcement_effects import (

@@ -9,11 +9,11 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.hosts import HostCreate, Usage
 from controlplane.config import Settings
 from controlplane.errors import Conflict, NotFound
 from controlplane.models.host import Host, HostAdminState, HostHealth, OrphanDomain
 from controlplane.models.server import Server
+from controlplane.schemas.hosts import HostCreate, Usage
 from controlplane.services.audit import record_change
 
 _AUDITED = ("name", "libvirt_uri", "vcpus", "memory_mib", "disk_gib", "admin_state")

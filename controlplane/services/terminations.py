@@ -22,13 +22,13 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.enforcement import TerminationCreate
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.billing import AddOn, CreditEntry, FeePeriod, Invoice, InvoiceLine
 from controlplane.models.customer import BillingCycle, Contract, ContractState, Customer
 from controlplane.models.enforcement import Termination
 from controlplane.models.server import DesiredState
 from controlplane.notify.messages import termination_refund_notice
+from controlplane.schemas.enforcement import TerminationCreate
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.credits import credit_balance, settle_with_credit

@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 
 from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, SessionDep, SettingsDep
 from controlplane.api.presenters import host_public
-from controlplane.api.schemas.hosts import HostPublic
 from controlplane.errors import Forbidden
 from controlplane.models.auth import Role
 from controlplane.models.host import Host
@@ -24,6 +23,7 @@ from controlplane.protocol import (
     HostDesiredState,
     HostObservedState,
 )
+from controlplane.schemas.hosts import HostPublic
 from controlplane.services import agent_state
 from controlplane.services import hosts as host_service
 

@@ -9,7 +9,11 @@ from sqlmodel import col, select
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.api.routes.invoices import invoice_public, preview_public
-from controlplane.api.schemas.contracts import (
+from controlplane.errors import InvalidInput
+from controlplane.models.auth import Role
+from controlplane.models.billing import Invoice
+from controlplane.models.customer import Contract
+from controlplane.schemas.contracts import (
     AddOnCreate,
     AddOnPublic,
     ContractActivate,
@@ -18,11 +22,7 @@ from controlplane.api.schemas.contracts import (
     ContractPublic,
     PlanChange,
 )
-from controlplane.api.schemas.invoices import InvoicePublic
-from controlplane.errors import InvalidInput
-from controlplane.models.auth import Role
-from controlplane.models.billing import Invoice
-from controlplane.models.customer import Contract
+from controlplane.schemas.invoices import InvoicePublic
 from controlplane.services import contracts as contract_service
 from controlplane.services.invoicing import preview_invoice
 from controlplane.terms.calendar import YearMonth

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session, col, select
 
 from controlplane.api.deps import ClockDep, EngineDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.invoices import InvoiceLinePublic, InvoicePublic, InvoiceRunPublic
 from controlplane.errors import InvalidInput, NotFound
 from controlplane.models.auth import Role
 from controlplane.models.billing import Invoice, InvoiceLine
+from controlplane.schemas.invoices import InvoiceLinePublic, InvoicePublic, InvoiceRunPublic
 from controlplane.services.invoice_drafts import ContractInvoice
 from controlplane.services.invoicing import generate_invoices
 from controlplane.terms.calendar import YearMonth, seoul_date

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from controlplane.api.deps import ClockDep, CurrentPrincipal
-from controlplane.api.schemas.policies import PolicyPublic, policy_public
+from controlplane.schemas.policies import PolicyPublic, policy_public
 from controlplane.services import policies as policy_service
 from controlplane.terms.calendar import seoul_date
 

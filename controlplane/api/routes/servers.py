@@ -9,11 +9,11 @@ from sqlmodel import Session
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, require_roles
 from controlplane.api.presenters import deletion_record_public, server_public
-from controlplane.api.schemas.servers import DeletionRecordPublic, ServerPublic
-from controlplane.api.schemas.servers import ServerCreate as ServerCreateBody
 from controlplane.models.auth import Role
 from controlplane.models.host import Host
 from controlplane.models.server import Server
+from controlplane.schemas.servers import DeletionRecordPublic, ServerPublic
+from controlplane.schemas.servers import ServerCreate as ServerCreateBody
 from controlplane.services import hosts as host_service
 from controlplane.services import servers as server_service
 from controlplane.services.servers import Action

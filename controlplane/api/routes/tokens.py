@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.api.presenters import token_public
-from controlplane.api.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
+from controlplane.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
 from controlplane.services import tokens as token_service
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
