@@ -23,13 +23,13 @@ from controlplane.errors import InvalidInput, NotFound
 from controlplane.models.billing import CreditEntry, Invoice, InvoiceLine, LateFee
 from controlplane.models.customer import Contract, Customer
 from controlplane.notify.messages import invoice_notice
+from controlplane.policy_registry import policy_for
 from controlplane.services.audit import record_change
 from controlplane.services.credits import credit_balances
 from controlplane.services.inserts import insert_ignoring_conflicts, table_of
 from controlplane.services.invoice_drafts import ContractInvoice, ExtraLine, compute_invoice
 from controlplane.services.invoice_facts import ContractFacts, billable_contract_ids, load_facts
 from controlplane.services.notices import ContactInfo, invoice_notice_key, notice_rows, queue_notice_rows
-from controlplane.services.policies import policy_for
 from controlplane.terms.calendar import YearMonth
 from controlplane.terms.errors import TermsError
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from controlplane.models.billing import Invoice, LateFee
 from controlplane.models.customer import Contract
-from controlplane.services.policies import pinned_policy
+from controlplane.policy_registry import pinned_policy
 from controlplane.terms.late_fee import late_fee
 
 
