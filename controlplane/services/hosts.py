@@ -51,6 +51,19 @@ def get_host(session: Session, name: str, *, field: str = "host") -> Host:
     return host
 
 
+def host_names(session: Session, host_ids: set[int]) -> dict[int, str]:
+    """Names of the given hosts in one query (an unknown id is simply absent)."""
+    if not host_ids:
+        return {}
+    rows = session.exec(select(Host).where(col(Host.id).in_(host_ids))).all()
+    return {h.id: h.name for h in rows if h.id is not None}
+
+
+def bound_host(session: Session, host_id: int | None) -> Host | None:
+    """The host an agent token is bound to, if it still exists."""
+    return session.get(Host, host_id) if host_id is not None else None
+
+
 def list_hosts(session: Session) -> list[Host]:
     return list(session.exec(select(Host).order_by(col(Host.name))).all())
 

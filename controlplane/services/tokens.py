@@ -99,10 +99,3 @@ def revoke_token(session: Session, *, now: datetime, actor: str, token_id: int) 
 
 def list_tokens(session: Session) -> list[ApiToken]:
     return list(session.exec(select(ApiToken).order_by(col(ApiToken.id))).all())
-
-
-def host_names(session: Session, host_ids: set[int]) -> dict[int, str]:
-    if not host_ids:
-        return {}
-    rows = session.exec(select(Host).where(col(Host.id).in_(host_ids))).all()
-    return {h.id: h.name for h in rows if h.id is not None}

@@ -38,7 +38,7 @@ def _host_for(readers: frozenset[Role]):  # type: ignore[no-untyped-def]
 
     def check(host: Annotated[str, Path()], principal: CurrentPrincipal, session: SessionDep) -> Host:
         if principal.role is Role.AGENT:
-            row = session.get(Host, principal.host_id) if principal.host_id is not None else None
+            row = host_service.bound_host(session, principal.host_id)
             if row is None or row.name != host:
                 raise Forbidden(f"this agent token is not bound to host {host!r}", field="host")
             return row
