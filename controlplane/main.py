@@ -11,7 +11,8 @@ from controlplane.clock import Clock, system_clock
 from controlplane.config import Settings, get_settings
 from controlplane.db import make_engine
 from controlplane.metrics import build_registry
-from controlplane.services.policies import configure_policies
+from controlplane.policy_registry import configure_policies
+from network.api import router as network_router
 
 
 def create_app(
@@ -28,7 +29,5 @@ def create_app(
     install_error_handlers(app)
     install_validation_handler(app)
     app.include_router(api_router)
-    from network.api import router as network_router  # /v1/network/..., RDAP
-
-    app.include_router(network_router)
+    app.include_router(network_router)  # /v1/network/..., RDAP
     return app

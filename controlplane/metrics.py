@@ -23,10 +23,11 @@ from controlplane.models.audit import AuditEvent
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
+from controlplane.policy_registry import known_policies
 from controlplane.services.hosts import host_health
 from controlplane.services.notices import MAX_ATTEMPTS
-from controlplane.services.policies import known_policies
 from controlplane.terms.calendar import seoul_date
+from network.metrics import register_network_metrics
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +198,6 @@ def _age(then: datetime | None, now: datetime) -> float:
 
 def build_registry(engine: Engine, clock: Clock, settings: Settings) -> CollectorRegistry:
     """One registry per app: the control plane's own families plus the network module's."""
-    from network.metrics import register_network_metrics
-
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ControlPlaneCollector(engine, clock, settings))
     register_network_metrics(registry, engine, clock)

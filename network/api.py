@@ -11,7 +11,7 @@ from sqlmodel import Session
 from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, Principal, SessionDep, require_roles
 from controlplane.db import session_scope
 from controlplane.errors import Forbidden, InvalidInput, NotFound
-from controlplane.models import Contract, Role, Server
+from controlplane.models import Role
 from network import disclosure, history, ipam, pools, rdap, service
 from network.identity import get_identity
 from network.registry import lookup
@@ -85,17 +85,7 @@ def address_history(ip: str, _p: Reader, session: SessionDep) -> Any:
 @router.post("/v1/servers/{server_id}/extra-addresses", status_code=201, tags=["network"])
 def add_extra_address(server_id: str, _p: Operator, engine: EngineDep, clock: ClockDep) -> dict[str, str]:
     with session_scope(engine) as session:
-        server = session.get(Server, server_id)
-        if server is None:
-            raise NotFound(f"no server {server_id}", field="server_id")
-        contract = session.get(Contract, server.contract_id) if server.contract_id is not None else None
-        if contract is None:
-            raise InvalidInput(
-                "extra addresses need a server under a contract (Art. 24(1))", field="server_id"
-            )
-        lease = service.allocate_extra_address(session, server=server, contract=contract, at=clock())
-        if lease is None:
-            raise NotFound(f"no address pool serves server {server_id}'s host", field="server_id")
+        lease = service.add_extra_address(session, server_id=server_id, at=clock())
         return {"address": lease.address, "server_id": server_id}
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from controlplane.clock import Clock
+from network.pools import list_pools, utilisation
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ class NetworkCollector(Collector):
         self.engine, self.clock, self.whois = engine, clock, whois
 
     def _pool_families(self) -> list[GaugeMetricFamily]:
-        from network.pools import list_pools, utilisation
-
         names = ("size", "assigned", "quarantined", "free")
         families = {
             n: GaugeMetricFamily(

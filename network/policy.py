@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from controlplane.services.policies import UnknownPolicyVersion, current_policy, known_policies, policy_for
+from controlplane.policy_registry import UnknownPolicyVersion, current_policy, known_policies, policy_for
 from controlplane.terms.calendar import seoul_date
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from controlplane.errors import Conflict, InvalidInput, NoCapacity
+from controlplane.errors import Conflict, InvalidInput, NoCapacity, NotFound
 from controlplane.models import Contract, Host, Server
 from controlplane.protocol import NetworkAttachment
 from network import ipam
@@ -227,6 +227,21 @@ def allocate_extra_address(
             field="contract",
         )
     return _allocate(session, server=server, holder=holder_of(session, server, kind="extra"), at=at)
+
+
+def add_extra_address(session: Session, *, server_id: str, at: datetime) -> AddressLease:
+    """`allocate_extra_address` for a server named by id: it must exist, be under a contract and have a
+    pool serving its host."""
+    server = session.get(Server, server_id)
+    if server is None:
+        raise NotFound(f"no server {server_id}", field="server_id")
+    contract = session.get(Contract, server.contract_id) if server.contract_id is not None else None
+    if contract is None:
+        raise InvalidInput("extra addresses need a server under a contract (Art. 24(1))", field="server_id")
+    lease = allocate_extra_address(session, server=server, contract=contract, at=at)
+    if lease is None:
+        raise NotFound(f"no address pool serves server {server_id}'s host", field="server_id")
+    return lease
 
 
 def release_server_addresses(session: Session, *, server_id: str, at: datetime) -> list[AddressLease]:

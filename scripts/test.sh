@@ -10,5 +10,7 @@ echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== lint-imports (layer contract in pyproject.toml)"
+.venv/bin/lint-imports --no-logo
 echo "== pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.errors import Forbidden, Unauthenticated
-from controlplane.models.auth import ApiToken, Role
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+from controlplane.models.auth import Role
+from controlplane.services.tokens import live_token
 
 
 def get_engine(request: Request) -> Engine:
@@ -66,8 +62,8 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("missing bearer token")
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))).first()
-    if row is None or row.revoked_at is not None or row.id is None:
+    row = live_token(session, token.strip())
+    if row is None or row.id is None:
         raise Unauthenticated("unknown or revoked token")
     return Principal(token_id=row.id, name=row.name, role=Role(row.role), host_id=row.host_id)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from controlplane.api.schemas.audit import AuditEventPublic
-from controlplane.api.schemas.hosts import HostPublic, OrphanPublic, Usage
-from controlplane.api.schemas.servers import DeletionRecordPublic, ServerPublic
-from controlplane.api.schemas.tokens import TokenPublic
 from controlplane.config import Settings
 from controlplane.models.audit import AuditEvent
 from controlplane.models.auth import ApiToken
 from controlplane.models.host import Host, OrphanDomain
 from controlplane.models.server import DeletionRecord, Server
+from controlplane.schemas.audit import AuditEventPublic
+from controlplane.schemas.hosts import HostPublic, OrphanPublic, Usage
+from controlplane.schemas.servers import DeletionRecordPublic, ServerPublic
+from controlplane.schemas.tokens import TokenPublic
 from controlplane.services.hosts import host_health
 
 

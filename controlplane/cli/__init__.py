@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from controlplane.errors import DcloudError
-    from controlplane.services.policies import PolicyFileInvalid, configure_policies
+    from controlplane.policy_registry import PolicyFileInvalid, configure_policies
 
     args = build_parser().parse_args(argv)
     settings = settings_from(args)

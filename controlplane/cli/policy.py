@@ -32,15 +32,15 @@ def add_parsers(subparsers: Any) -> None:
 
 
 def _record(policy: Policy, current: str) -> dict[str, Any]:
-    from controlplane.services.policies import is_builtin
+    from controlplane.policy_registry import is_builtin
 
     return {**policy.to_dict(), "current": policy.version == current,
             "source": "built-in" if is_builtin(policy) else "deployment"}
 
 
 def cmd_policy_show(args: argparse.Namespace) -> int:
+    from controlplane import policy_registry as policies
     from controlplane.clock import system_clock
-    from controlplane.services import policies
     from controlplane.terms.calendar import seoul_date
 
     as_of = args.as_of or seoul_date(system_clock())
@@ -54,7 +54,7 @@ def cmd_policy_show(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
-    from controlplane.services.policies import PolicyFileInvalid, load_policy_file
+    from controlplane.policy_registry import PolicyFileInvalid, load_policy_file
 
     try:
         loaded = load_policy_file(args.file)

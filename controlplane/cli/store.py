@@ -9,15 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from controlplane.api.deps import hash_token
-from controlplane.api.schemas.hosts import HostCreate
 from controlplane.clock import system_clock
 from controlplane.config import Settings
 from controlplane.db import make_engine
-from controlplane.models.auth import ApiToken, Role
+from controlplane.models.auth import Role
 from controlplane.models.host import Host
+from controlplane.schemas.hosts import HostCreate
 from controlplane.services import hosts as host_service
 from controlplane.services import tokens as token_service
 
@@ -154,5 +153,5 @@ def saved_token_is_valid(engine: Engine, path: Path) -> str | None:
         return None
     token = path.read_text().strip()
     with Session(engine) as session:
-        row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
-    return token if row is not None and row.revoked_at is None else None
+        row = token_service.live_token(session, token)
+    return token if row is not None else None

@@ -18,9 +18,9 @@ from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
+from controlplane import policy_registry as policies
 from controlplane.cli.args import iso_date, year_month
 from controlplane.errors import NotFound
-from controlplane.services import policies
 from controlplane.terms.availability import Outage, sla_credit
 from controlplane.terms.calendar import SEOUL
 from controlplane.terms.clauses import ART_20_7, ART_21_1, ART_32_3, ART_33_1, Clause

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, SQLModel
 
 from controlplane.models.types import UTCDateTime
+
+
+class DisputeOutcome(StrEnum):
+    UPHELD = "upheld"
+    CORRECTED = "corrected"
 
 
 class Dispute(SQLModel, table=True):

@@ -27,6 +27,7 @@ from controlplane.protocol import (
 )
 from controlplane.services.audit import record_change
 from controlplane.services.server_guards import wipe_allowed_clause, wipe_withheld
+from network.models import AddressLease
 from network.service import attachments_for, release_server_addresses
 
 AGENT_ACTOR_PREFIX = "agent:"
@@ -136,10 +137,6 @@ def _withheld_count(live: tuple[Any, ...]) -> ScalarSelect[Any]:
 
 def _lease_aggregates(live_ids: Any) -> list[ScalarSelect[Any]]:
     """Count and id sum of the live servers' active leases (a new lease always has a new id)."""
-    try:
-        from network.models import AddressLease  # the network module is optional for the control plane
-    except ImportError:
-        return []
     active = (col(AddressLease.server_id).in_(live_ids), col(AddressLease.released_at).is_(None))
     return [
         select(func.count()).select_from(AddressLease).where(*active).scalar_subquery(),

@@ -9,14 +9,14 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.enforcement import OutageCreate, OutageUpdate
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.customer import Contract
 from controlplane.models.enforcement import Outage
+from controlplane.policy_registry import pinned_policy
+from controlplane.schemas.enforcement import OutageCreate, OutageUpdate
 from controlplane.services.audit import record_change
 from controlplane.services.invoice_drafts import ExtraLine
 from controlplane.services.invoicing import register_extra_lines
-from controlplane.services.policies import pinned_policy
 from controlplane.terms import availability as sla
 from controlplane.terms.calendar import YearMonth, seoul_date, seoul_midnight
 from controlplane.terms.clauses import Clause

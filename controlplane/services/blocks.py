@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.enforcement import BlockCreate
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.customer import Contract, ContractState
 from controlplane.models.enforcement import Block
 from controlplane.models.server import Server
+from controlplane.policy_registry import PolicyLookup, known_policies, pinned_policy
+from controlplane.schemas.enforcement import BlockCreate
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.enforcement_effects import (
@@ -23,7 +24,6 @@ from controlplane.services.enforcement_effects import (
     converge_contract,
     queue_contract_notice,
 )
-from controlplane.services.policies import PolicyLookup, known_policies, pinned_policy
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.errors import TermsError
 from controlplane.terms.policy import Policy

@@ -11,23 +11,23 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.contracts import (
+from controlplane.errors import Conflict, InvalidInput, NotFound
+from controlplane.models.billing import AddOn, FeePeriod
+from controlplane.models.customer import Contract, ContractState, Customer
+from controlplane.notify.messages import approval_notice, later_opening_notice
+from controlplane.policy_registry import current_policy, pinned_policy
+from controlplane.schemas.contracts import (
     AddOnCreate,
     ContractActivate,
     ContractApply,
     ContractHold,
     PlanChange,
 )
-from controlplane.errors import Conflict, InvalidInput, NotFound
-from controlplane.models.billing import AddOn, FeePeriod
-from controlplane.models.customer import Contract, ContractState, Customer
-from controlplane.notify.messages import approval_notice, later_opening_notice
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.customers import get_customer
 from controlplane.services.notices import queue_notice
 from controlplane.services.payments import customer_overdue_amount
-from controlplane.services.policies import current_policy, pinned_policy
 from controlplane.terms.approval import ApplicantFacts, Hold, HoldReason, automatic_holds, hold_clause
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.errors import IllegalTransition

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.customers import CustomerCreate
 from controlplane.errors import NotFound
 from controlplane.models.customer import Customer
+from controlplane.schemas.customers import CustomerCreate
 from controlplane.services.audit import record_change
 
 

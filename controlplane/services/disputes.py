@@ -9,30 +9,24 @@ upholds the amount, whose restriction day is then counted from the original due 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.billing import CreditEntry, Invoice, InvoiceLine
 from controlplane.models.customer import Customer
-from controlplane.models.disputes import Dispute
+from controlplane.models.disputes import Dispute, DisputeOutcome
 from controlplane.notify.messages import NoticeDraft
+from controlplane.policy_registry import pinned_policy
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.notices import queue_notice
 from controlplane.services.payments import lift_paid_restrictions
-from controlplane.services.policies import pinned_policy
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.deadlines import dispute_answer, dispute_window
 from controlplane.terms.periods import days_after
 
 ART_35_1, ART_35_2 = "Art. 35(1)", "Art. 35(2)"
-
-
-class DisputeOutcome(StrEnum):
-    UPHELD = "upheld"
-    CORRECTED = "corrected"
 
 
 def dispute_snapshot(d: Dispute) -> dict[str, object]:

@@ -21,6 +21,7 @@ from controlplane.db import session_scope
 from controlplane.errors import InvalidInput
 from controlplane.models.customer import Contract
 from controlplane.models.enforcement import Block, Termination
+from controlplane.policy_registry import PolicyLookup, known_policies
 from controlplane.services import blocks as block_service
 from controlplane.services import terminations as termination_service
 from controlplane.services.audit import record_change
@@ -45,7 +46,6 @@ from controlplane.services.enforcement_decisions import (
 )
 from controlplane.services.enforcement_effects import converge_contract, queue_contract_notice
 from controlplane.services.enforcement_facts import load_facts
-from controlplane.services.policies import PolicyLookup, known_policies
 from controlplane.terms.calendar import seoul_date, seoul_midnight
 from controlplane.terms.policy import Policy
 

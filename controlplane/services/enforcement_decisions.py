@@ -9,8 +9,8 @@ from datetime import date, datetime
 from typing import Any
 
 from controlplane.models.customer import ContractState
+from controlplane.policy_registry import PolicyLookup, UnknownPolicyVersion
 from controlplane.services.enforcement_facts import IN_SERVICE, ContractFacts, seoul_day
-from controlplane.services.policies import PolicyLookup, UnknownPolicyVersion
 from controlplane.terms.actions import ActionKind
 from controlplane.terms.overdue import (
     NonpaymentFacts,

@@ -9,11 +9,11 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.hosts import HostCreate, Usage
 from controlplane.config import Settings
 from controlplane.errors import Conflict, NotFound
 from controlplane.models.host import Host, HostAdminState, HostHealth, OrphanDomain
 from controlplane.models.server import Server
+from controlplane.schemas.hosts import HostCreate, Usage
 from controlplane.services.audit import record_change
 
 _AUDITED = ("name", "libvirt_uri", "vcpus", "memory_mib", "disk_gib", "admin_state")
@@ -49,6 +49,19 @@ def get_host(session: Session, name: str, *, field: str = "host") -> Host:
     if host is None:
         raise NotFound(f"no host named {name!r}", field=field)
     return host
+
+
+def host_names(session: Session, host_ids: set[int]) -> dict[int, str]:
+    """Names of the given hosts in one query (an unknown id is simply absent)."""
+    if not host_ids:
+        return {}
+    rows = session.exec(select(Host).where(col(Host.id).in_(host_ids))).all()
+    return {h.id: h.name for h in rows if h.id is not None}
+
+
+def bound_host(session: Session, host_id: int | None) -> Host | None:
+    """The host an agent token is bound to, if it still exists."""
+    return session.get(Host, host_id) if host_id is not None else None
 
 
 def list_hosts(session: Session) -> list[Host]:

@@ -24,6 +24,7 @@ from controlplane.models.billing import CreditEntry, Invoice, InvoiceLine, LateF
 from controlplane.models.customer import Contract, Customer
 from controlplane.models.enforcement import Termination
 from controlplane.notify.messages import invoice_notice
+from controlplane.policy_registry import policy_for
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.credits import credit_balances
@@ -32,7 +33,6 @@ from controlplane.services.invoice_drafts import ContractInvoice, ExtraLine, com
 from controlplane.services.invoice_facts import ContractFacts, billable_contract_ids, load_facts
 from controlplane.services.late_fees import accrue_contract_late_fees
 from controlplane.services.notices import ContactInfo, invoice_notice_key, notice_rows, queue_notice_rows
-from controlplane.services.policies import policy_for
 from controlplane.terms.calendar import YearMonth
 from controlplane.terms.errors import TermsError
 

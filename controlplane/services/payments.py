@@ -19,11 +19,11 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.payments import PaymentCreate
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.billing import CreditEntry, Invoice, LateFee, Payment, PaymentAllocation
 from controlplane.models.customer import Contract
 from controlplane.notify.messages import credit_notice
+from controlplane.schemas.payments import PaymentCreate
 from controlplane.services.audit import record_change
 from controlplane.services.customers import get_customer
 from controlplane.services.notices import queue_notice

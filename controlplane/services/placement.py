@@ -15,10 +15,10 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.hosts import Usage
 from controlplane.config import Settings
 from controlplane.errors import Conflict, InvalidInput, NoCapacity
 from controlplane.models.host import Host, HostAdminState, HostHealth
+from controlplane.schemas.hosts import Usage
 from controlplane.services.hosts import host_health, usage_by_host
 
 

@@ -16,11 +16,11 @@ from controlplane.db import session_scope
 from controlplane.models.customer import Contract, ContractState, Customer
 from controlplane.models.enforcement import Termination
 from controlplane.notify.messages import terms_version_renewal_notice
+from controlplane.policy_registry import UnknownPolicyVersion, current_policy, policy_for
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.enforcement_effects import contract_snapshot
 from controlplane.services.notices import queue_notice
-from controlplane.services.policies import UnknownPolicyVersion, current_policy, policy_for
 from controlplane.services.terminations import start_termination, termination_snapshot
 from controlplane.services.terms_changes import unaccepted_objection
 from controlplane.terms.clauses import ART_3_3, ART_3_4

@@ -8,11 +8,11 @@ from typing import Literal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.servers import ServerCreate
 from controlplane.config import Settings
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.customer import Contract
 from controlplane.models.server import DeletionRecord, DesiredState, Server
+from controlplane.schemas.servers import ServerCreate
 from controlplane.services.audit import record_change
 from controlplane.services.placement import Demand, place_anywhere, place_on_named_host
 from controlplane.services.server_guards import check_action_allowed

@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from controlplane.models.billing import Invoice, LateFee
 from controlplane.models.customer import Contract
+from controlplane.policy_registry import pinned_policy
 from controlplane.services.late_fees import accrue_late_fee
-from controlplane.services.policies import pinned_policy
 
 
 @dataclass(frozen=True, slots=True)

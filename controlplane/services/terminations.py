@@ -22,13 +22,14 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.enforcement import TerminationCreate
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.billing import AddOn, CreditEntry, FeePeriod, Invoice, InvoiceLine
 from controlplane.models.customer import BillingCycle, Contract, ContractState, Customer
 from controlplane.models.enforcement import Termination
-from controlplane.models.server import DesiredState
+from controlplane.models.server import DesiredState, Server
 from controlplane.notify.messages import termination_refund_notice
+from controlplane.policy_registry import pinned_policy
+from controlplane.schemas.enforcement import TerminationCreate
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.credits import credit_balance, settle_with_credit
@@ -40,7 +41,6 @@ from controlplane.services.enforcement_effects import (
 )
 from controlplane.services.invoice_facts import PREPAYMENT_KIND
 from controlplane.services.notices import email_notice_out, on_notice_settled, queue_notice
-from controlplane.services.policies import pinned_policy
 from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.clauses import ART_20_7
 from controlplane.terms.deadlines import earliest_termination_date
@@ -48,6 +48,7 @@ from controlplane.terms.money import floor_won
 from controlplane.terms.penalty import early_termination_penalty, monthly_rate
 from controlplane.terms.policy import Policy
 from controlplane.terms.refund import annual_prepay_refund
+from network.service import release_server_addresses
 
 _CLAUSES = {"customer_request": "Art. 20(2)", "ex_officio": "Art. 21(1)", "insolvency": "Art. 20(5)",
             "nonpayment": "Art. 21(1)", "cure_failed": "Art. 21(4)"}
@@ -420,9 +421,6 @@ def complete_termination(session: Session, contract: Contract, *, at: datetime, 
         return False
     if contract_servers(session, contract.id or 0):
         return False  # a deletion record is still missing
-    from controlplane.models.server import Server
-    from network.service import release_server_addresses
-
     for server_id in session.exec(select(Server.id).where(Server.contract_id == contract.id)).all():
         release_server_addresses(session, server_id=server_id, at=at)
     termination = session.exec(select(Termination).where(Termination.contract_id == contract.id)).first()

@@ -18,15 +18,15 @@ from controlplane.errors import InvalidInput
 from controlplane.models.customer import Contract, ContractState, Customer
 from controlplane.models.terms_response import TermsResponse
 from controlplane.notify.messages import terms_change_notice
-from controlplane.services.audit import record_change
-from controlplane.services.contract_lock import lock_contract
-from controlplane.services.notices import queue_notice
-from controlplane.services.policies import (
+from controlplane.policy_registry import (
     UnknownPolicyVersion,
     known_policies,
     policy_for,
     policy_or_not_found,
 )
+from controlplane.services.audit import record_change
+from controlplane.services.contract_lock import lock_contract
+from controlplane.services.notices import queue_notice
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.deadlines import objection_window
 from controlplane.terms.policy import Policy

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from controlplane.api.deps import hash_token
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.auth import ApiToken, Role
 from controlplane.models.host import Host
 from controlplane.services.audit import record_change
+
+
+def hash_token(token: str) -> str:
+    """What the store keeps of a token: its SHA-256, so a leaked table grants nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def live_token(session: Session, plaintext: str) -> ApiToken | None:
+    """The token row `plaintext` authenticates as, or None if it is unknown or revoked."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext))).first()
+    return row if row is not None and row.revoked_at is None else None
 
 
 @dataclass(frozen=True)
@@ -88,10 +99,3 @@ def revoke_token(session: Session, *, now: datetime, actor: str, token_id: int) 
 
 def list_tokens(session: Session) -> list[ApiToken]:
     return list(session.exec(select(ApiToken).order_by(col(ApiToken.id))).all())
-
-
-def host_names(session: Session, host_ids: set[int]) -> dict[int, str]:
-    if not host_ids:
-        return {}
-    rows = session.exec(select(Host).where(col(Host.id).in_(host_ids))).all()
-    return {h.id: h.name for h in rows if h.id is not None}

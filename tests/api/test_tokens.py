@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from controlplane.api.deps import hash_token
 from controlplane.models.auth import ApiToken
+from controlplane.services.tokens import hash_token
 from tests.utils.api import Api
 
 

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
-from controlplane.api.schemas.enforcement import BlockCreate
 from controlplane.db import session_scope
 from controlplane.models import Host, Server
 from controlplane.protocol import DeletionReport, HostObservedState, ObservedServer, WipedVolume
+from controlplane.schemas.enforcement import BlockCreate
 from controlplane.services import blocks as block_service
 from controlplane.services.agent_state import apply_observed_state, desired_state_for_host, desired_version
 from controlplane.services.servers import change_desired_state

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.enforcement import TerminationCreate
-from controlplane.api.schemas.payments import PaymentCreate
 from controlplane.db import session_scope
 from controlplane.models import AddOn, Contract, Customer, FeePeriod, Invoice, InvoiceLine
+from controlplane.schemas.enforcement import TerminationCreate
+from controlplane.schemas.payments import PaymentCreate
 from controlplane.services.invoicing import generate_invoices, preview_invoice
 from controlplane.services.payments import record_payment
 from controlplane.services.renewal import renew_contracts

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from controlplane.api.schemas.payments import PaymentCreate
 from controlplane.errors import Conflict
 from controlplane.models import Contract, CreditEntry, Customer, Invoice, InvoiceLine, Notice, Payment
+from controlplane.schemas.payments import PaymentCreate
 from controlplane.services.invoicing import generate_invoices
 from controlplane.services.payments import record_payment
 from controlplane.terms.calendar import YearMonth

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.payments import PaymentCreate
 from controlplane.db import session_scope
 from controlplane.models import Contract, Invoice, InvoiceLine, LateFee
 from controlplane.models.disputes import Dispute
+from controlplane.schemas.payments import PaymentCreate
 from controlplane.services.invoicing import generate_invoices
 from controlplane.services.payments import record_payment
 from controlplane.terms.calendar import YearMonth

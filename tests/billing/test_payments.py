@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.payments import PaymentCreate
 from controlplane.models import Contract, CreditEntry, Customer, Invoice, InvoiceLine, Payment
+from controlplane.schemas.payments import PaymentCreate
 from controlplane.services.credits import credit_balance, refund_credit
 from controlplane.services.invoicing import generate_invoices
 from controlplane.services.payments import contract_unpaid_invoices, record_payment

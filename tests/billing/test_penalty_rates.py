@@ -7,9 +7,9 @@ from datetime import date
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from controlplane.api.schemas.enforcement import TerminationCreate
 from controlplane.db import session_scope
 from controlplane.models.billing import FeePeriod
+from controlplane.schemas.enforcement import TerminationCreate
 from controlplane.services import terminations as termination_service
 from controlplane.services.invoicing import generate_invoices
 from controlplane.terms.calendar import YearMonth

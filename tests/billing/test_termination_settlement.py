@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from controlplane.api.schemas.enforcement import TerminationCreate
-from controlplane.api.schemas.payments import PaymentCreate
 from controlplane.models import Contract, CreditEntry, Customer, FeePeriod, Invoice, InvoiceLine, Notice
+from controlplane.schemas.enforcement import TerminationCreate
+from controlplane.schemas.payments import PaymentCreate
 from controlplane.services import enforcement
 from controlplane.services.credits import credit_balance
 from controlplane.services.invoicing import generate_invoices, preview_invoice

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from controlplane.api.schemas.enforcement import OutageCreate
 from controlplane.db import session_scope
 from controlplane.errors import InvalidInput
 from controlplane.models import InvoiceLine, Outage
+from controlplane.schemas.enforcement import OutageCreate
 from controlplane.services import availability as service
 from controlplane.terms.calendar import YearMonth
 from tests.utils.factories import make_world

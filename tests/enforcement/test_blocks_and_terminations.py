@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from controlplane.api.schemas.enforcement import BlockCreate, TerminationCreate
 from controlplane.db import session_scope
 from controlplane.errors import InvalidInput
 from controlplane.models import AddOn, Block, Contract, DeletionRecord, Host, Notice, Server, Termination
+from controlplane.schemas.enforcement import BlockCreate, TerminationCreate
 from controlplane.services import blocks as block_service
 from controlplane.services import enforcement
 from controlplane.services import terminations as termination_service

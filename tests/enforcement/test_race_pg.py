@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from controlplane.api.schemas.payments import PaymentCreate
 from controlplane.db import make_engine, session_scope
 from controlplane.models import Block, Contract, Server
+from controlplane.schemas.payments import PaymentCreate
 from controlplane.services import enforcement
 from controlplane.services.payments import record_payment
 from tests.enforcement.test_nonpayment import DAY_31

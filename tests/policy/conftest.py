@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from controlplane.services.policies import configure_policies, reset_policies
+from controlplane.policy_registry import configure_policies, reset_policies
 from tests.utils.policies import SLOW, write_policy_file
 
 

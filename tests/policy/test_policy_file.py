@@ -12,7 +12,7 @@ import pytest
 from controlplane.config import Settings
 from controlplane.errors import Conflict
 from controlplane.main import create_app
-from controlplane.services.policies import (
+from controlplane.policy_registry import (
     PolicyFileInvalid,
     UnknownPolicyVersion,
     configure_policies,

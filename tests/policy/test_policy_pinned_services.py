@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from controlplane.api.schemas.enforcement import TerminationCreate
-from controlplane.api.schemas.payments import PaymentCreate
 from controlplane.db import session_scope
 from controlplane.errors import Conflict, InvalidInput
 from controlplane.models import AuditEvent, Invoice, LateFee, Payment, Server
+from controlplane.schemas.enforcement import TerminationCreate
+from controlplane.schemas.payments import PaymentCreate
 from controlplane.services.invoicing import generate_invoices
 from controlplane.services.payments import record_payment
 from controlplane.services.terminations import request_termination

@@ -15,7 +15,7 @@ from controlplane.db import session_scope
 from controlplane.errors import InvalidInput
 from controlplane.models import AuditEvent, Contract, Notice, Server, Termination
 from controlplane.models.terms_response import TermsResponse
-from controlplane.services.policies import PolicyFileInvalid, load_policy_file, register_policies
+from controlplane.policy_registry import PolicyFileInvalid, load_policy_file, register_policies
 from controlplane.services.renewal import renew_contracts
 from controlplane.services.terms_changes import accept_version, announce_terms_changes, object_to_version
 from controlplane.terms.policy import Policy

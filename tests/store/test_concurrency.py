@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from controlplane.api.schemas.hosts import HostCreate
-from controlplane.api.schemas.servers import ServerCreate
 from controlplane.config import Settings
 from controlplane.errors import NoCapacity
 from controlplane.models.audit import AuditEvent
 from controlplane.models.server import Server
+from controlplane.schemas.hosts import HostCreate
+from controlplane.schemas.servers import ServerCreate
 from controlplane.services.hosts import record_heartbeat, register_host
 from controlplane.services.servers import change_desired_state, create_server, get_server
 

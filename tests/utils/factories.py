@@ -13,8 +13,8 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
-from controlplane.api.deps import hash_token
 from controlplane.models import ApiToken, Contract, Customer, Host, Invoice, Server
+from controlplane.services.tokens import hash_token
 from controlplane.terms.calendar import seoul_midnight
 from controlplane.terms.policy import DEFAULT_POLICY
 

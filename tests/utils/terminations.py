@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from controlplane.api.schemas.enforcement import TerminationCreate
 from controlplane.clock import FixedClock
 from controlplane.notify import LoggingSmsProvider
+from controlplane.schemas.enforcement import TerminationCreate
 from controlplane.services import terminations as termination_service
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.notices import deliver_due_notices

@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 
 from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, SessionDep, SettingsDep
 from controlplane.api.presenters import host_public
-from controlplane.api.schemas.hosts import HostPublic
 from controlplane.errors import Forbidden
 from controlplane.models.auth import Role
 from controlplane.models.host import Host
@@ -24,6 +23,7 @@ from controlplane.protocol import (
     HostDesiredState,
     HostObservedState,
 )
+from controlplane.schemas.hosts import HostPublic
 from controlplane.services import agent_state
 from controlplane.services import hosts as host_service
 
@@ -38,7 +38,7 @@ def _host_for(readers: frozenset[Role]):  # type: ignore[no-untyped-def]
 
     def check(host: Annotated[str, Path()], principal: CurrentPrincipal, session: SessionDep) -> Host:
         if principal.role is Role.AGENT:
-            row = session.get(Host, principal.host_id) if principal.host_id is not None else None
+            row = host_service.bound_host(session, principal.host_id)
             if row is None or row.name != host:
                 raise Forbidden(f"this agent token is not bound to host {host!r}", field="host")
             return row

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query
 
 from controlplane.api.deps import Principal, SessionDep, require_roles
 from controlplane.api.presenters import audit_public
-from controlplane.api.schemas.audit import AuditEventPublic
 from controlplane.models.auth import Role
+from controlplane.schemas.audit import AuditEventPublic
 from controlplane.services import audit as audit_service
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.enforcement import BlockCreate, BlockLift, BlockPublic
 from controlplane.models.auth import Role
+from controlplane.schemas.enforcement import BlockCreate, BlockLift, BlockPublic
 from controlplane.services import blocks as block_service
 
 router = APIRouter(tags=["blocks"])

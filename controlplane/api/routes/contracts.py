@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlmodel import col, select
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.api.routes.invoices import invoice_public, preview_public
-from controlplane.api.schemas.contracts import (
+from controlplane.errors import InvalidInput
+from controlplane.models.auth import Role
+from controlplane.models.customer import Contract
+from controlplane.schemas.contracts import (
     AddOnCreate,
     AddOnPublic,
     ContractActivate,
@@ -18,12 +20,9 @@ from controlplane.api.schemas.contracts import (
     ContractPublic,
     PlanChange,
 )
-from controlplane.api.schemas.invoices import InvoicePublic
-from controlplane.errors import InvalidInput
-from controlplane.models.auth import Role
-from controlplane.models.billing import Invoice
-from controlplane.models.customer import Contract
+from controlplane.schemas.invoices import InvoicePublic
 from controlplane.services import contracts as contract_service
+from controlplane.services import invoices as invoice_service
 from controlplane.services.invoicing import preview_invoice
 from controlplane.terms.calendar import YearMonth
 
@@ -120,11 +119,7 @@ def add_add_on(
 
 @router.get("/{contract_id}/invoices")
 def list_invoices(contract_id: int, _who: Reader, session: SessionDep) -> list[InvoicePublic]:
-    contract_service.get_contract(session, contract_id)
-    rows = session.exec(
-        select(Invoice).where(Invoice.contract_id == contract_id).order_by(col(Invoice.month))
-    ).all()
-    return [invoice_public(session, i) for i in rows]
+    return [invoice_public(i) for i in invoice_service.contract_invoices(session, contract_id)]
 
 
 @router.get("/{contract_id}/invoices/preview")

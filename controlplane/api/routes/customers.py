@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.customers import (
+from controlplane.models.auth import Role
+from controlplane.schemas.customers import (
     CreditPublic,
     CustomerCreate,
     CustomerPublic,
     RefundPublic,
     RefundRequest,
 )
-from controlplane.models.auth import Role
 from controlplane.services import credits as credit_service
 from controlplane.services import customers as customer_service
 

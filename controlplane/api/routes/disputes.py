@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.disputes import DisputeAnswer, DisputeCreate, DisputePublic
 from controlplane.models.auth import Role
+from controlplane.schemas.disputes import DisputeAnswer, DisputeCreate, DisputePublic
 from controlplane.services import disputes as dispute_service
 
 router = APIRouter(tags=["disputes"])

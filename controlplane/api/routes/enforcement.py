@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from controlplane.api.deps import ClockDep, EngineDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.enforcement import ApplyResultPublic, ExtensionCreate
 from controlplane.models.auth import Role
+from controlplane.schemas.enforcement import ApplyResultPublic, ExtensionCreate
 from controlplane.services import enforcement
 from controlplane.services.extensions import approve_extension
 from controlplane.terms.calendar import seoul_date

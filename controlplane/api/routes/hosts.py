@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, require_roles
 from controlplane.api.presenters import host_public, orphan_public
-from controlplane.api.schemas.hosts import HostCreate, HostPublic, HostUpdate, OrphanPublic
 from controlplane.models.auth import Role
+from controlplane.schemas.hosts import HostCreate, HostPublic, HostUpdate, OrphanPublic
 from controlplane.services import hosts as host_service
 
 router = APIRouter(prefix="/v1/hosts", tags=["hosts"])

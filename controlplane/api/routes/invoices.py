@@ -6,14 +6,14 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlmodel import Session, col, select
 
 from controlplane.api.deps import ClockDep, EngineDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.invoices import InvoiceLinePublic, InvoicePublic, InvoiceRunPublic
-from controlplane.errors import InvalidInput, NotFound
+from controlplane.errors import InvalidInput
 from controlplane.models.auth import Role
-from controlplane.models.billing import Invoice, InvoiceLine
+from controlplane.schemas.invoices import InvoiceLinePublic, InvoicePublic, InvoiceRunPublic
+from controlplane.services import invoices as invoice_service
 from controlplane.services.invoice_drafts import ContractInvoice
+from controlplane.services.invoices import IssuedInvoice
 from controlplane.services.invoicing import generate_invoices
 from controlplane.terms.calendar import YearMonth, seoul_date
 
@@ -23,10 +23,8 @@ Billing = Annotated[Principal, Depends(require_roles(Role.BILLING))]
 Reader = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.AUDITOR))]
 
 
-def invoice_public(session: Session, invoice: Invoice) -> InvoicePublic:
-    lines = session.exec(
-        select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(col(InvoiceLine.id))
-    ).all()
+def invoice_public(issued: IssuedInvoice) -> InvoicePublic:
+    invoice, lines = issued.invoice, issued.lines
     return InvoicePublic(
         id=invoice.id,
         contract_id=invoice.contract_id,
@@ -90,7 +88,4 @@ def run_invoicing(
 
 @router.get("/{invoice_id}")
 def get_invoice(invoice_id: int, _who: Reader, session: SessionDep) -> InvoicePublic:
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(f"no invoice {invoice_id}", field="invoice_id")
-    return invoice_public(session, invoice)
+    return invoice_public(invoice_service.get_invoice(session, invoice_id))

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.enforcement import AvailabilityPublic, OutageCreate, OutagePublic, OutageUpdate
 from controlplane.errors import InvalidInput
 from controlplane.models.auth import Role
+from controlplane.schemas.enforcement import AvailabilityPublic, OutageCreate, OutagePublic, OutageUpdate
 from controlplane.services import availability as availability_service
 from controlplane.terms.calendar import YearMonth
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Response, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.payments import AllocationPublic, LateFeePublic, PaymentCreate, PaymentPublic
 from controlplane.models.auth import Role
+from controlplane.schemas.payments import AllocationPublic, LateFeePublic, PaymentCreate, PaymentPublic
 from controlplane.services import payments as payment_service
 from controlplane.services.payments import PaymentOutcome
 

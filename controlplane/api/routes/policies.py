@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from controlplane import policy_registry as policy_service
 from controlplane.api.deps import ClockDep, CurrentPrincipal
-from controlplane.api.schemas.policies import PolicyPublic, policy_public
-from controlplane.services import policies as policy_service
+from controlplane.schemas.policies import PolicyPublic, policy_public
 from controlplane.terms.calendar import seoul_date
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])

@@ -9,11 +9,10 @@ from sqlmodel import Session
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, require_roles
 from controlplane.api.presenters import deletion_record_public, server_public
-from controlplane.api.schemas.servers import DeletionRecordPublic, ServerPublic
-from controlplane.api.schemas.servers import ServerCreate as ServerCreateBody
 from controlplane.models.auth import Role
-from controlplane.models.host import Host
 from controlplane.models.server import Server
+from controlplane.schemas.servers import DeletionRecordPublic, ServerPublic
+from controlplane.schemas.servers import ServerCreate as ServerCreateBody
 from controlplane.services import hosts as host_service
 from controlplane.services import servers as server_service
 from controlplane.services.servers import Action
@@ -25,8 +24,12 @@ Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.AUDITOR,
 
 
 def _public(session: Session, server: Server) -> ServerPublic:
-    host = session.get(Host, server.host_id)
-    return server_public(server, host_name=host.name if host else "")
+    return _publics(session, [server])[0]
+
+
+def _publics(session: Session, servers: list[Server]) -> list[ServerPublic]:
+    names = host_service.host_names(session, {s.host_id for s in servers})
+    return [server_public(s, host_name=names.get(s.host_id, "")) for s in servers]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -46,7 +49,7 @@ def list_servers(
 ) -> list[ServerPublic]:
     host_id = host_service.get_host(session, host).id if host is not None else None
     servers = server_service.list_servers(session, host_id=host_id, include_deleted=include_deleted)
-    return [_public(session, s) for s in servers]
+    return _publics(session, list(servers))
 
 
 @router.get("/{server_id}")
@@ -90,5 +93,5 @@ def delete_server(server_id: str, who: Writer, session: SessionDep, clock: Clock
 @router.get("/{server_id}/deletion-record")
 def get_deletion_record(server_id: str, _who: Reader, session: SessionDep) -> DeletionRecordPublic:
     record = server_service.get_deletion_record(session, server_id)
-    host = session.get(Host, record.host_id)
-    return deletion_record_public(record, host_name=host.name if host else "")
+    names = host_service.host_names(session, {record.host_id})
+    return deletion_record_public(record, host_name=names.get(record.host_id, ""))

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.enforcement import TerminationCreate, TerminationPublic, TerminationWithdraw
 from controlplane.models.auth import Role
+from controlplane.schemas.enforcement import TerminationCreate, TerminationPublic, TerminationWithdraw
 from controlplane.services import terminations as termination_service
 
 router = APIRouter(tags=["terminations"])

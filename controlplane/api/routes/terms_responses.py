@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
-from controlplane.api.schemas.terms_responses import TermsResponseCreate, TermsResponsePublic
 from controlplane.models.auth import Role
+from controlplane.schemas.terms_responses import TermsResponseCreate, TermsResponsePublic
 from controlplane.services import terms_changes
 
 router = APIRouter(prefix="/v1/contracts", tags=["terms"])

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.api.presenters import token_public
-from controlplane.api.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
+from controlplane.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
+from controlplane.services import hosts as host_service
 from controlplane.services import tokens as token_service
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
@@ -28,7 +29,7 @@ def issue_token(body: TokenCreate, who: Admin, session: SessionDep, clock: Clock
 @router.get("")
 def list_tokens(_who: Admin, session: SessionDep) -> list[TokenPublic]:
     rows = token_service.list_tokens(session)
-    names = token_service.host_names(session, {r.host_id for r in rows if r.host_id is not None})
+    names = host_service.host_names(session, {r.host_id for r in rows if r.host_id is not None})
     return [token_public(r, host_name=names.get(r.host_id) if r.host_id else None) for r in rows]
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from controlplane.api.schemas.contracts import MAX_FEE
+from controlplane.schemas.contracts import MAX_FEE
 
 
 class PaymentCreate(BaseModel):

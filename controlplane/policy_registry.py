@@ -7,6 +7,9 @@ once at startup (`configure_policies`); a bad file fails startup naming the vers
 A contract is pinned to its version for good (Art. 3(4)). `policy_for` never falls back to another
 version: an unknown pin raises `UnknownPolicyVersion`, and each caller fails that contract's action
 loudly instead of deciding it with numbers the customer never agreed to.
+
+The registry sits below the services (beside config): services and the network module both read it,
+and it imports nothing but the terms and the error hierarchy.
 """
 
 from __future__ import annotations

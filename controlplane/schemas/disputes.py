@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from controlplane.services.disputes import DisputeOutcome
+from controlplane.models.disputes import DisputeOutcome
 
 MAX_WON = 10**15
 

@@ -1,1 +1,0 @@
-"""What the API accepts and returns: XCreate / XUpdate / XPublic, never a table row."""
