@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -62,7 +63,30 @@ class Termination(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # When the servers were first ordered deleted: only once the termination notice reached the relay.
     wipe_ordered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Service ended (every server wiped); the record completes only once nothing is unpaid.
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class TerminationStatus(StrEnum):
+    PROPOSED = "proposed"  # awaiting a second operator
+    SCHEDULED = "scheduled"  # a customer's request, before its last day has ended
+    WITHDRAWN = "withdrawn"
+    TERMINATING = "terminating"  # started: servers stopped, then wiped once the notice is out
+    AWAITING_SETTLEMENT = "awaiting_settlement"  # service ended, something unpaid: listed for collection
+    COMPLETED = "completed"
+
+
+def termination_status(t: Termination) -> TerminationStatus:
+    if t.withdrawn_at is not None:
+        return TerminationStatus.WITHDRAWN
+    if t.completed_at is not None:
+        return TerminationStatus.COMPLETED
+    if t.ended_at is not None:
+        return TerminationStatus.AWAITING_SETTLEMENT
+    if t.started_at is not None:
+        return TerminationStatus.TERMINATING
+    return TerminationStatus.PROPOSED if t.confirmed_by is None else TerminationStatus.SCHEDULED
 
 
 class Outage(SQLModel, table=True):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from controlplane.models.enforcement import Termination, TerminationStatus, termination_status
 
 BlockKind = Literal["spam", "security", "emergency", "operator"]
 
@@ -86,7 +88,16 @@ class TerminationPublic(BaseModel):
     withdrawn_at: datetime | None = None
     started_at: datetime | None
     wipe_ordered_at: datetime | None = None
+    ended_at: datetime | None = None
     completed_at: datetime | None
+    status: TerminationStatus
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_status(cls, data: Any) -> Any:
+        if isinstance(data, Termination):
+            return {**data.model_dump(), "status": termination_status(data)}
+        return data
 
 
 class TerminationWithdraw(BaseModel):

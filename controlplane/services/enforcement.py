@@ -40,12 +40,14 @@ from controlplane.services.enforcement_decisions import (
     NOTIFY,
     POLICY_UNKNOWN,
     RESTRICT,
+    SETTLE,
     TERMINATE,
     SweepAction,
     decide_pinned,
 )
 from controlplane.services.enforcement_effects import converge_contract, queue_contract_notice
 from controlplane.services.enforcement_facts import load_facts
+from controlplane.services.termination_settlement import settle_if_paid
 from controlplane.terms.calendar import seoul_date, seoul_midnight
 from controlplane.terms.policy import Policy
 
@@ -205,6 +207,10 @@ def _execute(session: Session, contract: Contract, action: SweepAction, *, at: d
         converge_contract(session, contract, at=at, actor=actor, clause=action.clause, reason=action.reason)
     elif action.kind == COMPLETE:
         termination_service.complete_termination(session, contract, at=at, actor=actor)
+    elif action.kind == SETTLE:
+        termination = session.get(Termination, action.termination_id)
+        if termination is not None:
+            settle_if_paid(session, termination, at=at, actor=actor)
     elif action.kind == DISPUTE_DUE:
         pass  # listed for an operator to answer; the sweep itself decides nothing about it
     else:

@@ -29,6 +29,7 @@ TERMINATE = "terminate"
 NOTIFY = "notify"
 ELIGIBLE = "eligible_for_termination"
 COMPLETE = "complete_termination"
+SETTLE = "settle_termination"  # service ended; the record completes once nothing is unpaid
 DISPUTE_DUE = "dispute_answer_due"  # an open dispute whose 7-day answer deadline is near or past
 # The contract's pinned terms version is not defined here: nothing that needs its numbers is decided,
 # and applying this action records the failure (Art. 3(4): never decide with another version's numbers).
@@ -79,6 +80,8 @@ def decide_contract(
 
     `policy` None means the pinned version is unknown: only what needs no policy number is decided (a
     termination already confirmed runs on, a block in force stays enforced) plus one POLICY_UNKNOWN."""
+    if facts.state == ContractState.TERMINATED:
+        return _awaiting_settlement(facts, as_of)
     started = facts.termination is not None and facts.termination.started
     if facts.state == ContractState.TERMINATING or started:
         return _finish_termination(facts, as_of)
@@ -122,6 +125,17 @@ def _finish_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]:
     return [SweepAction(COMPLETE, facts.contract_id, "Art. 20(8)",
                         "every server is deleted and its disks wiped; the contract ends", as_of,
                         f"termination:{tid}:complete", termination_id=tid)]
+
+
+def _awaiting_settlement(facts: ContractFacts, as_of: date) -> list[SweepAction]:
+    """Art. 33(2): the service ended; the record stays listed for collection until nothing is unpaid."""
+    term = facts.termination
+    if term is None or not term.ended:
+        return []
+    return [SweepAction(SETTLE, facts.contract_id, "Art. 33(2)",
+                        "service ended; the termination completes once nothing is unpaid", as_of,
+                        f"termination:{term.termination_id}:settle:{as_of}",
+                        termination_id=term.termination_id)]
 
 
 def _pending_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]:

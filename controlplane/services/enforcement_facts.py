@@ -56,6 +56,7 @@ class TerminationFact:
     effective_on: date
     confirmed: bool
     started: bool
+    ended: bool = False  # every server wiped: awaiting settlement until nothing is unpaid
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,7 @@ def _contracts_in_play(
     session: Session, contract_ids: Collection[int] | None, horizon: date
 ) -> list[tuple[int, str, str, int]]:
     """Contracts in service or being terminated; `applied`, `held`, `terminated` ones have nothing due."""
-    states = (*IN_SERVICE, ContractState.TERMINATING.value)
+    states = (*IN_SERVICE, ContractState.TERMINATING.value, ContractState.TERMINATED.value)
     query = sa_select(col(Contract.id), col(Contract.state), col(Contract.terms_version),
                       col(Contract.customer_id)).where(col(Contract.state).in_(states))
     query = _restrict_ids(query, col(Contract.id), contract_ids)
@@ -213,14 +214,14 @@ def _add_terminations(session: Session, facts: dict[int, ContractFacts],
                       contract_ids: Collection[int] | None) -> None:
     query = sa_select(col(Termination.id), col(Termination.contract_id), col(Termination.kind),
                       col(Termination.clause), col(Termination.effective_on), col(Termination.confirmed_by),
-                      col(Termination.started_at)).where(col(Termination.completed_at).is_(None),
-                                                         col(Termination.withdrawn_at).is_(None))
+                      col(Termination.started_at), col(Termination.ended_at)).where(
+        col(Termination.completed_at).is_(None), col(Termination.withdrawn_at).is_(None))
     query = _restrict_ids(query, col(Termination.contract_id), contract_ids)
-    for tid, contract_id, kind, clause, effective_on, confirmed_by, started in session.execute(query):
+    for tid, contract_id, kind, clause, effective_on, confirmed_by, started, ended in session.execute(query):
         found = facts.get(contract_id)
         if found is not None:
             found.termination = TerminationFact(tid, kind, clause, effective_on, confirmed_by is not None,
-                                                started is not None)
+                                                started is not None, ended is not None)
 
 
 def _add_server_counts(session: Session, facts: dict[int, ContractFacts]) -> None:

@@ -67,10 +67,15 @@ def billable_contract_ids(session: Session, month: YearMonth) -> list[int]:
             *_in_effect(),
         )
     )
+    # Art. 33(2): a terminated contract with something unpaid keeps getting statements (late fees).
+    still_owing = exists().where(
+        and_(col(Invoice.contract_id) == col(Contract.id), col(Invoice.paid_amount) < col(Invoice.total),
+             col(Invoice.due_date) < month.last_day)
+    )
     query = (
         select(Contract.id)
         .where(col(Contract.state).in_(BILLABLE_STATES), col(Contract.term_start).is_not(None))
-        .where(col(Contract.term_start) <= month.last_day, ~invoiced, ~ended_before)
+        .where(col(Contract.term_start) <= month.last_day, ~invoiced, ~ended_before | still_owing)
         .order_by(col(Contract.id))
     )
     return [i for i in session.exec(query).all() if i is not None]

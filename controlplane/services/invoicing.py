@@ -144,7 +144,8 @@ def _accrue_contract(session: Session, contract_id: int, month: YearMonth) -> No
     ended: date | None = session.exec(select(col(Termination.effective_on)).where(
         Termination.contract_id == contract_id, col(Termination.confirmed_by).is_not(None),
         col(Termination.withdrawn_at).is_(None))).first()
-    through = month.last_day if ended is None or ended > month.last_day else ended
+    # A final statement carries what accrued up to the last day of service; later statements the rest.
+    through = ended if ended is not None and month.first_day <= ended <= month.last_day else month.last_day
     try:
         policy = policy_for(contract.terms_version)
     except TermsError:

@@ -41,6 +41,7 @@ from controlplane.services.enforcement_effects import (
 )
 from controlplane.services.invoice_facts import PREPAYMENT_KIND
 from controlplane.services.notices import email_notice_out, on_notice_settled, queue_notice
+from controlplane.services.termination_settlement import settle_if_paid
 from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.clauses import ART_20_7
 from controlplane.terms.deadlines import earliest_termination_date
@@ -75,7 +76,8 @@ def termination_snapshot(t: Termination) -> dict[str, object]:
     return {"kind": t.kind, "clause": t.clause, "effective_on": str(t.effective_on), "penalty": t.penalty,
             "refund": t.refund, "decided_by": t.decided_by, "confirmed_by": t.confirmed_by,
             "withdrawn_at": _iso(t.withdrawn_at), "started_at": _iso(t.started_at),
-            "wipe_ordered_at": _iso(t.wipe_ordered_at), "completed_at": _iso(t.completed_at)}
+            "wipe_ordered_at": _iso(t.wipe_ordered_at), "ended_at": _iso(t.ended_at),
+            "completed_at": _iso(t.completed_at)}
 
 
 def request_termination(session: Session, *, contract_id: int, request: TerminationCreate, now: datetime,
@@ -102,7 +104,7 @@ def request_termination(session: Session, *, contract_id: int, request: Terminat
         # A customer's own request needs no second operator; its wipe waits for its date to pass.
         "confirmed_by": actor if customer else None, "confirmed_by_token": token_id if customer else None,
         "confirmed_at": now if customer else None, "withdrawn_at": None, "withdrawn_by": None,
-        "started_at": None, "wipe_ordered_at": None, "completed_at": None,
+        "started_at": None, "wipe_ordered_at": None, "ended_at": None, "completed_at": None,
     })
     _insert(session, termination)
     record_change(session, at=now, actor=actor, entity_type="termination", entity_id=termination.id or 0,
@@ -238,7 +240,7 @@ def record_eligible(session: Session, contract: Contract, *, kind: str, clause: 
         "effective_on": effective_on,
         "decided_by": actor, "proposed_by_token": None, "confirmed_by": None, "confirmed_by_token": None,
         "confirmed_at": None, "withdrawn_at": None, "withdrawn_by": None, "penalty": 0, "refund": 0,
-        "started_at": None, "wipe_ordered_at": None, "completed_at": None,
+        "started_at": None, "wipe_ordered_at": None, "ended_at": None, "completed_at": None,
     })
     session.add(termination)
     session.flush()
@@ -423,14 +425,16 @@ def complete_termination(session: Session, contract: Contract, *, at: datetime, 
         return False  # a deletion record is still missing
     for server_id in session.exec(select(Server.id).where(Server.contract_id == contract.id)).all():
         release_server_addresses(session, server_id=server_id, at=at)
-    termination = session.exec(select(Termination).where(Termination.contract_id == contract.id)).first()
-    if termination is not None and termination.completed_at is None:
-        termination.completed_at = at
-        session.add(termination)
-        # Once only: completed_at is set in this transaction, under the caller's contract lock.
-        _credit_refund(session, contract, termination, at=at, actor=actor)
+    termination = session.exec(select(Termination).where(Termination.contract_id == contract.id,
+                                                         col(Termination.withdrawn_at).is_(None))).first()
     set_contract_state(session, contract, ContractState.TERMINATED, at=at, actor=actor, clause="Art. 20(8)",
                        reason="every server deleted and wiped; addresses released")
+    if termination is not None and termination.ended_at is None:
+        termination.ended_at = at
+        session.add(termination)
+        # Once only: ended_at is set in this transaction, under the caller's contract lock.
+        _credit_refund(session, contract, termination, at=at, actor=actor)
+        settle_if_paid(session, termination, at=at, actor=actor)
     return True
 
 
@@ -464,7 +468,8 @@ def decide_by_policy(session: Session, contract: Contract, *, kind: str, clause:
         "kind": kind, "clause": clause, "reason": reason[:400], "requested_at": at,
         "effective_on": seoul_date(at), "decided_by": actor, "confirmed_by": confirmed_by, "confirmed_at": at,
         "proposed_by_token": None, "confirmed_by_token": None, "withdrawn_at": None, "withdrawn_by": None,
-        "penalty": 0, "refund": 0, "started_at": None, "wipe_ordered_at": None, "completed_at": None,
+        "penalty": 0, "refund": 0, "started_at": None, "wipe_ordered_at": None, "ended_at": None,
+        "completed_at": None,
     })
     termination.penalty = fault_penalty(session, contract, termination, pinned_policy(contract.terms_version))
     session.add(termination)

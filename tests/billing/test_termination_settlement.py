@@ -105,8 +105,10 @@ def test_penalty_is_billed_untaxed_on_the_month_of_the_last_day(engine: Engine, 
     # late fee: total = 100,000 + 10,000 + 360,000 = 470,000.
     assert june is not None
     assert (june.supply_amount, june.vat_amount, june.total) == (100_000, 10_000, 470_000)
-    # Service ended on 30 June: July has no invoice, so no second penalty either.
-    assert run(engine, "2027-07") == 0
+    # Service ended on 30 June: July bills no plan and no second penalty; only the late fee on what is
+    # still unpaid keeps accruing (Art. 33(2), 34).
+    run(engine, "2027-07")
+    assert {kind for kind, *_ in lines_of(engine, monthly, "2027-07")} <= {"late_fee"}
 
 
 def test_penalty_is_billed_once_across_reruns(engine: Engine, monthly: int) -> None:

@@ -11,14 +11,27 @@ from sqlmodel import Session, select
 
 from controlplane.db import session_scope
 from controlplane.errors import InvalidInput
-from controlplane.models import AddOn, Block, Contract, DeletionRecord, Host, Notice, Server, Termination
+from controlplane.models import (
+    AddOn,
+    Block,
+    Contract,
+    DeletionRecord,
+    Host,
+    Invoice,
+    Notice,
+    Server,
+    Termination,
+)
+from controlplane.models.enforcement import termination_status
 from controlplane.schemas.enforcement import BlockCreate, TerminationCreate
 from controlplane.services import blocks as block_service
 from controlplane.services import enforcement
 from controlplane.services import terminations as termination_service
 from controlplane.services.agent_state import desired_state_for_host
 from controlplane.services.extensions import approve_extension
+from controlplane.services.invoicing import generate_invoices
 from controlplane.services.renewal import renew_contracts
+from controlplane.terms.calendar import YearMonth
 from tests.enforcement.test_nonpayment import DAY_31, DUE, state_of, sweep
 from tests.utils.factories import make_invoice, make_world, noon
 from tests.utils.relay import Relay
@@ -162,7 +175,41 @@ def test_termination_completes_only_when_every_deletion_record_is_in(engine: Eng
     assert [a.kind for a in sweep(engine, date(2027, 3, 3))] == ["complete_termination"]
     assert state_of(engine, contract_id)[0] == "terminated"
     with Session(engine) as session:
-        assert session.exec(select(Termination)).one().completed_at is not None
+        termination = session.exec(select(Termination)).one()
+        assert termination.ended_at is not None and termination.completed_at is None  # still unpaid
+
+
+def test_termination_record_completes_only_once_the_final_statement_is_paid(
+    engine: Engine, relay: Relay
+) -> None:
+    contract_id, server_ids = world(engine, unpaid=True)  # 110,000 due 2027-02-28, unpaid
+    terminate_by_two_operators(engine, contract_id, kind="insolvency", reason="bankruptcy declared", now=NOW)
+    deliver_notices(engine, relay, NOW)
+    _wipe(engine, server_ids)
+    sweep(engine, date(2027, 3, 3))
+    assert _status(engine) == "awaiting_settlement"
+    _pay_everything(engine)
+    sweep(engine, date(2027, 3, 4))
+    assert _status(engine) == "awaiting_settlement"  # March's final statement is not issued yet
+    march = YearMonth(2027, 3)
+    generate_invoices(engine, month=march, as_of=date(2027, 4, 1), now=noon(date(2027, 4, 1)))
+    sweep(engine, date(2027, 4, 1))
+    assert _status(engine) == "awaiting_settlement"  # issued (2 days of service, late fees), unpaid
+    _pay_everything(engine)
+    sweep(engine, date(2027, 4, 2))
+    assert _status(engine) == "completed"
+
+
+def _status(engine: Engine) -> str:
+    with Session(engine) as session:
+        return termination_status(session.exec(select(Termination)).one()).value
+
+
+def _pay_everything(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        for invoice in session.exec(select(Invoice)).all():
+            invoice.paid_amount, invoice.paid_in_full_at = invoice.total, NOW
+            session.add(invoice)
 
 
 def _wipe(engine: Engine, server_ids: list[str]) -> None:

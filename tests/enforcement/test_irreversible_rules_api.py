@@ -217,3 +217,19 @@ def test_customer_with_credit_covering_arrears_on_another_contract_is_not_restri
     _sweep(api, date(2027, 3, 31))  # the restriction day of the 2027-02-28 invoice
 
     assert _desired(api.engine, contract_id) == ("active", ["running", "running"])
+
+
+def test_a_wiped_contract_with_arrears_is_listed_for_collection_awaiting_settlement(api: Api) -> None:
+    contract_id, server_ids = _contract(api.engine)
+    termination_id = _propose(api, contract_id)
+    assert api.call("POST", f"/v1/terminations/{termination_id}/confirm", role="operator").status_code == 200
+    deliver_notices_now(api.engine, noon(TODAY))
+    for server_id in server_ids:
+        assert _report(api, _forged_report(server_id)).status_code == 204
+    _sweep(api, TODAY)
+
+    listed = api.call("GET", "/v1/terminations?status=awaiting_settlement", role="auditor")
+
+    assert listed.status_code == 200
+    assert [(t["id"], t["status"]) for t in listed.json()] == [(termination_id, "awaiting_settlement")]
+    assert _desired(api.engine, contract_id)[0] == "terminated"

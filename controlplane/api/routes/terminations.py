@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
+from controlplane.models.enforcement import TerminationStatus
 from controlplane.schemas.enforcement import TerminationCreate, TerminationPublic, TerminationWithdraw
 from controlplane.services import terminations as termination_service
 
@@ -29,10 +30,12 @@ def request_termination(
 
 @router.get("/v1/terminations")
 def list_terminations(
-    _who: Reader, session: SessionDep, pending_only: bool = False
+    _who: Reader, session: SessionDep, pending_only: bool = False, status: TerminationStatus | None = None
 ) -> list[TerminationPublic]:
+    """`status=awaiting_settlement` is the collection list: service ended, something still unpaid."""
     found = termination_service.list_terminations(session, pending_only=pending_only)
-    return [TerminationPublic.model_validate(t) for t in found]
+    public = [TerminationPublic.model_validate(t) for t in found]
+    return [t for t in public if status is None or t.status == status]
 
 
 @router.get("/v1/terminations/{termination_id}")
