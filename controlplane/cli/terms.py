@@ -161,17 +161,22 @@ def cmd_deadlines(args: argparse.Namespace) -> Report:
     lines = [
         f"Due date: {plan.due}",
         f"Restriction (Art. 33(1)): {plan.restriction_on}{extended} if still unpaid",
-        f"Termination (Art. 21(1)): {plan.termination_on} if still unpaid "
-        f"{policy.terminate_after_restriction_days} days after the restriction began (later if the "
-        "restriction starts later)",
-        f"Latest possible extension (Art. 33(1)): {latest}",
+        f"  counted: {plan.restriction_counting}",
+        f"Termination (Art. 21(1)): {plan.termination_on} if still unpaid once the "
+        f"{policy.terminate_after_restriction_days} full days after the restriction day have passed "
+        "(later if the restriction starts later)",
+        f"  counted: {plan.termination_counting}",
+        f"Latest possible extension (Art. 33(1)): {latest} ({policy.max_extension_after_due_days} full days "
+        "after the due date)",
+        "Periods are counted as the Civil Act counts them (Art. 157): the event's day is not counted.",
         version_line(policy).capitalize(),
     ]
     doc = {"deadlines": {
         "due": plan.due.isoformat(),
         "restriction": {"date": plan.restriction_on.isoformat(), "clause": str(ART_33_1),
-                        "extended": plan.extended},
-        "termination": {"date": plan.termination_on.isoformat(), "clause": str(ART_21_1)},
+                        "extended": plan.extended, "counting": plan.restriction_counting},
+        "termination": {"date": plan.termination_on.isoformat(), "clause": str(ART_21_1),
+                        "counting": plan.termination_counting},
         "latest_extension": {"date": latest.isoformat(), "clause": str(ART_33_1)},
     }, "policy_version": policy.version}
     return lines, doc

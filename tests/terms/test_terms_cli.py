@@ -67,8 +67,12 @@ def test_prorate_text_names_the_clause(capsys: pytest.CaptureFixture[str]) -> No
 def test_deadlines_json_with_and_without_extension(capsys: pytest.CaptureFixture[str]) -> None:
     doc = run_json(capsys, "deadlines", "--due", "2027-02-28")
     restriction = doc["deadlines"]["restriction"]
-    assert restriction == {"date": "2027-03-31", "clause": "Art. 33(1)", "extended": False}
-    assert doc["deadlines"]["termination"] == {"date": "2027-04-06", "clause": "Art. 21(1)"}
+    assert {k: restriction[k] for k in ("date", "clause", "extended")} == {
+        "date": "2027-03-31", "clause": "Art. 33(1)", "extended": False}
+    assert "2027-03-01 … 2027-03-30" in restriction["counting"]
+    termination = doc["deadlines"]["termination"]
+    assert (termination["date"], termination["clause"]) == ("2027-04-06", "Art. 21(1)")
+    assert "2027-04-01 … 2027-04-05" in termination["counting"]
     doc = run_json(capsys, "deadlines", "--due", "2027-03-31", "--extension-until", "2027-05-31")
     assert doc["deadlines"]["restriction"]["date"] == "2027-05-31"
     assert doc["deadlines"]["termination"]["date"] == "2027-06-06"
