@@ -76,3 +76,35 @@ def test_claim_within_3_months_becomes_a_negative_line_on_the_next_invoice(engin
         lines = session.exec(select(InvoiceLine).where(InvoiceLine.kind == "sla_credit")).all()
         assert [line.amount for line in lines] == [-amount]
         assert session.exec(select(Outage)).one().credited_on_invoice_id == lines[0].invoice_id
+
+
+def test_claim_lapses_3_months_after_the_cause_arose_even_if_learned_later(engine: Engine) -> None:
+    # Art. 37(2), second sentence: learned 2027-04-15 (window to 07-15), but the cause arose 03-01: the
+    # earlier limit, 2027-06-01, wins.
+    contract_id = contract(engine)
+    learned = datetime(2027, 4, 15, 3, tzinfo=UTC)
+    with Session(engine) as session:
+        service.record_outage(session, data=outage(contract_id, START, 24 * 3, cause_learned_at=learned),
+                              now=START, actor="op")
+        with pytest.raises(InvalidInput) as refused:
+            service.claim_credit(session, contract_id=contract_id, month=MARCH, actor="billing",
+                                 now=datetime(2027, 6, 10, 3, tzinfo=UTC))
+    assert "2027-06-01" in refused.value.message
+    with Session(engine) as session:
+        assert service.claim_credit(session, contract_id=contract_id, month=MARCH, actor="billing",
+                                    now=datetime(2027, 5, 31, 3, tzinfo=UTC)) > 0
+
+
+def test_editing_when_the_cause_was_learned_never_reopens_a_lapsed_claim(engine: Engine) -> None:
+    from controlplane.schemas.enforcement import OutageUpdate
+
+    contract_id = contract(engine)
+    with Session(engine) as session:
+        recorded = service.record_outage(session, data=outage(contract_id, START, 24 * 3), now=START,
+                                         actor="op")
+        later = datetime(2027, 6, 5, 3, tzinfo=UTC)
+        service.update_outage(session, outage_id=recorded.id or 0, data=OutageUpdate(cause_learned_at=later),
+                              now=later, actor="op")
+        with pytest.raises(InvalidInput):
+            service.claim_credit(session, contract_id=contract_id, month=MARCH, actor="billing",
+                                 now=datetime(2027, 6, 10, 3, tzinfo=UTC))
