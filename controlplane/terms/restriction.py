@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from controlplane.terms.actions import Action, ActionKind, NoticeKind
-from controlplane.terms.calendar import add_months
+from controlplane.terms.calendar import add_days, add_months
 from controlplane.terms.clauses import ART_16_4, ART_21_4, Clause
 from controlplane.terms.errors import TermsError
 from controlplane.terms.policy import Policy
@@ -64,8 +64,12 @@ def decide_uncured_restriction(facts: RestrictionFacts, policy: Policy) -> list[
     reason = (f"restriction under {item_clause(facts.item)} (ended {facts.planned_end.isoformat()}) "
               f"not resolved by {deadline.isoformat()}")
     key = f"contract:{facts.contract_id}:block:{facts.block_id}:uncured"
+    allowed = add_days(deadline, 1)
+    counting = (f"{policy.cure_period_months} month(s) to cure after the restriction period ending "
+                f"{facts.planned_end.isoformat()}: through {deadline.isoformat()} (Civil Act Art. 157, 160); "
+                f"acts on {allowed.isoformat()}")
     return [
-        Action(ActionKind.TERMINATE, ART_21_4, reason, deadline, key, automatic=False),
-        Action(ActionKind.NOTIFY, ART_21_4, reason, deadline, f"{key}:notice", automatic=False,
-               notice=NoticeKind.TERMINATION_ELIGIBLE),
+        Action(ActionKind.TERMINATE, ART_21_4, reason, allowed, key, automatic=False, counting=counting),
+        Action(ActionKind.NOTIFY, ART_21_4, reason, allowed, f"{key}:notice", automatic=False,
+               notice=NoticeKind.TERMINATION_ELIGIBLE, counting=counting),
     ]
