@@ -11,7 +11,9 @@ What other parts call:
 - `network.service.attachments_for(session, server_ids)`: `NetworkAttachment`s for the desired state.
 - `network.whois_server.run_whois_server(settings, stop_event=None, *, bind=..., port=...)`: blocking.
 - `network.metrics.register_network_metrics(registry, engine, clock)`: pool gauges + WHOIS counters.
-All service functions flush but never commit: the caller's transaction decides.
+These flush but never commit: the caller's transaction decides. Only the use cases behind the routes
+and the CLI (`pools.register_pool`, `service.add_extra_address`, the writes of `disclosure`) commit, once
+at their end (the convention in `controlplane/db.py`).
 
 Modules: models (tables), ipam (pure address arithmetic), pools, service (leases), history,
 disclosure, registry (what WHOIS/RDAP publish, privacy applied), whois_format, whois_server, rdap,

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlmodel import Session
 
 from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, Principal, SessionDep, require_roles
-from controlplane.db import session_scope
 from controlplane.errors import Forbidden, InvalidInput, NotFound
 from controlplane.models import Role
 from network import disclosure, history, ipam, pools, rdap, service
@@ -47,12 +46,11 @@ DisclosureOfficer = Annotated[Principal, Depends(disclosure_officer)]
 
 
 @router.post("/v1/pools", status_code=201, response_model=PoolPublic, tags=["network"])
-def create_pool(body: PoolCreate, _p: Operator, engine: EngineDep, clock: ClockDep) -> Any:
+def create_pool(body: PoolCreate, _p: Operator, session: SessionDep, clock: ClockDep) -> Any:
     spec = pools.PoolSpec(
         **body.model_dump() | {"reserved": tuple(body.reserved), "host_names": tuple(body.host_names)}
     )
-    with session_scope(engine) as session:
-        return pools.create_pool(session, spec=spec, at=clock())
+    return pools.register_pool(session, spec=spec, at=clock())
 
 
 @router.get("/v1/pools", response_model=list[PoolPublic], tags=["network"])
@@ -83,20 +81,18 @@ def address_history(ip: str, _p: Reader, session: SessionDep) -> Any:
 
 
 @router.post("/v1/servers/{server_id}/extra-addresses", status_code=201, tags=["network"])
-def add_extra_address(server_id: str, _p: Operator, engine: EngineDep, clock: ClockDep) -> dict[str, str]:
-    with session_scope(engine) as session:
-        lease = service.add_extra_address(session, server_id=server_id, at=clock())
-        return {"address": lease.address, "server_id": server_id}
+def add_extra_address(server_id: str, _p: Operator, session: SessionDep, clock: ClockDep) -> dict[str, str]:
+    lease = service.add_extra_address(session, server_id=server_id, at=clock())
+    return {"address": lease.address, "server_id": server_id}
 
 
 @router.post("/v1/disclosures", response_model=DisclosedHolder, tags=["network"])
 def create_disclosure(
-    body: DisclosureCreate, p: DisclosureOfficer, engine: EngineDep, clock: ClockDep
+    body: DisclosureCreate, p: DisclosureOfficer, session: SessionDep, clock: ClockDep
 ) -> Any:
     request = disclosure.DisclosureRequest(**body.model_dump())
-    with session_scope(engine) as session:
-        record = disclosure.disclose_holder(session, request=request, requested_by=p.actor, now=clock())
-    # Raised after the commit: a request that found nobody is still on the log.
+    record = disclosure.disclose_holder(session, request=request, requested_by=p.actor, now=clock())
+    # Raised after disclose_holder committed: a request that found nobody is still on the log.
     if record.returned is None:
         raise NotFound(f"no customer held {record.address} at {body.at.isoformat()}", field="address")
     return DisclosedHolder(**record.returned)
@@ -113,21 +109,19 @@ def list_disclosures(
 
 
 @router.post("/v1/usage-requests", status_code=201, response_model=UsageRequestPublic, tags=["network"])
-def create_usage_request(body: UsageRequestCreate, p: Operator, engine: EngineDep, clock: ClockDep) -> Any:
-    with session_scope(engine) as session:
-        return disclosure.request_usage_information(
-            session, customer_id=body.customer_id, reason=body.reason, requested_by=p.actor, now=clock()
-        )
+def create_usage_request(body: UsageRequestCreate, p: Operator, session: SessionDep, clock: ClockDep) -> Any:
+    return disclosure.request_usage_information(
+        session, customer_id=body.customer_id, reason=body.reason, requested_by=p.actor, now=clock()
+    )
 
 
 @router.post("/v1/usage-requests/{request_id}/response", response_model=UsageRequestPublic, tags=["network"])
 def record_usage_response(
-    request_id: int, body: UsageResponseCreate, _p: Operator, engine: EngineDep, clock: ClockDep
+    request_id: int, body: UsageResponseCreate, _p: Operator, session: SessionDep, clock: ClockDep
 ) -> Any:
-    with session_scope(engine) as session:
-        return disclosure.record_usage_response(
-            session, request_id=request_id, response=body.response, now=clock()
-        )
+    return disclosure.record_usage_response(
+        session, request_id=request_id, response=body.response, now=clock()
+    )
 
 
 @router.get("/v1/usage-requests", response_model=list[UsageRequestPublic], tags=["network"])

@@ -53,7 +53,7 @@ def disclose_holder(
         returned=returned,
     )
     session.add(record)
-    session.flush()
+    session.commit()
     return record
 
 
@@ -81,7 +81,7 @@ def request_usage_information(
         requested_at=now,
     )
     session.add(record)
-    session.flush()
+    session.commit()
     return record
 
 
@@ -94,7 +94,7 @@ def record_usage_response(
     record.response = response
     record.responded_at = now
     session.add(record)
-    session.flush()
+    session.commit()
     return record
 
 

@@ -69,6 +69,13 @@ def create_pool(session: Session, *, spec: PoolSpec, at: datetime) -> AddressPoo
     return pool
 
 
+def register_pool(session: Session, *, spec: PoolSpec, at: datetime) -> AddressPool:
+    """`create_pool` as a use case of its own (the API's and the CLI's): committed."""
+    pool = create_pool(session, spec=spec, at=at)
+    session.commit()
+    return pool
+
+
 def list_pools(session: Session) -> list[AddressPool]:
     return list(session.exec(select(AddressPool).order_by(col(AddressPool.id))).all())
 

@@ -230,8 +230,8 @@ def allocate_extra_address(
 
 
 def add_extra_address(session: Session, *, server_id: str, at: datetime) -> AddressLease:
-    """`allocate_extra_address` for a server named by id: it must exist, be under a contract and have a
-    pool serving its host."""
+    """`allocate_extra_address` for a server named by id (the API's use case, committed): it must exist,
+    be under a contract and have a pool serving its host."""
     server = session.get(Server, server_id)
     if server is None:
         raise NotFound(f"no server {server_id}", field="server_id")
@@ -241,6 +241,7 @@ def add_extra_address(session: Session, *, server_id: str, at: datetime) -> Addr
     lease = allocate_extra_address(session, server=server, contract=contract, at=at)
     if lease is None:
         raise NotFound(f"no address pool serves server {server_id}'s host", field="server_id")
+    session.commit()
     return lease
 
 

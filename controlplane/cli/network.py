@@ -30,9 +30,11 @@ def cmd_whois_server(args: argparse.Namespace) -> int:
 
 
 def cmd_pool_create(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
     from controlplane.clock import system_clock
-    from controlplane.db import make_engine, session_scope
-    from network.pools import PoolSpec, create_pool
+    from controlplane.db import make_engine
+    from network.pools import PoolSpec, register_pool
 
     spec = PoolSpec(
         name=args.name,
@@ -45,8 +47,8 @@ def cmd_pool_create(args: argparse.Namespace) -> int:
     )
     engine = make_engine(settings_from(args).database_url)
     try:
-        with session_scope(engine) as session:
-            pool = create_pool(session, spec=spec, at=system_clock())
+        with Session(engine, expire_on_commit=False) as session:
+            pool = register_pool(session, spec=spec, at=system_clock())
             print(f"pool {pool.id} {pool.name} {pool.cidr} on libvirt network {pool.network_name}")
     finally:
         engine.dispose()

@@ -195,7 +195,7 @@ def _refuse_unordered_deletions(session: Session, *, host: Host, servers: dict[s
         log.warning("refused a deletion record from host %s for server %s: %s", host.name, server_id, why)
         record_change(session, at=now, actor=actor, entity_type="server", entity_id=server_id,
                       action=DELETION_REFUSED, clause="Art. 20(8)", after={"host": host.name, "why": why})
-    session.commit()
+    session.commit()  # before raising, on purpose: the refusal stays on the audit trail (see db.py)
     server_id, why = refusals[0]
     raise Conflict(f"deletion record for server {server_id} refused: {why}", field="deletions")
 

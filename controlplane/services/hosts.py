@@ -84,7 +84,7 @@ def set_admin_state(session: Session, *, now: datetime, actor: str, name: str, a
             before=before,
             after=host_snapshot(host),
         )
-        session.commit()
+    session.commit()
     return host
 
 

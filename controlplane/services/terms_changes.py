@@ -55,7 +55,9 @@ def object_to_version(session: Session, *, contract_id: int, version: str, now: 
                            "consent", field="version")
     response = _response(session, contract.id or 0, version)
     response.objected_at, response.accepted_at = now, None
-    return _save(session, response, action="terms_objection", clause="Art. 3(3)", now=now, actor=actor)
+    _save(session, response, action="terms_objection", clause="Art. 3(3)", now=now, actor=actor)
+    session.commit()
+    return response
 
 
 def accept_version(session: Session, *, contract_id: int, version: str, now: datetime,
@@ -65,17 +67,17 @@ def accept_version(session: Session, *, contract_id: int, version: str, now: dat
     policy_or_not_found(version)
     response = _response(session, contract.id or 0, version)
     response.accepted_at = now
-    return _save(session, response, action="terms_acceptance", clause="Art. 3(4)", now=now, actor=actor)
+    _save(session, response, action="terms_acceptance", clause="Art. 3(4)", now=now, actor=actor)
+    session.commit()
+    return response
 
 
 def _save(session: Session, response: TermsResponse, *, action: str, clause: str, now: datetime,
-          actor: str) -> TermsResponse:
+          actor: str) -> None:
     session.add(response)
     session.flush()
     record_change(session, at=now, actor=actor, entity_type="contract", entity_id=response.contract_id,
                   action=action, clause=clause, after={"version": response.version})
-    session.commit()
-    return response
 
 
 def unaccepted_objection(session: Session, contract_id: int, pinned: Policy, renewal_day: date) -> str | None:
