@@ -185,10 +185,11 @@ def start_metrics_server(
     agent_metrics: AgentMetrics,
     registry: CollectorRegistry | None = None,
     *,
-    addr: str = "0.0.0.0",
+    addr: str = "127.0.0.1",
 ) -> WSGIServer:
     """Serve /metrics in a daemon thread; stop with `server.shutdown(); server.server_close()`.
 
+    Loopback by default (`DCLOUD_AGENT_METRICS_ADDR` widens it for a Prometheus on another machine).
     `registry` may carry further collectors to expose; libvirt and agent series appear once even if
     they are registered there too. `port=0` picks a free port (read back `server.server_port`).
     """

@@ -103,7 +103,10 @@ def _add_domain(
     samples: Samples, dom: libvirt.virDomain, stats: dict[str, Any], server_id_of: Callable[[str], str]
 ) -> None:
     name = dom.name()  # name/UUID are cached in the handle: no extra RPC per domain
-    labels = (name, server_id_of(name))
+    server_id = server_id_of(name)
+    if not server_id:
+        return  # a domain dcloud does not own is not ours to expose (reported as an orphan instead)
+    labels = (name, server_id)
     samples[INFO].append(((*labels, dom.UUIDString()), 1.0))
     if "state.state" in stats:
         samples[STATE].append((labels, stats["state.state"]))

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     state_dir: str = "./var"
     # Agent behaviour
     agent_metrics_port: int = 9177
+    # Where the agent's /metrics listens: loopback unless a deployment opens it to its Prometheus.
+    agent_metrics_addr: str = "127.0.0.1"
     agent_poll_interval_s: float = 10.0
     agent_resync_interval_s: float = 180.0
     # Long-poll the control plane's desired-state watch so orders reach libvirt at once; the poll

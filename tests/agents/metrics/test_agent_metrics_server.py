@@ -90,7 +90,8 @@ def test_get_metrics_serves_libvirt_and_agent_series(metrics_url: str) -> None:
     assert response.headers["content-type"].startswith("text/plain")
     lines = response.text.splitlines()
     assert "libvirt_up 1.0" in lines
-    assert sum(line.startswith("libvirt_domain_info_state{") for line in lines) == 4  # 3 + the driver's own
+    # the 3 dcloud domains; the driver's own "test" domain is not dcloud's and is not exposed
+    assert sum(line.startswith("libvirt_domain_info_state{") for line in lines) == 3
     assert 'dcloud_agent_reconcile_errors_total{kind="libvirt"} 1.0' in lines
     assert "dcloud_agent_reconcile_duration_seconds_count 1.0" in lines
 
@@ -131,7 +132,7 @@ def test_http_text_and_registry_expose_the_same_samples(
     test_conn: libvirt.virConnect, define_domains, registry: CollectorRegistry
 ) -> None:
     define_domains(4)[2].suspend()
-    odd = 'dctest-odd "quoted" back\\slash'  # must be escaped in the text format
+    odd = 'dcloud-dctest-odd "quoted" back\\slash'  # must be escaped in the text format
     test_conn.defineXML(domain_xml(odd))
     collector = LibvirtCollector(lambda: test_conn, registry)
     server = start_metrics_server(0, collector, AgentMetrics(), addr="127.0.0.1")
@@ -157,7 +158,7 @@ def test_http_text_and_registry_expose_the_same_samples(
     assert served == collected
     assert (
         "libvirt_domain_info_state",
-        (("domain", odd), ("server_id", "")),
+        (("domain", odd), ("server_id", odd.removeprefix("dcloud-"))),
         5.0,
     ) in served
 
