@@ -30,6 +30,7 @@ Deliberate exceptions, each for a reason the function's own comment gives:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # The store holds customers' personal data and token hashes: owner-only, like the token files
+            # (SQLite gives its -wal and -shm files the database file's mode).
+            Path(path).touch(mode=0o600, exist_ok=True)
+            os.chmod(path, 0o600)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
