@@ -52,3 +52,12 @@ def test_unknown_role_is_refused_naming_role(api: Api) -> None:
     response = api.call("POST", "/v1/tokens", json={"role": "root", "name": "x"})
     assert (response.status_code, response.json()["field"]) == (422, "role")
     assert api.count(ApiToken) == before
+
+
+def test_a_disclosure_token_is_never_minted_through_the_api(api: Api) -> None:
+    before = api.count(ApiToken)
+
+    refused = api.call("POST", "/v1/tokens", json={"role": "disclosure", "name": "police-liaison"})
+
+    assert refused.status_code == 409 and refused.json()["field"] == "role"
+    assert api.count(ApiToken) == before

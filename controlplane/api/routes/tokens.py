@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, status
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.api.presenters import token_public
+from controlplane.errors import Conflict
+from controlplane.models.auth import Role
 from controlplane.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
 from controlplane.services import hosts as host_service
 from controlplane.services import tokens as token_service
@@ -19,6 +21,11 @@ Admin = Annotated[Principal, Depends(require_roles())]
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def issue_token(body: TokenCreate, who: Admin, session: SessionDep, clock: ClockDep) -> TokenCreated:
+    if body.role is Role.LAW_ENFORCEMENT:
+        # Art. 24(5): the token that reads customers' identities is never minted over the network by one
+        # admin token; it is issued on the control-plane host itself (`dcloud token create`), audited.
+        raise Conflict("a disclosure token is issued only on the control-plane host with `dcloud token "
+                       "create --role disclosure` (Art. 24(5)); the API does not mint it", field="role")
     issued = token_service.issue_token(
         session, now=clock(), actor=who.actor, role=body.role, name=body.name, host_name=body.host
     )
