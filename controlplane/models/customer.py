@@ -9,6 +9,7 @@ from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
 from controlplane.models.types import UTCDateTime
+from controlplane.terms.lifecycle import State
 
 
 class CustomerKind(StrEnum):
@@ -43,14 +44,8 @@ class Customer(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class ContractState(StrEnum):
-    APPLIED = "applied"
-    HELD = "held"
-    APPROVED = "approved"
-    ACTIVE = "active"
-    RESTRICTED = "restricted"
-    TERMINATING = "terminating"
-    TERMINATED = "terminated"
+# The contract states are the terms' life cycle (terms/lifecycle.py); the store keeps their values.
+ContractState = State
 
 
 class BillingCycle(StrEnum):

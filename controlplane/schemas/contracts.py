@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controlplane.models.customer import ContractState
+
 MAX_FEE = 10**12  # a trillion won a month is already absurd; anything above is a typo
 
 
@@ -73,7 +75,7 @@ class AddOnPublic(BaseModel):
 class ContractPublic(BaseModel):
     id: int
     customer_id: int
-    state: str
+    state: ContractState
     state_reason: str | None
     plan: str
     monthly_fee: int
