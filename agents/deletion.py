@@ -27,7 +27,7 @@ from agents.journal import (
 )
 from agents.wipe import wipe_volume
 from controlplane.clock import Clock, system_clock
-from controlplane.protocol import DesiredServer
+from controlplane.protocol import DesiredServer, DesiredState
 
 log = logging.getLogger(__name__)
 
@@ -106,4 +106,4 @@ class DeletionSequence:
         except Exception as exc:  # unreachable or refusing: no confirmation, no wipe
             log.warning("re-check of %s before wipe failed: %s", server_id, exc)
             return False
-        return current is not None and current.desired_state == "deleted"
+        return current is not None and current.desired_state == DesiredState.DELETED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libvirt
 
-from controlplane.protocol import ObservedStateName
+from controlplane.protocol import ObservedState
 
 # Added in libvirt 9.1 (the C library, not the binding, decides which constants exist).
 _PAUSED_API_ERROR = getattr(libvirt, "VIR_DOMAIN_PAUSED_API_ERROR", 14)
@@ -17,36 +17,36 @@ _PAUSED_FAULTS = {
     _PAUSED_API_ERROR: "paused after a libvirt API error",
 }
 # Paused only while libvirt itself works on the domain; it still is, for us, what it was.
-_PAUSED_TRANSIENT: dict[int, tuple[ObservedStateName, str | None]] = {
-    libvirt.VIR_DOMAIN_PAUSED_STARTING_UP: ("pending", "starting up"),
-    libvirt.VIR_DOMAIN_PAUSED_SAVE: ("paused", "being saved"),
-    libvirt.VIR_DOMAIN_PAUSED_MIGRATION: ("running", "paused for migration"),
-    libvirt.VIR_DOMAIN_PAUSED_POSTCOPY: ("running", "post-copy migration"),
-    libvirt.VIR_DOMAIN_PAUSED_SHUTTING_DOWN: ("running", "shutting down"),
-    libvirt.VIR_DOMAIN_PAUSED_SNAPSHOT: ("running", "paused for a snapshot"),
-    libvirt.VIR_DOMAIN_PAUSED_DUMP: ("running", "paused for a core dump"),
+_PAUSED_TRANSIENT: dict[int, tuple[ObservedState, str | None]] = {
+    libvirt.VIR_DOMAIN_PAUSED_STARTING_UP: (ObservedState.PENDING, "starting up"),
+    libvirt.VIR_DOMAIN_PAUSED_SAVE: (ObservedState.PAUSED, "being saved"),
+    libvirt.VIR_DOMAIN_PAUSED_MIGRATION: (ObservedState.RUNNING, "paused for migration"),
+    libvirt.VIR_DOMAIN_PAUSED_POSTCOPY: (ObservedState.RUNNING, "post-copy migration"),
+    libvirt.VIR_DOMAIN_PAUSED_SHUTTING_DOWN: (ObservedState.RUNNING, "shutting down"),
+    libvirt.VIR_DOMAIN_PAUSED_SNAPSHOT: (ObservedState.RUNNING, "paused for a snapshot"),
+    libvirt.VIR_DOMAIN_PAUSED_DUMP: (ObservedState.RUNNING, "paused for a core dump"),
 }
 
 
-def map_state(state: int, reason: int, *, has_managed_save: bool) -> tuple[ObservedStateName, str | None]:
+def map_state(state: int, reason: int, *, has_managed_save: bool) -> tuple[ObservedState, str | None]:
     """The observed state and, where it helps an operator, why."""
     if state in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED):
         # BLOCKED means the vCPUs wait on a resource (e.g. idle): the guest is up.
-        return ("running", None)
+        return (ObservedState.RUNNING, None)
     if state == libvirt.VIR_DOMAIN_PAUSED:
         if reason in _PAUSED_FAULTS:
-            return ("error", _PAUSED_FAULTS[reason])
-        return _PAUSED_TRANSIENT.get(reason, ("paused", None))
+            return (ObservedState.ERROR, _PAUSED_FAULTS[reason])
+        return _PAUSED_TRANSIENT.get(reason, (ObservedState.PAUSED, None))
     if state == libvirt.VIR_DOMAIN_SHUTDOWN:
-        return ("running", "shutting down")
+        return (ObservedState.RUNNING, "shutting down")
     if state == libvirt.VIR_DOMAIN_SHUTOFF:
         if has_managed_save:
-            return ("saved", None)
+            return (ObservedState.SAVED, None)
         if reason == libvirt.VIR_DOMAIN_SHUTOFF_CRASHED:
-            return ("shutoff", "guest crashed")
-        return ("shutoff", None)
+            return (ObservedState.SHUTOFF, "guest crashed")
+        return (ObservedState.SHUTOFF, None)
     if state == libvirt.VIR_DOMAIN_CRASHED:
-        return ("error", "guest crashed")
+        return (ObservedState.ERROR, "guest crashed")
     if state == libvirt.VIR_DOMAIN_PMSUSPENDED:
-        return ("paused", "guest suspended itself (ACPI S3/S4)")
-    return ("error", f"libvirt reports no state ({state}, reason {reason})")
+        return (ObservedState.PAUSED, "guest suspended itself (ACPI S3/S4)")
+    return (ObservedState.ERROR, f"libvirt reports no state ({state}, reason {reason})")

@@ -31,7 +31,7 @@ from agents.domain_xml import (
     parse_server_id,
 )
 from agents.host_driver import SuspendMode
-from controlplane.protocol import DesiredServer, ObservedStateName, OrphanReport
+from controlplane.protocol import DesiredServer, ObservedState, OrphanReport
 
 log = logging.getLogger(__name__)
 
@@ -192,9 +192,9 @@ class LibvirtDriver:
     # -- observation ---------------------------------------------------------------------------
 
     @_libvirt_op
-    def managed_domains(self) -> dict[str, ObservedStateName]:
+    def managed_domains(self) -> dict[str, ObservedState]:
         """server_id -> observed state for every domain that is a dcloud server."""
-        result: dict[str, ObservedStateName] = {}
+        result: dict[str, ObservedState] = {}
         for dom in self.conn.listAllDomains(0):
             try:
                 server_id = self._server_id_of(dom)
@@ -222,20 +222,20 @@ class LibvirtDriver:
                     raise
         return reports
 
-    def observe(self, server_id: str) -> ObservedStateName:
+    def observe(self, server_id: str) -> ObservedState:
         return self.observe_detail(server_id)[0]
 
     @_libvirt_op
-    def observe_detail(self, server_id: str) -> tuple[ObservedStateName, str | None]:
+    def observe_detail(self, server_id: str) -> tuple[ObservedState, str | None]:
         """The observed state plus a human-readable reason where libvirt gives one."""
         dom = self._lookup(server_id)
         if dom is None:
             if self.server_volumes(server_id):
                 # Half-created or half-deleted (wipe pending): not a server that exists, not gone yet.
-                return ("pending", "volumes exist without a domain")
-            return ("deleted", None)
+                return (ObservedState.PENDING, "volumes exist without a domain")
+            return (ObservedState.DELETED, None)
         if self._server_id_of(dom) != server_id:
-            return ("error", f"domain {dom.name()} carries no dcloud metadata for this server")
+            return (ObservedState.ERROR, f"domain {dom.name()} carries no dcloud metadata for this server")
         return self._state_of(dom)
 
     # -- power ---------------------------------------------------------------------------------
@@ -339,7 +339,7 @@ class LibvirtDriver:
         except (KeyError, ValueError):
             return None
 
-    def _state_of(self, dom: libvirt.virDomain) -> tuple[ObservedStateName, str | None]:
+    def _state_of(self, dom: libvirt.virDomain) -> tuple[ObservedState, str | None]:
         state, reason = dom.state()
         saved = state == libvirt.VIR_DOMAIN_SHUTOFF and bool(dom.hasManagedSaveImage(0))
         return map_state(state, reason, has_managed_save=saved)

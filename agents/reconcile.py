@@ -25,10 +25,10 @@ from agents.metrics import AgentMetrics
 from controlplane.clock import Clock, system_clock
 from controlplane.protocol import (
     DesiredServer,
-    DesiredStateName,
+    DesiredState,
     HostObservedState,
     ObservedServer,
-    ObservedStateName,
+    ObservedState,
 )
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,12 @@ class PowerAction(StrEnum):
 
 
 # desired state -> {observed state -> action}; a missing key means "nothing to do".
-_TRANSITIONS: dict[DesiredStateName, dict[ObservedStateName, PowerAction]] = {
-    "running": {"shutoff": PowerAction.START, "paused": PowerAction.RESUME, "saved": PowerAction.RESUME},
+_D, _O = DesiredState, ObservedState
+_TRANSITIONS: dict[DesiredState, dict[ObservedState, PowerAction]] = {
+    _D.RUNNING: {_O.SHUTOFF: PowerAction.START, _O.PAUSED: PowerAction.RESUME, _O.SAVED: PowerAction.RESUME},
     # stop also discards a managed-save image: a stopped server boots fresh.
-    "stopped": {"running": PowerAction.STOP, "paused": PowerAction.STOP, "saved": PowerAction.STOP},
-    "suspended": {"running": PowerAction.SUSPEND},
+    _D.STOPPED: {_O.RUNNING: PowerAction.STOP, _O.PAUSED: PowerAction.STOP, _O.SAVED: PowerAction.STOP},
+    _D.SUSPENDED: {_O.RUNNING: PowerAction.SUSPEND},
 }
 
 
@@ -134,14 +135,14 @@ class Reconciler:
         return result
 
     def _converge_into(
-        self, result: PassResult, server: DesiredServer, state: ObservedStateName | None
+        self, result: PassResult, server: DesiredServer, state: ObservedState | None
     ) -> None:
         """Converge one server, catching its failure so the pass goes on."""
         try:
             match server.desired_state:
-                case "deleted":
+                case DesiredState.DELETED:
                     observed = self._converge_deleted(result, server)
-                case "running" | "stopped" | "suspended":
+                case DesiredState.RUNNING | DesiredState.STOPPED | DesiredState.SUSPENDED:
                     observed = self._converge_live(server, state)
                 case unknown:
                     assert_never(unknown)
@@ -150,17 +151,17 @@ class Reconciler:
             self._count("wipe_not_confirmed")
             observed = ObservedServer(id=server.id, state=self.driver.observe(server.id), detail=str(exc))
         except Exception as exc:
-            observed = ObservedServer(id=server.id, state="error", detail=f"{type(exc).__name__}: {exc}")
+            observed = ObservedServer(id=server.id, state=_O.ERROR, detail=f"{type(exc).__name__}: {exc}")
             self._count_error(result, server.id, _error_kind(exc), exc)
         result.observed.servers.append(observed)
 
-    def _converge_live(self, server: DesiredServer, state: ObservedStateName | None) -> ObservedServer:
+    def _converge_live(self, server: DesiredServer, state: ObservedState | None) -> ObservedServer:
         """running / stopped / suspended: define if needed, then one transition toward desired."""
         self._abandon_deletion(server.id)
         if state is None:
             state = self.driver.observe(server.id)
         # "pending": volume without a domain (first pass cut short, or a delete cancelled pre-wipe).
-        if state in ("deleted", "pending") or self._ensured.get(server.id) != definition_key(server):
+        if state in (_O.DELETED, _O.PENDING) or self._ensured.get(server.id) != definition_key(server):
             self.driver.ensure_defined(server)
             self.driver.ensure_network_binding(server)
             self._ensured[server.id] = definition_key(server)
@@ -175,8 +176,8 @@ class Reconciler:
             id=server.id, state=state, detail=detail, generation=server.generation
         )
 
-    def _action_for(self, desired: DesiredStateName, observed: ObservedStateName) -> PowerAction | None:
-        if desired == "suspended" and observed == "paused" and self.driver.suspend_mode == "managedsave":
+    def _action_for(self, desired: DesiredState, observed: ObservedState) -> PowerAction | None:
+        if desired == _D.SUSPENDED and observed == _O.PAUSED and self.driver.suspend_mode == "managedsave":
             return PowerAction.SUSPEND  # paused under the other mode: move to a managed save as configured
         return _TRANSITIONS.get(desired, {}).get(observed)
 
@@ -197,10 +198,10 @@ class Reconciler:
         self._ensured.pop(server.id, None)
         if self.journal.acknowledged(server.id):  # reported and accepted already; nothing left to do
             self.journal.remove(server.id)
-            return ObservedServer(id=server.id, state="deleted", generation=server.generation)
+            return ObservedServer(id=server.id, state=ObservedState.DELETED, generation=server.generation)
         entry = self._deletion.run(server)
         result.observed.deletions.append(entry.to_report())
-        return ObservedServer(id=server.id, state="deleted", generation=server.generation)
+        return ObservedServer(id=server.id, state=ObservedState.DELETED, generation=server.generation)
 
     def _abandon_deletion(self, server_id: str) -> None:
         """A server no longer desired deleted: forget an unfinished delete, unless a wipe already ran."""
@@ -222,7 +223,7 @@ class Reconciler:
             server_id = entry.server.id
             if server_id in listed:
                 continue
-            if self.driver.observe(server_id) == "deleted":
+            if self.driver.observe(server_id) == ObservedState.DELETED:
                 self.journal.remove(server_id)
             else:  # cannot re-check a server the control plane does not know: never wipe it
                 log.warning("%s: unlisted server with an unfinished delete; leaving it", server_id)

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from controlplane.clock import Clock
 from controlplane.config import Settings
-from controlplane.models import Contract, Host, OrphanDomain, Server
+from controlplane.models import Contract, DesiredState, Host, OrphanDomain, Server
 from controlplane.models.audit import AuditEvent
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block
@@ -155,7 +155,7 @@ class ControlPlaneCollector(Collector):
         yield family
         oldest = session.exec(
             select(func.min(Server.updated_at)).where(
-                Server.desired_state == "deleted", col(Server.deleted_at).is_(None)
+                Server.desired_state == DesiredState.DELETED, col(Server.deleted_at).is_(None)
             )
         ).one()
         pending = GaugeMetricFamily(

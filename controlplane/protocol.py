@@ -12,12 +12,30 @@ from the version sent with the desired state in the `X-Desired-Version` header.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-DesiredStateName = Literal["running", "stopped", "suspended", "deleted"]
-ObservedStateName = Literal["pending", "running", "paused", "saved", "shutoff", "deleted", "error"]
+
+class DesiredState(StrEnum):
+    """What the control plane orders for a server; the stores and the wire carry these values."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    SUSPENDED = "suspended"
+    DELETED = "deleted"
+
+
+class ObservedState(StrEnum):
+    """What the agent saw in libvirt (saved = managed save image, RAM freed)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SAVED = "saved"
+    SHUTOFF = "shutoff"
+    DELETED = "deleted"
+    ERROR = "error"
 
 
 class NetworkAttachment(BaseModel):
@@ -34,7 +52,7 @@ class DesiredServer(BaseModel):
     vcpus: int
     memory_mib: int
     disk_gib: int
-    desired_state: DesiredStateName
+    desired_state: DesiredState
     generation: int
     # Partial restriction (Art. 16(4)-3..5): outbound TCP 25 blocked while the server keeps running.
     block_outbound_smtp: bool = False
@@ -48,7 +66,7 @@ class HostDesiredState(BaseModel):
 
 class ObservedServer(BaseModel):
     id: str
-    state: ObservedStateName
+    state: ObservedState
     detail: str | None = None
     generation: int | None = None
 
@@ -73,7 +91,7 @@ class DeletionReport(BaseModel):
 class OrphanReport(BaseModel):
     domain_name: str
     domain_uuid: str
-    state: str
+    state: ObservedState
 
 
 class HostObservedState(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column
@@ -11,25 +10,10 @@ from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from controlplane.models.types import UTCDateTime, new_id
+from controlplane.protocol import DesiredState, ObservedState
 
-
-class DesiredState(StrEnum):
-    RUNNING = "running"
-    STOPPED = "stopped"
-    SUSPENDED = "suspended"
-    DELETED = "deleted"
-
-
-class ObservedState(StrEnum):
-    """What the agent saw in libvirt (saved = managed save image, RAM freed)."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    PAUSED = "paused"
-    SAVED = "saved"
-    SHUTOFF = "shutoff"
-    DELETED = "deleted"
-    ERROR = "error"
+# The server states are the wire contract's (protocol.py); the columns store their values.
+__all__ = ["DeletionRecord", "DesiredState", "ObservedState", "Server"]
 
 
 class Server(SQLModel, table=True):

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controlplane.protocol import DesiredState, ObservedState
+
 MAX_MEMORY_MIB = 1024 * 1024  # 1 TiB
 MAX_DISK_GIB = 64 * 1024  # 64 TiB
 
@@ -30,8 +32,8 @@ class ServerPublic(BaseModel):
     vcpus: int
     memory_mib: int
     disk_gib: int
-    desired_state: str
-    observed_state: str
+    desired_state: DesiredState
+    observed_state: ObservedState
     observed_detail: str | None
     generation: int
     created_at: datetime

@@ -168,8 +168,9 @@ def apply_observed_state(session: Session, *, now: datetime, host: Host, report:
             _observe(session, server=server, observed=observed, now=now, actor=actor)
     if report.full:
         for server in servers.values():
-            if server.id not in seen and server.deleted_at is None and server.observed_state != "pending":
-                missing = ObservedServer(id=server.id, state="pending", detail="no domain on the host")
+            pending = ObservedState.PENDING
+            if server.id not in seen and server.deleted_at is None and server.observed_state != pending:
+                missing = ObservedServer(id=server.id, state=pending, detail="no domain on the host")
                 _observe(session, server=server, observed=missing, now=now, actor=actor)
     for deletion in report.deletions:
         server = servers.get(deletion.server_id)
