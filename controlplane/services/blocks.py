@@ -75,7 +75,7 @@ def lift_nonpayment_if_paid(session: Session, contract_id: int, at: datetime, *,
     """Art. 16(5): call after a payment is recorded, in the payment's transaction (the contract row is
     locked there, or here). Lifts the nonpayment block when the terms say the arrears are settled,
     by the contract's pinned terms version (`policy` overrides it)."""
-    from controlplane.services.enforcement_decisions import LIFT, NOTIFY, decide_pinned
+    from controlplane.services.enforcement_decisions import SweepKind, decide_pinned
     from controlplane.services.enforcement_facts import load_facts
 
     contract = lock_contract(session, contract_id)
@@ -86,13 +86,13 @@ def lift_nonpayment_if_paid(session: Session, contract_id: int, at: datetime, *,
         return False  # nothing to lift: a payment on an unknown pinned version still goes through
     pinned = policy or pinned_policy(contract.terms_version)
     actions = decide_pinned(found, as_of=seoul_date(at), at=at, policies=PolicyLookup(), override=pinned)
-    lift = next((a for a in actions if a.kind == LIFT), None)
+    lift = next((a for a in actions if a.kind == SweepKind.LIFT), None)
     if lift is None:
         return False
     block = session.get(Block, found.nonpayment_block.block_id)
     assert block is not None
     lift_block(session, contract, block, at=at, actor=actor, clause=lift.clause, reason=lift.reason)
-    for notice in (a for a in actions if a.kind == NOTIFY):
+    for notice in (a for a in actions if a.kind == SweepKind.NOTIFY):
         queue_contract_notice(session, contract, kind="restriction_lifted", clause=notice.clause,
                               subject=f"Service restored for contract {contract_id}", body=notice.reason,
                               key=notice.key, at=at)

@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import assert_never
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -31,34 +32,22 @@ from controlplane.services.credits import (
     customers_with_credit_and_open_invoices,
     settle_with_credit,
 )
-from controlplane.services.enforcement_decisions import (
-    COMPLETE,
-    DISPUTE_DUE,
-    ELIGIBLE,
-    ENFORCE_BLOCK,
-    LIFT,
-    NOTIFY,
-    POLICY_UNKNOWN,
-    RESTRICT,
-    SETTLE,
-    TERMINATE,
-    SweepAction,
-    decide_pinned,
-)
+from controlplane.services.enforcement_decisions import SweepAction, SweepKind, decide_pinned
 from controlplane.services.enforcement_effects import converge_contract, queue_contract_notice
 from controlplane.services.enforcement_facts import load_facts
 from controlplane.services.termination_settlement import settle_if_paid
+from controlplane.terms.actions import NoticeKind
 from controlplane.terms.calendar import seoul_date, seoul_midnight
 from controlplane.terms.policy import Policy
 
 log = logging.getLogger(__name__)
 
-_SUBJECTS = {
-    "restriction_warning": "Payment overdue: service will be restricted",
-    "restricted": "Service restricted for nonpayment",
-    "lifted": "Service restored",
-    "termination": "Contract terminated for nonpayment",
-    "termination_eligible": "Contract may be terminated for nonpayment",
+_SUBJECTS: dict[str, str] = {
+    NoticeKind.RESTRICTION_WARNING: "Payment overdue: service will be restricted",
+    NoticeKind.RESTRICTED: "Service restricted for nonpayment",
+    NoticeKind.LIFTED: "Service restored",
+    NoticeKind.TERMINATION: "Contract terminated for nonpayment",
+    NoticeKind.TERMINATION_ELIGIBLE: "Contract may be terminated for nonpayment",
 }
 
 
@@ -159,7 +148,7 @@ def _apply_contract(session: Session, contract_id: int, group: list[SweepAction]
                           after={"key": action.key, "why": why})
             result.dropped.append((action, why))
             continue
-        if current.kind == POLICY_UNKNOWN:
+        if current.kind == SweepKind.POLICY_UNKNOWN:
             _record_policy_unknown(session, current, at=at, actor=actor, result=result)
             continue
         _execute(session, contract, current, at=at, actor=actor)
@@ -182,39 +171,43 @@ def _record_policy_unknown(session: Session, action: SweepAction, *, at: datetim
 
 
 def _execute(session: Session, contract: Contract, action: SweepAction, *, at: datetime, actor: str) -> None:
-    if action.kind == RESTRICT:
-        block_service.restrict_for_nonpayment(
-            session, contract, invoice_id=action.invoice_ids[0] if action.invoice_ids else None,
-            clause=action.clause, reason=action.reason, at=at, actor=actor)
-    elif action.kind == LIFT:
-        block = session.get(Block, action.block_id)
-        if block is not None and block.lifted_at is None:
-            block_service.lift_block(session, contract, block, at=at, actor=actor, clause=action.clause,
-                                     reason=action.reason)
-    elif action.kind == NOTIFY:
-        notice = action.notice or "notice"
-        queue_contract_notice(session, contract, kind=notice, clause=action.clause,
-                              subject=f"{_SUBJECTS.get(notice, notice)} (contract {contract.id})",
-                              body=action.reason + "\n", key=action.key, at=at)
-    elif action.kind == TERMINATE:
-        _terminate(session, contract, action, at=at, actor=actor)
-    elif action.kind == ELIGIBLE:
-        if action.termination_id is None:  # listed once; a listed one waits for its confirmation
-            termination_service.record_eligible(
-                session, contract, kind=action.termination_kind or "ex_officio", clause=action.clause,
-                reason=action.reason, effective_on=action.deadline, at=at, actor=actor)
-    elif action.kind == ENFORCE_BLOCK:
-        converge_contract(session, contract, at=at, actor=actor, clause=action.clause, reason=action.reason)
-    elif action.kind == COMPLETE:
-        termination_service.complete_termination(session, contract, at=at, actor=actor)
-    elif action.kind == SETTLE:
-        termination = session.get(Termination, action.termination_id)
-        if termination is not None:
-            settle_if_paid(session, termination, at=at, actor=actor)
-    elif action.kind == DISPUTE_DUE:
-        pass  # listed for an operator to answer; the sweep itself decides nothing about it
-    else:
-        raise ValueError(f"unknown sweep action kind {action.kind!r}")
+    match action.kind:
+        case SweepKind.RESTRICT:
+            block_service.restrict_for_nonpayment(
+                session, contract, invoice_id=action.invoice_ids[0] if action.invoice_ids else None,
+                clause=action.clause, reason=action.reason, at=at, actor=actor)
+        case SweepKind.LIFT:
+            block = session.get(Block, action.block_id)
+            if block is not None and block.lifted_at is None:
+                block_service.lift_block(session, contract, block, at=at, actor=actor, clause=action.clause,
+                                         reason=action.reason)
+        case SweepKind.NOTIFY:
+            notice = action.notice or "notice"
+            queue_contract_notice(session, contract, kind=notice, clause=action.clause,
+                                  subject=f"{_SUBJECTS.get(notice, notice)} (contract {contract.id})",
+                                  body=action.reason + "\n", key=action.key, at=at)
+        case SweepKind.TERMINATE:
+            _terminate(session, contract, action, at=at, actor=actor)
+        case SweepKind.ELIGIBLE:
+            if action.termination_id is None:  # listed once; a listed one waits for its confirmation
+                termination_service.record_eligible(
+                    session, contract, kind=action.termination_kind or "ex_officio", clause=action.clause,
+                    reason=action.reason, effective_on=action.deadline, at=at, actor=actor)
+        case SweepKind.ENFORCE_BLOCK:
+            converge_contract(session, contract, at=at, actor=actor, clause=action.clause,
+                              reason=action.reason)
+        case SweepKind.COMPLETE:
+            termination_service.complete_termination(session, contract, at=at, actor=actor)
+        case SweepKind.SETTLE:
+            termination = session.get(Termination, action.termination_id)
+            if termination is not None:
+                settle_if_paid(session, termination, at=at, actor=actor)
+        case SweepKind.DISPUTE_DUE:
+            pass  # listed for an operator to answer; the sweep itself decides nothing about it
+        case SweepKind.POLICY_UNKNOWN:  # recorded as a failure by _record_policy_unknown, never executed
+            raise ValueError(f"sweep action kind {action.kind!r} is not executable")
+        case unknown:
+            assert_never(unknown)
 
 
 def _terminate(
@@ -239,7 +232,7 @@ def _terminate(
 def _lift_if_paid_meanwhile(engine: Engine, result: ApplyResult, *, at: datetime,
                             policy: Policy | None) -> None:
     """A payment that committed just after a restriction is honoured within the same sweep (Art. 16(5))."""
-    for contract_id in {a.contract_id for a in result.applied if a.kind == RESTRICT}:
+    for contract_id in {a.contract_id for a in result.applied if a.kind == SweepKind.RESTRICT}:
         with session_scope(engine) as session:
             block_service.lift_nonpayment_if_paid(session, contract_id, at, actor="system:enforcement",
                                                   policy=policy)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from controlplane.models.customer import ContractState
 from controlplane.policy_registry import PolicyLookup, UnknownPolicyVersion
 from controlplane.services.enforcement_facts import IN_SERVICE, ContractFacts, seoul_day
-from controlplane.terms.actions import ActionKind
+from controlplane.terms.actions import ActionKind, NoticeKind
 from controlplane.terms.overdue import (
     NonpaymentFacts,
     UnpaidInvoice,
@@ -21,33 +22,36 @@ from controlplane.terms.overdue import (
 from controlplane.terms.policy import Policy
 from controlplane.terms.restriction import RestrictionFacts, decide_uncured_restriction
 
-# Action kinds of the sweep (the terms' restrict / lift / terminate / notify, plus the bookkeeping ones).
-RESTRICT = "restrict"
-ENFORCE_BLOCK = "enforce_block"  # a block in force whose effects are not (or no longer) applied
-LIFT = "lift"
-TERMINATE = "terminate"
-NOTIFY = "notify"
-ELIGIBLE = "eligible_for_termination"
-COMPLETE = "complete_termination"
-SETTLE = "settle_termination"  # service ended; the record completes once nothing is unpaid
-DISPUTE_DUE = "dispute_answer_due"  # an open dispute whose 7-day answer deadline is near or past
-# The contract's pinned terms version is not defined here: nothing that needs its numbers is decided,
-# and applying this action records the failure (Art. 3(4): never decide with another version's numbers).
-POLICY_UNKNOWN = "policy_unknown"
+
+class SweepKind(StrEnum):
+    """A sweep action's kind: the terms' restrict / lift / terminate / notify, plus the bookkeeping ones."""
+
+    RESTRICT = "restrict"
+    ENFORCE_BLOCK = "enforce_block"  # a block in force whose effects are not (or no longer) applied
+    LIFT = "lift"
+    TERMINATE = "terminate"
+    NOTIFY = "notify"
+    ELIGIBLE = "eligible_for_termination"
+    COMPLETE = "complete_termination"
+    SETTLE = "settle_termination"  # service ended; the record completes once nothing is unpaid
+    DISPUTE_DUE = "dispute_answer_due"  # an open dispute whose 7-day answer deadline is near or past
+    # The contract's pinned terms version is not defined here: nothing that needs its numbers is decided,
+    # and applying this action records the failure (Art. 3(4): never decide with another version's numbers).
+    POLICY_UNKNOWN = "policy_unknown"
 
 
 @dataclass(frozen=True, slots=True)
 class SweepAction:
     """One decided action: what, on which contract, why (clause, reason), from which anchor, by when."""
 
-    kind: str
+    kind: SweepKind
     contract_id: int
     clause: str
     reason: str
     deadline: date
     key: str
     automatic: bool = True
-    notice: str | None = None
+    notice: NoticeKind | None = None
     invoice_ids: tuple[int, ...] = ()
     block_id: int | None = None
     termination_id: int | None = None
@@ -88,7 +92,7 @@ def decide_contract(
     actions = _pending_termination(facts, as_of)
     if facts.state not in IN_SERVICE:
         return actions
-    if actions and actions[0].kind == TERMINATE:
+    if actions and actions[0].kind == SweepKind.TERMINATE:
         return actions  # a confirmed termination supersedes restricting the same contract
     if policy is None:
         return actions + _blocks(facts, as_of, at, None) + [_policy_unknown(facts, as_of)]
@@ -100,7 +104,7 @@ def decide_contract(
 
 def _disputes_due(facts: ContractFacts, as_of: date) -> list[SweepAction]:
     """Art. 35(1): disputes not answered by the day before their 7th day are listed for an operator."""
-    return [SweepAction(DISPUTE_DUE, facts.contract_id, "Art. 35(1)",
+    return [SweepAction(SweepKind.DISPUTE_DUE, facts.contract_id, "Art. 35(1)",
                         f"dispute {dispute_id} must be answered by {due_on.isoformat()}", due_on,
                         f"dispute:{dispute_id}:answer-due:{as_of}", automatic=False)
             for dispute_id, due_on in facts.open_disputes if (due_on - as_of).days <= 1]
@@ -109,7 +113,7 @@ def _disputes_due(facts: ContractFacts, as_of: date) -> list[SweepAction]:
 def _policy_unknown(facts: ContractFacts, as_of: date) -> SweepAction:
     reason = (f"pinned terms version {facts.terms_version!r} is not defined in this deployment; "
               "nonpayment and cure decisions are withheld until DCLOUD_POLICY_FILE defines it")
-    return SweepAction(POLICY_UNKNOWN, facts.contract_id, "Art. 3(4)", reason, as_of,
+    return SweepAction(SweepKind.POLICY_UNKNOWN, facts.contract_id, "Art. 3(4)", reason, as_of,
                        f"policy-unknown:{facts.terms_version}:{as_of}", automatic=False)
 
 
@@ -118,11 +122,12 @@ def _finish_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]:
     tid = term.termination_id if term else None
     clause = term.clause if term else "Art. 20(8)"
     if facts.servers.not_deleted > 0:  # a server still wanted: ask again for its deletion (idempotent)
-        return [SweepAction(TERMINATE, facts.contract_id, clause, "servers of a terminating contract remain",
-                            as_of, f"termination:{tid}:delete-servers", termination_id=tid)]
+        return [SweepAction(SweepKind.TERMINATE, facts.contract_id, clause,
+                            "servers of a terminating contract remain", as_of,
+                            f"termination:{tid}:delete-servers", termination_id=tid)]
     if facts.servers.alive > 0:
         return []  # waiting for the agents' deletion records
-    return [SweepAction(COMPLETE, facts.contract_id, "Art. 20(8)",
+    return [SweepAction(SweepKind.COMPLETE, facts.contract_id, "Art. 20(8)",
                         "every server is deleted and its disks wiped; the contract ends", as_of,
                         f"termination:{tid}:complete", termination_id=tid)]
 
@@ -132,7 +137,7 @@ def _awaiting_settlement(facts: ContractFacts, as_of: date) -> list[SweepAction]
     term = facts.termination
     if term is None or not term.ended:
         return []
-    return [SweepAction(SETTLE, facts.contract_id, "Art. 33(2)",
+    return [SweepAction(SweepKind.SETTLE, facts.contract_id, "Art. 33(2)",
                         "service ended; the termination completes once nothing is unpaid", as_of,
                         f"termination:{term.termination_id}:settle:{as_of}",
                         termination_id=term.termination_id)]
@@ -143,7 +148,7 @@ def _pending_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]
     if term is None:
         return []
     if not term.confirmed:
-        return [SweepAction(ELIGIBLE, facts.contract_id, term.clause,
+        return [SweepAction(SweepKind.ELIGIBLE, facts.contract_id, term.clause,
                             f"{term.kind} termination awaits an operator's confirmation", term.effective_on,
                             f"termination:{term.termination_id}:eligible", automatic=False,
                             termination_id=term.termination_id, termination_kind=term.kind)]
@@ -151,8 +156,9 @@ def _pending_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]
     due = term.kind != "customer_request" or as_of > term.effective_on
     if not due:
         return []
-    return [SweepAction(TERMINATE, facts.contract_id, term.clause, f"{term.kind} termination is due",
-                        term.effective_on, f"termination:{term.termination_id}:start",
+    return [SweepAction(SweepKind.TERMINATE, facts.contract_id, term.clause,
+                        f"{term.kind} termination is due", term.effective_on,
+                        f"termination:{term.termination_id}:start",
                         termination_id=term.termination_id, termination_kind=term.kind)]
 
 
@@ -176,11 +182,12 @@ def _nonpayment(facts: ContractFacts, as_of: date, policy: Policy) -> list[Sweep
         ids = tuple(int(i) for i in action.invoice_ids)
         if action.kind == ActionKind.TERMINATE and facts.termination is not None:
             continue  # already decided; listed by _pending_termination
-        kind = {ActionKind.RESTRICT: RESTRICT, ActionKind.LIFT: LIFT, ActionKind.NOTIFY: NOTIFY,
-                ActionKind.TERMINATE: TERMINATE if action.automatic else ELIGIBLE}[action.kind]
+        terminate = SweepKind.TERMINATE if action.automatic else SweepKind.ELIGIBLE
+        kind = {ActionKind.RESTRICT: SweepKind.RESTRICT, ActionKind.LIFT: SweepKind.LIFT,
+                ActionKind.NOTIFY: SweepKind.NOTIFY, ActionKind.TERMINATE: terminate}[action.kind]
         out.append(SweepAction(
             kind, facts.contract_id, str(action.clause), action.reason, action.deadline, action.key,
-            automatic=action.automatic, notice=action.notice.value if action.notice else None,
+            automatic=action.automatic, notice=action.notice,
             invoice_ids=ids, block_id=block.block_id if block else None,
             termination_kind="nonpayment" if action.kind == ActionKind.TERMINATE else None,
             counting=action.counting,
@@ -195,7 +202,7 @@ def _blocks(facts: ContractFacts, as_of: date, at: datetime, policy: Policy | No
             continue  # announced in advance (Art. 16(4)); not in force yet
         unenforced = facts.state == ContractState.ACTIVE or (block.scope == "full" and facts.servers.running)
         if unenforced:
-            out.append(SweepAction(ENFORCE_BLOCK, facts.contract_id, block.clause,
+            out.append(SweepAction(SweepKind.ENFORCE_BLOCK, facts.contract_id, block.clause,
                                    f"{block.kind} block {block.block_id} ({block.scope}) is in force",
                                    seoul_day(block.started_at), f"block:{block.block_id}:enforce:{as_of}",
                                    block_id=block.block_id))
@@ -207,9 +214,9 @@ def _blocks(facts: ContractFacts, as_of: date, at: datetime, policy: Policy | No
                                    seoul_day(block.started_at), seoul_day(block.planned_end),
                                    resolved=False, as_of=as_of)
         for action in decide_uncured_restriction(uncured, policy):
-            kind = ELIGIBLE if action.kind == ActionKind.TERMINATE else NOTIFY
+            kind = SweepKind.ELIGIBLE if action.kind == ActionKind.TERMINATE else SweepKind.NOTIFY
             out.append(SweepAction(kind, facts.contract_id, str(action.clause), action.reason,
                                    action.deadline, action.key, automatic=False,
-                                   notice=action.notice.value if action.notice else None,
+                                   notice=action.notice,
                                    block_id=block.block_id, termination_kind="cure_failed"))
     return out
