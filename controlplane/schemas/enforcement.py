@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controlplane.models.enforcement import Termination, TerminationStatus, termination_status
+from controlplane.terms.lifecycle import TerminationKind
 
 BlockKind = Literal["spam", "security", "emergency", "operator"]
 
@@ -62,7 +63,7 @@ class TerminationCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["customer_request", "ex_officio", "insolvency"]
+    kind: Literal[TerminationKind.CUSTOMER_REQUEST, TerminationKind.EX_OFFICIO, TerminationKind.INSOLVENCY]
     reason: str = Field(min_length=1, max_length=400)
     effective_on: date | None = None
     refused_fee_increase: bool = False
@@ -74,7 +75,7 @@ class TerminationPublic(BaseModel):
 
     id: int
     contract_id: int
-    kind: str
+    kind: TerminationKind
     clause: str
     reason: str
     requested_at: datetime

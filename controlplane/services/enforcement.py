@@ -38,6 +38,7 @@ from controlplane.services.enforcement_facts import load_facts
 from controlplane.services.termination_settlement import settle_if_paid
 from controlplane.terms.actions import NoticeKind
 from controlplane.terms.calendar import seoul_date, seoul_midnight
+from controlplane.terms.lifecycle import TerminationKind
 from controlplane.terms.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -191,8 +192,9 @@ def _execute(session: Session, contract: Contract, action: SweepAction, *, at: d
         case SweepKind.ELIGIBLE:
             if action.termination_id is None:  # listed once; a listed one waits for its confirmation
                 termination_service.record_eligible(
-                    session, contract, kind=action.termination_kind or "ex_officio", clause=action.clause,
-                    reason=action.reason, effective_on=action.deadline, at=at, actor=actor)
+                    session, contract, kind=action.termination_kind or TerminationKind.EX_OFFICIO,
+                    clause=action.clause, reason=action.reason, effective_on=action.deadline, at=at,
+                    actor=actor)
         case SweepKind.ENFORCE_BLOCK:
             converge_contract(session, contract, at=at, actor=actor, clause=action.clause,
                               reason=action.reason)
@@ -217,8 +219,8 @@ def _terminate(
         termination = session.get(Termination, action.termination_id)
     else:  # Art. 21(1) with auto_terminate_nonpayment: decided and confirmed by policy
         termination = termination_service.decide_by_policy(
-            session, contract, kind=action.termination_kind or "nonpayment", clause=action.clause,
-            reason=action.reason, at=at, actor=actor)
+            session, contract, kind=action.termination_kind or TerminationKind.NONPAYMENT,
+            clause=action.clause, reason=action.reason, at=at, actor=actor)
         # The re-check at the moment of acting, on record: what was still unpaid after credit, under lock.
         record_change(session, at=at, actor=actor, entity_type="termination", entity_id=termination.id or 0,
                       action="recheck", clause=action.clause,

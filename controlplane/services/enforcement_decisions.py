@@ -13,6 +13,7 @@ from controlplane.models.customer import ContractState
 from controlplane.policy_registry import PolicyLookup, UnknownPolicyVersion
 from controlplane.services.enforcement_facts import IN_SERVICE, ContractFacts, seoul_day
 from controlplane.terms.actions import ActionKind, NoticeKind
+from controlplane.terms.lifecycle import TerminationKind
 from controlplane.terms.overdue import (
     NonpaymentFacts,
     UnpaidInvoice,
@@ -55,7 +56,7 @@ class SweepAction:
     invoice_ids: tuple[int, ...] = ()
     block_id: int | None = None
     termination_id: int | None = None
-    termination_kind: str | None = None
+    termination_kind: TerminationKind | None = None
     counting: str = ""  # how the terms' day (`deadline`) was counted (terms/periods.py)
 
     def to_json(self) -> dict[str, Any]:
@@ -153,7 +154,7 @@ def _pending_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]
                             f"termination:{term.termination_id}:eligible", automatic=False,
                             termination_id=term.termination_id, termination_kind=term.kind)]
     # A customer's requested day is its last day of service (Art. 20(2)); the others end at once.
-    due = term.kind != "customer_request" or as_of > term.effective_on
+    due = term.kind != TerminationKind.CUSTOMER_REQUEST or as_of > term.effective_on
     if not due:
         return []
     return [SweepAction(SweepKind.TERMINATE, facts.contract_id, term.clause,
@@ -189,7 +190,7 @@ def _nonpayment(facts: ContractFacts, as_of: date, policy: Policy) -> list[Sweep
             kind, facts.contract_id, str(action.clause), action.reason, action.deadline, action.key,
             automatic=action.automatic, notice=action.notice,
             invoice_ids=ids, block_id=block.block_id if block else None,
-            termination_kind="nonpayment" if action.kind == ActionKind.TERMINATE else None,
+            termination_kind=TerminationKind.NONPAYMENT if action.kind == ActionKind.TERMINATE else None,
             counting=action.counting,
         ))
     return out
@@ -218,5 +219,5 @@ def _blocks(facts: ContractFacts, as_of: date, at: datetime, policy: Policy | No
             out.append(SweepAction(kind, facts.contract_id, str(action.clause), action.reason,
                                    action.deadline, action.key, automatic=False,
                                    notice=action.notice,
-                                   block_id=block.block_id, termination_kind="cure_failed"))
+                                   block_id=block.block_id, termination_kind=TerminationKind.CURE_FAILED))
     return out

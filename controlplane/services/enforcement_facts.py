@@ -23,6 +23,7 @@ from controlplane.models.server import DeletionRecord, DesiredState, Server
 from controlplane.services.credits import credit_balances
 from controlplane.services.dispute_holds import open_disputed_amounts
 from controlplane.terms.calendar import seoul_date
+from controlplane.terms.lifecycle import TerminationKind
 from controlplane.terms.policy import Policy
 
 IN_SERVICE = (ContractState.ACTIVE.value, ContractState.RESTRICTED.value)
@@ -51,7 +52,7 @@ class BlockFact:
 @dataclass(frozen=True, slots=True)
 class TerminationFact:
     termination_id: int
-    kind: str
+    kind: TerminationKind
     clause: str
     effective_on: date
     confirmed: bool
@@ -220,8 +221,9 @@ def _add_terminations(session: Session, facts: dict[int, ContractFacts],
     for tid, contract_id, kind, clause, effective_on, confirmed_by, started, ended in session.execute(query):
         found = facts.get(contract_id)
         if found is not None:
-            found.termination = TerminationFact(tid, kind, clause, effective_on, confirmed_by is not None,
-                                                started is not None, ended is not None)
+            found.termination = TerminationFact(tid, TerminationKind(kind), clause, effective_on,
+                                                confirmed_by is not None, started is not None,
+                                                ended is not None)
 
 
 def _add_server_counts(session: Session, facts: dict[int, ContractFacts]) -> None:

@@ -24,6 +24,7 @@ from controlplane.services.notices import queue_notice
 from controlplane.services.terminations import start_termination, termination_snapshot
 from controlplane.services.terms_changes import unaccepted_objection
 from controlplane.terms.clauses import ART_3_3, ART_3_4
+from controlplane.terms.lifecycle import TerminationKind
 from controlplane.terms.renewal import RenewalDecision, Term, decide_renewal, next_term
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def _end_for_terms_not_accepted(session: Session, contract: Contract, term: Term
     """Art. 3(4): the objector did not accept the new terms, so the contract ends with its term; decided
     by the terms themselves and started at once, like an automatic nonpayment termination."""
     termination = Termination(
-        contract_id=contract.id or 0, kind="terms_not_accepted", clause=str(ART_3_4),
+        contract_id=contract.id or 0, kind=TerminationKind.TERMS_NOT_ACCEPTED, clause=str(ART_3_4),
         reason=decision.reason[:400], requested_at=now, effective_on=term.last, decided_by=actor,
         confirmed_by=f"terms:Art. 3(4) ({actor})")
     session.add(termination)

@@ -45,17 +45,19 @@ from controlplane.services.termination_settlement import settle_if_paid
 from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.clauses import ART_20_7
 from controlplane.terms.deadlines import earliest_termination_date
+from controlplane.terms.lifecycle import TerminationKind
 from controlplane.terms.money import floor_won
 from controlplane.terms.penalty import early_termination_penalty, monthly_rate
 from controlplane.terms.policy import Policy
 from controlplane.terms.refund import annual_prepay_refund
 from network.service import release_server_addresses
 
-_CLAUSES = {"customer_request": "Art. 20(2)", "ex_officio": "Art. 21(1)", "insolvency": "Art. 20(5)",
-            "nonpayment": "Art. 21(1)", "cure_failed": "Art. 21(4)"}
+_K = TerminationKind
+_CLAUSES = {_K.CUSTOMER_REQUEST: "Art. 20(2)", _K.EX_OFFICIO: "Art. 21(1)", _K.INSOLVENCY: "Art. 20(5)",
+            _K.NONPAYMENT: "Art. 21(1)", _K.CURE_FAILED: "Art. 21(4)"}
 _LIVE = (ContractState.ACTIVE, ContractState.RESTRICTED)
 # Kinds whose ground is money owed: a contract that is paid up (credit counted) is never terminated by them.
-_ARREARS_KINDS = frozenset({"ex_officio", "insolvency", "nonpayment"})
+_ARREARS_KINDS = frozenset({_K.EX_OFFICIO, _K.INSOLVENCY, _K.NONPAYMENT})
 TWO_PERSON_RULE = "two-person rule (Art. 20(5), 21; nothing irreversible on one person's word)"
 
 
@@ -93,7 +95,7 @@ def request_termination(session: Session, *, contract_id: int, request: Terminat
     policy = policy or pinned_policy(contract.terms_version)
     today = seoul_date(now)
     effective_on = _effective_on(request, today, contract, policy)
-    customer = request.kind == "customer_request"
+    customer = request.kind == TerminationKind.CUSTOMER_REQUEST
     penalty, refund = (_settlement(session, contract, effective_on, request.refused_fee_increase, policy)
                        if customer else (0, 0))
     termination = _filled(_reusable(session, contract_id), contract_id, {
@@ -134,7 +136,7 @@ def _filled(existing: Termination | None, contract_id: int, fields: dict[str, ob
 
 
 def _effective_on(request: TerminationCreate, today: date, contract: Contract, policy: Policy) -> date:
-    if request.kind != "customer_request":
+    if request.kind != TerminationKind.CUSTOMER_REQUEST:
         return today
     if request.effective_on is None:
         raise InvalidInput("a customer's termination names the requested day", field="effective_on")
@@ -229,7 +231,7 @@ def _insert(session: Session, termination: Termination) -> None:
                        field="contract_id") from exc
 
 
-def record_eligible(session: Session, contract: Contract, *, kind: str, clause: str, reason: str,
+def record_eligible(session: Session, contract: Contract, *, kind: TerminationKind, clause: str, reason: str,
                     effective_on: date, at: datetime, actor: str) -> Termination | None:
     """Lists a contract as eligible for termination; an operator must confirm (Art. 21(4))."""
     existing = session.exec(select(Termination).where(Termination.contract_id == contract.id)).first()
@@ -276,7 +278,7 @@ def _check_confirmable(session: Session, termination: Termination, contract: Con
                        confirmer: Confirmer) -> None:
     if termination.withdrawn_at is not None:
         raise Conflict(f"termination {termination.id} was withdrawn", field="termination_id")
-    if termination.kind == "customer_request":
+    if termination.kind == TerminationKind.CUSTOMER_REQUEST:
         raise Conflict(f"termination {termination.id} is the customer's own request: it needs no "
                        f"confirmation and takes effect after its last day of service "
                        f"{termination.effective_on.isoformat()} (Art. 20(2)); until then it can be withdrawn",
@@ -313,7 +315,7 @@ def is_paid_up(session: Session, contract: Contract, today: date) -> bool:
 def fault_penalty(session: Session, contract: Contract, termination: Termination, policy: Policy) -> int:
     """Art. 20(4), 32(3): a termination caused by the customer's fault (ex officio, nonpayment) bears the
     early-termination penalty when the policy says so; insolvency (Art. 20(5)) bears none automatically."""
-    at_fault = termination.kind in ("ex_officio", "nonpayment", "cure_failed")
+    at_fault = termination.kind in (_K.EX_OFFICIO, _K.NONPAYMENT, _K.CURE_FAILED)
     if not at_fault or not policy.penalty_on_ex_officio:
         return termination.penalty
     return _settlement(session, contract, termination.effective_on, False, policy)[0]
@@ -456,7 +458,7 @@ def _credit_refund(session: Session, contract: Contract, termination: Terminatio
     settle_with_credit(session, customer_id=contract.customer_id, now=at, actor=actor)
 
 
-def decide_by_policy(session: Session, contract: Contract, *, kind: str, clause: str, reason: str,
+def decide_by_policy(session: Session, contract: Contract, *, kind: TerminationKind, clause: str, reason: str,
                      at: datetime, actor: str) -> Termination:
     """Art. 21(1) with `auto_terminate_nonpayment`: decided and confirmed by the policy itself (the sweep
     re-decided it from fresh facts under the contract lock a moment ago); bears the Art. 20(4) penalty."""

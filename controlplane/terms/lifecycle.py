@@ -19,6 +19,17 @@ class State(StrEnum):
     TERMINATED = "terminated"
 
 
+class TerminationKind(StrEnum):
+    """Why a contract ends, each kind with its clause; stored as `terminations.kind`."""
+
+    CUSTOMER_REQUEST = "customer_request"  # Art. 20(2)
+    INSOLVENCY = "insolvency"  # Art. 20(5)
+    EX_OFFICIO = "ex_officio"  # Art. 21(1)
+    NONPAYMENT = "nonpayment"  # Art. 21(1)
+    CURE_FAILED = "cure_failed"  # Art. 21(4)
+    TERMS_NOT_ACCEPTED = "terms_not_accepted"  # Art. 3(4)
+
+
 class Event(StrEnum):
     HOLD = "hold"
     APPROVE = "approve"
