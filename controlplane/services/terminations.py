@@ -42,6 +42,7 @@ from controlplane.services.enforcement_effects import (
 from controlplane.services.invoice_facts import PREPAYMENT_KIND
 from controlplane.services.notices import email_notice_out, on_notice_settled, queue_notice
 from controlplane.services.termination_settlement import settle_if_paid
+from controlplane.terms.actions import NoticeKind
 from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.clauses import ART_20_7
 from controlplane.terms.deadlines import earliest_termination_date
@@ -372,7 +373,7 @@ def start_termination(session: Session, contract: Contract, termination: Termina
         termination.started_at = at
         session.add(termination)
         queue_contract_notice(
-            session, contract, kind="termination", clause=clause,
+            session, contract, kind=NoticeKind.TERMINATION, clause=clause,
             subject=f"Contract {contract.id} is terminated",
             body=(f"Contract {contract.id} is terminated under {clause}: {termination.reason}\n"
                   "Its servers and add-on services are deleted and cannot be restored (Art. 20(8)).\n"
