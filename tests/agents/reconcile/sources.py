@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from agents.client import ControlPlaneUnavailable
-from controlplane.protocol import DesiredServer, Heartbeat, HostDesiredState, HostObservedState
+from controlplane.protocol import DesiredServer, DesiredState, Heartbeat, HostDesiredState, HostObservedState
 
 
 class MemorySource:
@@ -29,7 +29,7 @@ class MemorySource:
     def set_state(self, server_id: str, state: str) -> None:
         current = self.servers[server_id]
         self.servers[server_id] = current.model_copy(
-            update={"desired_state": state, "generation": current.generation + 1}
+            update={"desired_state": DesiredState(state), "generation": current.generation + 1}
         )
 
     def desired(self) -> HostDesiredState:

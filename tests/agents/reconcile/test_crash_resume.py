@@ -21,7 +21,7 @@ from agents.journal import (
     STEPS,
     DeletionJournal,
 )
-from controlplane.protocol import HostDesiredState
+from controlplane.protocol import DesiredState, HostDesiredState
 from tests.agents.reconcile.helpers import domain_state
 from tests.agents.reconcile.sources import FileSource
 
@@ -73,7 +73,7 @@ def deleting_server(qemu_conn, run_id, pool_path, make_server, tmp_path):
     with open(vol_path, "r+b") as f:
         f.write(DATA)
         os.fsync(f.fileno())
-    deleted = server.model_copy(update={"desired_state": "deleted", "generation": 2})
+    deleted = server.model_copy(update={"desired_state": DesiredState.DELETED, "generation": 2})
     agent.source.write_desired(HostDesiredState(host="dctest-host", servers=[deleted]))
     return agent, deleted, vol_path
 
