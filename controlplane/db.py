@@ -43,8 +43,8 @@ from sqlmodel import Session, create_engine
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a pre-pinged pool."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        _, sep, path = url.partition(":///")
+        if sep and path and path != ":memory:":  # `sqlite://` and `:memory:` have no file
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             # The store holds customers' personal data and token hashes: owner-only, like the token files
             # (SQLite gives its -wal and -shm files the database file's mode).
