@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from controlplane.api.limits import BodyTooLarge
 from controlplane.errors import (
     Conflict,
     DcloudError,
@@ -44,8 +45,15 @@ async def _dcloud_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
+async def _too_large(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyTooLarge)
+    return JSONResponse(status_code=413, content={"detail": exc.detail, "field": "body"},
+                        headers={"Connection": "close"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DcloudError, _dcloud_error)
+    app.add_exception_handler(BodyTooLarge, _too_large)
 
 
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
