@@ -47,7 +47,7 @@ def _assert_refused(response: Any, field: str, status: int = 422) -> None:
 def test_non_integers_in_an_integer_field_are_422(with_host: Api, value: str) -> None:
     before = with_host.count(Server)
     response = _post_raw(with_host, "/v1/servers",
-                         '{"name": "web", "vcpus": %s, "memory_mib": 1024, "disk_gib": 10}' % value,
+                         '{"name": "web", "vcpus": ' + value + ', "memory_mib": 1024, "disk_gib": 10}',
                          role="operator")
     _assert_refused(response, "vcpus")
     assert with_host.count(Server) == before
@@ -193,7 +193,7 @@ def test_every_input_in_the_openapi_declares_its_range(api: Api) -> None:
                 walk(schemas[name], name)
             return
         for key in ("anyOf", "oneOf", "allOf"):
-            for i, sub in enumerate(schema.get(key, [])):
+            for sub in schema.get(key, []):
                 walk(sub, where)
         kind = schema.get("type")
         if kind == "integer" and "maximum" not in schema:
