@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from controlplane.api.errors import install_error_handlers, install_validation_handler
+from controlplane.api.limits import BodySizeLimit
 from controlplane.api.main import api_router
 from controlplane.clock import Clock, system_clock
 from controlplane.config import Settings, get_settings
@@ -26,6 +27,7 @@ def create_app(
     app.state.engine = engine if engine is not None else make_engine(settings.database_url)
     app.state.clock = clock or system_clock
     app.state.metrics_registry = build_registry(app.state.engine, app.state.clock, settings)
+    app.add_middleware(BodySizeLimit)  # outermost: nothing reads a body over 1 MiB
     install_error_handlers(app)
     install_validation_handler(app)
     app.include_router(api_router)

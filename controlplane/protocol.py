@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -36,6 +37,13 @@ class ObservedState(StrEnum):
     SHUTOFF = "shutoff"
     DELETED = "deleted"
     ERROR = "error"
+
+# What an agent reports is stored: no NUL or other control characters (PostgreSQL cannot store NUL), and
+# no integer past a signed 64-bit column. Agents import this module, so it stays on pydantic alone.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Reported = Annotated[str, Field(max_length=4096, pattern=_PRINTABLE)]
+ReportedId = Annotated[str, Field(min_length=1, max_length=128, pattern=_PRINTABLE)]
+ByteCount = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
 
 
 class NetworkAttachment(BaseModel):
@@ -65,32 +73,32 @@ class HostDesiredState(BaseModel):
 
 
 class ObservedServer(BaseModel):
-    id: str
+    id: ReportedId
     state: ObservedState
-    detail: str | None = None
-    generation: int | None = None
+    detail: Reported | None = None
+    generation: ByteCount | None = None
 
 
 class WipedVolume(BaseModel):
-    name: str
-    path: str
-    capacity_bytes: int
-    bytes_overwritten: int
+    name: Reported
+    path: Reported
+    capacity_bytes: ByteCount
+    bytes_overwritten: ByteCount
 
 
 class DeletionReport(BaseModel):
-    server_id: str
-    domain_name: str
-    volumes: list[WipedVolume]
-    bytes_overwritten: int
-    method: str
+    server_id: ReportedId
+    domain_name: Reported
+    volumes: list[WipedVolume] = Field(max_length=1024)
+    bytes_overwritten: ByteCount
+    method: Reported
     started_at: datetime
     finished_at: datetime
 
 
 class OrphanReport(BaseModel):
-    domain_name: str
-    domain_uuid: str
+    domain_name: Reported
+    domain_uuid: Reported
     state: ObservedState
 
 
@@ -103,8 +111,8 @@ class HostObservedState(BaseModel):
 
 
 class Heartbeat(BaseModel):
-    agent_version: str = "0.1.0"
-    libvirt_uri: str
+    agent_version: Reported = "0.1.0"
+    libvirt_uri: Reported
     libvirt_connected: bool
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, Principal, SessionDep, require_roles
 from controlplane.errors import Forbidden, InvalidInput, NotFound
 from controlplane.models import Role
+from controlplane.schemas.types import Count, Id, Key
 from network import disclosure, history, ipam, pools, rdap, service
 from network.identity import get_identity
 from network.registry import lookup
@@ -59,7 +60,7 @@ def list_pools(_p: Reader, session: SessionDep) -> Any:
 
 
 @router.get("/v1/pools/{pool_id}/utilisation", response_model=UtilisationPublic, tags=["network"])
-def pool_utilisation(pool_id: int, _p: Reader, session: SessionDep, clock: ClockDep) -> Any:
+def pool_utilisation(pool_id: Id, _p: Reader, session: SessionDep, clock: ClockDep) -> Any:
     return pools.utilisation(session, pool=pools.get_pool(session, pool_id), at=clock())
 
 
@@ -74,14 +75,14 @@ def export_assignments(_p: Reader, engine: EngineDep) -> StreamingResponse:
 
 
 @router.get("/v1/addresses/{ip}/history", response_model=AddressHistory, tags=["network"])
-def address_history(ip: str, _p: Reader, session: SessionDep) -> Any:
+def address_history(ip: Key, _p: Reader, session: SessionDep) -> Any:
     tenures = history.address_history(session, address=ip)
     address = str(ipam.parse_address(ip, field="ip"))
     return AddressHistory(address=address, holders=[TenurePublic(**vars(t)) for t in tenures])
 
 
 @router.post("/v1/servers/{server_id}/extra-addresses", status_code=201, tags=["network"])
-def add_extra_address(server_id: str, _p: Operator, session: SessionDep, clock: ClockDep) -> dict[str, str]:
+def add_extra_address(server_id: Key, _p: Operator, session: SessionDep, clock: ClockDep) -> dict[str, str]:
     lease = service.add_extra_address(session, server_id=server_id, at=clock())
     return {"address": lease.address, "server_id": server_id}
 
@@ -103,7 +104,7 @@ def list_disclosures(
     _p: Auditor,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Count, Query()] = 0,
 ) -> Any:
     return disclosure.list_disclosures(session, limit=limit, offset=offset)
 
@@ -117,7 +118,7 @@ def create_usage_request(body: UsageRequestCreate, p: Operator, session: Session
 
 @router.post("/v1/usage-requests/{request_id}/response", response_model=UsageRequestPublic, tags=["network"])
 def record_usage_response(
-    request_id: int, body: UsageResponseCreate, _p: Operator, session: SessionDep, clock: ClockDep
+    request_id: Id, body: UsageResponseCreate, _p: Operator, session: SessionDep, clock: ClockDep
 ) -> Any:
     return disclosure.record_usage_response(
         session, request_id=request_id, response=body.response, now=clock()
@@ -125,7 +126,7 @@ def record_usage_response(
 
 
 @router.get("/v1/usage-requests", response_model=list[UsageRequestPublic], tags=["network"])
-def list_usage_requests(_p: Reader, session: SessionDep, customer_id: int | None = None) -> Any:
+def list_usage_requests(_p: Reader, session: SessionDep, customer_id: Id | None = None) -> Any:
     return disclosure.list_usage_requests(session, customer_id=customer_id)
 
 

@@ -34,6 +34,8 @@ def disclose_holder(
     """
     if request.at.tzinfo is None:
         raise InvalidInput("the point in time needs a timezone", field="at")
+    if request.at > now:
+        raise InvalidInput("the point in time is in the future: nobody has used the address then", field="at")
     address = str(ipam.parse_address(request.address, field="address"))
     tenure = holder_at(session, address=address, at=request.at)
     customer = session.get(Customer, tenure.customer_id) if tenure and tenure.customer_id else None

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from controlplane.schemas.types import Id, Line, Moment, Text
+
+Address = Annotated[Line, Field(min_length=1, max_length=64)]
+HostRef = Annotated[Line, Field(min_length=1, max_length=63)]
 
 
 class PoolCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    cidr: str = Field(min_length=1, max_length=64, examples=["192.0.2.0/24"])
-    network_name: str = Field(min_length=1, max_length=64, description="libvirt network on the hosts")
-    gateway: str | None = Field(default=None, max_length=64)
-    reserved: list[str] = Field(default_factory=list, max_length=4096)
-    host_names: list[str] = Field(default_factory=list, max_length=1024, description="empty: every host")
-    description: str | None = Field(default=None, max_length=400)
+    cidr: Line = Field(min_length=1, max_length=64, examples=["192.0.2.0/24"])
+    network_name: Line = Field(min_length=1, max_length=64, description="libvirt network on the hosts")
+    gateway: Line | None = Field(default=None, max_length=64)
+    reserved: list[Address] = Field(default_factory=list, max_length=4096)
+    host_names: list[HostRef] = Field(default_factory=list, max_length=1024, description="empty: every host")
+    description: Line | None = Field(default=None, max_length=400)
 
 
 class PoolPublic(BaseModel):
@@ -61,10 +67,10 @@ class AddressHistory(BaseModel):
 class DisclosureCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    address: str = Field(min_length=1, max_length=64)
-    at: AwareDatetime = Field(description="the moment the address was used")
-    request_number: str = Field(min_length=1, max_length=128, description="the agency's request number")
-    agency: str = Field(min_length=1, max_length=200)
+    address: Line = Field(min_length=1, max_length=64)
+    at: Moment = Field(description="the moment the address was used")
+    request_number: Line = Field(min_length=1, max_length=128, description="the agency's request number")
+    agency: Line = Field(min_length=1, max_length=200)
 
 
 class DisclosedHolder(BaseModel):
@@ -92,14 +98,14 @@ class DisclosureRecord(BaseModel):
 class UsageRequestCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int
-    reason: str = Field(min_length=1, max_length=400)
+    customer_id: Id
+    reason: Text = Field(min_length=1, max_length=400)
 
 
 class UsageResponseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    response: str = Field(min_length=1, max_length=4000)
+    response: Text = Field(min_length=1, max_length=4000)
 
 
 class UsageRequestPublic(BaseModel):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from controlplane.models.customer import ContractState
+from controlplane.schemas.types import Day, Id, Line, Text, Whole
 
 MAX_FEE = 10**12  # a trillion won a month is already absurd; anything above is a typo
 
@@ -15,14 +16,14 @@ MAX_FEE = 10**12  # a trillion won a month is already absurd; anything above is 
 class ContractApply(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(ge=1)
-    plan: str = Field(min_length=1, max_length=64)
-    monthly_fee: int = Field(ge=0, le=MAX_FEE)
-    discount: int = Field(default=0, ge=0, le=MAX_FEE)
+    customer_id: Id
+    plan: Line = Field(min_length=1, max_length=64)
+    monthly_fee: Whole = Field(ge=0, le=MAX_FEE)
+    discount: Whole = Field(default=0, ge=0, le=MAX_FEE)
     billing_cycle: Literal["monthly", "annual_prepaid"] = "monthly"
     # Art. 30(2)-3, 20(7): agreed discount per prepaid term, won; only for billing_cycle annual_prepaid.
-    annual_prepay_discount: int = Field(default=0, ge=0, le=12 * MAX_FEE)
-    desired_open_date: date
+    annual_prepay_discount: Whole = Field(default=0, ge=0, le=12 * MAX_FEE)
+    desired_open_date: Day
 
 
 class ContractHold(BaseModel):
@@ -30,8 +31,8 @@ class ContractHold(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    item: int = Field(ge=1, le=9)
-    note: str | None = Field(default=None, max_length=300)
+    item: Whole = Field(ge=1, le=9)
+    note: Text | None = Field(default=None, max_length=300)
 
 
 class ContractActivate(BaseModel):
@@ -39,27 +40,27 @@ class ContractActivate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    open_date: date | None = None
-    reason: str | None = Field(default=None, min_length=1, max_length=300)
+    open_date: Day | None = None
+    reason: Text | None = Field(default=None, min_length=1, max_length=300)
 
 
 class PlanChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    plan: str | None = Field(default=None, min_length=1, max_length=64)
-    effective_from: date
-    monthly_fee: int = Field(ge=0, le=MAX_FEE)
-    discount: int = Field(default=0, ge=0, le=MAX_FEE)
+    plan: Line | None = Field(default=None, min_length=1, max_length=64)
+    effective_from: Day
+    monthly_fee: Whole = Field(ge=0, le=MAX_FEE)
+    discount: Whole = Field(default=0, ge=0, le=MAX_FEE)
 
 
 class AddOnCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
+    name: Line = Field(min_length=1, max_length=128)
     billing: Literal["one_off", "monthly"]
-    fee: int = Field(default=0, ge=0, le=MAX_FEE)
-    started_on: date
-    ended_on: date | None = None
+    fee: Whole = Field(default=0, ge=0, le=MAX_FEE)
+    started_on: Day
+    ended_on: Day | None = None
 
 
 class AddOnPublic(BaseModel):

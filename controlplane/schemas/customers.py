@@ -7,8 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controlplane.schemas.types import Line, PositiveWon
+
 # Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is the SMTP relay's job.
-Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# No control characters either: an address ends up in a mail header.
+_ATOM = r"[^@\s\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
+Email = Annotated[str, Field(min_length=3, max_length=254, pattern=f"^{_ATOM}@{_ATOM}\\.{_ATOM}$")]
 # Korean and international numbers: digits with optional +, spaces, dashes, parentheses.
 Phone = Annotated[str, Field(min_length=7, max_length=32, pattern=r"^\+?[0-9][0-9 ()-]{5,30}[0-9]$")]
 
@@ -17,16 +21,16 @@ class CustomerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["organisation", "person"] = "organisation"
-    name: str = Field(min_length=1, max_length=200)
-    name_en: str | None = Field(default=None, min_length=1, max_length=200)
-    billing_party: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
+    name_en: Line | None = Field(default=None, min_length=1, max_length=200)
+    billing_party: Line | None = Field(default=None, min_length=1, max_length=200)
     email: Email
     sms_phone: Phone | None = None
-    address: str = Field(min_length=1, max_length=400)
-    address_en: str | None = Field(default=None, min_length=1, max_length=400)
-    address_district: str | None = Field(default=None, min_length=1, max_length=200)
+    address: Line = Field(min_length=1, max_length=400)
+    address_en: Line | None = Field(default=None, min_length=1, max_length=400)
+    address_district: Line | None = Field(default=None, min_length=1, max_length=200)
     zip_code: str | None = Field(default=None, min_length=3, max_length=16, pattern=r"^[0-9A-Za-z -]+$")
-    contact_name: str = Field(min_length=1, max_length=100)
+    contact_name: Line = Field(min_length=1, max_length=100)
     contact_phone: Phone
     contact_email: Email | None = None
     whois_hide_name: bool = False
@@ -62,7 +66,7 @@ class CustomerPublic(BaseModel):
 class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: int | None = Field(default=None, ge=1, description="omit to refund the whole remaining credit")
+    amount: PositiveWon | None = Field(default=None, description="omit to refund the whole remaining credit")
 
 
 class RefundPublic(BaseModel):

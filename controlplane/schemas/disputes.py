@@ -7,24 +7,23 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from controlplane.models.disputes import DisputeOutcome
-
-MAX_WON = 10**15
+from controlplane.schemas.types import PositiveWon, Text, Won
 
 
 class DisputeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: int = Field(gt=0, le=MAX_WON, description="the disputed part of the invoice, KRW")
-    reason: str = Field(min_length=1, max_length=1000)
+    amount: PositiveWon = Field(description="the disputed part of the invoice, KRW")
+    reason: Text = Field(min_length=1, max_length=1000)
 
 
 class DisputeAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: DisputeOutcome
-    corrected_amount: int = Field(default=0, ge=0, le=MAX_WON,
+    corrected_amount: Won = Field(default=0,
                                   description="the credit note for `corrected`, KRW")
-    answer: str = Field(min_length=1, max_length=1000)
+    answer: Text = Field(min_length=1, max_length=1000)
 
 
 class DisputePublic(BaseModel):

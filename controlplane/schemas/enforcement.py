@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controlplane.models.enforcement import Termination, TerminationStatus, termination_status
+from controlplane.schemas.types import Day, Id, Line, Moment, Text
 from controlplane.terms.lifecycle import TerminationKind
 
 BlockKind = Literal["spam", "security", "emergency", "operator"]
@@ -25,18 +26,18 @@ class BlockCreate(BaseModel):
 
     kind: BlockKind
     scope: Literal["full", "smtp"] = "full"
-    item: int | None = Field(default=None, ge=1, le=18)
-    reason: str = Field(min_length=1, max_length=400)
+    item: int | None = Field(default=None, ge=1, le=18, strict=True)  # strict: `true` is not item 1
+    reason: Text = Field(min_length=1, max_length=400)
     notice: Literal["before", "after"]
-    starts_at: datetime | None = None
-    planned_end: datetime | None = None
-    notice_after_reason: str | None = Field(default=None, max_length=200)
+    starts_at: Moment | None = None
+    planned_end: Moment | None = None
+    notice_after_reason: Text | None = Field(default=None, max_length=200)
 
 
 class BlockLift(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=400)
+    reason: Text = Field(min_length=1, max_length=400)
 
 
 class BlockPublic(BaseModel):
@@ -64,10 +65,10 @@ class TerminationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal[TerminationKind.CUSTOMER_REQUEST, TerminationKind.EX_OFFICIO, TerminationKind.INSOLVENCY]
-    reason: str = Field(min_length=1, max_length=400)
-    effective_on: date | None = None
+    reason: Text = Field(min_length=1, max_length=400)
+    effective_on: Day | None = None
     refused_fee_increase: bool = False
-    clause: str | None = Field(default=None, max_length=64)
+    clause: Line | None = Field(default=None, max_length=64)
 
 
 class TerminationPublic(BaseModel):
@@ -104,29 +105,29 @@ class TerminationPublic(BaseModel):
 class TerminationWithdraw(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=400)
+    reason: Text = Field(min_length=1, max_length=400)
 
 
 class OutageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contract_id: int = Field(ge=1)
-    started_at: datetime
-    reported_at: datetime | None = None
-    company_aware_at: datetime | None = None
-    resolved_at: datetime | None = None
+    contract_id: Id
+    started_at: Moment
+    reported_at: Moment | None = None
+    company_aware_at: Moment | None = None
+    resolved_at: Moment | None = None
     company_fault: bool = True
     excluded_reason: Literal["maintenance", "customer_request", "art_15", "art_39"] | None = None
-    cause_learned_at: datetime | None = None
+    cause_learned_at: Moment | None = None
 
 
 class OutageUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    resolved_at: datetime | None = None
+    resolved_at: Moment | None = None
     company_fault: bool | None = None
     excluded_reason: Literal["maintenance", "customer_request", "art_15", "art_39"] | None = None
-    cause_learned_at: datetime | None = None
+    cause_learned_at: Moment | None = None
 
 
 class OutagePublic(BaseModel):
@@ -168,4 +169,4 @@ class ExtensionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    extension_until: date
+    extension_until: Day

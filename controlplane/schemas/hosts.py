@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controlplane.schemas.types import Line, Whole
+
 # A DNS label-ish name: the agent finds its host by this name, and it ends up in URLs.
 HostName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
@@ -15,10 +17,10 @@ class HostCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: HostName
-    libvirt_uri: str = Field(min_length=1, max_length=255)
-    vcpus: int = Field(ge=1, le=4096)
-    memory_mib: int = Field(ge=64, le=64 * 1024 * 1024)
-    disk_gib: int = Field(ge=1, le=1024 * 1024)
+    libvirt_uri: Line = Field(min_length=1, max_length=255)
+    vcpus: Whole = Field(ge=1, le=4096)
+    memory_mib: Whole = Field(ge=64, le=64 * 1024 * 1024)
+    disk_gib: Whole = Field(ge=1, le=1024 * 1024)
 
 
 class HostUpdate(BaseModel):

@@ -7,18 +7,19 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from controlplane.schemas.contracts import MAX_FEE
+from controlplane.schemas.types import Id, Line, Moment, Whole
 
 
 class PaymentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(ge=1)
-    contract_id: int | None = Field(default=None, ge=1, description="settle only this contract's invoices")
-    amount: int = Field(ge=1, le=MAX_FEE)
+    customer_id: Id
+    contract_id: Id | None = Field(default=None, description="settle only this contract's invoices")
+    amount: Whole = Field(ge=1, le=MAX_FEE)
     method: str = Field(default="bank_transfer", min_length=1, max_length=32, pattern=r"^[a-z_]+$")
-    reference: str | None = Field(default=None, min_length=1, max_length=128)
-    received_at: datetime | None = Field(default=None, description="when the money arrived; default now")
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+    reference: Line | None = Field(default=None, min_length=1, max_length=128)
+    received_at: Moment | None = Field(default=None, description="when the money arrived; default now")
+    idempotency_key: Line | None = Field(default=None, min_length=1, max_length=128)
 
 
 class AllocationPublic(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from controlplane.protocol import DesiredState, ObservedState
+from controlplane.schemas.types import Id, Line, Whole
 
 MAX_MEMORY_MIB = 1024 * 1024  # 1 TiB
 MAX_DISK_GIB = 64 * 1024  # 64 TiB
@@ -16,12 +17,12 @@ MAX_DISK_GIB = 64 * 1024  # 64 TiB
 class ServerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
-    vcpus: int = Field(ge=1, le=64)
-    memory_mib: int = Field(ge=64, le=MAX_MEMORY_MIB)
-    disk_gib: int = Field(ge=1, le=MAX_DISK_GIB)
-    host: str | None = Field(default=None, min_length=1, max_length=63)
-    contract_id: int | None = Field(default=None, ge=1)
+    name: Line = Field(min_length=1, max_length=128)
+    vcpus: Whole = Field(ge=1, le=64)
+    memory_mib: Whole = Field(ge=64, le=MAX_MEMORY_MIB)
+    disk_gib: Whole = Field(ge=1, le=MAX_DISK_GIB)
+    host: Line | None = Field(default=None, min_length=1, max_length=63)
+    contract_id: Id | None = None
 
 
 class ServerPublic(BaseModel):

@@ -6,11 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controlplane.schemas.types import Line
+
 
 class TermsResponseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: str = Field(min_length=1, max_length=32)
+    version: Line = Field(min_length=1, max_length=32)
 
 
 class TermsResponsePublic(BaseModel):

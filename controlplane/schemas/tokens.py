@@ -7,14 +7,15 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from controlplane.models.auth import Role
+from controlplane.schemas.types import Line
 
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    name: str = Field(min_length=1, max_length=128)
-    host: str | None = Field(default=None, min_length=1, max_length=63)
+    name: Line = Field(min_length=1, max_length=128)
+    host: Line | None = Field(default=None, min_length=1, max_length=63)
 
 
 class TokenPublic(BaseModel):

@@ -33,7 +33,7 @@ from controlplane.services.invoice_drafts import ContractInvoice, ExtraLine, com
 from controlplane.services.invoice_facts import ContractFacts, billable_contract_ids, load_facts
 from controlplane.services.late_fees import accrue_contract_late_fees
 from controlplane.services.notices import ContactInfo, invoice_notice_key, notice_rows, queue_notice_rows
-from controlplane.terms.calendar import YearMonth
+from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.errors import TermsError
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,10 @@ def generate_invoices(
     engine: Engine, *, month: YearMonth, as_of: date, now: datetime, chunk_size: int = 2000
 ) -> InvoiceRunReport:
     """Invoices every billable contract for `month`; idempotent, safe to run concurrently and daily."""
+    if as_of > seoul_date(now):
+        # As in enforcement.apply: a later day can be previewed, never acted on; else a future as_of
+        # would invoice a month that is not over.
+        raise InvalidInput(f"as_of {as_of} is after today ({seoul_date(now)} in Seoul)", field="as_of")
     if as_of <= month.last_day:
         raise InvalidInput(
             f"{month} is not over on {as_of.isoformat()}; invoices come after it", field="month"

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from controlplane.config import Settings
 from controlplane.errors import Conflict, InvalidInput, NotFound
-from controlplane.models.customer import Contract
+from controlplane.models.customer import Contract, ContractState
 from controlplane.models.server import DeletionRecord, DesiredState, Server
 from controlplane.schemas.servers import ServerCreate
 from controlplane.services.audit import record_change
@@ -50,8 +50,13 @@ def server_snapshot(server: Server) -> dict[str, object]:
 def create_server(
     session: Session, *, now: datetime, actor: str, data: ServerCreate, settings: Settings
 ) -> Server:
-    if data.contract_id is not None and session.get(Contract, data.contract_id) is None:
+    contract = session.get(Contract, data.contract_id) if data.contract_id is not None else None
+    if data.contract_id is not None and contract is None:
         raise InvalidInput(f"contract_id {data.contract_id} does not exist", field="contract_id")
+    if contract is not None and contract.state in (ContractState.APPLIED, ContractState.HELD):
+        # Art. 9(1): service starts when the contract is approved; an application runs nothing yet.
+        raise InvalidInput(f"contract {contract.id} is still {contract.state}; approve it first",
+                           field="contract_id")
     demand = Demand(vcpus=data.vcpus, memory_mib=data.memory_mib, disk_gib=data.disk_gib)
     if data.host is not None:
         host = place_on_named_host(session, name=data.host, demand=demand)

@@ -24,6 +24,7 @@ from controlplane.protocol import (
     HostObservedState,
 )
 from controlplane.schemas.hosts import HostPublic
+from controlplane.schemas.types import Key, Line
 from controlplane.services import agent_state
 from controlplane.services import hosts as host_service
 
@@ -36,7 +37,7 @@ WATCH_CHECK_INTERVAL_S = 0.1
 def _host_for(readers: frozenset[Role]):  # type: ignore[no-untyped-def]
     """Resolves the path's host: its own agent, admin, and the given roles may pass; others get 403."""
 
-    def check(host: Annotated[str, Path()], principal: CurrentPrincipal, session: SessionDep) -> Host:
+    def check(host: Annotated[Key, Path()], principal: CurrentPrincipal, session: SessionDep) -> Host:
         if principal.role is Role.AGENT:
             row = host_service.bound_host(session, principal.host_id)
             if row is None or row.name != host:
@@ -80,7 +81,7 @@ async def watch_desired_state(
     engine: EngineDep,
     clock: ClockDep,
     request: Request,
-    since: Annotated[str, Query(max_length=128)] = "",
+    since: Annotated[Line, Query(max_length=128)] = "",
     wait_s: Annotated[float, Query(ge=0, le=60)] = 30.0,
 ) -> DesiredVersion:
     """Long poll: answers as soon as the desired-state version differs from `since`, else at `wait_s`.
@@ -101,7 +102,7 @@ async def watch_desired_state(
 
 @router.get("/servers/{server_id}/desired-state")
 def desired_server(
-    server_id: str, host: AgentOrReader, session: SessionDep, clock: ClockDep
+    server_id: Key, host: AgentOrReader, session: SessionDep, clock: ClockDep
 ) -> DesiredServer:
     return agent_state.desired_server(session, host, server_id, clock())
 

@@ -10,6 +10,7 @@ from controlplane.api.deps import Principal, SessionDep, require_roles
 from controlplane.api.presenters import audit_public
 from controlplane.models.auth import Role
 from controlplane.schemas.audit import AuditEventPublic
+from controlplane.schemas.types import Count, Line
 from controlplane.services import audit as audit_service
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -21,10 +22,10 @@ Auditor = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]
 def list_audit_events(
     _who: Auditor,
     session: SessionDep,
-    entity_type: Annotated[str | None, Query(max_length=32)] = None,
-    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    entity_type: Annotated[Line | None, Query(max_length=32)] = None,
+    entity_id: Annotated[Line | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Count, Query()] = 0,
 ) -> list[AuditEventPublic]:
     events = audit_service.list_events(
         session, entity_type=entity_type, entity_id=entity_id, limit=limit, offset=offset

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, status
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.enforcement import BlockCreate, BlockLift, BlockPublic
+from controlplane.schemas.types import Id
 from controlplane.services import blocks as block_service
 
 router = APIRouter(tags=["blocks"])
@@ -19,7 +20,7 @@ Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING,
 
 @router.post("/v1/contracts/{contract_id}/blocks", status_code=status.HTTP_201_CREATED)
 def create_block(
-    contract_id: int, body: BlockCreate, who: Operator, session: SessionDep, clock: ClockDep
+    contract_id: Id, body: BlockCreate, who: Operator, session: SessionDep, clock: ClockDep
 ) -> BlockPublic:
     block = block_service.create_operator_block(session, contract_id=contract_id, request=body, now=clock(),
                                                 actor=who.actor)
@@ -27,14 +28,14 @@ def create_block(
 
 
 @router.get("/v1/contracts/{contract_id}/blocks")
-def list_contract_blocks(contract_id: int, _who: Reader, session: SessionDep,
+def list_contract_blocks(contract_id: Id, _who: Reader, session: SessionDep,
                          active_only: bool = False) -> list[BlockPublic]:
     found = block_service.list_blocks(session, contract_id=contract_id, active_only=active_only)
     return [BlockPublic.model_validate(b) for b in found]
 
 
 @router.post("/v1/blocks/{block_id}/lift")
-def lift_block(block_id: int, body: BlockLift, who: Operator, session: SessionDep,
+def lift_block(block_id: Id, body: BlockLift, who: Operator, session: SessionDep,
                clock: ClockDep) -> BlockPublic:
     block = block_service.lift_operator_block(session, block_id=block_id, now=clock(), actor=who.actor,
                                               reason=body.reason)

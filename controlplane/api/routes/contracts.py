@@ -21,6 +21,7 @@ from controlplane.schemas.contracts import (
     PlanChange,
 )
 from controlplane.schemas.invoices import InvoicePublic
+from controlplane.schemas.types import Count, Id, MonthText
 from controlplane.services import contracts as contract_service
 from controlplane.services import invoices as invoice_service
 from controlplane.services.invoicing import preview_invoice
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
 
 Writer = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR))]
 Reader = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.AUDITOR))]
-Month = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
+Month = Annotated[MonthText, Query()]
 
 
 def contract_public(contract: Contract) -> ContractPublic:
@@ -58,22 +59,22 @@ def apply_for_contract(
 def list_contracts(
     _who: Reader,
     session: SessionDep,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: Annotated[Id | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Count, Query()] = 0,
 ) -> list[ContractPublic]:
     rows = contract_service.list_contracts(session, customer_id=customer_id, limit=limit, offset=offset)
     return [contract_public(c) for c in rows]
 
 
 @router.get("/{contract_id}")
-def get_contract(contract_id: int, _who: Reader, session: SessionDep) -> ContractPublic:
+def get_contract(contract_id: Id, _who: Reader, session: SessionDep) -> ContractPublic:
     return contract_public(contract_service.get_contract(session, contract_id))
 
 
 @router.post("/{contract_id}/hold")
 def hold_contract(
-    contract_id: int, body: ContractHold, who: Writer, session: SessionDep, clock: ClockDep
+    contract_id: Id, body: ContractHold, who: Writer, session: SessionDep, clock: ClockDep
 ) -> ContractPublic:
     contract = contract_service.hold_contract(
         session, now=clock(), actor=who.actor, contract_id=contract_id, data=body
@@ -82,7 +83,7 @@ def hold_contract(
 
 
 @router.post("/{contract_id}/approve")
-def approve_contract(contract_id: int, who: Writer, session: SessionDep, clock: ClockDep) -> ContractPublic:
+def approve_contract(contract_id: Id, who: Writer, session: SessionDep, clock: ClockDep) -> ContractPublic:
     contract = contract_service.approve_contract(
         session, now=clock(), actor=who.actor, contract_id=contract_id
     )
@@ -91,7 +92,7 @@ def approve_contract(contract_id: int, who: Writer, session: SessionDep, clock: 
 
 @router.post("/{contract_id}/activate")
 def activate_contract(
-    contract_id: int, body: ContractActivate, who: Writer, session: SessionDep, clock: ClockDep
+    contract_id: Id, body: ContractActivate, who: Writer, session: SessionDep, clock: ClockDep
 ) -> ContractPublic:
     contract = contract_service.activate_contract(
         session, now=clock(), actor=who.actor, contract_id=contract_id, data=body
@@ -101,7 +102,7 @@ def activate_contract(
 
 @router.post("/{contract_id}/plan-changes", status_code=status.HTTP_201_CREATED)
 def change_plan(
-    contract_id: int, body: PlanChange, who: Writer, session: SessionDep, clock: ClockDep
+    contract_id: Id, body: PlanChange, who: Writer, session: SessionDep, clock: ClockDep
 ) -> ContractPublic:
     contract_service.change_plan(session, now=clock(), actor=who.actor, contract_id=contract_id, data=body)
     return contract_public(contract_service.get_contract(session, contract_id))
@@ -109,7 +110,7 @@ def change_plan(
 
 @router.post("/{contract_id}/add-ons", status_code=status.HTTP_201_CREATED)
 def add_add_on(
-    contract_id: int, body: AddOnCreate, who: Writer, session: SessionDep, clock: ClockDep
+    contract_id: Id, body: AddOnCreate, who: Writer, session: SessionDep, clock: ClockDep
 ) -> AddOnPublic:
     add_on = contract_service.add_add_on(
         session, now=clock(), actor=who.actor, contract_id=contract_id, data=body
@@ -118,12 +119,12 @@ def add_add_on(
 
 
 @router.get("/{contract_id}/invoices")
-def list_invoices(contract_id: int, _who: Reader, session: SessionDep) -> list[InvoicePublic]:
+def list_invoices(contract_id: Id, _who: Reader, session: SessionDep) -> list[InvoicePublic]:
     return [invoice_public(i) for i in invoice_service.contract_invoices(session, contract_id)]
 
 
 @router.get("/{contract_id}/invoices/preview")
-def preview(contract_id: int, month: Month, _who: Reader, session: SessionDep) -> InvoicePublic | None:
+def preview(contract_id: Id, month: Month, _who: Reader, session: SessionDep) -> InvoicePublic | None:
     """The dry run: exactly what the monthly run would bill, nothing written (null: nothing to bill)."""
     result = preview_invoice(session, contract_id=contract_id, month=parse_month(month))
     return preview_public(result) if result is not None else None

@@ -15,6 +15,7 @@ from controlplane.schemas.customers import (
     RefundPublic,
     RefundRequest,
 )
+from controlplane.schemas.types import Count, Id
 from controlplane.services import credits as credit_service
 from controlplane.services import customers as customer_service
 
@@ -38,27 +39,27 @@ def list_customers(
     _who: Reader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Count, Query()] = 0,
 ) -> list[CustomerPublic]:
     rows = customer_service.list_customers(session, limit=limit, offset=offset)
     return [CustomerPublic.model_validate(c, from_attributes=True) for c in rows]
 
 
 @router.get("/{customer_id}")
-def get_customer(customer_id: int, _who: Reader, session: SessionDep) -> CustomerPublic:
+def get_customer(customer_id: Id, _who: Reader, session: SessionDep) -> CustomerPublic:
     customer = customer_service.get_customer(session, customer_id)
     return CustomerPublic.model_validate(customer, from_attributes=True)
 
 
 @router.get("/{customer_id}/credit")
-def get_credit(customer_id: int, _who: Reader, session: SessionDep) -> CreditPublic:
+def get_credit(customer_id: Id, _who: Reader, session: SessionDep) -> CreditPublic:
     customer_service.get_customer(session, customer_id)
     return CreditPublic(customer_id=customer_id, balance=credit_service.credit_balance(session, customer_id))
 
 
 @router.post("/{customer_id}/refunds")
 def refund(
-    customer_id: int, body: RefundRequest, who: Billing, session: SessionDep, clock: ClockDep
+    customer_id: Id, body: RefundRequest, who: Billing, session: SessionDep, clock: ClockDep
 ) -> RefundPublic:
     """Refunds credit on request; overdue invoices are paid from it first (Art. 35)."""
     outcome = credit_service.refund_credit(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, status
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.disputes import DisputeAnswer, DisputeCreate, DisputePublic
+from controlplane.schemas.types import Id
 from controlplane.services import disputes as dispute_service
 
 router = APIRouter(tags=["disputes"])
@@ -18,7 +19,7 @@ Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING,
 
 
 @router.post("/v1/invoices/{invoice_id}/disputes", status_code=status.HTTP_201_CREATED)
-def file_dispute(invoice_id: int, body: DisputeCreate, who: Writer, session: SessionDep,
+def file_dispute(invoice_id: Id, body: DisputeCreate, who: Writer, session: SessionDep,
                  clock: ClockDep) -> DisputePublic:
     dispute = dispute_service.file_dispute(session, invoice_id=invoice_id, amount=body.amount,
                                            reason=body.reason, now=clock(), actor=who.actor)
@@ -32,7 +33,7 @@ def list_disputes(_who: Reader, session: SessionDep, open_only: bool = False) ->
 
 
 @router.post("/v1/disputes/{dispute_id}/answer")
-def answer_dispute(dispute_id: int, body: DisputeAnswer, who: Writer, session: SessionDep,
+def answer_dispute(dispute_id: Id, body: DisputeAnswer, who: Writer, session: SessionDep,
                    clock: ClockDep) -> DisputePublic:
     dispute = dispute_service.answer_dispute(
         session, dispute_id=dispute_id, outcome=body.outcome, corrected_amount=body.corrected_amount,

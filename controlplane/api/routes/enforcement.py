@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from controlplane.api.deps import ClockDep, EngineDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.enforcement import ApplyResultPublic, ExtensionCreate
+from controlplane.schemas.types import Day, Id
 from controlplane.services import enforcement
 from controlplane.services.extensions import approve_extension
 from controlplane.terms.calendar import seoul_date
@@ -22,7 +22,7 @@ Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING,
 
 @router.get("/v1/enforcement/plan")
 def plan_sweep(
-    _who: Reader, session: SessionDep, clock: ClockDep, as_of: Annotated[date | None, Query()] = None
+    _who: Reader, session: SessionDep, clock: ClockDep, as_of: Annotated[Day | None, Query()] = None
 ) -> list[dict[str, Any]]:
     now = clock()
     actions = enforcement.plan(session, as_of or seoul_date(now), now=now)
@@ -32,7 +32,7 @@ def plan_sweep(
 @router.post("/v1/enforcement/apply")
 def apply_sweep(
     who: Operator, session: SessionDep, engine: EngineDep, clock: ClockDep,
-    as_of: Annotated[date | None, Query()] = None,
+    as_of: Annotated[Day | None, Query()] = None,
 ) -> ApplyResultPublic:
     now = clock()
     day = as_of or seoul_date(now)
@@ -49,7 +49,7 @@ def apply_sweep(
 
 @router.post("/v1/invoices/{invoice_id}/extension")
 def extend_invoice(
-    invoice_id: int, body: ExtensionCreate, who: Operator, session: SessionDep, clock: ClockDep
+    invoice_id: Id, body: ExtensionCreate, who: Operator, session: SessionDep, clock: ClockDep
 ) -> dict[str, Any]:
     invoice = approve_extension(session, invoice_id=invoice_id, until=body.extension_until, now=clock(),
                                 actor=who.actor)

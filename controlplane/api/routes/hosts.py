@@ -10,6 +10,7 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, 
 from controlplane.api.presenters import host_public, orphan_public
 from controlplane.models.auth import Role
 from controlplane.schemas.hosts import HostCreate, HostPublic, HostUpdate, OrphanPublic
+from controlplane.schemas.types import Key
 from controlplane.services import hosts as host_service
 
 router = APIRouter(prefix="/v1/hosts", tags=["hosts"])
@@ -39,7 +40,7 @@ def list_hosts(_who: Reader, session: SessionDep, clock: ClockDep, settings: Set
 
 @router.get("/{host}")
 def get_host(
-    host: str, _who: Reader, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    host: Key, _who: Reader, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> HostPublic:
     row = host_service.get_host(session, host)
     used = host_service.usage_by_host(session, [row.id or 0]).get(row.id or 0)
@@ -48,7 +49,7 @@ def get_host(
 
 @router.patch("/{host}")
 def update_host(
-    host: str, body: HostUpdate, who: Writer, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    host: Key, body: HostUpdate, who: Writer, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> HostPublic:
     now = clock()
     row = host_service.set_admin_state(
@@ -59,6 +60,6 @@ def update_host(
 
 
 @router.get("/{host}/orphans")
-def list_orphans(host: str, _who: Reader, session: SessionDep) -> list[OrphanPublic]:
+def list_orphans(host: Key, _who: Reader, session: SessionDep) -> list[OrphanPublic]:
     row = host_service.get_host(session, host)
     return [orphan_public(o) for o in host_service.list_orphans(session, row)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -11,6 +10,7 @@ from controlplane.api.deps import ClockDep, EngineDep, Principal, SessionDep, re
 from controlplane.errors import InvalidInput
 from controlplane.models.auth import Role
 from controlplane.schemas.invoices import InvoiceLinePublic, InvoicePublic, InvoiceRunPublic
+from controlplane.schemas.types import Day, Id, MonthText
 from controlplane.services import invoices as invoice_service
 from controlplane.services.invoice_drafts import ContractInvoice
 from controlplane.services.invoices import IssuedInvoice
@@ -73,8 +73,8 @@ def run_invoicing(
     who: Billing,
     engine: EngineDep,
     clock: ClockDep,
-    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
-    as_of: date | None = None,
+    month: Annotated[MonthText, Query()],
+    as_of: Annotated[Day | None, Query()] = None,
 ) -> InvoiceRunPublic:
     """Invoices every billable contract for the month; rerunning creates nothing twice."""
     try:
@@ -87,5 +87,5 @@ def run_invoicing(
 
 
 @router.get("/{invoice_id}")
-def get_invoice(invoice_id: int, _who: Reader, session: SessionDep) -> InvoicePublic:
+def get_invoice(invoice_id: Id, _who: Reader, session: SessionDep) -> InvoicePublic:
     return invoice_public(invoice_service.get_invoice(session, invoice_id))

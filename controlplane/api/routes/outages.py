@@ -10,6 +10,7 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.errors import InvalidInput
 from controlplane.models.auth import Role
 from controlplane.schemas.enforcement import AvailabilityPublic, OutageCreate, OutagePublic, OutageUpdate
+from controlplane.schemas.types import Id, MonthText
 from controlplane.services import availability as availability_service
 from controlplane.terms.calendar import YearMonth
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["outages"])
 Operator = Annotated[Principal, Depends(require_roles(Role.OPERATOR))]
 Billing = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING))]
 Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR))]
-MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
+MonthQuery = Annotated[MonthText, Query()]
 
 
 def _month(text: str) -> YearMonth:
@@ -35,7 +36,7 @@ def record_outage(body: OutageCreate, who: Operator, session: SessionDep, clock:
 
 
 @router.patch("/v1/outages/{outage_id}")
-def update_outage(outage_id: int, body: OutageUpdate, who: Operator, session: SessionDep,
+def update_outage(outage_id: Id, body: OutageUpdate, who: Operator, session: SessionDep,
                   clock: ClockDep) -> OutagePublic:
     outage = availability_service.update_outage(session, outage_id=outage_id, data=body, now=clock(),
                                                 actor=who.actor)
@@ -43,14 +44,14 @@ def update_outage(outage_id: int, body: OutageUpdate, who: Operator, session: Se
 
 
 @router.get("/v1/outages")
-def list_outages(_who: Reader, session: SessionDep, contract_id: int | None = None) -> list[OutagePublic]:
+def list_outages(_who: Reader, session: SessionDep, contract_id: Id | None = None) -> list[OutagePublic]:
     return [OutagePublic.model_validate(o)
             for o in availability_service.list_outages(session, contract_id=contract_id)]
 
 
 @router.get("/v1/contracts/{contract_id}/availability")
 def availability(
-    contract_id: int, month: MonthQuery, _who: Reader, session: SessionDep
+    contract_id: Id, month: MonthQuery, _who: Reader, session: SessionDep
 ) -> AvailabilityPublic:
     credit = availability_service.availability(session, contract_id=contract_id, month=_month(month))
     percent = f"{float(credit.availability_percent):.4f}"
@@ -61,7 +62,7 @@ def availability(
 
 
 @router.post("/v1/contracts/{contract_id}/availability-claims")
-def claim_credit(contract_id: int, month: MonthQuery, who: Billing, session: SessionDep,
+def claim_credit(contract_id: Id, month: MonthQuery, who: Billing, session: SessionDep,
                  clock: ClockDep) -> dict[str, object]:
     amount = availability_service.claim_credit(session, contract_id=contract_id, month=_month(month),
                                                now=clock(), actor=who.actor)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Response, status
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.payments import AllocationPublic, LateFeePublic, PaymentCreate, PaymentPublic
+from controlplane.schemas.types import Id
 from controlplane.services import payments as payment_service
 from controlplane.services.payments import PaymentOutcome
 
@@ -57,5 +58,5 @@ def record_payment(
 
 
 @router.get("/{payment_id}")
-def get_payment(payment_id: int, _who: Reader, session: SessionDep) -> PaymentPublic:
+def get_payment(payment_id: Id, _who: Reader, session: SessionDep) -> PaymentPublic:
     return payment_public(payment_service.get_payment(session, payment_id))

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from controlplane import policy_registry as policy_service
 from controlplane.api.deps import ClockDep, CurrentPrincipal
 from controlplane.schemas.policies import PolicyPublic, policy_public
+from controlplane.schemas.types import Key
 from controlplane.terms.calendar import seoul_date
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
@@ -23,7 +24,7 @@ def list_policies(_who: CurrentPrincipal, clock: ClockDep) -> list[Any]:
 
 
 @router.get("/{version}", response_model=PolicyPublic)
-def get_policy(version: str, _who: CurrentPrincipal, clock: ClockDep) -> Any:
+def get_policy(version: Key, _who: CurrentPrincipal, clock: ClockDep) -> Any:
     policy = policy_service.policy_or_not_found(version)
     current = policy_service.current_policy(seoul_date(clock())).version
     return policy_public(policy, current=policy.version == current, builtin=policy_service.is_builtin(policy))

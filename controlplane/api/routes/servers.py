@@ -13,6 +13,7 @@ from controlplane.models.auth import Role
 from controlplane.models.server import Server
 from controlplane.schemas.servers import DeletionRecordPublic, ServerPublic
 from controlplane.schemas.servers import ServerCreate as ServerCreateBody
+from controlplane.schemas.types import Key, Line
 from controlplane.services import hosts as host_service
 from controlplane.services import servers as server_service
 from controlplane.services.servers import Action
@@ -44,7 +45,7 @@ def create_server(
 def list_servers(
     _who: Reader,
     session: SessionDep,
-    host: Annotated[str | None, Query(max_length=63)] = None,
+    host: Annotated[Line | None, Query(max_length=63)] = None,
     include_deleted: bool = True,
 ) -> list[ServerPublic]:
     host_id = host_service.get_host(session, host).id if host is not None else None
@@ -53,7 +54,7 @@ def list_servers(
 
 
 @router.get("/{server_id}")
-def get_server(server_id: str, _who: Reader, session: SessionDep) -> ServerPublic:
+def get_server(server_id: Key, _who: Reader, session: SessionDep) -> ServerPublic:
     return _public(session, server_service.get_server(session, server_id))
 
 
@@ -65,33 +66,33 @@ def _act(session: Session, who: Principal, clock: ClockDep, server_id: str, acti
 
 
 @router.post("/{server_id}/start")
-def start_server(server_id: str, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
+def start_server(server_id: Key, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
     return _act(session, who, clock, server_id, "start")
 
 
 @router.post("/{server_id}/stop")
-def stop_server(server_id: str, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
+def stop_server(server_id: Key, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
     return _act(session, who, clock, server_id, "stop")
 
 
 @router.post("/{server_id}/suspend")
-def suspend_server(server_id: str, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
+def suspend_server(server_id: Key, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
     return _act(session, who, clock, server_id, "suspend")
 
 
 @router.post("/{server_id}/resume")
-def resume_server(server_id: str, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
+def resume_server(server_id: Key, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
     return _act(session, who, clock, server_id, "resume")
 
 
 @router.delete("/{server_id}", status_code=status.HTTP_202_ACCEPTED)
-def delete_server(server_id: str, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
+def delete_server(server_id: Key, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
     """Accepted: the agent destroys, wipes and reports; the row stays with its deletion record."""
     return _act(session, who, clock, server_id, "delete")
 
 
 @router.get("/{server_id}/deletion-record")
-def get_deletion_record(server_id: str, _who: Reader, session: SessionDep) -> DeletionRecordPublic:
+def get_deletion_record(server_id: Key, _who: Reader, session: SessionDep) -> DeletionRecordPublic:
     record = server_service.get_deletion_record(session, server_id)
     names = host_service.host_names(session, {record.host_id})
     return deletion_record_public(record, host_name=names.get(record.host_id, ""))

@@ -11,6 +11,7 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.models.enforcement import TerminationStatus
 from controlplane.schemas.enforcement import TerminationCreate, TerminationPublic, TerminationWithdraw
+from controlplane.schemas.types import Id
 from controlplane.services import terminations as termination_service
 
 router = APIRouter(tags=["terminations"])
@@ -21,7 +22,7 @@ Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING,
 
 @router.post("/v1/contracts/{contract_id}/terminations", status_code=status.HTTP_201_CREATED)
 def request_termination(
-    contract_id: int, body: TerminationCreate, who: Writer, session: SessionDep, clock: ClockDep
+    contract_id: Id, body: TerminationCreate, who: Writer, session: SessionDep, clock: ClockDep
 ) -> TerminationPublic:
     termination = termination_service.request_termination(
         session, contract_id=contract_id, request=body, now=clock(), actor=who.actor, token_id=who.token_id)
@@ -39,12 +40,12 @@ def list_terminations(
 
 
 @router.get("/v1/terminations/{termination_id}")
-def get_termination(termination_id: int, _who: Reader, session: SessionDep) -> TerminationPublic:
+def get_termination(termination_id: Id, _who: Reader, session: SessionDep) -> TerminationPublic:
     return TerminationPublic.model_validate(termination_service.get_termination(session, termination_id))
 
 
 @router.post("/v1/terminations/{termination_id}/confirm")
-def confirm_termination(termination_id: int, who: Writer, session: SessionDep,
+def confirm_termination(termination_id: Id, who: Writer, session: SessionDep,
                         clock: ClockDep) -> TerminationPublic:
     confirmer = termination_service.Confirmer(actor=who.actor, role=who.role.value, token_id=who.token_id)
     termination = termination_service.confirm_termination(session, termination_id=termination_id, now=clock(),
@@ -53,7 +54,7 @@ def confirm_termination(termination_id: int, who: Writer, session: SessionDep,
 
 
 @router.post("/v1/terminations/{termination_id}/withdraw")
-def withdraw_termination(termination_id: int, body: TerminationWithdraw, who: Writer, session: SessionDep,
+def withdraw_termination(termination_id: Id, body: TerminationWithdraw, who: Writer, session: SessionDep,
                          clock: ClockDep) -> TerminationPublic:
     termination = termination_service.withdraw_termination(
         session, termination_id=termination_id, now=clock(), actor=who.actor, reason=body.reason)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.terms_responses import TermsResponseCreate, TermsResponsePublic
+from controlplane.schemas.types import Id
 from controlplane.services import terms_changes
 
 router = APIRouter(prefix="/v1/contracts", tags=["terms"])
@@ -17,7 +18,7 @@ Writer = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR)
 
 
 @router.post("/{contract_id}/terms-objections")
-def object_to_terms(contract_id: int, body: TermsResponseCreate, who: Writer, session: SessionDep,
+def object_to_terms(contract_id: Id, body: TermsResponseCreate, who: Writer, session: SessionDep,
                     clock: ClockDep) -> TermsResponsePublic:
     response = terms_changes.object_to_version(session, contract_id=contract_id, version=body.version,
                                                now=clock(), actor=who.actor)
@@ -25,7 +26,7 @@ def object_to_terms(contract_id: int, body: TermsResponseCreate, who: Writer, se
 
 
 @router.post("/{contract_id}/terms-acceptances")
-def accept_terms(contract_id: int, body: TermsResponseCreate, who: Writer, session: SessionDep,
+def accept_terms(contract_id: Id, body: TermsResponseCreate, who: Writer, session: SessionDep,
                  clock: ClockDep) -> TermsResponsePublic:
     response = terms_changes.accept_version(session, contract_id=contract_id, version=body.version,
                                             now=clock(), actor=who.actor)

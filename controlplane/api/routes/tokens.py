@@ -11,6 +11,7 @@ from controlplane.api.presenters import token_public
 from controlplane.errors import Conflict
 from controlplane.models.auth import Role
 from controlplane.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
+from controlplane.schemas.types import Id
 from controlplane.services import hosts as host_service
 from controlplane.services import tokens as token_service
 
@@ -41,5 +42,5 @@ def list_tokens(_who: Admin, session: SessionDep) -> list[TokenPublic]:
 
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, who: Admin, session: SessionDep, clock: ClockDep) -> None:
+def revoke_token(token_id: Id, who: Admin, session: SessionDep, clock: ClockDep) -> None:
     token_service.revoke_token(session, now=clock(), actor=who.actor, token_id=token_id)
