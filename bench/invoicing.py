@@ -22,8 +22,8 @@ from bench.pg import bench_database
 from bench.result import Result
 from controlplane.db import session_scope
 from controlplane.models import Contract, Customer, Invoice, InvoiceLine, Notice
+from controlplane.services.billing.invoicing import generate_invoices
 from controlplane.services.inserts import insert_ignoring_conflicts
-from controlplane.services.invoicing import generate_invoices
 from controlplane.terms.calendar import YearMonth
 
 CONTRACTS = int(os.environ.get("DCLOUD_BENCH_CONTRACTS", "100000"))

@@ -25,7 +25,7 @@ from bench.pg import bench_database
 from bench.result import Result
 from controlplane.db import make_engine, session_scope
 from controlplane.models import Block, Contract, Customer, Invoice, Payment
-from controlplane.services import enforcement
+from controlplane.services.enforcement import sweep as enforcement
 from controlplane.store_metadata import load_all_models
 from controlplane.terms.calendar import seoul_midnight
 

@@ -24,7 +24,7 @@ from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
 from controlplane.policy_registry import known_policies
-from controlplane.services.hosts import host_health
+from controlplane.services.fleet.hosts import host_health
 from controlplane.services.notices import MAX_ATTEMPTS
 from controlplane.terms.calendar import seoul_date
 from network.metrics import register_network_metrics

@@ -13,7 +13,7 @@ from controlplane.schemas.audit import AuditEventPublic
 from controlplane.schemas.hosts import HostPublic, OrphanPublic, Usage
 from controlplane.schemas.servers import DeletionRecordPublic, ServerPublic
 from controlplane.schemas.tokens import TokenPublic
-from controlplane.services.hosts import host_health
+from controlplane.services.fleet.hosts import host_health
 
 
 def host_public(host: Host, *, now: datetime, settings: Settings, used: Usage | None) -> HostPublic:

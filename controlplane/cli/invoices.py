@@ -15,7 +15,7 @@ from controlplane.terms.plain import to_plain
 
 def cmd_invoices_run(args: argparse.Namespace) -> int:
     from controlplane.db import make_engine
-    from controlplane.services.invoicing import generate_invoices
+    from controlplane.services.billing.invoicing import generate_invoices
 
     now = system_clock()
     as_of: date = args.as_of or seoul_date(now)
@@ -41,7 +41,7 @@ def cmd_invoices_preview(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from controlplane.db import make_engine
-    from controlplane.services.invoicing import preview_invoice
+    from controlplane.services.billing.invoicing import preview_invoice
 
     engine = make_engine(settings_from(args).database_url)
     try:

@@ -17,8 +17,8 @@ from controlplane.db import make_engine
 from controlplane.models.auth import Role
 from controlplane.models.host import Host
 from controlplane.schemas.hosts import HostCreate
-from controlplane.services import hosts as host_service
 from controlplane.services import tokens as token_service
+from controlplane.services.fleet import hosts as host_service
 
 CLI_ACTOR = "cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "root")
 

@@ -33,7 +33,7 @@ def add_parsers(subparsers: Any) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from controlplane.clock import system_clock
     from controlplane.db import make_engine
-    from controlplane.services import enforcement
+    from controlplane.services.enforcement import sweep as enforcement
     from controlplane.terms.calendar import seoul_date
 
     engine = make_engine(settings_from(args).database_url)

@@ -1,6 +1,6 @@
 """The contract row lock that orders a payment against an enforcement action on the same contract.
 
-Lock order (shared with `controlplane.services.payments`): the contract row first, then its invoices,
+Lock order (shared with `controlplane.services.billing.payments`): the contract row first, then its invoices,
 blocks and servers. Whoever holds the lock decides from facts read after taking it, so a payment that
 commits first is seen by the sweep, and a sweep that commits first is undone by the payment's lift.
 """

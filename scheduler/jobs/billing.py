@@ -6,7 +6,7 @@ import logging
 
 from controlplane.notify.email import SmtpSender
 from controlplane.notify.sms import LoggingSmsProvider
-from controlplane.services.invoicing import generate_invoices
+from controlplane.services.billing.invoicing import generate_invoices
 from controlplane.services.notices import deliver_due_notices
 from controlplane.terms.calendar import YearMonth, seoul_date
 from scheduler.registry import JobContext, register_job

@@ -6,10 +6,10 @@ import logging
 
 from sqlmodel import Session
 
-import controlplane.services.availability  # noqa: F401  registers the SLA-credit invoice lines
-from controlplane.services import enforcement
-from controlplane.services.renewal import renew_contracts
-from controlplane.services.terms_changes import announce_terms_changes
+import controlplane.services.enforcement.availability  # noqa: F401  registers the SLA-credit invoice lines
+from controlplane.services.contracts.renewal import renew_contracts
+from controlplane.services.contracts.terms_changes import announce_terms_changes
+from controlplane.services.enforcement import sweep as enforcement
 from controlplane.terms.calendar import seoul_date
 from scheduler.registry import JobContext, register_job
 

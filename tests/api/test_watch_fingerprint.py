@@ -18,9 +18,13 @@ from controlplane.db import session_scope
 from controlplane.models import Host, Server
 from controlplane.protocol import DeletionReport, HostObservedState, ObservedServer, WipedVolume
 from controlplane.schemas.enforcement import BlockCreate
-from controlplane.services import blocks as block_service
-from controlplane.services.agent_state import apply_observed_state, desired_state_for_host, desired_version
-from controlplane.services.servers import change_desired_state
+from controlplane.services.enforcement import blocks as block_service
+from controlplane.services.fleet.agent_state import (
+    apply_observed_state,
+    desired_state_for_host,
+    desired_version,
+)
+from controlplane.services.fleet.servers import change_desired_state
 from tests.utils.factories import make_host, make_server, make_world, noon
 from tests.utils.terminations import deliver_notices_now, start_policy_termination
 

@@ -20,10 +20,10 @@ from controlplane.db import session_scope
 from controlplane.models import AddOn, Contract, Customer, FeePeriod, Invoice, InvoiceLine
 from controlplane.schemas.enforcement import TerminationCreate
 from controlplane.schemas.payments import PaymentCreate
-from controlplane.services.invoicing import generate_invoices, preview_invoice
-from controlplane.services.payments import record_payment
-from controlplane.services.renewal import renew_contracts
-from controlplane.services.terminations import request_termination
+from controlplane.services.billing.invoicing import generate_invoices, preview_invoice
+from controlplane.services.billing.payments import record_payment
+from controlplane.services.contracts.renewal import renew_contracts
+from controlplane.services.enforcement.terminations import request_termination
 from controlplane.terms.calendar import YearMonth
 from tests.utils.api import Api, make_api
 

@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 from controlplane.errors import Conflict
 from controlplane.models import Contract, CreditEntry, Customer, Invoice, InvoiceLine, Notice, Payment
 from controlplane.schemas.payments import PaymentCreate
-from controlplane.services.invoicing import generate_invoices
-from controlplane.services.payments import record_payment
+from controlplane.services.billing.invoicing import generate_invoices
+from controlplane.services.billing.payments import record_payment
 from controlplane.terms.calendar import YearMonth
 
 pytestmark = pytest.mark.postgres

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from controlplane.models import InvoiceLine
-from controlplane.services.invoices import contract_invoices
+from controlplane.services.billing.invoices import contract_invoices
 from tests.utils.factories import make_contract, make_customer, make_invoice
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from controlplane.errors import InvalidInput
 from controlplane.models import AddOn, Contract, Customer, FeePeriod, Invoice, InvoiceLine, Notice
-from controlplane.services.invoicing import generate_invoices, preview_invoice
+from controlplane.services.billing.invoicing import generate_invoices, preview_invoice
 from controlplane.terms.calendar import YearMonth
 
 NOW = datetime(2028, 3, 1, 0, 0, tzinfo=UTC)

@@ -12,8 +12,8 @@ from controlplane.db import session_scope
 from controlplane.models import Contract, Invoice, InvoiceLine, LateFee
 from controlplane.models.disputes import Dispute
 from controlplane.schemas.payments import PaymentCreate
-from controlplane.services.invoicing import generate_invoices
-from controlplane.services.payments import record_payment
+from controlplane.services.billing.invoicing import generate_invoices
+from controlplane.services.billing.payments import record_payment
 from controlplane.terms.calendar import YearMonth
 from tests.utils.factories import make_invoice, make_world, noon
 

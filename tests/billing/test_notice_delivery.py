@@ -138,7 +138,7 @@ def test_delivering_the_invoice_notice_marks_the_invoice_sent(
     from datetime import date
 
     from controlplane.models import Invoice
-    from controlplane.services.invoicing import generate_invoices
+    from controlplane.services.billing.invoicing import generate_invoices
     from controlplane.terms.calendar import YearMonth
 
     recorder, port = smtp

@@ -11,9 +11,9 @@ from sqlmodel import Session, col, select
 
 from controlplane.models import Contract, CreditEntry, Customer, Invoice, InvoiceLine, Payment
 from controlplane.schemas.payments import PaymentCreate
-from controlplane.services.credits import credit_balance, refund_credit
-from controlplane.services.invoicing import generate_invoices
-from controlplane.services.payments import contract_unpaid_invoices, record_payment
+from controlplane.services.billing.credits import credit_balance, refund_credit
+from controlplane.services.billing.invoicing import generate_invoices
+from controlplane.services.billing.payments import contract_unpaid_invoices, record_payment
 from controlplane.terms.calendar import YearMonth, seoul_midnight
 from tests.utils.api import make_api
 from tests.utils.factories import make_customer

@@ -10,8 +10,8 @@ from sqlmodel import Session
 from controlplane.db import session_scope
 from controlplane.models.billing import FeePeriod
 from controlplane.schemas.enforcement import TerminationCreate
-from controlplane.services import terminations as termination_service
-from controlplane.services.invoicing import generate_invoices
+from controlplane.services.billing.invoicing import generate_invoices
+from controlplane.services.enforcement import terminations as termination_service
 from controlplane.terms.calendar import YearMonth
 from tests.utils.factories import make_world, noon
 

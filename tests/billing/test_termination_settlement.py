@@ -20,11 +20,11 @@ from sqlmodel import Session, col, select
 from controlplane.models import Contract, CreditEntry, Customer, FeePeriod, Invoice, InvoiceLine, Notice
 from controlplane.schemas.enforcement import TerminationCreate
 from controlplane.schemas.payments import PaymentCreate
-from controlplane.services import enforcement
-from controlplane.services.credits import credit_balance
-from controlplane.services.invoicing import generate_invoices, preview_invoice
-from controlplane.services.payments import record_payment
-from controlplane.services.terminations import complete_termination, request_termination
+from controlplane.services.billing.credits import credit_balance
+from controlplane.services.billing.invoicing import generate_invoices, preview_invoice
+from controlplane.services.billing.payments import record_payment
+from controlplane.services.enforcement import sweep as enforcement
+from controlplane.services.enforcement.terminations import complete_termination, request_termination
 from controlplane.terms.calendar import YearMonth
 from tests.utils.api import make_api
 

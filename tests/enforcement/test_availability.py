@@ -13,7 +13,7 @@ from controlplane.db import session_scope
 from controlplane.errors import InvalidInput
 from controlplane.models import InvoiceLine, Outage
 from controlplane.schemas.enforcement import OutageCreate
-from controlplane.services import availability as service
+from controlplane.services.enforcement import availability as service
 from controlplane.terms.calendar import YearMonth
 from tests.utils.factories import make_world
 
@@ -68,7 +68,7 @@ def test_claim_within_3_months_becomes_a_negative_line_on_the_next_invoice(engin
         amount = service.claim_credit(session, contract_id=contract_id, month=MARCH, actor="billing",
                                       now=datetime(2027, 5, 30, 3, tzinfo=UTC))
     assert amount > 0
-    from controlplane.services.invoicing import generate_invoices
+    from controlplane.services.billing.invoicing import generate_invoices
 
     generate_invoices(engine, month=YearMonth(2027, 5), as_of=date(2027, 6, 1),
                       now=datetime(2027, 6, 1, 1, tzinfo=UTC))

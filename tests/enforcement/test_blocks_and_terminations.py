@@ -24,13 +24,13 @@ from controlplane.models import (
 )
 from controlplane.models.enforcement import termination_status
 from controlplane.schemas.enforcement import BlockCreate, TerminationCreate
-from controlplane.services import blocks as block_service
-from controlplane.services import enforcement
-from controlplane.services import terminations as termination_service
-from controlplane.services.agent_state import desired_state_for_host
-from controlplane.services.extensions import approve_extension
-from controlplane.services.invoicing import generate_invoices
-from controlplane.services.renewal import renew_contracts
+from controlplane.services.billing.invoicing import generate_invoices
+from controlplane.services.contracts.renewal import renew_contracts
+from controlplane.services.enforcement import blocks as block_service
+from controlplane.services.enforcement import sweep as enforcement
+from controlplane.services.enforcement import terminations as termination_service
+from controlplane.services.enforcement.extensions import approve_extension
+from controlplane.services.fleet.agent_state import desired_state_for_host
 from controlplane.terms.calendar import YearMonth
 from tests.enforcement.test_nonpayment import DAY_31, DUE, state_of, sweep
 from tests.utils.factories import make_invoice, make_world, noon

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from controlplane.db import session_scope
 from controlplane.models import Contract, Invoice, Server
-from controlplane.services import enforcement
+from controlplane.services.enforcement import sweep as enforcement
 from tests.utils.api import Api, make_api
 from tests.utils.factories import make_invoice, make_world, noon
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from controlplane.db import session_scope
 from controlplane.models import AuditEvent, Contract, Server, Termination
 from controlplane.models.auth import Role
-from controlplane.services import enforcement
+from controlplane.services.enforcement import sweep as enforcement
 from tests.utils.api import Api, make_api
 from tests.utils.factories import make_invoice, make_world, noon
 from tests.utils.terminations import deliver_notices_now

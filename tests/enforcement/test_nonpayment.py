@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 from controlplane.db import session_scope
 from controlplane.errors import InvalidInput
 from controlplane.models import AuditEvent, Block, Contract, Invoice, Notice, Server, Termination
-from controlplane.services import enforcement
-from controlplane.services.blocks import lift_nonpayment_if_paid
+from controlplane.services.enforcement import sweep as enforcement
+from controlplane.services.enforcement.blocks import lift_nonpayment_if_paid
 from tests.utils.factories import make_invoice, make_world, noon
 from tests.utils.terminations import deliver_notices_now
 
@@ -227,7 +227,7 @@ def test_wipe_is_ordered_only_after_the_termination_notice_reached_the_relay(eng
 def test_extension_approved_after_the_restriction_lifts_it_and_it_returns_on_the_new_day(
     engine: Engine,
 ) -> None:
-    from controlplane.services.extensions import approve_extension
+    from controlplane.services.enforcement.extensions import approve_extension
 
     contract_id, _, invoice_id = seed(engine)
     sweep(engine, DAY_31)

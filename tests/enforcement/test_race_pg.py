@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 from controlplane.db import make_engine, session_scope
 from controlplane.models import Block, Contract, Server
 from controlplane.schemas.payments import PaymentCreate
-from controlplane.services import enforcement
-from controlplane.services.payments import record_payment
+from controlplane.services.billing.payments import record_payment
+from controlplane.services.enforcement import sweep as enforcement
 from tests.enforcement.test_nonpayment import DAY_31
 from tests.utils.factories import make_invoice, make_world, noon
 

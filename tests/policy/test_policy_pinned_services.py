@@ -15,9 +15,9 @@ from controlplane.errors import Conflict, InvalidInput
 from controlplane.models import AuditEvent, Invoice, LateFee, Payment, Server
 from controlplane.schemas.enforcement import TerminationCreate
 from controlplane.schemas.payments import PaymentCreate
-from controlplane.services.invoicing import generate_invoices
-from controlplane.services.payments import record_payment
-from controlplane.services.terminations import request_termination
+from controlplane.services.billing.invoicing import generate_invoices
+from controlplane.services.billing.payments import record_payment
+from controlplane.services.enforcement.terminations import request_termination
 from controlplane.terms.calendar import YearMonth, seoul_midnight
 from network.pools import PoolSpec, create_pool
 from network.service import PoolExhausted, allocate_server_address, release_server_addresses

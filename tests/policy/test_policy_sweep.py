@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from controlplane.db import session_scope
 from controlplane.models import AuditEvent, Block, Contract, Server
-from controlplane.services import enforcement
+from controlplane.services.enforcement import sweep as enforcement
 from tests.utils.factories import make_invoice, make_world, noon
 from tests.utils.policies import DEFAULT_VERSION, SLOW_VERSION
 
@@ -78,7 +78,7 @@ def test_unknown_pinned_version_fails_loudly_and_the_others_proceed(
 ) -> None:
     known_id, unknown_id = seed(engine, DEFAULT_VERSION, "1999-01")
     day = DUE + timedelta(days=60)
-    with caplog.at_level(logging.ERROR, logger="controlplane.services.enforcement"):
+    with caplog.at_level(logging.ERROR, logger="controlplane.services.enforcement.sweep"):
         result = sweep(engine, day)
     assert states(engine, [known_id, unknown_id]) == [("restricted", ["suspended"]), ("active", ["running"])]
     assert [(a.kind, a.contract_id) for a, _ in result.failed] == [("policy_unknown", unknown_id)]

@@ -16,8 +16,12 @@ from controlplane.errors import InvalidInput
 from controlplane.models import AuditEvent, Contract, Notice, Server, Termination
 from controlplane.models.terms_response import TermsResponse
 from controlplane.policy_registry import PolicyFileInvalid, load_policy_file, register_policies
-from controlplane.services.renewal import renew_contracts
-from controlplane.services.terms_changes import accept_version, announce_terms_changes, object_to_version
+from controlplane.services.contracts.renewal import renew_contracts
+from controlplane.services.contracts.terms_changes import (
+    accept_version,
+    announce_terms_changes,
+    object_to_version,
+)
 from controlplane.terms.policy import Policy
 from tests.utils.api import Api, make_api
 from tests.utils.factories import make_world, noon

@@ -17,8 +17,8 @@ from controlplane.models.audit import AuditEvent
 from controlplane.models.server import Server
 from controlplane.schemas.hosts import HostCreate
 from controlplane.schemas.servers import ServerCreate
-from controlplane.services.hosts import record_heartbeat, register_host
-from controlplane.services.servers import change_desired_state, create_server, get_server
+from controlplane.services.fleet.hosts import record_heartbeat, register_host
+from controlplane.services.fleet.servers import change_desired_state, create_server, get_server
 
 NOW = datetime(2027, 3, 2, 9, 0, tzinfo=UTC)
 SETTINGS = Settings()
@@ -106,7 +106,7 @@ def test_concurrent_identical_actions_apply_once(migrated_engine: Engine) -> Non
 
 def test_a_stale_generation_does_not_overwrite_a_newer_change(migrated_engine: Engine) -> None:
     from controlplane.models.server import DesiredState
-    from controlplane.services.servers import _swap
+    from controlplane.services.fleet.servers import _swap
 
     _host(migrated_engine, "hv1", vcpus=8)
     with Session(migrated_engine, expire_on_commit=False) as session:

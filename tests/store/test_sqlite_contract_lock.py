@@ -11,7 +11,7 @@ from sqlmodel import Session
 from controlplane.db import session_scope
 from controlplane.errors import Conflict
 from controlplane.models import Contract
-from controlplane.services.contracts import approve_contract
+from controlplane.services.contracts.lifecycle import approve_contract
 from tests.utils.factories import make_world
 
 NOW = datetime(2027, 1, 5, 3, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from sqlmodel import Session
 from controlplane.clock import FixedClock
 from controlplane.notify import LoggingSmsProvider
 from controlplane.schemas.enforcement import TerminationCreate
-from controlplane.services import terminations as termination_service
 from controlplane.services.contract_lock import lock_contract
+from controlplane.services.enforcement import terminations as termination_service
 from controlplane.services.notices import deliver_due_notices
 from tests.utils.relay import Relay, running_relay
 

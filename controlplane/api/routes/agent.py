@@ -25,8 +25,8 @@ from controlplane.protocol import (
 )
 from controlplane.schemas.hosts import HostPublic
 from controlplane.schemas.types import Key, Line
-from controlplane.services import agent_state
-from controlplane.services import hosts as host_service
+from controlplane.services.fleet import agent_state
+from controlplane.services.fleet import hosts as host_service
 
 router = APIRouter(prefix="/v1/hosts/{host}", tags=["agent"])
 

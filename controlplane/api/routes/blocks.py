@@ -10,7 +10,7 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.enforcement import BlockCreate, BlockLift, BlockPublic
 from controlplane.schemas.types import Id
-from controlplane.services import blocks as block_service
+from controlplane.services.enforcement import blocks as block_service
 
 router = APIRouter(tags=["blocks"])
 

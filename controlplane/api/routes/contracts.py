@@ -22,9 +22,9 @@ from controlplane.schemas.contracts import (
 )
 from controlplane.schemas.invoices import InvoicePublic
 from controlplane.schemas.types import Count, Id, MonthText
-from controlplane.services import contracts as contract_service
-from controlplane.services import invoices as invoice_service
-from controlplane.services.invoicing import preview_invoice
+from controlplane.services.billing import invoices as invoice_service
+from controlplane.services.billing.invoicing import preview_invoice
+from controlplane.services.contracts import lifecycle as contract_service
 from controlplane.terms.calendar import YearMonth
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])

@@ -16,8 +16,8 @@ from controlplane.schemas.customers import (
     RefundRequest,
 )
 from controlplane.schemas.types import Count, Id
-from controlplane.services import credits as credit_service
 from controlplane.services import customers as customer_service
+from controlplane.services.billing import credits as credit_service
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 

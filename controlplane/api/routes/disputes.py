@@ -10,7 +10,7 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.disputes import DisputeAnswer, DisputeCreate, DisputePublic
 from controlplane.schemas.types import Id
-from controlplane.services import disputes as dispute_service
+from controlplane.services.enforcement import disputes as dispute_service
 
 router = APIRouter(tags=["disputes"])
 

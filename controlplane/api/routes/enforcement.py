@@ -10,8 +10,8 @@ from controlplane.api.deps import ClockDep, EngineDep, Principal, SessionDep, re
 from controlplane.models.auth import Role
 from controlplane.schemas.enforcement import ApplyResultPublic, ExtensionCreate
 from controlplane.schemas.types import Day, Id
-from controlplane.services import enforcement
-from controlplane.services.extensions import approve_extension
+from controlplane.services.enforcement import sweep as enforcement
+from controlplane.services.enforcement.extensions import approve_extension
 from controlplane.terms.calendar import seoul_date
 
 router = APIRouter(tags=["enforcement"])

@@ -11,7 +11,7 @@ from controlplane.api.presenters import host_public, orphan_public
 from controlplane.models.auth import Role
 from controlplane.schemas.hosts import HostCreate, HostPublic, HostUpdate, OrphanPublic
 from controlplane.schemas.types import Key
-from controlplane.services import hosts as host_service
+from controlplane.services.fleet import hosts as host_service
 
 router = APIRouter(prefix="/v1/hosts", tags=["hosts"])
 

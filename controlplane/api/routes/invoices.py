@@ -11,10 +11,10 @@ from controlplane.errors import InvalidInput
 from controlplane.models.auth import Role
 from controlplane.schemas.invoices import InvoiceLinePublic, InvoicePublic, InvoiceRunPublic
 from controlplane.schemas.types import Day, Id, MonthText
-from controlplane.services import invoices as invoice_service
-from controlplane.services.invoice_drafts import ContractInvoice
-from controlplane.services.invoices import IssuedInvoice
-from controlplane.services.invoicing import generate_invoices
+from controlplane.services.billing import invoices as invoice_service
+from controlplane.services.billing.drafts import ContractInvoice
+from controlplane.services.billing.invoices import IssuedInvoice
+from controlplane.services.billing.invoicing import generate_invoices
 from controlplane.terms.calendar import YearMonth, seoul_date
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])

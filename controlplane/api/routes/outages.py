@@ -11,7 +11,7 @@ from controlplane.errors import InvalidInput
 from controlplane.models.auth import Role
 from controlplane.schemas.enforcement import AvailabilityPublic, OutageCreate, OutagePublic, OutageUpdate
 from controlplane.schemas.types import Id, MonthText
-from controlplane.services import availability as availability_service
+from controlplane.services.enforcement import availability as availability_service
 from controlplane.terms.calendar import YearMonth
 
 router = APIRouter(tags=["outages"])

@@ -10,8 +10,8 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.payments import AllocationPublic, LateFeePublic, PaymentCreate, PaymentPublic
 from controlplane.schemas.types import Id
-from controlplane.services import payments as payment_service
-from controlplane.services.payments import PaymentOutcome
+from controlplane.services.billing import payments as payment_service
+from controlplane.services.billing.payments import PaymentOutcome
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 

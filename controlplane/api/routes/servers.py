@@ -14,9 +14,9 @@ from controlplane.models.server import Server
 from controlplane.schemas.servers import DeletionRecordPublic, ServerPublic
 from controlplane.schemas.servers import ServerCreate as ServerCreateBody
 from controlplane.schemas.types import Key, Line
-from controlplane.services import hosts as host_service
-from controlplane.services import servers as server_service
-from controlplane.services.servers import Action
+from controlplane.services.fleet import hosts as host_service
+from controlplane.services.fleet import servers as server_service
+from controlplane.services.fleet.servers import Action
 
 router = APIRouter(prefix="/v1/servers", tags=["servers"])
 

@@ -12,7 +12,7 @@ from controlplane.models.auth import Role
 from controlplane.models.enforcement import TerminationStatus
 from controlplane.schemas.enforcement import TerminationCreate, TerminationPublic, TerminationWithdraw
 from controlplane.schemas.types import Id
-from controlplane.services import terminations as termination_service
+from controlplane.services.enforcement import terminations as termination_service
 
 router = APIRouter(tags=["terminations"])
 

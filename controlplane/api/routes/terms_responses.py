@@ -10,7 +10,7 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.terms_responses import TermsResponseCreate, TermsResponsePublic
 from controlplane.schemas.types import Id
-from controlplane.services import terms_changes
+from controlplane.services.contracts import terms_changes
 
 router = APIRouter(prefix="/v1/contracts", tags=["terms"])
 

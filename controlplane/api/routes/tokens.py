@@ -12,8 +12,8 @@ from controlplane.errors import Conflict
 from controlplane.models.auth import Role
 from controlplane.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
 from controlplane.schemas.types import Id
-from controlplane.services import hosts as host_service
 from controlplane.services import tokens as token_service
+from controlplane.services.fleet import hosts as host_service
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 

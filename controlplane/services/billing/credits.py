@@ -14,10 +14,14 @@ from controlplane.models.billing import CreditEntry, Invoice
 from controlplane.models.customer import Contract
 from controlplane.notify.messages import refund_notice
 from controlplane.services.audit import record_change
+from controlplane.services.billing.payments import (
+    lift_paid_restrictions,
+    lock_customer_contracts,
+    lock_open_invoices,
+)
+from controlplane.services.billing.settlement import Settlement, settle_invoices
 from controlplane.services.customers import get_customer
 from controlplane.services.notices import queue_notice
-from controlplane.services.payments import lift_paid_restrictions, lock_customer_contracts, lock_open_invoices
-from controlplane.services.settlement import Settlement, settle_invoices
 from controlplane.terms.calendar import seoul_date
 
 

@@ -14,8 +14,8 @@ from controlplane.models.customer import Contract, ContractState
 from controlplane.models.server import DeletionRecord, DesiredState, Server
 from controlplane.schemas.servers import ServerCreate
 from controlplane.services.audit import record_change
-from controlplane.services.placement import Demand, place_anywhere, place_on_named_host
-from controlplane.services.server_guards import check_action_allowed
+from controlplane.services.fleet.placement import Demand, place_anywhere, place_on_named_host
+from controlplane.services.fleet.server_guards import check_action_allowed
 from network.service import allocate_server_address
 
 Action = Literal["start", "stop", "suspend", "resume", "delete"]

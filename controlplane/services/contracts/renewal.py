@@ -19,10 +19,10 @@ from controlplane.notify.messages import terms_version_renewal_notice
 from controlplane.policy_registry import UnknownPolicyVersion, current_policy, policy_for
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
-from controlplane.services.enforcement_effects import contract_snapshot
+from controlplane.services.contracts.terms_changes import unaccepted_objection
+from controlplane.services.enforcement.effects import contract_snapshot
+from controlplane.services.enforcement.terminations import start_termination, termination_snapshot
 from controlplane.services.notices import queue_notice
-from controlplane.services.terminations import start_termination, termination_snapshot
-from controlplane.services.terms_changes import unaccepted_objection
 from controlplane.terms.clauses import ART_3_3, ART_3_4
 from controlplane.terms.lifecycle import TerminationKind
 from controlplane.terms.renewal import RenewalDecision, Term, decide_renewal, next_term

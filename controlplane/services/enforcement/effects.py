@@ -16,8 +16,8 @@ from controlplane.models.enforcement import Block
 from controlplane.models.server import DesiredState, Server
 from controlplane.notify.messages import NoticeDraft
 from controlplane.services.audit import record_change
+from controlplane.services.fleet.servers import server_snapshot
 from controlplane.services.notices import queue_notice
-from controlplane.services.servers import server_snapshot
 from controlplane.terms.errors import IllegalTransition
 from controlplane.terms.lifecycle import Event, transition
 

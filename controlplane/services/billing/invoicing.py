@@ -26,12 +26,12 @@ from controlplane.models.enforcement import Termination
 from controlplane.notify.messages import invoice_notice
 from controlplane.policy_registry import policy_for
 from controlplane.services.audit import record_change
+from controlplane.services.billing.credits import credit_balances
+from controlplane.services.billing.drafts import ContractInvoice, ExtraLine, compute_invoice
+from controlplane.services.billing.facts import ContractFacts, billable_contract_ids, load_facts
+from controlplane.services.billing.late_fees import accrue_contract_late_fees
 from controlplane.services.contract_lock import lock_contract
-from controlplane.services.credits import credit_balances
 from controlplane.services.inserts import insert_ignoring_conflicts, table_of
-from controlplane.services.invoice_drafts import ContractInvoice, ExtraLine, compute_invoice
-from controlplane.services.invoice_facts import ContractFacts, billable_contract_ids, load_facts
-from controlplane.services.late_fees import accrue_contract_late_fees
 from controlplane.services.notices import ContactInfo, invoice_notice_key, notice_rows, queue_notice_rows
 from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.errors import TermsError
@@ -55,8 +55,8 @@ EXTRA_LINE_SOURCES: list[ExtraLineSource] = []
 # Modules that register a source when imported; imported before every run so that a CLI run bills the
 # same lines as the API and the scheduler (which happen to import them anyway).
 EXTRA_LINE_MODULES: tuple[str, ...] = (
-    "controlplane.services.availability",
-    "controlplane.services.termination_penalty",
+    "controlplane.services.enforcement.availability",
+    "controlplane.services.enforcement.termination_penalty",
 )
 
 

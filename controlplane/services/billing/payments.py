@@ -25,9 +25,9 @@ from controlplane.models.customer import Contract
 from controlplane.notify.messages import credit_notice
 from controlplane.schemas.payments import PaymentCreate
 from controlplane.services.audit import record_change
+from controlplane.services.billing.settlement import settle_invoices
 from controlplane.services.customers import get_customer
 from controlplane.services.notices import queue_notice
-from controlplane.services.settlement import settle_invoices
 from controlplane.terms.calendar import SEOUL, seoul_date
 
 
@@ -202,7 +202,7 @@ def _apply(
     lift_paid_restrictions(session, {a.invoice_id for a in allocations}, now=now)
     if settlement.remaining > 0 and payment.contract_id is not None:
         # Art. 35(3): credit is money paid; it settles the customer's other open invoices at once.
-        from controlplane.services.credits import settle_with_credit  # credits builds on payments
+        from controlplane.services.billing.credits import settle_with_credit  # credits builds on payments
 
         settle_with_credit(session, customer_id=payment.customer_id, now=now, actor="system:payments")
     return PaymentOutcome(payment, allocations, settlement.late_fees, settlement.remaining)
@@ -210,7 +210,9 @@ def _apply(
 
 def lift_paid_restrictions(session: Session, invoice_ids: set[int], *, now: datetime) -> None:
     """Art. 16(5): paying in full lifts a nonpayment restriction at once, in the payment's transaction."""
-    from controlplane.services.blocks import lift_nonpayment_if_paid  # enforcement builds on billing
+    from controlplane.services.enforcement.blocks import (
+        lift_nonpayment_if_paid,  # enforcement builds on billing
+    )
 
     if not invoice_ids:
         return

@@ -31,17 +31,17 @@ from controlplane.notify.messages import termination_refund_notice
 from controlplane.policy_registry import pinned_policy
 from controlplane.schemas.enforcement import TerminationCreate
 from controlplane.services.audit import record_change
+from controlplane.services.billing.credits import credit_balance, settle_with_credit
+from controlplane.services.billing.facts import PREPAYMENT_KIND
 from controlplane.services.contract_lock import lock_contract
-from controlplane.services.credits import credit_balance, settle_with_credit
-from controlplane.services.enforcement_effects import (
+from controlplane.services.enforcement.effects import (
     contract_servers,
     queue_contract_notice,
     set_contract_state,
     set_server_desired,
 )
-from controlplane.services.invoice_facts import PREPAYMENT_KIND
+from controlplane.services.enforcement.termination_settlement import settle_if_paid
 from controlplane.services.notices import email_notice_out, on_notice_settled, queue_notice
-from controlplane.services.termination_settlement import settle_if_paid
 from controlplane.terms.actions import NoticeKind
 from controlplane.terms.calendar import YearMonth, seoul_date
 from controlplane.terms.clauses import ART_20_7

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from controlplane.models.billing import Invoice, LateFee
 from controlplane.models.customer import Contract
 from controlplane.policy_registry import pinned_policy
-from controlplane.services.late_fees import accrue_late_fee
+from controlplane.services.billing.late_fees import accrue_late_fee
 
 
 @dataclass(frozen=True, slots=True)

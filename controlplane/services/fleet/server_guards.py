@@ -9,7 +9,7 @@ Two rules from the terms that the plain server actions must not bypass:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -77,3 +77,15 @@ def _active_full_block(session: Session, contract_id: int, now: datetime) -> Blo
         .order_by(col(Block.id))
     )
     return session.exec(query).first()
+
+
+def smtp_blocked_server_ids(session: Session, server_ids: Collection[str], at: datetime) -> set[str]:
+    """The servers whose desired state must carry `block_outbound_smtp=True` at `at` (one query)."""
+    if not server_ids:
+        return set()
+    query = (
+        select(Server.id).join(Block, col(Block.contract_id) == col(Server.contract_id))
+        .where(col(Server.id).in_(list(server_ids)), Block.scope == "smtp", col(Block.lifted_at).is_(None),
+               col(Block.started_at) <= at)
+    )
+    return {str(sid) for sid in session.execute(query).scalars()}

@@ -24,10 +24,10 @@ from controlplane.schemas.contracts import (
     PlanChange,
 )
 from controlplane.services.audit import record_change
+from controlplane.services.billing.payments import customer_overdue_amount
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.customers import get_customer
 from controlplane.services.notices import queue_notice
-from controlplane.services.payments import customer_overdue_amount
 from controlplane.terms.approval import ApplicantFacts, Hold, HoldReason, automatic_holds, hold_clause
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.errors import IllegalTransition

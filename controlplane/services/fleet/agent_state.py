@@ -26,7 +26,11 @@ from controlplane.protocol import (
     OrphanReport,
 )
 from controlplane.services.audit import record_change
-from controlplane.services.server_guards import wipe_allowed_clause, wipe_withheld
+from controlplane.services.fleet.server_guards import (
+    smtp_blocked_server_ids,
+    wipe_allowed_clause,
+    wipe_withheld,
+)
 from network.models import AddressLease
 from network.service import attachments_for, release_server_addresses
 
@@ -55,8 +59,6 @@ def _desired(
 
 def _smtp_blocked(session: Session, server_ids: list[str], now: datetime | None) -> set[str]:
     """Servers under an `smtp` block (Art. 16(4)-3..5): outbound TCP 25 dropped, server kept running."""
-    from controlplane.services.blocks import smtp_blocked_server_ids  # enforcement builds on this module
-
     return smtp_blocked_server_ids(session, server_ids, now or datetime.now(UTC))
 
 

@@ -19,7 +19,7 @@ from controlplane.config import Settings
 from controlplane.errors import Conflict, InvalidInput, NoCapacity
 from controlplane.models.host import Host, HostAdminState, HostHealth
 from controlplane.schemas.hosts import Usage
-from controlplane.services.hosts import host_health, usage_by_host
+from controlplane.services.fleet.hosts import host_health, usage_by_host
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from controlplane.models.customer import Contract
 from controlplane.models.enforcement import Block
 from controlplane.policy_registry import pinned_policy
 from controlplane.services.audit import record_change
-from controlplane.services.blocks import lift_block
 from controlplane.services.contract_lock import lock_contract
+from controlplane.services.enforcement.blocks import lift_block
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.errors import TermsError
 from controlplane.terms.overdue import restriction_date

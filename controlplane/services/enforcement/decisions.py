@@ -11,7 +11,7 @@ from typing import Any
 
 from controlplane.models.customer import ContractState
 from controlplane.policy_registry import PolicyLookup, UnknownPolicyVersion
-from controlplane.services.enforcement_facts import IN_SERVICE, ContractFacts, seoul_day
+from controlplane.services.enforcement.facts import IN_SERVICE, ContractFacts, seoul_day
 from controlplane.terms.actions import ActionKind, NoticeKind
 from controlplane.terms.lifecycle import TerminationKind
 from controlplane.terms.overdue import (

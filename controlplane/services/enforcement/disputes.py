@@ -19,9 +19,9 @@ from controlplane.models.disputes import Dispute, DisputeOutcome
 from controlplane.notify.messages import NoticeDraft
 from controlplane.policy_registry import pinned_policy
 from controlplane.services.audit import record_change
+from controlplane.services.billing.payments import lift_paid_restrictions
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.notices import queue_notice
-from controlplane.services.payments import lift_paid_restrictions
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.deadlines import dispute_answer, dispute_window
 from controlplane.terms.periods import days_after

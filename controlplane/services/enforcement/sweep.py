@@ -23,19 +23,19 @@ from controlplane.errors import InvalidInput
 from controlplane.models.customer import Contract
 from controlplane.models.enforcement import Block, Termination
 from controlplane.policy_registry import PolicyLookup, known_policies
-from controlplane.services import blocks as block_service
-from controlplane.services import terminations as termination_service
 from controlplane.services.audit import record_change
-from controlplane.services.contract_lock import lock_contract
-from controlplane.services.credits import (
+from controlplane.services.billing.credits import (
     credit_balance,
     customers_with_credit_and_open_invoices,
     settle_with_credit,
 )
-from controlplane.services.enforcement_decisions import SweepAction, SweepKind, decide_pinned
-from controlplane.services.enforcement_effects import converge_contract, queue_contract_notice
-from controlplane.services.enforcement_facts import load_facts
-from controlplane.services.termination_settlement import settle_if_paid
+from controlplane.services.contract_lock import lock_contract
+from controlplane.services.enforcement import blocks as block_service
+from controlplane.services.enforcement import terminations as termination_service
+from controlplane.services.enforcement.decisions import SweepAction, SweepKind, decide_pinned
+from controlplane.services.enforcement.effects import converge_contract, queue_contract_notice
+from controlplane.services.enforcement.facts import load_facts
+from controlplane.services.enforcement.termination_settlement import settle_if_paid
 from controlplane.terms.actions import NoticeKind
 from controlplane.terms.calendar import seoul_date, seoul_midnight
 from controlplane.terms.lifecycle import TerminationKind

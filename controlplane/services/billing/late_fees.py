@@ -15,7 +15,7 @@ from datetime import date
 from sqlmodel import Session, col, func, select
 
 from controlplane.models.billing import Invoice, InvoiceLine, LateFee
-from controlplane.services.dispute_holds import open_disputed_amounts
+from controlplane.services.billing.dispute_holds import open_disputed_amounts
 from controlplane.terms.late_fee import late_fee_increment
 from controlplane.terms.policy import Policy
 

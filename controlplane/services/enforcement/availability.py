@@ -15,8 +15,8 @@ from controlplane.models.enforcement import Outage
 from controlplane.policy_registry import pinned_policy
 from controlplane.schemas.enforcement import OutageCreate, OutageUpdate
 from controlplane.services.audit import record_change
-from controlplane.services.invoice_drafts import ExtraLine
-from controlplane.services.invoicing import register_extra_lines
+from controlplane.services.billing.drafts import ExtraLine
+from controlplane.services.billing.invoicing import register_extra_lines
 from controlplane.terms import availability as sla
 from controlplane.terms.calendar import YearMonth, seoul_date, seoul_midnight
 from controlplane.terms.clauses import Clause

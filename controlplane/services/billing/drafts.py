@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from controlplane.models.customer import BillingCycle
-from controlplane.services.invoice_facts import PREPAYMENT_KIND, ContractFacts
+from controlplane.services.billing.facts import PREPAYMENT_KIND, ContractFacts
 from controlplane.terms.calendar import YearMonth
 from controlplane.terms.clauses import ART_34, ART_35_1, Clause
 from controlplane.terms.invoice import (

@@ -20,8 +20,8 @@ from controlplane.models.customer import Contract, ContractState
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block, Termination
 from controlplane.models.server import DeletionRecord, DesiredState, Server
-from controlplane.services.credits import credit_balances
-from controlplane.services.dispute_holds import open_disputed_amounts
+from controlplane.services.billing.credits import credit_balances
+from controlplane.services.billing.dispute_holds import open_disputed_amounts
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.lifecycle import TerminationKind
 from controlplane.terms.policy import Policy

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from controlplane.errors import NotFound
 from controlplane.models.billing import Invoice, InvoiceLine
-from controlplane.services.contracts import get_contract
+from controlplane.models.customer import Contract
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ def get_invoice(session: Session, invoice_id: int) -> IssuedInvoice:
 
 def contract_invoices(session: Session, contract_id: int) -> list[IssuedInvoice]:
     """The contract's invoices, oldest month first; an unknown contract is a 404."""
-    get_contract(session, contract_id)
+    if session.get(Contract, contract_id) is None:
+        raise NotFound(f"no contract {contract_id}", field="contract_id")
     invoices = session.exec(
         select(Invoice).where(Invoice.contract_id == contract_id).order_by(col(Invoice.month))
     ).all()

@@ -5,7 +5,6 @@ operator to lift them. A `smtp` block keeps the servers running with outbound TC
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -13,12 +12,11 @@ from sqlmodel import Session, col, select
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.customer import Contract, ContractState
 from controlplane.models.enforcement import Block
-from controlplane.models.server import Server
 from controlplane.policy_registry import PolicyLookup, known_policies, pinned_policy
 from controlplane.schemas.enforcement import BlockCreate
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
-from controlplane.services.enforcement_effects import (
+from controlplane.services.enforcement.effects import (
     bump_server_generation,
     contract_servers,
     converge_contract,
@@ -75,8 +73,8 @@ def lift_nonpayment_if_paid(session: Session, contract_id: int, at: datetime, *,
     """Art. 16(5): call after a payment is recorded, in the payment's transaction (the contract row is
     locked there, or here). Lifts the nonpayment block when the terms say the arrears are settled,
     by the contract's pinned terms version (`policy` overrides it)."""
-    from controlplane.services.enforcement_decisions import SweepKind, decide_pinned
-    from controlplane.services.enforcement_facts import load_facts
+    from controlplane.services.enforcement.decisions import SweepKind, decide_pinned
+    from controlplane.services.enforcement.facts import load_facts
 
     contract = lock_contract(session, contract_id)
     versions = [policy] if policy is not None else known_policies()
@@ -192,18 +190,6 @@ def list_blocks(
     if active_only:
         query = query.where(col(Block.lifted_at).is_(None))
     return list(session.exec(query.order_by(col(Block.id))).all())
-
-
-def smtp_blocked_server_ids(session: Session, server_ids: Collection[str], at: datetime) -> set[str]:
-    """The servers whose desired state must carry `block_outbound_smtp=True` at `at` (one query)."""
-    if not server_ids:
-        return set()
-    query = (
-        select(Server.id).join(Block, col(Block.contract_id) == col(Server.contract_id))
-        .where(col(Server.id).in_(list(server_ids)), Block.scope == "smtp", col(Block.lifted_at).is_(None),
-               col(Block.started_at) <= at)
-    )
-    return {str(sid) for sid in session.execute(query).scalars()}
 
 
 def _refresh_smtp_filter(session: Session, contract: Contract, *, at: datetime, actor: str, clause: str,

@@ -1,0 +1,1 @@
+"""Invoices, payments, credit and late fees (Art. 30-35)."""

@@ -1,0 +1,1 @@
+"""Contracts from application to renewal, customers, terms versions, and the contract lock."""

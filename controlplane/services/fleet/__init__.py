@@ -1,0 +1,1 @@
+"""Hosts and servers: placement, desired and observed state, what agents read and write."""
