@@ -134,9 +134,7 @@ class Reconciler:
         self._observe_duration(time.perf_counter() - started)
         return result
 
-    def _converge_into(
-        self, result: PassResult, server: DesiredServer, state: ObservedState | None
-    ) -> None:
+    def _converge_into(self, result: PassResult, server: DesiredServer, state: ObservedState | None) -> None:
         """Converge one server, catching its failure so the pass goes on."""
         try:
             match server.desired_state:
@@ -172,9 +170,7 @@ class Reconciler:
             log.info("%s: %s -> %s (%s)", server.id, state, server.desired_state, action)
             self._apply(action, server.id)
             state, detail = self.driver.observe_detail(server.id)
-        return ObservedServer(
-            id=server.id, state=state, detail=detail, generation=server.generation
-        )
+        return ObservedServer(id=server.id, state=state, detail=detail, generation=server.generation)
 
     def _action_for(self, desired: DesiredState, observed: ObservedState) -> PowerAction | None:
         if desired == _D.SUSPENDED and observed == _O.PAUSED and self.driver.suspend_mode == "managedsave":

@@ -93,8 +93,9 @@ class Agent:
     def run(self) -> None:
         start_event_loop()  # before any connection is opened, as libvirt requires
         collector = LibvirtCollector(lambda: self.conn)
-        self.metrics_server = start_metrics_server(self.settings.agent_metrics_port, collector, self.metrics,
-                                                   addr=self.settings.agent_metrics_addr)
+        self.metrics_server = start_metrics_server(
+            self.settings.agent_metrics_port, collector, self.metrics, addr=self.settings.agent_metrics_addr
+        )
         log.info("agent metrics on port %s", self.metrics_server.server_port)
         try:
             while not self.stop_event.is_set():

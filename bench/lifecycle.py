@@ -40,8 +40,13 @@ def _until(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
 
 def _direct_once(conn: libvirt.virConnect, pool: libvirt.virStoragePool) -> float:
     server = DesiredServer(
-        id=f"dcbench{uuid.uuid4().hex[:12]}", name="dcbench direct", vcpus=1, memory_mib=64,
-        disk_gib=1, desired_state="running", generation=1,
+        id=f"dcbench{uuid.uuid4().hex[:12]}",
+        name="dcbench direct",
+        vcpus=1,
+        memory_mib=64,
+        disk_gib=1,
+        desired_state="running",
+        generation=1,
     )
     started = time.perf_counter()
     vol = pool.createXML(storage.raw_volume_xml(volume_name(server.id), storage.GIB), 0)
@@ -89,12 +94,19 @@ def run() -> list[Result]:
     allowance = 1.3 + interval / direct
     return [
         Result(
-            "lifecycle: create..delete through dcloud", via, "s", baseline=direct,
-            baseline_name="the same libvirt calls made directly (best of 3)", target=allowance,
+            "lifecycle: create..delete through dcloud",
+            via,
+            "s",
+            baseline=direct,
+            baseline_name="the same libvirt calls made directly (best of 3)",
+            target=allowance,
             note=f"target = 1.3x direct + one {interval:g}s reconcile (poll) interval",
         ),
         Result(
-            "  same, ratio with no poll allowance", via, "s", baseline=direct,
+            "  same, ratio with no poll allowance",
+            via,
+            "s",
+            baseline=direct,
             baseline_name="the same libvirt calls made directly",
             note="what the watch buys: orders reach the agent without waiting for a poll",
         ),

@@ -172,7 +172,10 @@ def _qemu_result() -> Result:
         conn.close()
     return Result(
         f"scrape /metrics, {QEMU_DOMAINS} real QEMU guests",
-        scrape * 1000, "ms", raw * 1000, "one raw getAllDomainStats on qemu:///system",
+        scrape * 1000,
+        "ms",
+        raw * 1000,
+        "one raw getAllDomainStats on qemu:///system",
         note="every domain on this libvirtd is scraped; stats come from QEMU, as in production",
     )
 

@@ -54,8 +54,11 @@ class ControlPlaneCollector(Collector):
         yield self._hosts(session, now)
         yield from self._servers(session, now)
         yield _grouped(
-            session, "dcloud_contracts", "Contracts by life-cycle state (map section 1)",
-            col(Contract.state), "state",
+            session,
+            "dcloud_contracts",
+            "Contracts by life-cycle state (map section 1)",
+            col(Contract.state),
+            "state",
         )
         yield self._unknown_policies(session)
         blocks = GaugeMetricFamily(
@@ -93,8 +96,9 @@ class ControlPlaneCollector(Collector):
 
     def _open_disputes(self, session: Session, now: datetime) -> Metric:
         """Art. 35(1): open disputes by how close their 7-day answer deadline is."""
-        family = GaugeMetricFamily("dcloud_disputes_open",
-                                   "Open invoice disputes by answer deadline (Art. 35(1))", labels=["due"])
+        family = GaugeMetricFamily(
+            "dcloud_disputes_open", "Open invoice disputes by answer deadline (Art. 35(1))", labels=["due"]
+        )
         today = seoul_date(now)
         counts = {"overdue": 0, "due_within_1_day": 0, "pending": 0}
         open_ones = select(col(Dispute.answer_due_on)).where(col(Dispute.answered_at).is_(None))
@@ -110,9 +114,11 @@ class ControlPlaneCollector(Collector):
         family = GaugeMetricFamily(
             "dcloud_notices_exhausted", "Notices never delivered after every retry, by kind", labels=["kind"]
         )
-        query = (select(Notice.kind, func.count())
-                 .where(col(Notice.sent_at).is_(None), col(Notice.attempts) >= MAX_ATTEMPTS)
-                 .group_by(col(Notice.kind)))
+        query = (
+            select(Notice.kind, func.count())
+            .where(col(Notice.sent_at).is_(None), col(Notice.attempts) >= MAX_ATTEMPTS)
+            .group_by(col(Notice.kind))
+        )
         for kind, count in session.exec(query).all():
             family.add_metric([kind], float(count))
         return family
@@ -124,8 +130,10 @@ class ControlPlaneCollector(Collector):
             "Live contracts pinned to a policy version this deployment lacks (no enforcement for them)",
         )
         known = [p.version for p in known_policies()]
-        query = select(func.count()).select_from(Contract).where(
-            col(Contract.terms_version).not_in(known), col(Contract.state) != "terminated"
+        query = (
+            select(func.count())
+            .select_from(Contract)
+            .where(col(Contract.terms_version).not_in(known), col(Contract.state) != "terminated")
         )
         family.add_metric([], float(session.exec(query).one()))
         return family

@@ -37,7 +37,9 @@ class UnknownPolicyVersion(TermsError):
     def __init__(self, version: str) -> None:
         super().__init__(
             f"terms version {version!r} is not defined in this deployment (DCLOUD_POLICY_FILE); "
-            "no decision is taken with another version's numbers", field="terms_version")
+            "no decision is taken with another version's numbers",
+            field="terms_version",
+        )
         self.version = version
 
 
@@ -139,8 +141,9 @@ def _check_announcements(parsed: list[Policy], source: str) -> None:
         try:
             check_announcement(policy, in_force)
         except PolicyInvalid as exc:
-            raise PolicyFileInvalid(f"{source}: version {policy.version!r}: {exc.message}",
-                                    field=exc.field) from exc
+            raise PolicyFileInvalid(
+                f"{source}: version {policy.version!r}: {exc.message}", field=exc.field
+            ) from exc
 
 
 def _parse_entry(entry: Any, index: int, source: str) -> Policy:
@@ -169,7 +172,9 @@ def _check_unique(parsed: list[Policy], source: str) -> None:
             # Two versions effective the same day would make "current" depend on file order.
             raise PolicyFileInvalid(
                 f"{source}: version {policy.version!r} is effective on {policy.effective_from} like "
-                f"version {days[policy.effective_from]!r}", field="effective_from")
+                f"version {days[policy.effective_from]!r}",
+                field="effective_from",
+            )
         seen[policy.version] = policy
         days[policy.effective_from] = policy.version
 

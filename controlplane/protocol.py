@@ -38,6 +38,7 @@ class ObservedState(StrEnum):
     DELETED = "deleted"
     ERROR = "error"
 
+
 # What an agent reports is stored: no NUL or other control characters (PostgreSQL cannot store NUL), and
 # no integer past a signed 64-bit column. Agents import this module, so it stays on pydantic alone.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"

@@ -22,6 +22,7 @@ from network.pools import list_pools, utilisation
 
 log = logging.getLogger(__name__)
 
+
 class WhoisCounters(Collector):
     """What one WHOIS server answered and refused; a collector, exposed by the registry it is given."""
 

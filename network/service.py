@@ -105,8 +105,11 @@ _REUSE_CANDIDATES = 32
 def _take_released(session: Session, pool: AddressPool, at: datetime) -> int | None:
     """The longest-released address whose own quarantine (its releasing contract's version) is over."""
     uniform = uniform_quarantine_days()
-    entry = (_oldest_released_before(session, pool, at - timedelta(days=uniform)) if uniform is not None
-             else _oldest_past_pinned_quarantine(session, pool, at))
+    entry = (
+        _oldest_released_before(session, pool, at - timedelta(days=uniform))
+        if uniform is not None
+        else _oldest_past_pinned_quarantine(session, pool, at)
+    )
     if entry is None:
         return None
     session.delete(entry)
@@ -128,16 +131,26 @@ def _oldest_past_pinned_quarantine(session: Session, pool: AddressPool, at: date
     cutoff = at - timedelta(days=shortest_quarantine_days())
     rows = session.exec(
         select(FreeAddress, Contract.terms_version)
-        .join(AddressLease, (col(AddressLease.pool_id) == FreeAddress.pool_id)
-              & (col(AddressLease.addr_offset) == FreeAddress.addr_offset)
-              & (col(AddressLease.released_at) == FreeAddress.released_at), isouter=True)
+        .join(
+            AddressLease,
+            (col(AddressLease.pool_id) == FreeAddress.pool_id)
+            & (col(AddressLease.addr_offset) == FreeAddress.addr_offset)
+            & (col(AddressLease.released_at) == FreeAddress.released_at),
+            isouter=True,
+        )
         .join(Contract, col(Contract.id) == col(AddressLease.contract_id), isouter=True)
         .where(FreeAddress.pool_id == pool.id, FreeAddress.released_at <= cutoff)
         .order_by(col(FreeAddress.released_at), col(FreeAddress.addr_offset))
         .limit(_REUSE_CANDIDATES)
     ).all()
-    return next((entry for entry, version in rows
-                 if entry.released_at <= at - timedelta(days=pinned_quarantine_days(version, at))), None)
+    return next(
+        (
+            entry
+            for entry, version in rows
+            if entry.released_at <= at - timedelta(days=pinned_quarantine_days(version, at))
+        ),
+        None,
+    )
 
 
 def allocate_in_pool(session: Session, *, pool_id: int, holder: Holder, at: datetime) -> AddressLease | None:

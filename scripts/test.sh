@@ -8,6 +8,7 @@ bash scripts/ensure-postgres.sh
 export DCLOUD_TEST_PG_URL=${DCLOUD_TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
 echo "== ruff"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
 echo "== lint-imports (layer contract in pyproject.toml)"

@@ -20,7 +20,11 @@ def test_store_benchmarks_complete_at_toy_sizes() -> None:
     env = {**os.environ, "DCLOUD_BENCH_CONTRACTS": "300", "DCLOUD_BENCH_IPAM_PREFIX": "20"}
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--only", "sweep,invoicing,ipam"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     table = result.stdout.split("benchmark ", 1)[-1]

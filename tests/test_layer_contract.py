@@ -25,8 +25,11 @@ def contract(contract_id: str) -> dict[str, Any]:
 
 
 def controlplane_parts() -> set[str]:
-    return {f"controlplane.{p.stem}" for p in (ROOT / "controlplane").iterdir()
-            if not p.name.startswith("_") and (p.suffix == ".py" or (p / "__init__.py").exists())}
+    return {
+        f"controlplane.{p.stem}"
+        for p in (ROOT / "controlplane").iterdir()
+        if not p.name.startswith("_") and (p.suffix == ".py" or (p / "__init__.py").exists())
+    }
 
 
 def dependency_imports() -> set[str]:
@@ -38,8 +41,9 @@ def dependency_imports() -> set[str]:
 def test_every_import_contract_is_kept() -> None:
     lint = Path(sys.executable).with_name("lint-imports")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout, not whatever is installed
-    result = subprocess.run([str(lint), "--no-cache", "--no-logo"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(lint), "--no-cache", "--no-logo"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -13,10 +13,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Routes and CLI commands take a Session and call one use case, or hand the Engine to a batch job.
-ENTRY_POINTS = [*sorted((ROOT / "controlplane" / "api").rglob("*.py")), ROOT / "network" / "api.py",
-                *sorted((ROOT / "controlplane" / "cli").rglob("*.py"))]
-STORE = [*sorted((ROOT / "controlplane" / "services").glob("*.py")),
-         *sorted(p for p in (ROOT / "network").glob("*.py") if p.name != "api.py")]
+ENTRY_POINTS = [
+    *sorted((ROOT / "controlplane" / "api").rglob("*.py")),
+    ROOT / "network" / "api.py",
+    *sorted((ROOT / "controlplane" / "cli").rglob("*.py")),
+]
+STORE = [
+    *sorted((ROOT / "controlplane" / "services").glob("*.py")),
+    *sorted(p for p in (ROOT / "network").glob("*.py") if p.name != "api.py"),
+]
 
 # Committing helpers, each documented in controlplane/db.py with its reason.
 EXCEPTIONS = {"controlplane/services/agent_state.py:_refuse_unordered_deletions"}
@@ -42,9 +47,14 @@ def _calls(node: ast.AST) -> Iterator[str]:
 
 def _session_commits(fn: ast.FunctionDef) -> bool:
     """`session.commit()` in the function's own body (a savepoint's rollback is not a commit)."""
-    return any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "commit"
-               and isinstance(c.func.value, ast.Name) and c.func.value.id == "session"
-               for c in ast.walk(fn))
+    return any(
+        isinstance(c, ast.Call)
+        and isinstance(c.func, ast.Attribute)
+        and c.func.attr == "commit"
+        and isinstance(c.func.value, ast.Name)
+        and c.func.value.id == "session"
+        for c in ast.walk(fn)
+    )
 
 
 def _where(path: Path, fn: ast.FunctionDef) -> str:
@@ -57,22 +67,32 @@ def _committers() -> dict[str, str]:
 
 
 def test_routes_and_cli_commands_never_commit() -> None:
-    offenders = [f"{path.relative_to(ROOT)}:{fn.name} calls {name}()"
-                 for path in ENTRY_POINTS for fn in _functions(path)
-                 for name in _calls(fn) if name in _TRANSACTION_ENDS | {"session_scope"}]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{fn.name} calls {name}()"
+        for path in ENTRY_POINTS
+        for fn in _functions(path)
+        for name in _calls(fn)
+        if name in _TRANSACTION_ENDS | {"session_scope"}
+    ]
     assert offenders == []
 
 
 def test_only_public_use_cases_commit() -> None:
-    helpers = sorted(where for where in _committers().values()
-                     if where.rsplit(":", 1)[1].startswith("_") and where not in EXCEPTIONS)
+    helpers = sorted(
+        where
+        for where in _committers().values()
+        if where.rsplit(":", 1)[1].startswith("_") and where not in EXCEPTIONS
+    )
     assert helpers == []
 
 
 def test_no_store_function_calls_a_use_case_that_commits() -> None:
     committers = _committers()
-    nested = sorted(f"{_where(path, fn)} calls {committers[name]}"
-                    for path in STORE for fn in _functions(path)
-                    for name in set(_calls(fn)) if name in committers and name != fn.name
-                    and committers[name] not in EXCEPTIONS)
+    nested = sorted(
+        f"{_where(path, fn)} calls {committers[name]}"
+        for path in STORE
+        for fn in _functions(path)
+        for name in set(_calls(fn))
+        if name in committers and name != fn.name and committers[name] not in EXCEPTIONS
+    )
     assert nested == []

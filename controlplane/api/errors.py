@@ -47,8 +47,9 @@ async def _dcloud_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _too_large(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BodyTooLarge)
-    return JSONResponse(status_code=413, content={"detail": exc.detail, "field": "body"},
-                        headers={"Connection": "close"})
+    return JSONResponse(
+        status_code=413, content={"detail": exc.detail, "field": "body"}, headers={"Connection": "close"}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -68,8 +69,9 @@ def _safe_text(text: str) -> str:
             return text
         except UnicodeEncodeError:
             pass
-    return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else json.dumps(c)[1:-1]
-                   for c in text)
+    return "".join(
+        c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else json.dumps(c)[1:-1] for c in text
+    )
 
 
 def _safe_part(part: object) -> str:

@@ -44,8 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
     try:
-        configure_logging(log_format=settings.log_format, levels=settings.log_levels,
-                          default_level=logging.INFO if args.long_running else logging.WARNING)
+        configure_logging(
+            log_format=settings.log_format,
+            levels=settings.log_levels,
+            default_level=logging.INFO if args.long_running else logging.WARNING,
+        )
     except LogLevelsInvalid as exc:
         print(f"dcloud {args.command}: error: DCLOUD_LOG_LEVELS: {exc}", file=sys.stderr)
         return EXIT_ERROR

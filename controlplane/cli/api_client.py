@@ -19,8 +19,11 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 def add_api_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api-url", default=os.environ.get("DCLOUD_API_URL", DEFAULT_URL),
-                        help="the control plane's API (default DCLOUD_API_URL or %(default)s)")
+    parser.add_argument(
+        "--api-url",
+        default=os.environ.get("DCLOUD_API_URL", DEFAULT_URL),
+        help="the control plane's API (default DCLOUD_API_URL or %(default)s)",
+    )
 
 
 def client_for(args: argparse.Namespace) -> httpx.Client:
@@ -30,8 +33,13 @@ def client_for(args: argparse.Namespace) -> httpx.Client:
     return httpx.Client(base_url=args.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
-def call(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None,
-         client: httpx.Client | None = None) -> int:
+def call(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    client: httpx.Client | None = None,
+) -> int:
     """Sends one request; prints the JSON answer (exit 0) or the refusal on one line (exit 1)."""
     own = client is None
     http = client or client_for(args)

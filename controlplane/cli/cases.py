@@ -1,13 +1,13 @@
 """`dcloud termination …` and `dcloud dispute …`: the Art. 20, 21 and 35 workflows, through the API.
 
-  dcloud termination list [--status awaiting_settlement]
-  dcloud termination propose CONTRACT --kind insolvency|ex_officio --reason TEXT
-  dcloud termination request CONTRACT --last-day YYYY-MM-DD --reason TEXT   (the customer's own request)
-  dcloud termination confirm ID        (a second operator: never the proposer's token, never billing)
-  dcloud termination withdraw ID --reason TEXT
-  dcloud dispute list [--open]
-  dcloud dispute file INVOICE --amount KRW --reason TEXT
-  dcloud dispute answer ID --outcome upheld|corrected [--corrected-amount KRW] --answer TEXT
+dcloud termination list [--status awaiting_settlement]
+dcloud termination propose CONTRACT --kind insolvency|ex_officio --reason TEXT
+dcloud termination request CONTRACT --last-day YYYY-MM-DD --reason TEXT   (the customer's own request)
+dcloud termination confirm ID        (a second operator: never the proposer's token, never billing)
+dcloud termination withdraw ID --reason TEXT
+dcloud dispute list [--open]
+dcloud dispute file INVOICE --amount KRW --reason TEXT
+dcloud dispute answer ID --outcome upheld|corrected [--corrected-amount KRW] --answer TEXT
 """
 
 from __future__ import annotations
@@ -25,12 +25,18 @@ def add_parsers(subparsers: Any) -> None:
 
 
 def _termination(subparsers: Any) -> None:
-    top = subparsers.add_parser("termination", help="terminations: propose, confirm, withdraw, list",
-                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = subparsers.add_parser(
+        "termination",
+        help="terminations: propose, confirm, withdraw, list",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     subs = top.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = subs.add_parser("list", help="terminations, optionally by status")
-    listing.add_argument("--status", choices=["proposed", "scheduled", "withdrawn", "terminating",
-                                              "awaiting_settlement", "completed"])
+    listing.add_argument(
+        "--status",
+        choices=["proposed", "scheduled", "withdrawn", "terminating", "awaiting_settlement", "completed"],
+    )
     propose = subs.add_parser("propose", help="propose an ex-officio or insolvency termination")
     propose.add_argument("contract", type=int)
     propose.add_argument("--kind", required=True, choices=["ex_officio", "insolvency"])
@@ -51,8 +57,12 @@ def _termination(subparsers: Any) -> None:
 
 
 def _dispute(subparsers: Any) -> None:
-    top = subparsers.add_parser("dispute", help="invoice disputes: file, answer, list (Art. 35)",
-                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = subparsers.add_parser(
+        "dispute",
+        help="invoice disputes: file, answer, list (Art. 35)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     subs = top.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = subs.add_parser("list", help="disputes")
     listing.add_argument("--open", action="store_true", help="only those not answered yet")
@@ -76,31 +86,59 @@ def cmd_termination(args: argparse.Namespace, client: Any = None) -> int:
             query = f"?status={args.status}" if args.status else ""
             return call(args, "GET", f"/v1/terminations{query}", client=client)
         case "propose":
-            return call(args, "POST", f"/v1/contracts/{args.contract}/terminations",
-                        {"kind": args.kind, "reason": args.reason}, client=client)
+            return call(
+                args,
+                "POST",
+                f"/v1/contracts/{args.contract}/terminations",
+                {"kind": args.kind, "reason": args.reason},
+                client=client,
+            )
         case "request":
-            return call(args, "POST", f"/v1/contracts/{args.contract}/terminations",
-                        {"kind": "customer_request", "reason": args.reason,
-                         "effective_on": args.last_day.isoformat(),
-                         "refused_fee_increase": args.refused_fee_increase}, client=client)
+            return call(
+                args,
+                "POST",
+                f"/v1/contracts/{args.contract}/terminations",
+                {
+                    "kind": "customer_request",
+                    "reason": args.reason,
+                    "effective_on": args.last_day.isoformat(),
+                    "refused_fee_increase": args.refused_fee_increase,
+                },
+                client=client,
+            )
         case "confirm":
             return call(args, "POST", f"/v1/terminations/{args.termination}/confirm", client=client)
         case "withdraw":
-            return call(args, "POST", f"/v1/terminations/{args.termination}/withdraw",
-                        {"reason": args.reason}, client=client)
+            return call(
+                args,
+                "POST",
+                f"/v1/terminations/{args.termination}/withdraw",
+                {"reason": args.reason},
+                client=client,
+            )
     raise ValueError(f"unknown termination action {args.action!r}")
 
 
 def cmd_dispute(args: argparse.Namespace, client: Any = None) -> int:
     match args.action:
         case "list":
-            return call(args, "GET", f"/v1/disputes?open_only={'true' if args.open else 'false'}",
-                        client=client)
+            return call(
+                args, "GET", f"/v1/disputes?open_only={'true' if args.open else 'false'}", client=client
+            )
         case "file":
-            return call(args, "POST", f"/v1/invoices/{args.invoice}/disputes",
-                        {"amount": args.amount, "reason": args.reason}, client=client)
+            return call(
+                args,
+                "POST",
+                f"/v1/invoices/{args.invoice}/disputes",
+                {"amount": args.amount, "reason": args.reason},
+                client=client,
+            )
         case "answer":
-            return call(args, "POST", f"/v1/disputes/{args.dispute}/answer",
-                        {"outcome": args.outcome, "corrected_amount": args.corrected_amount,
-                         "answer": args.answer}, client=client)
+            return call(
+                args,
+                "POST",
+                f"/v1/disputes/{args.dispute}/answer",
+                {"outcome": args.outcome, "corrected_amount": args.corrected_amount, "answer": args.answer},
+                client=client,
+            )
     raise ValueError(f"unknown dispute action {args.action!r}")

@@ -18,13 +18,17 @@ EXIT_INVALID = 1
 def add_parsers(subparsers: Any) -> None:
     """Registers `dcloud policy show|check` on the `dcloud` parser."""
     policy = subparsers.add_parser(
-        "policy", help="terms policy versions (DCLOUD_POLICY_FILE)", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "policy",
+        help="terms policy versions (DCLOUD_POLICY_FILE)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     subs = policy.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
     show = subs.add_parser("show", help="every version (or one) with all its numbers, as JSON")
     show.add_argument("--version", dest="policy_version", help="only this version (exit 1 if unknown)")
-    show.add_argument("--as-of", type=iso_date,
-                      help="the Asia/Seoul day that decides `current` (default: today)")
+    show.add_argument(
+        "--as-of", type=iso_date, help="the Asia/Seoul day that decides `current` (default: today)"
+    )
     show.set_defaults(func=cmd_policy_show)
     check = subs.add_parser("check", help="validate a policy file; prints its versions or the error")
     check.add_argument("file")
@@ -34,8 +38,11 @@ def add_parsers(subparsers: Any) -> None:
 def _record(policy: Policy, current: str) -> dict[str, Any]:
     from controlplane.policy_registry import is_builtin
 
-    return {**policy.to_dict(), "current": policy.version == current,
-            "source": "built-in" if is_builtin(policy) else "deployment"}
+    return {
+        **policy.to_dict(),
+        "current": policy.version == current,
+        "source": "built-in" if is_builtin(policy) else "deployment",
+    }
 
 
 def cmd_policy_show(args: argparse.Namespace) -> int:
@@ -48,8 +55,13 @@ def cmd_policy_show(args: argparse.Namespace) -> int:
     if args.policy_version is not None:
         _emit(_record(policies.policy_or_not_found(args.policy_version), current))
     else:
-        _emit({"as_of": as_of.isoformat(), "current": current,
-               "versions": [_record(p, current) for p in policies.known_policies()]})
+        _emit(
+            {
+                "as_of": as_of.isoformat(),
+                "current": current,
+                "versions": [_record(p, current) for p in policies.known_policies()],
+            }
+        )
     return 0
 
 

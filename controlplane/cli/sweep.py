@@ -22,8 +22,11 @@ EXIT_FAILED = 1
 def add_parsers(subparsers: Any) -> None:
     """Registers `dcloud sweep` on the `dcloud` parser."""
     sweep = subparsers.add_parser(
-        "sweep", help="the enforcement sweep (restrict / lift / terminate / notify), dry run by default",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "sweep",
+        help="the enforcement sweep (restrict / lift / terminate / notify), dry run by default",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sweep.add_argument("--as-of", type=iso_date, help="the Asia/Seoul day to decide for (default: today)")
     sweep.add_argument("--apply", action="store_true", help="execute the plan (each action re-checked)")
     sweep.add_argument("--actor", default="cli:sweep", help="who the audit trail names (default cli:sweep)")

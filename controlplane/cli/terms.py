@@ -128,9 +128,17 @@ def cmd_late_fee(args: argparse.Namespace) -> Report:
         f"{fee.overdue_days}/{policy.late_fee_days_per_year}, floored to the won (Art. 34(2))",
         f"  {version_line(policy)}",
     ]
-    doc = {"late_fee": amount(fee.amount, fee.clause, unpaid=fee.unpaid, due=fee.due.isoformat(),
-                              paid_on=fee.paid_on.isoformat(), overdue_days=fee.overdue_days),
-           "policy_version": policy.version}
+    doc = {
+        "late_fee": amount(
+            fee.amount,
+            fee.clause,
+            unpaid=fee.unpaid,
+            due=fee.due.isoformat(),
+            paid_on=fee.paid_on.isoformat(),
+            overdue_days=fee.overdue_days,
+        ),
+        "policy_version": policy.version,
+    }
     return lines, doc
 
 
@@ -141,15 +149,31 @@ def cmd_prorate(args: argparse.Namespace) -> Report:
     lines = [f"Prorated fee (Art. 32(2),(4)): {format_won(result.amount)} for {result.first}..{result.last}"]
     months = []
     for m in result.months:
-        lines.append(f"  {m.span.month}: {args.monthly_fee:,} x {m.span.days}/{m.span.month.days} days "
-                     f"= {frac(m.exact_amount)}")
-        months.append({"month": str(m.span.month), "first": m.span.first.isoformat(),
-                       "last": m.span.last.isoformat(), "days": m.span.days,
-                       "days_in_month": m.span.month.days, "exact_amount": str(m.exact_amount)})
+        lines.append(
+            f"  {m.span.month}: {args.monthly_fee:,} x {m.span.days}/{m.span.month.days} days "
+            f"= {frac(m.exact_amount)}"
+        )
+        months.append(
+            {
+                "month": str(m.span.month),
+                "first": m.span.first.isoformat(),
+                "last": m.span.last.isoformat(),
+                "days": m.span.days,
+                "days_in_month": m.span.month.days,
+                "exact_amount": str(m.exact_amount),
+            }
+        )
     lines.append("  summed exactly, floored to the won once")
-    doc = {"prorated_fee": amount(result.amount, result.clause, monthly_fee=result.monthly_fee,
-                                  first=result.first.isoformat(), last=result.last.isoformat(),
-                                  months=months)}
+    doc = {
+        "prorated_fee": amount(
+            result.amount,
+            result.clause,
+            monthly_fee=result.monthly_fee,
+            first=result.first.isoformat(),
+            last=result.last.isoformat(),
+            months=months,
+        )
+    }
     return lines, doc
 
 
@@ -171,14 +195,24 @@ def cmd_deadlines(args: argparse.Namespace) -> Report:
         "Periods are counted as the Civil Act counts them (Art. 157): the event's day is not counted.",
         version_line(policy).capitalize(),
     ]
-    doc = {"deadlines": {
-        "due": plan.due.isoformat(),
-        "restriction": {"date": plan.restriction_on.isoformat(), "clause": str(ART_33_1),
-                        "extended": plan.extended, "counting": plan.restriction_counting},
-        "termination": {"date": plan.termination_on.isoformat(), "clause": str(ART_21_1),
-                        "counting": plan.termination_counting},
-        "latest_extension": {"date": latest.isoformat(), "clause": str(ART_33_1)},
-    }, "policy_version": policy.version}
+    doc = {
+        "deadlines": {
+            "due": plan.due.isoformat(),
+            "restriction": {
+                "date": plan.restriction_on.isoformat(),
+                "clause": str(ART_33_1),
+                "extended": plan.extended,
+                "counting": plan.restriction_counting,
+            },
+            "termination": {
+                "date": plan.termination_on.isoformat(),
+                "clause": str(ART_21_1),
+                "counting": plan.termination_counting,
+            },
+            "latest_extension": {"date": latest.isoformat(), "clause": str(ART_33_1)},
+        },
+        "policy_version": policy.version,
+    }
     return lines, doc
 
 
@@ -186,8 +220,13 @@ def cmd_penalty(args: argparse.Namespace) -> Report:
     if args.contract_end < args.terminate_on:
         raise FlagError("--contract-end", f"{args.contract_end} is before --terminate-on {args.terminate_on}")
     policy = policy_in_force(args, args.terminate_on)
-    result = early_termination_penalty(args.monthly_fees, args.terminate_on, args.contract_end,
-                                       refused_fee_increase=args.refused_fee_increase, policy=policy)
+    result = early_termination_penalty(
+        args.monthly_fees,
+        args.terminate_on,
+        args.contract_end,
+        refused_fee_increase=args.refused_fee_increase,
+        policy=policy,
+    )
     lines = [
         f"Early-termination penalty ({result.clause}): {format_won(result.amount)}",
         f"  {result.reason}",
@@ -197,21 +236,28 @@ def cmd_penalty(args: argparse.Namespace) -> Report:
         f"{frac(result.remaining_months)}",
         f"  {version_line(policy)}",
     ]
-    doc = {"penalty": amount(result.amount, result.clause, reason=result.reason,
-                             fees_averaged=list(result.fees_averaged),
-                             average_monthly_fee=str(result.average_monthly_fee),
-                             remaining_months=str(result.remaining_months),
-                             terminate_on=args.terminate_on.isoformat(),
-                             contract_end=args.contract_end.isoformat()),
-           "policy_version": policy.version}
+    doc = {
+        "penalty": amount(
+            result.amount,
+            result.clause,
+            reason=result.reason,
+            fees_averaged=list(result.fees_averaged),
+            average_monthly_fee=str(result.average_monthly_fee),
+            remaining_months=str(result.remaining_months),
+            terminate_on=args.terminate_on.isoformat(),
+            contract_end=args.contract_end.isoformat(),
+        ),
+        "policy_version": policy.version,
+    }
     return lines, doc
 
 
 def cmd_refund(args: argparse.Namespace) -> Report:
     if args.terminate_on < args.start:
         raise FlagError("--terminate-on", f"{args.terminate_on} is before --start {args.start}")
-    result = annual_prepay_refund(args.prepaid, args.annual_discount, args.start, args.terminate_on,
-                                  args.penalty)
+    result = annual_prepay_refund(
+        args.prepaid, args.annual_discount, args.start, args.terminate_on, args.penalty
+    )
     lines = [
         f"Annual prepay refund (Art. 20(7)): {format_won(result.amount)}",
         f"  prepaid {result.prepaid:,}",
@@ -221,13 +267,21 @@ def cmd_refund(args: argparse.Namespace) -> Report:
         f"  - penalty {result.penalty:,} (Art. 32(3))",
         "  floored to the won, never below 0",
     ]
-    doc = {"refund": amount(
-        result.amount, result.clause, prepaid=result.prepaid,
-        fee_for_period_used={"exact": str(result.fee_for_period_used), "clause": str(ART_20_7),
-                             "first": result.start.isoformat(), "last": result.terminate_on.isoformat()},
-        annual_discount=amount(result.annual_discount, ART_20_7),
-        penalty=amount(result.penalty, ART_32_3),
-    )}
+    doc = {
+        "refund": amount(
+            result.amount,
+            result.clause,
+            prepaid=result.prepaid,
+            fee_for_period_used={
+                "exact": str(result.fee_for_period_used),
+                "clause": str(ART_20_7),
+                "first": result.start.isoformat(),
+                "last": result.terminate_on.isoformat(),
+            },
+            annual_discount=amount(result.annual_discount, ART_20_7),
+            penalty=amount(result.penalty, ART_32_3),
+        )
+    }
     return lines, doc
 
 
@@ -247,22 +301,35 @@ def cmd_sla_credit(args: argparse.Namespace) -> Report:
     if result.threshold_crossed_at:
         days = ", ".join(d.isoformat() for d in result.credited_days)
         threshold = f"{float(policy.sla_threshold_percent):g}%"
-        lines.append(f"  below {threshold} from {result.threshold_crossed_at.isoformat()}; credited days: "
-                     f"{days} x daily fee {frac(result.daily_fee)} (Art. 36(3))")
+        lines.append(
+            f"  below {threshold} from {result.threshold_crossed_at.isoformat()}; credited days: "
+            f"{days} x daily fee {frac(result.daily_fee)} (Art. 36(3))"
+        )
     if result.capped:
         lines.append("  capped at the monthly fee (Art. 36(4))")
     lines.append(f"  {version_line(policy)}")
-    doc = {"sla_credit": amount(
-        result.amount, result.clause, month=str(result.month),
-        availability_percent=str(result.availability_percent),
-        availability_clause="Art. 36(2)", counted_minutes=str(result.counted_minutes),
-        month_minutes=result.month_minutes,
-        threshold_crossed_at=result.threshold_crossed_at.isoformat() if result.threshold_crossed_at else None,
-        credited_days=[d.isoformat() for d in result.credited_days], daily_fee=str(result.daily_fee),
-        capped=result.capped,
-        outages=[{"started": m.outage.started.isoformat(), "counted": m.counted, "reason": m.reason}
-                 for m in result.outages],
-    ), "policy_version": policy.version}
+    doc = {
+        "sla_credit": amount(
+            result.amount,
+            result.clause,
+            month=str(result.month),
+            availability_percent=str(result.availability_percent),
+            availability_clause="Art. 36(2)",
+            counted_minutes=str(result.counted_minutes),
+            month_minutes=result.month_minutes,
+            threshold_crossed_at=result.threshold_crossed_at.isoformat()
+            if result.threshold_crossed_at
+            else None,
+            credited_days=[d.isoformat() for d in result.credited_days],
+            daily_fee=str(result.daily_fee),
+            capped=result.capped,
+            outages=[
+                {"started": m.outage.started.isoformat(), "counted": m.counted, "reason": m.reason}
+                for m in result.outages
+            ],
+        ),
+        "policy_version": policy.version,
+    }
     return lines, doc
 
 
@@ -270,8 +337,13 @@ def cmd_sla_credit(args: argparse.Namespace) -> Report:
 
 Command = Callable[[argparse.Namespace], Report]
 # Which flag a TermsError's `field` refers to, where the names differ.
-_FIELD_FLAGS = {"last": "--to", "first": "--from", "noticed": "--outage", "started": "--outage",
-                "resolved": "--outage"}
+_FIELD_FLAGS = {
+    "last": "--to",
+    "first": "--from",
+    "noticed": "--outage",
+    "started": "--outage",
+    "resolved": "--outage",
+}
 
 
 def _flag_for(field: str | None) -> str:
@@ -299,14 +371,18 @@ def _run(command: Command, name: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def _subcommand(subs: Any, name: str, command: Command, help_: str, *, anchor: str | None = None
-                ) -> argparse.ArgumentParser:
+def _subcommand(
+    subs: Any, name: str, command: Command, help_: str, *, anchor: str | None = None
+) -> argparse.ArgumentParser:
     """`anchor`: the flag whose day picks the policy version in force; None for rules without numbers."""
     parser: argparse.ArgumentParser = subs.add_parser(name, help=help_, description=help_)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     if anchor is not None:
-        parser.add_argument("--policy-version", metavar="VERSION",
-                            help=f"terms policy version to apply (default: the one in force on {anchor})")
+        parser.add_argument(
+            "--policy-version",
+            metavar="VERSION",
+            help=f"terms policy version to apply (default: the one in force on {anchor})",
+        )
     parser.set_defaults(func=_run(command, name))
     return parser
 
@@ -318,46 +394,79 @@ def _add_fee_parsers(subs: Any) -> None:
     p.add_argument("--paid-on", type=iso_date, required=True, metavar="DATE", help="day of payment")
     p = _subcommand(subs, "prorate", cmd_prorate, "fee for part of a month or months (Art. 32(2),(4))")
     p.add_argument("--monthly-fee", type=won, required=True, metavar="N")
-    p.add_argument("--from", dest="from_", type=iso_date, required=True, metavar="DATE",
-                   help="first day of use (inclusive)")
+    p.add_argument(
+        "--from",
+        dest="from_",
+        type=iso_date,
+        required=True,
+        metavar="DATE",
+        help="first day of use (inclusive)",
+    )
     p.add_argument("--to", type=iso_date, required=True, metavar="DATE", help="last day of use (inclusive)")
-    p = _subcommand(subs, "deadlines", cmd_deadlines, "restriction and termination dates (Art. 33(1))",
-                    anchor="--due")
+    p = _subcommand(
+        subs, "deadlines", cmd_deadlines, "restriction and termination dates (Art. 33(1))", anchor="--due"
+    )
     p.add_argument("--due", type=iso_date, required=True, metavar="DATE")
-    p.add_argument("--extension-until", type=iso_date, metavar="DATE",
-                   help="operator-approved restriction date, at most the latest possible extension "
-                   "this command prints")
+    p.add_argument(
+        "--extension-until",
+        type=iso_date,
+        metavar="DATE",
+        help="operator-approved restriction date, at most the latest possible extension this command prints",
+    )
 
 
 def _add_termination_parsers(subs: Any) -> None:
-    p = _subcommand(subs, "penalty", cmd_penalty, "early-termination penalty (Art. 32(3), 17(3))",
-                    anchor="--terminate-on")
-    p.add_argument("--monthly-fees", type=won_list, required=True, metavar="N,N,N",
-                   help="fees of the months before the termination month, oldest first, after discount")
+    p = _subcommand(
+        subs, "penalty", cmd_penalty, "early-termination penalty (Art. 32(3), 17(3))", anchor="--terminate-on"
+    )
+    p.add_argument(
+        "--monthly-fees",
+        type=won_list,
+        required=True,
+        metavar="N,N,N",
+        help="fees of the months before the termination month, oldest first, after discount",
+    )
     p.add_argument("--terminate-on", type=iso_date, required=True, metavar="DATE", help="last day of service")
-    p.add_argument("--contract-end", type=iso_date, required=True, metavar="DATE",
-                   help="last day of the term")
-    p.add_argument("--refused-fee-increase", action="store_true",
-                   help="the customer ends the contract refusing a fee increase (Art. 17(3)): no penalty")
+    p.add_argument(
+        "--contract-end", type=iso_date, required=True, metavar="DATE", help="last day of the term"
+    )
+    p.add_argument(
+        "--refused-fee-increase",
+        action="store_true",
+        help="the customer ends the contract refusing a fee increase (Art. 17(3)): no penalty",
+    )
     p = _subcommand(subs, "refund", cmd_refund, "refund of an annual prepayment (Art. 20(7))")
     p.add_argument("--prepaid", type=won, required=True, metavar="N")
     p.add_argument("--annual-discount", type=won, required=True, metavar="N")
     p.add_argument("--start", type=iso_date, required=True, metavar="DATE", help="first day of the period")
     p.add_argument("--terminate-on", type=iso_date, required=True, metavar="DATE", help="last day of service")
     p.add_argument("--penalty", type=won, default=0, metavar="N", help="early-termination penalty, KRW")
-    p = _subcommand(subs, "sla-credit", cmd_sla_credit, "availability and SLA credit (Art. 36, 37)",
-                    anchor="the first day of --month")
+    p = _subcommand(
+        subs,
+        "sla-credit",
+        cmd_sla_credit,
+        "availability and SLA credit (Art. 36, 37)",
+        anchor="the first day of --month",
+    )
     p.add_argument("--monthly-fee", type=won, required=True, metavar="N")
     p.add_argument("--month", type=year_month, required=True, metavar="YYYY-MM")
-    p.add_argument("--outage", type=outage, action="append", default=[], metavar="STARTED/NOTICED/RESOLVED",
-                   help="ISO 8601 date-times (Seoul unless an offset is given); repeat per incident")
+    p.add_argument(
+        "--outage",
+        type=outage,
+        action="append",
+        default=[],
+        metavar="STARTED/NOTICED/RESOLVED",
+        help="ISO 8601 date-times (Seoul unless an offset is given); repeat per incident",
+    )
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Registers `dcloud terms` on the `dcloud` parser; each leaf sets `func(args) -> exit status`."""
-    terms = subparsers.add_parser("terms", help="billing desk calculators over the terms of service",
-                                  description="billing desk calculators over the terms of service")
+    terms = subparsers.add_parser(
+        "terms",
+        help="billing desk calculators over the terms of service",
+        description="billing desk calculators over the terms of service",
+    )
     subs = terms.add_subparsers(dest="terms_command", required=True, metavar="COMMAND")
     _add_fee_parsers(subs)
     _add_termination_parsers(subs)
-

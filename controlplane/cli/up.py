@@ -117,9 +117,7 @@ def run_scheduler_thread(settings: Settings, engine: Engine, stop: threading.Eve
     return _thread("scheduler", lambda: _run_scheduler(settings, engine, stop))
 
 
-def run_api(
-    settings: Settings, *, bind: str, port: int, log_level: str | None, with_scheduler: bool
-) -> int:
+def run_api(settings: Settings, *, bind: str, port: int, log_level: str | None, with_scheduler: bool) -> int:
     """`dcloud serve`: the API; with the scheduler too, whose jobs run only in the elected leader.
 
     `log_level` overrides the uvicorn loggers' levels; None leaves them to `controlplane.cli.logs`."""
@@ -132,8 +130,14 @@ def run_api(
 
 def _uvicorn_config(app: FastAPI, bind: str, port: int, log_level: str | None = None) -> uvicorn.Config:
     # log_config=None: uvicorn logs through the one handler of controlplane.cli.logs, in its format.
-    return uvicorn.Config(app, host=bind, port=port, log_level=log_level, log_config=None,
-                          timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S)
+    return uvicorn.Config(
+        app,
+        host=bind,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
+    )
 
 
 def _serve_until_stopped(

@@ -16,8 +16,9 @@ class NoticeDraft:
     body: str
 
 
-def approval_notice(*, contract_id: int, plan: str, open_date: date, monthly_fee: int, discount: int,
-                    terms_version: str) -> NoticeDraft:
+def approval_notice(
+    *, contract_id: int, plan: str, open_date: date, monthly_fee: int, discount: int, terms_version: str
+) -> NoticeDraft:
     """Art. 7(2): the approval names the open date, the fees, the customer's rights and duties."""
     body = (
         f"Your application for contract {contract_id} ({plan}) is approved.\n"
@@ -36,12 +37,17 @@ def later_opening_notice(*, contract_id: int, desired: date, open_date: date, re
         f"Contract {contract_id} opens on {open_date.isoformat()}, later than the desired open date "
         f"{desired.isoformat()}.\nReason: {reason}\n"
     )
-    return NoticeDraft("later_opening", "Art. 9(1)", f"[D-Cloud] Contract {contract_id} opens on "
-                       f"{open_date.isoformat()}", body)
+    return NoticeDraft(
+        "later_opening",
+        "Art. 9(1)",
+        f"[D-Cloud] Contract {contract_id} opens on {open_date.isoformat()}",
+        body,
+    )
 
 
-def invoice_notice(*, contract_id: int, month: str, supply: int, vat: int, total: int,
-                   due: date) -> NoticeDraft:
+def invoice_notice(
+    *, contract_id: int, month: str, supply: int, vat: int, total: int, due: date
+) -> NoticeDraft:
     """Art. 31(1): the invoice for a month of use, due the last day of the following month."""
     body = (
         f"Invoice for contract {contract_id}, month of use {month}.\n"
@@ -80,8 +86,9 @@ def termination_refund_notice(*, contract_id: int, amount: int) -> NoticeDraft:
     return NoticeDraft("refund", "Art. 20(7)", f"[D-Cloud] Refund for contract {contract_id}", body)
 
 
-def terms_change_notice(*, contract_id: int, version: str, effective_from: date, unfavourable: bool,
-                        current_version: str) -> NoticeDraft:
+def terms_change_notice(
+    *, contract_id: int, version: str, effective_from: date, unfavourable: bool, current_version: str
+) -> NoticeDraft:
     """Art. 3(2),(3): a new terms version, announced ahead; silence until it applies is consent."""
     body = (
         f"New terms version {version} applies from {effective_from.isoformat()}"
@@ -91,16 +98,22 @@ def terms_change_notice(*, contract_id: int, version: str, effective_from: date,
         "If you object, you keep your current version until the end of your term; to renew after it you\n"
         "must accept the new version, otherwise the contract ends with the term (Art. 3(4)).\n"
     )
-    return NoticeDraft("terms_change", "Art. 3(3)",
-                       f"[D-Cloud] Terms version {version} from {effective_from.isoformat()}", body)
+    return NoticeDraft(
+        "terms_change",
+        "Art. 3(3)",
+        f"[D-Cloud] Terms version {version} from {effective_from.isoformat()}",
+        body,
+    )
 
 
-def terms_version_renewal_notice(*, contract_id: int, old_version: str, new_version: str,
-                                 term_start: date) -> NoticeDraft:
+def terms_version_renewal_notice(
+    *, contract_id: int, old_version: str, new_version: str, term_start: date
+) -> NoticeDraft:
     """Art. 3(3), 18: a renewed contract moves onto the terms version in force when its term starts."""
     body = (
         f"Contract {contract_id} renewed on {term_start.isoformat()} under terms version {new_version}\n"
         f"(previously {old_version}), as you did not object to it (Art. 3(3)).\n"
     )
-    return NoticeDraft("terms_version", "Art. 3(3)",
-                       f"[D-Cloud] Contract {contract_id} now under terms {new_version}", body)
+    return NoticeDraft(
+        "terms_version", "Art. 3(3)", f"[D-Cloud] Contract {contract_id} now under terms {new_version}", body
+    )

@@ -21,8 +21,7 @@ class DisputeAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: DisputeOutcome
-    corrected_amount: Won = Field(default=0,
-                                  description="the credit note for `corrected`, KRW")
+    corrected_amount: Won = Field(default=0, description="the credit note for `corrected`, KRW")
     answer: Text = Field(min_length=1, max_length=1000)
 
 

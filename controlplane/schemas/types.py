@@ -85,25 +85,36 @@ Count = Annotated[int, Field(ge=0, le=MAX_COUNT), _Integer]
 Whole = Annotated[int, _Integer]
 # A calendar day and an aware moment inside 2000..2100: every day the terms can reason about.
 Day = Annotated[
-    date, _range(FIRST_DAY, LAST_DAY), Field(description=f"a day from {DAY_RANGE}", json_schema_extra={
-        "formatMinimum": FIRST_DAY.isoformat(), "formatMaximum": LAST_DAY.isoformat()})
+    date,
+    _range(FIRST_DAY, LAST_DAY),
+    Field(
+        description=f"a day from {DAY_RANGE}",
+        json_schema_extra={"formatMinimum": FIRST_DAY.isoformat(), "formatMaximum": LAST_DAY.isoformat()},
+    ),
 ]
 Moment = Annotated[
     AwareDatetime,
     _range(FIRST_MOMENT, LAST_MOMENT),
-    Field(description=f"an instant with its UTC offset, from {DAY_RANGE}", json_schema_extra={
-        "formatMinimum": FIRST_MOMENT.isoformat(), "formatMaximum": LAST_MOMENT.isoformat()}),
+    Field(
+        description=f"an instant with its UTC offset, from {DAY_RANGE}",
+        json_schema_extra={
+            "formatMinimum": FIRST_MOMENT.isoformat(),
+            "formatMaximum": LAST_MOMENT.isoformat(),
+        },
+    ),
 ]
 # `YYYY-MM` of a month in the same range.
 MONTH_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"
 MonthText = Annotated[str, Field(pattern=MONTH_PATTERN, description="YYYY-MM, 2000-01 to 2100-12")]
 # Strings: one line (names, addresses, references) or text that may need a newline (reasons, answers).
 Line = Annotated[
-    str, _printable(_LINE, "control characters (C0, C1, DEL) or bidi controls"),
+    str,
+    _printable(_LINE, "control characters (C0, C1, DEL) or bidi controls"),
     Field(json_schema_extra={"pattern": LINE_PATTERN}),
 ]
 Text = Annotated[
-    str, _printable(_MULTILINE, "control characters other than newline and tab, or bidi controls"),
+    str,
+    _printable(_MULTILINE, "control characters other than newline and tab, or bidi controls"),
     Field(json_schema_extra={"pattern": MULTILINE_PATTERN}),
 ]
 # A string that names a row in a path or query (a server's id, a host, a policy version, an address).

@@ -21,9 +21,7 @@ def lock_contract(session: Session, contract_id: int, *, field: str = "contract_
     no-op write a read-decide-write sequence could act on a snapshot another writer already changed.
     """
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Contract).where(col(Contract.id) == contract_id).values(id=col(Contract.id))
-        )
+        session.execute(update(Contract).where(col(Contract.id) == contract_id).values(id=col(Contract.id)))
     query = (
         select(Contract)
         .where(Contract.id == contract_id)

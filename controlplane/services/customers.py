@@ -21,8 +21,14 @@ def create_customer(session: Session, *, now: datetime, actor: str, data: Custom
     session.add(customer)
     session.flush()
     record_change(
-        session, at=now, actor=actor, entity_type="customer", entity_id=customer.id or 0, action="create",
-        after=customer_snapshot(customer), clause="Art. 2",
+        session,
+        at=now,
+        actor=actor,
+        entity_type="customer",
+        entity_id=customer.id or 0,
+        action="create",
+        after=customer_snapshot(customer),
+        clause="Art. 2",
     )
     session.commit()
     return customer

@@ -160,8 +160,11 @@ def _due_ids(engine: Engine, now: datetime, batch: int) -> list[int]:
     with session_scope(engine) as session:
         query = (
             select(Notice.id)
-            .where(col(Notice.sent_at).is_(None), col(Notice.next_attempt_at) <= now,
-                   col(Notice.attempts) < MAX_ATTEMPTS)
+            .where(
+                col(Notice.sent_at).is_(None),
+                col(Notice.next_attempt_at) <= now,
+                col(Notice.attempts) < MAX_ATTEMPTS,
+            )
             .order_by(col(Notice.next_attempt_at), col(Notice.id))
             .limit(batch)
         )
@@ -226,8 +229,12 @@ def _record_failure(engine: Engine, notice: Notice, now: datetime, error: str) -
             .values(next_attempt_at=now + backoff(notice.attempts), last_error=error[:1000])
         )
         if notice.attempts >= MAX_ATTEMPTS:
-            log.error("notice %s (%s) given up after %d attempts; an operator must reach the customer",
-                      notice.id, notice.kind, notice.attempts)
+            log.error(
+                "notice %s (%s) given up after %d attempts; an operator must reach the customer",
+                notice.id,
+                notice.kind,
+                notice.attempts,
+            )
             _run_settled_hooks(session, notice.dedupe_key, now)
 
 

@@ -117,8 +117,9 @@ def _days_touched(lo: datetime, hi: datetime) -> set[date]:
     return {first + timedelta(days=n) for n in range((last - first).days + 1)}
 
 
-def _credited_days(intervals: list[tuple[datetime, datetime]], threshold: Fraction
-                   ) -> tuple[datetime | None, set[date]]:
+def _credited_days(
+    intervals: list[tuple[datetime, datetime]], threshold: Fraction
+) -> tuple[datetime | None, set[date]]:
     """The moment cumulative outage first exceeds `threshold` minutes and the days with outage after it."""
     total = Fraction(0)
     crossed: datetime | None = None
@@ -135,8 +136,7 @@ def _credited_days(intervals: list[tuple[datetime, datetime]], threshold: Fracti
     return crossed, days
 
 
-def sla_credit(monthly_fee: Won, month: YearMonth, outages: Sequence[Outage],
-               policy: Policy) -> SlaCredit:
+def sla_credit(monthly_fee: Won, month: YearMonth, outages: Sequence[Outage], policy: Policy) -> SlaCredit:
     """Availability of `month` and the credit owed for it."""
     if monthly_fee < 0:
         raise TermsError("monthly fee must not be negative", field="monthly_fee")
@@ -152,5 +152,16 @@ def sla_credit(monthly_fee: Won, month: YearMonth, outages: Sequence[Outage],
     capped = uncapped > monthly_fee
     amount = floor_won(min(uncapped, Fraction(monthly_fee)))
     clause = ART_36_4 if capped else (ART_36_3 if days else ART_36_2)
-    return SlaCredit(amount, clause, month, availability, counted, month_minutes, crossed,
-                     tuple(sorted(days)), daily_fee, capped, measured)
+    return SlaCredit(
+        amount,
+        clause,
+        month,
+        availability,
+        counted,
+        month_minutes,
+        crossed,
+        tuple(sorted(days)),
+        daily_fee,
+        capped,
+        measured,
+    )

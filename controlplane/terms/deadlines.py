@@ -57,14 +57,19 @@ def _within(anchor: date, days: int, clause: Clause, what: str) -> Deadline:
 
 def open_date_postponement_notice(open_date: date, *, policy: Policy) -> Deadline:
     """Art. 9(2): a customer postpones its open date with notice at least 3 days before it (O-3)."""
-    return Deadline(add_days(open_date, -policy.open_date_postpone_notice_days), ART_9_2,
-                    "notify postponement of the open date", _NAMED_DAY)
+    return Deadline(
+        add_days(open_date, -policy.open_date_postpone_notice_days),
+        ART_9_2,
+        "notify postponement of the open date",
+        _NAMED_DAY,
+    )
 
 
 def termination_notice(requested_date: date, *, policy: Policy) -> Deadline:
     """Art. 20(2): the customer's termination request reaches the company 7 days before the date."""
-    return Deadline(add_days(requested_date, -policy.termination_notice_days), ART_20_2,
-                    "request termination", _NAMED_DAY)
+    return Deadline(
+        add_days(requested_date, -policy.termination_notice_days), ART_20_2, "request termination", _NAMED_DAY
+    )
 
 
 def earliest_termination_date(requested_on: date, *, policy: Policy) -> date:
@@ -115,8 +120,7 @@ def objection_window(effective_on: date, *, policy: Policy) -> Deadline:
     return Deadline(period.expires_end_of, ART_3_3, "object to the terms change", period.describe())
 
 
-def term_change_announcement(effective_on: date, unfavourable: bool, *,
-                             policy: Policy) -> Deadline:
+def term_change_announcement(effective_on: date, unfavourable: bool, *, policy: Policy) -> Deadline:
     """Art. 3(2): a terms change is announced 7 days before it applies, 30 if unfavourable ("7일 전부터
     공시": on or before E-7, a named day)."""
     days = policy.unfavourable_term_change_notice_days if unfavourable else policy.term_change_notice_days
@@ -134,4 +138,6 @@ def check_announcement(version: Policy, in_force: Policy) -> None:
         kind = "an unfavourable" if version.unfavourable else "a"
         raise PolicyInvalid(
             f"announced {days} days before it applies; {kind} terms change needs announcing by "
-            f"{deadline.on.isoformat()} ({deadline.clause})", field="announced_on")
+            f"{deadline.on.isoformat()} ({deadline.clause})",
+            field="announced_on",
+        )

@@ -134,5 +134,6 @@ def draft_invoice(
     untaxed = sum(line.amount for line in lines if not line.taxable)
     vat = vat_on(supply, policy)
     send_by, due = invoice_dates(month, policy)
-    return InvoiceDraft(month, lines, supply, vat, untaxed, supply + vat + untaxed, ART_32_5,
-                        send_by, due, ART_31_1)
+    return InvoiceDraft(
+        month, lines, supply, vat, untaxed, supply + vat + untaxed, ART_32_5, send_by, due, ART_31_1
+    )

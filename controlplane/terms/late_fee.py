@@ -50,8 +50,9 @@ def accrued_exactly(segments: Sequence[tuple[Won, int]], policy: Policy) -> Frac
     return sum((Fraction(p) * annual * d / policy.late_fee_days_per_year for p, d in segments), Fraction(0))
 
 
-def late_fee_increment(earlier: Sequence[tuple[Won, int]], billed: Won, principal: Won, days: int,
-                       policy: Policy) -> Won:
+def late_fee_increment(
+    earlier: Sequence[tuple[Won, int]], billed: Won, principal: Won, days: int, policy: Policy
+) -> Won:
     """What a new segment adds so that the invoice's late fees stay floored once in total: the floored
     exact sum of every segment, less what the earlier segments already charged."""
     if principal < 0 or days < 0:

@@ -87,11 +87,21 @@ class Deadlines:
 def nonpayment_deadlines(due: date, extension_until: date | None = None, *, policy: Policy) -> Deadlines:
     """Planned dates if the service is restricted on its restriction date (billing desk view)."""
     restrict_on = restriction_date(due, extension_until, policy=policy)
-    counting = (f"approved extension to {restrict_on.isoformat()}" if extension_until is not None
-                else restriction_period(due, policy=policy).describe())
-    return Deadlines(due, restrict_on, ART_33_1, termination_date(restrict_on, policy=policy), ART_21_1,
-                     extension_until is not None, counting,
-                     termination_period(restrict_on, policy=policy).describe())
+    counting = (
+        f"approved extension to {restrict_on.isoformat()}"
+        if extension_until is not None
+        else restriction_period(due, policy=policy).describe()
+    )
+    return Deadlines(
+        due,
+        restrict_on,
+        ART_33_1,
+        termination_date(restrict_on, policy=policy),
+        ART_21_1,
+        extension_until is not None,
+        counting,
+        termination_period(restrict_on, policy=policy).describe(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +147,15 @@ def _lift(facts: NonpaymentFacts) -> list[Action]:
     reason = "every invoice is paid in full; the nonpayment restriction is lifted"
     return [
         Action(ActionKind.LIFT, ART_16_5, reason, facts.as_of, f"{key}:lift"),
-        Action(ActionKind.NOTIFY, ART_16_5, reason, facts.as_of, f"{key}:lifted-notice",
-               notice=NoticeKind.LIFTED),
+        Action(
+            ActionKind.NOTIFY, ART_16_5, reason, facts.as_of, f"{key}:lifted-notice", notice=NoticeKind.LIFTED
+        ),
     ]
 
 
-def invoice_restriction_day(invoice: UnpaidInvoice, *, policy: Policy,
-                            extension_until: date | None = None) -> tuple[date, str]:
+def invoice_restriction_day(
+    invoice: UnpaidInvoice, *, policy: Policy, extension_until: date | None = None
+) -> tuple[date, str]:
     """One invoice's restriction day and how it was counted: the regular day, or its approved extension
     (an extension earlier than the regular day is ignored), never before an upheld dispute allows."""
     period = restriction_period(invoice.due, policy=policy)
@@ -151,8 +163,10 @@ def invoice_restriction_day(invoice: UnpaidInvoice, *, policy: Policy,
     extension = invoice.extension_until or extension_until
     if extension is not None and extension > period.acts_on:
         day = restriction_date(invoice.due, extension, policy=policy)
-        counting = (f"approved extension to {extension.isoformat()} (at most "
-                    f"{extension_period(invoice.due, policy=policy).describe()})")
+        counting = (
+            f"approved extension to {extension.isoformat()} (at most "
+            f"{extension_period(invoice.due, policy=policy).describe()})"
+        )
     if invoice.restrict_not_before is not None and invoice.restrict_not_before > day:
         day = invoice.restrict_not_before
         counting += f"; an upheld dispute: not before {day.isoformat()} (7 full days after the answer)"
@@ -160,9 +174,12 @@ def invoice_restriction_day(invoice: UnpaidInvoice, *, policy: Policy,
 
 
 def _restrict_or_warn(facts: NonpaymentFacts, overdue: list[UnpaidInvoice], policy: Policy) -> list[Action]:
-    days = {i.invoice_id: invoice_restriction_day(i, policy=policy,
-                                                  extension_until=facts.extension_until if k == 0 else None)
-            for k, i in enumerate(overdue)}
+    days = {
+        i.invoice_id: invoice_restriction_day(
+            i, policy=policy, extension_until=facts.extension_until if k == 0 else None
+        )
+        for k, i in enumerate(overdue)
+    }
     anchor = min(overdue, key=lambda i: (days[i.invoice_id][0], i.due, i.invoice_id))
     restrict_on, counting = days[anchor.invoice_id]
     oldest = anchor
@@ -173,21 +190,44 @@ def _restrict_or_warn(facts: NonpaymentFacts, overdue: list[UnpaidInvoice], poli
         late_by = (facts.as_of - oldest.due).days
         # A late sweep restricts late, so the termination day counts from the day it really restricts.
         terminate_on = termination_date(facts.as_of, policy=policy)
-        reason = (f"invoice {oldest.invoice_id} due {oldest.due.isoformat()} unpaid {late_by} days "
-                  f"after its due date ({total:,} KRW unpaid in all); the terms allowed restriction from "
-                  f"{restrict_on.isoformat()}, restricted on {facts.as_of.isoformat()}; termination if "
-                  f"still unpaid on {terminate_on.isoformat()}")
+        reason = (
+            f"invoice {oldest.invoice_id} due {oldest.due.isoformat()} unpaid {late_by} days "
+            f"after its due date ({total:,} KRW unpaid in all); the terms allowed restriction from "
+            f"{restrict_on.isoformat()}, restricted on {facts.as_of.isoformat()}; termination if "
+            f"still unpaid on {terminate_on.isoformat()}"
+        )
         return [
-            Action(ActionKind.RESTRICT, ART_33_1, reason, restrict_on, key, invoice_ids=ids,
-                   counting=counting),
-            Action(ActionKind.NOTIFY, ART_33_1, reason, restrict_on, f"{key}:notice",
-                   notice=NoticeKind.RESTRICTED, invoice_ids=ids, counting=counting),
+            Action(
+                ActionKind.RESTRICT, ART_33_1, reason, restrict_on, key, invoice_ids=ids, counting=counting
+            ),
+            Action(
+                ActionKind.NOTIFY,
+                ART_33_1,
+                reason,
+                restrict_on,
+                f"{key}:notice",
+                notice=NoticeKind.RESTRICTED,
+                invoice_ids=ids,
+                counting=counting,
+            ),
         ]
     if (restrict_on - facts.as_of).days <= policy.restriction_warning_days:
-        reason = (f"invoice {oldest.invoice_id} due {oldest.due.isoformat()} is unpaid "
-                  f"({total:,} KRW in all); service will be restricted on {restrict_on.isoformat()}")
-        return [Action(ActionKind.NOTIFY, ART_33_1, reason, restrict_on, f"{key}:warning",
-                       notice=NoticeKind.RESTRICTION_WARNING, invoice_ids=ids, counting=counting)]
+        reason = (
+            f"invoice {oldest.invoice_id} due {oldest.due.isoformat()} is unpaid "
+            f"({total:,} KRW in all); service will be restricted on {restrict_on.isoformat()}"
+        )
+        return [
+            Action(
+                ActionKind.NOTIFY,
+                ART_33_1,
+                reason,
+                restrict_on,
+                f"{key}:warning",
+                notice=NoticeKind.RESTRICTION_WARNING,
+                invoice_ids=ids,
+                counting=counting,
+            )
+        ]
     return []
 
 
@@ -199,15 +239,33 @@ def _terminate_if_due(facts: NonpaymentFacts, overdue: list[UnpaidInvoice], poli
     ids = tuple(i.invoice_id for i in overdue)
     total = sum(i.unpaid for i in overdue)
     key = f"contract:{facts.contract_id}:nonpayment-block:{facts.restricted_since}:terminate"
-    reason = (f"still {total:,} KRW unpaid once the {policy.terminate_after_restriction_days} full days "
-              f"after the restriction of {facts.restricted_since.isoformat()} passed (through "
-              f"{period.expires_end_of.isoformat()}); the terms allowed termination from "
-              f"{period.acts_on.isoformat()}")
+    reason = (
+        f"still {total:,} KRW unpaid once the {policy.terminate_after_restriction_days} full days "
+        f"after the restriction of {facts.restricted_since.isoformat()} passed (through "
+        f"{period.expires_end_of.isoformat()}); the terms allowed termination from "
+        f"{period.acts_on.isoformat()}"
+    )
     automatic = policy.auto_terminate_nonpayment
     notice = NoticeKind.TERMINATION if automatic else NoticeKind.TERMINATION_ELIGIBLE
     return [
-        Action(ActionKind.TERMINATE, ART_21_1, reason, period.acts_on, key, automatic=automatic,
-               invoice_ids=ids, counting=period.describe()),
-        Action(ActionKind.NOTIFY, ART_21_1, reason, period.acts_on, f"{key}:notice", notice=notice,
-               invoice_ids=ids, counting=period.describe()),
+        Action(
+            ActionKind.TERMINATE,
+            ART_21_1,
+            reason,
+            period.acts_on,
+            key,
+            automatic=automatic,
+            invoice_ids=ids,
+            counting=period.describe(),
+        ),
+        Action(
+            ActionKind.NOTIFY,
+            ART_21_1,
+            reason,
+            period.acts_on,
+            f"{key}:notice",
+            notice=notice,
+            invoice_ids=ids,
+            counting=period.describe(),
+        ),
     ]

@@ -36,8 +36,9 @@ def remaining_months(terminate_on: date, contract_end: date) -> Fraction:
     return sum((Fraction(s.days, s.month.days) for s in spans), Fraction(0))
 
 
-def monthly_rate(month: YearMonth, rates: Sequence[tuple[date, Won]], first_day: date, last_day: date
-                 ) -> Fraction | None:
+def monthly_rate(
+    month: YearMonth, rates: Sequence[tuple[date, Won]], first_day: date, last_day: date
+) -> Fraction | None:
     """Art. 32(3): the monthly *rate* (after discount) that applied in `month`, never a prorated bill: the
     day-weighted average of the rates in force on the days of the month in service (`first_day` ..
     `last_day`); a first month used for 14 days counts its full rate. `rates` are (from, rate) pairs,
@@ -71,11 +72,12 @@ def average_monthly_fee(
 ) -> tuple[tuple[Won | Fraction, ...], Fraction]:
     """The last `penalty_fee_history_months` fees (oldest first in `fees`) and their exact average."""
     if not fees:
-        raise TermsError("at least one monthly fee before the termination month is needed",
-                         field="monthly_fees")
+        raise TermsError(
+            "at least one monthly fee before the termination month is needed", field="monthly_fees"
+        )
     if any(f < 0 for f in fees):
         raise TermsError("monthly fees must not be negative", field="monthly_fees")
-    used = tuple(fees[-policy.penalty_fee_history_months:])
+    used = tuple(fees[-policy.penalty_fee_history_months :])
     return used, Fraction(sum(used, Fraction(0))) / len(used)
 
 

@@ -45,9 +45,11 @@ class Period:
 
     def describe(self) -> str:
         """`30 days after 2027-02-28 (03-01 … 03-30, civil-act-157: ...)`: the arithmetic, for records."""
-        return (f"{self.days} days from {self.anchor.isoformat()} ({self.first_day.isoformat()} … "
-                f"{self.expires_end_of.isoformat()}, {self.counting.value}); "
-                f"acts on {self.acts_on.isoformat()}")
+        return (
+            f"{self.days} days from {self.anchor.isoformat()} ({self.first_day.isoformat()} … "
+            f"{self.expires_end_of.isoformat()}, {self.counting.value}); "
+            f"acts on {self.acts_on.isoformat()}"
+        )
 
 
 def days_after(anchor: date, days: int) -> Period:

@@ -17,8 +17,13 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, Clause | YearMonth | Enum):
         return str(value.value) if isinstance(value, Enum) else str(value)
     if isinstance(value, MonthSpan):
-        return {"month": str(value.month), "first": value.first.isoformat(),
-                "last": value.last.isoformat(), "days": value.days, "days_in_month": value.month.days}
+        return {
+            "month": str(value.month),
+            "first": value.first.isoformat(),
+            "last": value.last.isoformat(),
+            "days": value.days,
+            "days_in_month": value.month.days,
+        }
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime | date):

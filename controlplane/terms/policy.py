@@ -95,13 +95,20 @@ class Policy:
 
 
 _NON_NUMBER_FIELDS = {
-    "version", "effective_from", "announced_on", "unfavourable", "auto_terminate_nonpayment",
+    "version",
+    "effective_from",
+    "announced_on",
+    "unfavourable",
+    "auto_terminate_nonpayment",
     "penalty_on_ex_officio",
 }
 _BOOL_FIELDS = {"auto_terminate_nonpayment", "unfavourable", "penalty_on_ex_officio"}
 _FRACTION_FIELDS = {"late_fee_rate_monthly", "vat_rate", "penalty_rate", "sla_threshold_percent"}
 _POSITIVE_FIELDS = {
-    "late_fee_months_per_year", "late_fee_days_per_year", "base_term_years", "penalty_fee_history_months",
+    "late_fee_months_per_year",
+    "late_fee_days_per_year",
+    "base_term_years",
+    "penalty_fee_history_months",
     "objection_days",
 }
 
@@ -128,13 +135,16 @@ def _validate_ranges(policy: Policy) -> None:
     if policy.announced_on is not None and not isinstance(policy.announced_on, date):
         raise PolicyInvalid("announced_on must be a date", field="announced_on")
     if not 1 <= policy.invoice_send_by_day <= 28:
-        raise PolicyInvalid("invoice_send_by_day must be 1..28 so it exists in every month",
-                            field="invoice_send_by_day")
+        raise PolicyInvalid(
+            "invoice_send_by_day must be 1..28 so it exists in every month", field="invoice_send_by_day"
+        )
     if policy.sla_threshold_percent > 100:
         raise PolicyInvalid("sla_threshold_percent must be at most 100", field="sla_threshold_percent")
     if policy.max_extension_after_due_days < policy.restrict_after_overdue_days:
-        raise PolicyInvalid("max_extension_after_due_days must not be before the regular restriction",
-                            field="max_extension_after_due_days")
+        raise PolicyInvalid(
+            "max_extension_after_due_days must not be before the regular restriction",
+            field="max_extension_after_due_days",
+        )
 
 
 def _dump(value: Any) -> Any:

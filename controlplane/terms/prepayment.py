@@ -47,21 +47,26 @@ def annual_prepayment(
         raise TermsError("discount must be between 0 and the monthly fee", field="discount")
     gross = MONTHS_PREPAID * (monthly_fee - monthly_discount)
     if not 0 <= annual_discount <= gross:
-        raise TermsError(f"the annual-prepay discount must be between 0 and {gross:,} (12 discounted "
-                         "monthly fees)", field="annual_prepay_discount")
+        raise TermsError(
+            f"the annual-prepay discount must be between 0 and {gross:,} (12 discounted monthly fees)",
+            field="annual_prepay_discount",
+        )
     if last < first:
         raise TermsError("the term must not end before it starts", field="term_end")
     # Integers throughout, so the one floor (원 미만 절사) changes nothing; kept for the rule's sake.
     amount = floor_won(gross - annual_discount)
-    return AnnualPrepayment(amount, ART_30_2_3, monthly_fee, monthly_discount, annual_discount,
-                            MONTHS_PREPAID, first, last)
+    return AnnualPrepayment(
+        amount, ART_30_2_3, monthly_fee, monthly_discount, annual_discount, MONTHS_PREPAID, first, last
+    )
 
 
 def prepayment_line(prepayment: AnnualPrepayment, description: str = "cloud server") -> InvoiceLine:
     """The invoice line: its period is the term, so the refund (Art. 20(7)) can find what was prepaid."""
     p = prepayment
-    text = (f"{description}: annual prepayment {p.first.isoformat()}..{p.last.isoformat()} "
-            f"({p.months} x ({p.monthly_fee:,} - {p.monthly_discount:,}) - {p.annual_discount:,})")
+    text = (
+        f"{description}: annual prepayment {p.first.isoformat()}..{p.last.isoformat()} "
+        f"({p.months} x ({p.monthly_fee:,} - {p.monthly_discount:,}) - {p.annual_discount:,})"
+    )
     return InvoiceLine(text, p.amount, p.clause, p.first, p.last)
 
 

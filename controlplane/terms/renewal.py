@@ -58,8 +58,10 @@ def decide_renewal(
         return RenewalDecision(False, ART_18, "the customer asked to terminate at the end of the term")
     newer = latest_version is not None and latest_version != current_version
     if newer and objected_to_latest and not accepted_latest:
-        return RenewalDecision(False, ART_3_4,
-                               f"the customer objected to terms {latest_version} and has not accepted them")
+        return RenewalDecision(
+            False, ART_3_4, f"the customer objected to terms {latest_version} and has not accepted them"
+        )
     version = latest_version if newer else current_version
-    return RenewalDecision(True, ART_18, "renewed for the same term on the same conditions",
-                           next_term(current), version)
+    return RenewalDecision(
+        True, ART_18, "renewed for the same term on the same conditions", next_term(current), version
+    )

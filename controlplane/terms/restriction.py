@@ -35,8 +35,9 @@ def check_restriction_period(start: date, planned_end: date, policy: Policy) -> 
     if planned_end < start:
         raise TermsError("the restriction must not end before it starts", field="planned_end")
     if planned_end > latest:
-        raise TermsError(f"a restriction under {ART_16_4} lasts at most until {latest.isoformat()}",
-                         field="planned_end")
+        raise TermsError(
+            f"a restriction under {ART_16_4} lasts at most until {latest.isoformat()}", field="planned_end"
+        )
     return planned_end
 
 
@@ -61,15 +62,27 @@ def decide_uncured_restriction(facts: RestrictionFacts, policy: Policy) -> list[
     deadline = cure_deadline(facts.planned_end, policy)
     if facts.resolved or facts.as_of <= deadline:
         return []
-    reason = (f"restriction under {item_clause(facts.item)} (ended {facts.planned_end.isoformat()}) "
-              f"not resolved by {deadline.isoformat()}")
+    reason = (
+        f"restriction under {item_clause(facts.item)} (ended {facts.planned_end.isoformat()}) "
+        f"not resolved by {deadline.isoformat()}"
+    )
     key = f"contract:{facts.contract_id}:block:{facts.block_id}:uncured"
     allowed = add_days(deadline, 1)
-    counting = (f"{policy.cure_period_months} month(s) to cure after the restriction period ending "
-                f"{facts.planned_end.isoformat()}: through {deadline.isoformat()} (Civil Act Art. 157, 160); "
-                f"acts on {allowed.isoformat()}")
+    counting = (
+        f"{policy.cure_period_months} month(s) to cure after the restriction period ending "
+        f"{facts.planned_end.isoformat()}: through {deadline.isoformat()} (Civil Act Art. 157, 160); "
+        f"acts on {allowed.isoformat()}"
+    )
     return [
         Action(ActionKind.TERMINATE, ART_21_4, reason, allowed, key, automatic=False, counting=counting),
-        Action(ActionKind.NOTIFY, ART_21_4, reason, allowed, f"{key}:notice", automatic=False,
-               notice=NoticeKind.TERMINATION_ELIGIBLE, counting=counting),
+        Action(
+            ActionKind.NOTIFY,
+            ART_21_4,
+            reason,
+            allowed,
+            f"{key}:notice",
+            automatic=False,
+            notice=NoticeKind.TERMINATION_ELIGIBLE,
+            counting=counting,
+        ),
     ]

@@ -24,8 +24,13 @@ def daily_sweep(ctx: JobContext) -> None:
     with Session(ctx.engine) as session:
         actions = enforcement.plan(session, as_of, now=now)
     result = enforcement.apply(ctx.engine, actions, as_of, "system:sweep", now=now)
-    log.info("sweep %s: %d applied, %d dropped, %d failed", as_of, len(result.applied),
-             len(result.dropped), len(result.failed))
+    log.info(
+        "sweep %s: %d applied, %d dropped, %d failed",
+        as_of,
+        len(result.applied),
+        len(result.dropped),
+        len(result.failed),
+    )
 
 
 # Art. 18: a term ends at the end of its last day; renew the next morning.
@@ -36,5 +41,9 @@ def daily_renewal(ctx: JobContext) -> None:
     announce_terms_changes(ctx.engine, as_of=seoul_date(now), now=now)
     report = renew_contracts(ctx.engine, as_of=seoul_date(now), now=now)
     if report.renewed or report.ended or report.failed:
-        log.info("renewal: %d renewed, %d not renewed, %d failed", len(report.renewed), len(report.ended),
-                 len(report.failed))
+        log.info(
+            "renewal: %d renewed, %d not renewed, %d failed",
+            len(report.renewed),
+            len(report.ended),
+            len(report.failed),
+        )

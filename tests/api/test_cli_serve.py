@@ -31,7 +31,10 @@ def test_serve_with_scheduler_answers_and_stops_cleanly(tmp_path: Path) -> None:
     env = {**os.environ, "DCLOUD_DATABASE_URL": url, "DCLOUD_STATE_DIR": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "controlplane.cli", "serve", "--with-scheduler", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30

@@ -19,8 +19,11 @@ from tests.utils.factories import make_contract, make_customer
 
 SERVER = {"name": "web", "vcpus": 1, "memory_mib": 1024, "disk_gib": 10}
 CUSTOMER = {
-    "name": "주식회사 예시", "email": "billing@example.kr", "address": "서울특별시 강남구 테헤란로 1",
-    "contact_name": "김담당", "contact_phone": "+82-2-555-0100",
+    "name": "주식회사 예시",
+    "email": "billing@example.kr",
+    "address": "서울특별시 강남구 테헤란로 1",
+    "contact_name": "김담당",
+    "contact_phone": "+82-2-555-0100",
 }
 TOO_BIG = 2**63
 
@@ -32,8 +35,13 @@ def with_host(api: Api) -> Api:
 
 
 def _post_raw(api: Api, path: str, text: str, role: str = "admin") -> Any:
-    return api.call("POST", path, role=role, content=text.encode("utf-8", "surrogatepass"),
-                    headers={"content-type": "application/json"})
+    return api.call(
+        "POST",
+        path,
+        role=role,
+        content=text.encode("utf-8", "surrogatepass"),
+        headers={"content-type": "application/json"},
+    )
 
 
 def _assert_refused(response: Any, field: str, status: int = 422) -> None:
@@ -46,9 +54,12 @@ def _assert_refused(response: Any, field: str, status: int = 422) -> None:
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1.0", "true"])
 def test_non_integers_in_an_integer_field_are_422(with_host: Api, value: str) -> None:
     before = with_host.count(Server)
-    response = _post_raw(with_host, "/v1/servers",
-                         '{"name": "web", "vcpus": ' + value + ', "memory_mib": 1024, "disk_gib": 10}',
-                         role="operator")
+    response = _post_raw(
+        with_host,
+        "/v1/servers",
+        '{"name": "web", "vcpus": ' + value + ', "memory_mib": 1024, "disk_gib": 10}',
+        role="operator",
+    )
     _assert_refused(response, "vcpus")
     assert with_host.count(Server) == before
 
@@ -69,8 +80,9 @@ def test_a_lone_surrogate_as_an_unknown_key_is_422_not_500(with_host: Api) -> No
 @pytest.mark.parametrize("char", ["\x00", "\r", "\n", "\x1b", "\x07", "\u202e", "\u2066", "\x85"])
 def test_control_and_bidi_characters_in_a_customer_name_are_refused(api: Api, char: str) -> None:
     before = (api.count(Customer), api.count(AuditEvent))
-    response = api.call("POST", "/v1/customers", role="billing",
-                        json={**CUSTOMER, "name": f"ACME{char}inetnum: 10.0.0.0/8"})
+    response = api.call(
+        "POST", "/v1/customers", role="billing", json={**CUSTOMER, "name": f"ACME{char}inetnum: 10.0.0.0/8"}
+    )
     _assert_refused(response, "name")
     assert (api.count(Customer), api.count(AuditEvent)) == before
 
@@ -98,7 +110,8 @@ def test_ids_outside_the_column_range_in_a_path_are_422(api: Api, path: str) -> 
 
 
 @pytest.mark.parametrize(
-    "query", [f"customer_id={TOO_BIG}", f"offset={TOO_BIG}"],
+    "query",
+    [f"customer_id={TOO_BIG}", f"offset={TOO_BIG}"],
 )
 def test_integers_past_the_store_in_a_query_are_422(api: Api, query: str) -> None:
     response = api.call("GET", f"/v1/contracts?{query}", role="auditor")
@@ -126,8 +139,9 @@ def test_moments_outside_the_range_are_422(api: Api, moment: str) -> None:
     with Session(api.engine, expire_on_commit=False) as session:
         contract = make_contract(session, make_customer(session))
         session.commit()
-    response = api.call("POST", "/v1/outages", role="operator",
-                        json={"contract_id": contract.id, "started_at": moment})
+    response = api.call(
+        "POST", "/v1/outages", role="operator", json={"contract_id": contract.id, "started_at": moment}
+    )
     _assert_refused(response, "started_at")
 
 

@@ -43,7 +43,11 @@ def test_vcpus_true_is_not_one_vcpu(api: Api) -> None:
 
 
 def test_a_disclosure_for_a_future_moment_is_refused(api: Api) -> None:
-    body = {"address": "192.0.2.10", "at": "2027-03-03T00:00:00+09:00", "request_number": "R-1",
-            "agency": "경찰청"}
+    body = {
+        "address": "192.0.2.10",
+        "at": "2027-03-03T00:00:00+09:00",
+        "request_number": "R-1",
+        "agency": "경찰청",
+    }
     response = api.call("POST", "/v1/disclosures", role="disclosure", json=body)
     assert (response.status_code, response.json()["field"]) == (422, "at")

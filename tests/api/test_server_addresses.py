@@ -27,10 +27,20 @@ def _deletion_report(server_id: str) -> dict[str, object]:
         "full": False,
         "deletions": [
             {
-                "server_id": server_id, "domain_name": f"dcloud-{server_id}",
-                "volumes": [{"name": f"dcloud-{server_id}-disk0", "path": "/pool/disk0",
-                             "capacity_bytes": 10 << 30, "bytes_overwritten": 10 << 30}],
-                "bytes_overwritten": 10 << 30, "method": "zero+fsync", "started_at": now, "finished_at": now,
+                "server_id": server_id,
+                "domain_name": f"dcloud-{server_id}",
+                "volumes": [
+                    {
+                        "name": f"dcloud-{server_id}-disk0",
+                        "path": "/pool/disk0",
+                        "capacity_bytes": 10 << 30,
+                        "bytes_overwritten": 10 << 30,
+                    }
+                ],
+                "bytes_overwritten": 10 << 30,
+                "method": "zero+fsync",
+                "started_at": now,
+                "finished_at": now,
             }
         ],
     }

@@ -14,13 +14,26 @@ from tests.utils.api import Api
 def _contract(api: Api, state: str = "active") -> int:
     now = api.clock()
     with Session(api.engine, expire_on_commit=False) as session:
-        customer = Customer(name="dctest co", email="ops@example.kr", address="Seoul", contact_name="Kim",
-                            contact_phone="02-555-0101", created_at=now)
+        customer = Customer(
+            name="dctest co",
+            email="ops@example.kr",
+            address="Seoul",
+            contact_name="Kim",
+            contact_phone="02-555-0101",
+            created_at=now,
+        )
         session.add(customer)
         session.flush()
-        contract = Contract(customer_id=customer.id or 0, state=state, plan="std", monthly_fee=100_000,
-                            desired_open_date=date(2027, 1, 1), terms_version="2025-01", created_at=now,
-                            updated_at=now)
+        contract = Contract(
+            customer_id=customer.id or 0,
+            state=state,
+            plan="std",
+            monthly_fee=100_000,
+            desired_open_date=date(2027, 1, 1),
+            terms_version="2025-01",
+            created_at=now,
+            updated_at=now,
+        )
         session.add(contract)
         session.commit()
         return contract.id or 0
@@ -37,8 +50,15 @@ def _set_contract_state(api: Api, contract_id: int, state: str) -> None:
 
 def _block(api: Api, contract_id: int, *, scope: str = "full") -> int:
     with Session(api.engine, expire_on_commit=False) as session:
-        block = Block(contract_id=contract_id, kind="nonpayment", scope=scope, clause="Art. 33(1)",
-                      reason="unpaid 30 days after due", started_at=api.clock(), created_by="test")
+        block = Block(
+            contract_id=contract_id,
+            kind="nonpayment",
+            scope=scope,
+            clause="Art. 33(1)",
+            reason="unpaid 30 days after due",
+            started_at=api.clock(),
+            created_by="test",
+        )
         session.add(block)
         session.commit()
         return block.id or 0
@@ -130,10 +150,20 @@ def _terminating(api: Api, contract_id: int, *, wipe_ordered: bool) -> None:
     _set_contract_state(api, contract_id, "terminating")
     now = datetime(2027, 3, 1, tzinfo=UTC)
     with Session(api.engine) as session:
-        session.add(Termination(contract_id=contract_id, kind="insolvency", clause="Art. 20(5)", reason="t",
-                                requested_at=now, effective_on=now.date(), decided_by="billing:a",
-                                confirmed_by="operator:b", started_at=now,
-                                wipe_ordered_at=now if wipe_ordered else None))
+        session.add(
+            Termination(
+                contract_id=contract_id,
+                kind="insolvency",
+                clause="Art. 20(5)",
+                reason="t",
+                requested_at=now,
+                effective_on=now.date(),
+                decided_by="billing:a",
+                confirmed_by="operator:b",
+                started_at=now,
+                wipe_ordered_at=now if wipe_ordered else None,
+            )
+        )
         session.commit()
 
 

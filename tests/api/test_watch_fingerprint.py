@@ -60,8 +60,14 @@ def _assert_change_is_seen(engine: Engine, change: Callable[[], object], at: dat
 
 
 def _spam_block(**overrides: object) -> BlockCreate:
-    fields: dict[str, object] = {"kind": "spam", "scope": "smtp", "item": 4, "reason": "KISA spam report",
-                                 "notice": "after", "notice_after_reason": "ongoing spam run"}
+    fields: dict[str, object] = {
+        "kind": "spam",
+        "scope": "smtp",
+        "item": 4,
+        "reason": "KISA spam report",
+        "notice": "after",
+        "notice_after_reason": "ongoing spam run",
+    }
     fields.update(overrides)
     return BlockCreate(**fields)  # type: ignore[arg-type]
 
@@ -99,16 +105,25 @@ def test_a_deletion_report_removing_the_server_changes_the_version(engine: Engin
     contract_id, sids = _world(engine)
     start_policy_termination(engine, contract_id, NOW)
     deliver_notices_now(engine, NOW)
-    disk = WipedVolume(name=f"dcloud-{sids[0]}-disk0", path="/pool/disk0", capacity_bytes=1 << 30,
-                       bytes_overwritten=1 << 30)
-    deletion = DeletionReport(server_id=sids[0], domain_name=f"dcloud-{sids[0]}", volumes=[disk],
-                              bytes_overwritten=1 << 30, method="zero-fill", started_at=NOW, finished_at=NOW)
+    disk = WipedVolume(
+        name=f"dcloud-{sids[0]}-disk0", path="/pool/disk0", capacity_bytes=1 << 30, bytes_overwritten=1 << 30
+    )
+    deletion = DeletionReport(
+        server_id=sids[0],
+        domain_name=f"dcloud-{sids[0]}",
+        volumes=[disk],
+        bytes_overwritten=1 << 30,
+        method="zero-fill",
+        started_at=NOW,
+        finished_at=NOW,
+    )
 
     def report() -> None:
         with Session(engine) as session:
             host = session.exec(select(Host)).one()
-            apply_observed_state(session, now=NOW, host=host,
-                                 report=HostObservedState(deletions=[deletion], full=False))
+            apply_observed_state(
+                session, now=NOW, host=host, report=HostObservedState(deletions=[deletion], full=False)
+            )
 
     _assert_change_is_seen(engine, report)
 
@@ -119,8 +134,12 @@ def test_the_agents_own_reports_do_not_change_the_version(engine: Engine) -> Non
     with Session(engine) as session:
         host = session.exec(select(Host)).one()
         observed = [ObservedServer(id=sid, state="running", detail="booted") for sid in sids]
-        apply_observed_state(session, now=NOW + timedelta(seconds=5), host=host,
-                             report=HostObservedState(servers=observed, full=True))
+        apply_observed_state(
+            session,
+            now=NOW + timedelta(seconds=5),
+            host=host,
+            report=HostObservedState(servers=observed, full=True),
+        )
     assert _snapshot(engine) == before
 
 
@@ -130,8 +149,12 @@ def test_an_smtp_block_and_its_lifting_change_the_version(engine: Engine) -> Non
 
     def block() -> None:
         with Session(engine) as session:
-            made.append(block_service.create_operator_block(
-                session, contract_id=contract_id, request=_spam_block(), now=NOW, actor="op").id or 0)
+            made.append(
+                block_service.create_operator_block(
+                    session, contract_id=contract_id, request=_spam_block(), now=NOW, actor="op"
+                ).id
+                or 0
+            )
 
     def lift() -> None:
         with Session(engine) as session:
@@ -146,8 +169,12 @@ def test_an_smtp_block_noticed_in_advance_changes_the_version_when_it_starts(eng
     starts = NOW + timedelta(days=2)
     with Session(engine) as session:
         block_service.create_operator_block(
-            session, contract_id=contract_id, now=NOW, actor="op",
-            request=_spam_block(notice="before", starts_at=starts, notice_after_reason=None))
+            session,
+            contract_id=contract_id,
+            now=NOW,
+            actor="op",
+            request=_spam_block(notice="before", starts_at=starts, notice_after_reason=None),
+        )
     # Nothing is written when the start passes: the clock alone moves the block into force.
     before, after = _snapshot(engine, starts - timedelta(seconds=1)), _snapshot(engine, starts)
     assert before[1] != after[1]
@@ -160,8 +187,12 @@ def test_a_full_block_suspending_the_servers_changes_the_version(engine: Engine)
     def block() -> None:
         with Session(engine) as session:
             block_service.create_operator_block(
-                session, contract_id=contract_id, now=NOW, actor="op",
-                request=_spam_block(kind="security", scope="full", item=9))
+                session,
+                contract_id=contract_id,
+                now=NOW,
+                actor="op",
+                request=_spam_block(kind="security", scope="full", item=9),
+            )
 
     _assert_change_is_seen(engine, block)
 
@@ -185,8 +216,9 @@ def test_an_address_lease_and_its_release_change_the_version(engine: Engine) -> 
 
     _, sids = _world(engine)
     with session_scope(engine) as session:
-        create_pool(session, spec=PoolSpec(name="dctest-pool", cidr="192.0.2.0/24", network_name="dctest"),
-                    at=NOW)
+        create_pool(
+            session, spec=PoolSpec(name="dctest-pool", cidr="192.0.2.0/24", network_name="dctest"), at=NOW
+        )
 
     def allocate() -> None:
         with session_scope(engine) as session:

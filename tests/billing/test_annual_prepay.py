@@ -67,11 +67,21 @@ def annual(sqlite_engine: Engine, customer_factory: MakeCustomer, contract_facto
     """The annually prepaid contract described above, with its opening fee period."""
     with Session(sqlite_engine) as session:
         contract = contract_factory(
-            session, customer_factory(session), billing_cycle="annual_prepaid", monthly_fee=100_000,
-            discount=10_000, annual_prepay_discount=108_000, desired_open_date=TERM[0],
-            term_start=TERM[0], term_end=TERM[1])
-        session.add(FeePeriod(contract_id=contract.id or 0, effective_from=TERM[0], monthly_fee=100_000,
-                              discount=10_000))
+            session,
+            customer_factory(session),
+            billing_cycle="annual_prepaid",
+            monthly_fee=100_000,
+            discount=10_000,
+            annual_prepay_discount=108_000,
+            desired_open_date=TERM[0],
+            term_start=TERM[0],
+            term_end=TERM[1],
+        )
+        session.add(
+            FeePeriod(
+                contract_id=contract.id or 0, effective_from=TERM[0], monthly_fee=100_000, discount=10_000
+            )
+        )
         session.commit()
         return contract.id or 0
 
@@ -94,7 +104,8 @@ def test_the_following_eleven_months_carry_add_ons_but_no_plan_line(
 ) -> None:
     with Session(sqlite_engine) as session:
         session.add(
-            AddOn(contract_id=annual, name="backup", billing="monthly", fee=10_000, started_on=TERM[0]))
+            AddOn(contract_id=annual, name="backup", billing="monthly", fee=10_000, started_on=TERM[0])
+        )
         session.commit()
     months = [str(YearMonth(2027, m)) for m in range(3, 13)] + ["2028-01", "2028-02"]
 
@@ -104,10 +115,13 @@ def test_the_following_eleven_months_carry_add_ons_but_no_plan_line(
 
     # March: backup 10,000 x 17/31 = 5,483.87 -> 5,483 beside the prepayment; then 10,000 a month only.
     assert [(kind, amount) for kind, amount, *_ in lines_of(sqlite_engine, annual, "2027-03")] == [
-        ("annual_prepayment", PREPAYMENT), ("add_on", 5_483)]
+        ("annual_prepayment", PREPAYMENT),
+        ("add_on", 5_483),
+    ]
     for month in months[1:]:
         assert [(kind, amount) for kind, amount, *_ in lines_of(sqlite_engine, annual, month)] == [
-            ("add_on", 10_000)], month
+            ("add_on", 10_000)
+        ], month
 
 
 def paid_up(engine: Engine) -> None:
@@ -153,7 +167,8 @@ def test_a_renewed_term_is_prepaid_on_its_own_first_month_at_the_fee_then_in_for
     # 12 x (120,000 - 0) - 108,000 = 1,332,000.
     assert renewed.renewed == [annual]
     assert lines_of(sqlite_engine, annual, "2028-03") == [
-        ("annual_prepayment", 1_332_000, date(2028, 3, 15), date(2029, 3, 14))]
+        ("annual_prepayment", 1_332_000, date(2028, 3, 15), date(2029, 3, 14))
+    ]
 
 
 def test_a_late_renewal_run_does_not_lose_the_next_terms_prepayment(
@@ -164,7 +179,8 @@ def test_a_late_renewal_run_does_not_lose_the_next_terms_prepayment(
     renew_contracts(sqlite_engine, as_of=date(2028, 4, 2), now=at(date(2028, 4, 2)))
 
     assert lines_of(sqlite_engine, annual, "2028-03") == [
-        ("annual_prepayment", PREPAYMENT, date(2028, 3, 15), date(2029, 3, 14))]
+        ("annual_prepayment", PREPAYMENT, date(2028, 3, 15), date(2029, 3, 14))
+    ]
     with Session(sqlite_engine) as session:
         contract = session.get(Contract, annual)
         assert contract is not None and contract.term_start == date(2028, 3, 15)
@@ -174,15 +190,24 @@ def pay_march(engine: Engine, contract_id: int) -> None:
     with Session(engine) as session:
         contract = session.get(Contract, contract_id)
         assert contract is not None
-        record_payment(session, now=at(date(2027, 4, 20)), actor="test", key="march",
-                       data=PaymentCreate(customer_id=contract.customer_id, amount=1_069_200))
+        record_payment(
+            session,
+            now=at(date(2027, 4, 20)),
+            actor="test",
+            key="march",
+            data=PaymentCreate(customer_id=contract.customer_id, amount=1_069_200),
+        )
 
 
 def terminate(engine: Engine, contract_id: int, *, today: date, last_day: date) -> tuple[int, int]:
     with Session(engine) as session:
-        t = request_termination(session, contract_id=contract_id, now=at(today), actor="test",
-                                request=TerminationCreate(kind="customer_request", reason="moving",
-                                                          effective_on=last_day))
+        t = request_termination(
+            session,
+            contract_id=contract_id,
+            now=at(today),
+            actor="test",
+            request=TerminationCreate(kind="customer_request", reason="moving", effective_on=last_day),
+        )
         return t.penalty, t.refund
 
 
@@ -221,7 +246,9 @@ def test_a_term_ending_before_its_first_invoice_is_billed_by_the_day_not_prepaid
     # 0.6 x 90,000 x (11 + 14/31) = 618,387.09 -> 618,387 (Apr 2027..Feb 2028, then Mar 1..14).
     assert refund == 0
     assert lines_of(sqlite_engine, annual, "2027-03") == [
-        ("plan", 49_354, date(2027, 3, 15), date(2027, 3, 31)), ("penalty", 618_387, None, None)]
+        ("plan", 49_354, date(2027, 3, 15), date(2027, 3, 31)),
+        ("penalty", 618_387, None, None),
+    ]
 
 
 def test_preview_shows_the_prepayment_line_the_run_bills(sqlite_engine: Engine, annual: int) -> None:
@@ -232,7 +259,8 @@ def test_preview_shows_the_prepayment_line_the_run_bills(sqlite_engine: Engine, 
 
     assert preview is not None and preview.kinds == ("annual_prepayment",)
     assert [(line.amount, line.first, line.last, str(line.clause)) for line in preview.draft.lines] == [
-        (PREPAYMENT, *TERM, "Art. 30(2)-3")]
+        (PREPAYMENT, *TERM, "Art. 30(2)-3")
+    ]
     assert preview.draft.total == invoice_of(sqlite_engine, annual, "2027-03").total
 
 
@@ -242,13 +270,32 @@ def api(sqlite_engine: Engine) -> Api:
 
 
 def test_preview_over_the_api_matches_the_invoice(api: Api) -> None:
-    customer = api.call("POST", "/v1/customers", role="billing", json={
-        "name": "주식회사 연납", "email": "billing@example.kr", "address": "서울특별시 중구",
-        "contact_name": "김담당", "contact_phone": "02-555-0101"}).json()["id"]
-    contract = api.call("POST", "/v1/contracts", role="billing", json={
-        "customer_id": customer, "plan": "std-2", "monthly_fee": 100_000, "discount": 10_000,
-        "billing_cycle": "annual_prepaid", "annual_prepay_discount": 108_000,
-        "desired_open_date": "2027-03-10"}).json()
+    customer = api.call(
+        "POST",
+        "/v1/customers",
+        role="billing",
+        json={
+            "name": "주식회사 연납",
+            "email": "billing@example.kr",
+            "address": "서울특별시 중구",
+            "contact_name": "김담당",
+            "contact_phone": "02-555-0101",
+        },
+    ).json()["id"]
+    contract = api.call(
+        "POST",
+        "/v1/contracts",
+        role="billing",
+        json={
+            "customer_id": customer,
+            "plan": "std-2",
+            "monthly_fee": 100_000,
+            "discount": 10_000,
+            "billing_cycle": "annual_prepaid",
+            "annual_prepay_discount": 108_000,
+            "desired_open_date": "2027-03-10",
+        },
+    ).json()
     api.call("POST", f"/v1/contracts/{contract['id']}/approve", role="billing")
     api.call("POST", f"/v1/contracts/{contract['id']}/activate", role="operator", json={})
     api.clock.advance(days=30)  # 2027-04-01: March is over
@@ -265,12 +312,30 @@ def test_preview_over_the_api_matches_the_invoice(api: Api) -> None:
 
 
 def test_an_annual_discount_on_a_monthly_contract_is_refused(api: Api) -> None:
-    customer = api.call("POST", "/v1/customers", role="billing", json={
-        "name": "주식회사 월납", "email": "billing@example.kr", "address": "서울특별시 중구",
-        "contact_name": "김담당", "contact_phone": "02-555-0101"}).json()["id"]
+    customer = api.call(
+        "POST",
+        "/v1/customers",
+        role="billing",
+        json={
+            "name": "주식회사 월납",
+            "email": "billing@example.kr",
+            "address": "서울특별시 중구",
+            "contact_name": "김담당",
+            "contact_phone": "02-555-0101",
+        },
+    ).json()["id"]
 
-    response = api.call("POST", "/v1/contracts", role="billing", json={
-        "customer_id": customer, "plan": "std-2", "monthly_fee": 100_000, "annual_prepay_discount": 1,
-        "desired_open_date": "2027-03-10"})
+    response = api.call(
+        "POST",
+        "/v1/contracts",
+        role="billing",
+        json={
+            "customer_id": customer,
+            "plan": "std-2",
+            "monthly_fee": 100_000,
+            "annual_prepay_discount": 1,
+            "desired_open_date": "2027-03-10",
+        },
+    )
 
     assert (response.status_code, response.json()["field"]) == (422, "annual_prepay_discount")

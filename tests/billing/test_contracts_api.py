@@ -210,8 +210,12 @@ def test_opening_later_than_desired_notifies_the_reason_and_the_new_date(api: Ap
     contract = apply(api, new_customer(api))
     api.call("POST", f"/v1/contracts/{contract['id']}/approve", role="billing")
 
-    response = api.call("POST", f"/v1/contracts/{contract['id']}/activate", role="operator",
-                        json={"open_date": "2027-03-12", "reason": "rack power work"})
+    response = api.call(
+        "POST",
+        f"/v1/contracts/{contract['id']}/activate",
+        role="operator",
+        json={"open_date": "2027-03-12", "reason": "rack power work"},
+    )
 
     assert response.status_code == 200, response.text
     with Session(api.engine) as session:

@@ -18,8 +18,15 @@ def test_listing_a_contracts_invoices_does_not_query_once_per_invoice(sqlite_eng
         for month in range(1, 7):
             invoice = make_invoice(session, contract, month=date(2027, month, 1))
             for kind in ("plan", "add_on"):
-                session.add(InvoiceLine(invoice_id=invoice.id or 0, kind=kind, description=kind,
-                                        clause="Art. 31", amount=50_000))
+                session.add(
+                    InvoiceLine(
+                        invoice_id=invoice.id or 0,
+                        kind=kind,
+                        description=kind,
+                        clause="Art. 31",
+                        amount=50_000,
+                    )
+                )
         session.commit()
         contract_id = contract.id or 0
 

@@ -32,10 +32,17 @@ def _run(engine: Engine, month: YearMonth) -> None:
 
 def _late_fee_lines(engine: Engine, contract_id: int, month: YearMonth) -> list[int]:
     with Session(engine) as session:
-        invoice = session.exec(select(Invoice).where(Invoice.contract_id == contract_id,
-                                                     Invoice.month == month.first_day)).one()
-        return [line.amount for line in session.exec(select(InvoiceLine).where(
-            InvoiceLine.invoice_id == invoice.id, InvoiceLine.kind == "late_fee")).all()]
+        invoice = session.exec(
+            select(Invoice).where(Invoice.contract_id == contract_id, Invoice.month == month.first_day)
+        ).one()
+        return [
+            line.amount
+            for line in session.exec(
+                select(InvoiceLine).where(
+                    InvoiceLine.invoice_id == invoice.id, InvoiceLine.kind == "late_fee"
+                )
+            ).all()
+        ]
 
 
 def test_the_next_invoice_carries_the_late_fee_accrued_through_the_month_end_unpaid(
@@ -61,13 +68,19 @@ def test_a_payment_carries_what_accrued_since_floored_once_in_total(sqlite_engin
     with Session(sqlite_engine) as session:
         contract = session.get(Contract, contract_id)
         assert contract is not None
-        payment = PaymentCreate(customer_id=contract.customer_id, contract_id=contract_id, amount=100_000,
-                                received_at=datetime(2027, 3, 3, 3, tzinfo=UTC))
-        record_payment(session, data=payment, now=noon(date(2027, 3, 3)), actor="billing:test",
-                       key="dctest-late")
+        payment = PaymentCreate(
+            customer_id=contract.customer_id,
+            contract_id=contract_id,
+            amount=100_000,
+            received_at=datetime(2027, 3, 3, 3, tzinfo=UTC),
+        )
+        record_payment(
+            session, data=payment, now=noon(date(2027, 3, 3)), actor="billing:test", key="dctest-late"
+        )
     with Session(sqlite_engine) as session:
-        fees = session.exec(select(LateFee).where(LateFee.invoice_id == invoice_id)
-                            .order_by(col(LateFee.id))).all()
+        fees = session.exec(
+            select(LateFee).where(LateFee.invoice_id == invoice_id).order_by(col(LateFee.id))
+        ).all()
     # 31 days in all is 1,528 (the map's example); 1,380 went on February's invoice, the payment adds 148.
     assert [f.amount for f in fees] == [1_380, 148]
     assert sum(f.amount for f in fees) == 1_528
@@ -79,8 +92,9 @@ def test_earlier_late_fees_never_bear_late_fees(sqlite_engine: Engine) -> None:
     _run(sqlite_engine, YearMonth(2027, 3))
     _run(sqlite_engine, YearMonth(2027, 4))
     with Session(sqlite_engine) as session:
-        february = session.exec(select(Invoice).where(Invoice.contract_id == contract_id,
-                                                      Invoice.month == date(2027, 2, 1))).one()
+        february = session.exec(
+            select(Invoice).where(Invoice.contract_id == contract_id, Invoice.month == date(2027, 2, 1))
+        ).one()
         on_february = session.exec(select(LateFee).where(LateFee.invoice_id == february.id)).all()
     assert february.total == 1_380 and on_february == []
 
@@ -88,9 +102,17 @@ def test_earlier_late_fees_never_bear_late_fees(sqlite_engine: Engine) -> None:
 def test_an_amount_under_open_dispute_bears_no_late_fee(sqlite_engine: Engine) -> None:
     contract_id, invoice_id = _january_unpaid(sqlite_engine)
     with session_scope(sqlite_engine) as session:
-        session.add(Dispute(invoice_id=invoice_id, contract_id=contract_id, amount=40_000, reason="r",
-                            filed_at=datetime(2027, 1, 20, tzinfo=UTC), filed_by="billing:t",
-                            answer_due_on=date(2027, 1, 27)))
+        session.add(
+            Dispute(
+                invoice_id=invoice_id,
+                contract_id=contract_id,
+                amount=40_000,
+                reason="r",
+                filed_at=datetime(2027, 1, 20, tzinfo=UTC),
+                filed_by="billing:t",
+                answer_due_on=date(2027, 1, 27),
+            )
+        )
     _run(sqlite_engine, YearMonth(2027, 2))
     # only the undisputed 60,000 accrues: 60,000 x 0.18 x 28/365 = 828.49 -> 828
     assert _late_fee_lines(sqlite_engine, contract_id, YearMonth(2027, 2)) == [828]

@@ -150,8 +150,9 @@ def test_delivering_the_invoice_notice_marks_the_invoice_sent(
         assert session.exec(select(Invoice)).one().sent_at is None  # queued is not sent
     clock.advance(minutes=5)
 
-    deliver_due_notices(sqlite_engine, SmtpSender(host="127.0.0.1", port=port, sender="n@d.test"),
-                        LoggingSmsProvider(), clock)
+    deliver_due_notices(
+        sqlite_engine, SmtpSender(host="127.0.0.1", port=port, sender="n@d.test"), LoggingSmsProvider(), clock
+    )
 
     with Session(sqlite_engine) as session:
         assert session.exec(select(Invoice)).one().sent_at == clock()

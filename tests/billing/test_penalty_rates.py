@@ -22,16 +22,26 @@ def test_penalty_counts_a_partly_used_first_month_at_its_full_rate(sqlite_engine
         contract, _ = make_world(session, servers=0)
         contract.term_start, contract.term_end = date(2027, 1, 18), date(2028, 1, 17)
         session.add(contract)
-        session.add(FeePeriod(contract_id=contract.id or 0, effective_from=date(2027, 1, 18),
-                              monthly_fee=100_000, discount=0))
+        session.add(
+            FeePeriod(
+                contract_id=contract.id or 0,
+                effective_from=date(2027, 1, 18),
+                monthly_fee=100_000,
+                discount=0,
+            )
+        )
         contract_id = contract.id or 0
     for month in (YearMonth(2027, 1), YearMonth(2027, 2)):  # January is billed 14/31 of the fee
         generate_invoices(engine, month=month, as_of=month.next().first_day, now=noon(month.next().first_day))
     with Session(engine) as session:
         request = TerminationCreate(kind="customer_request", reason="moving", effective_on=date(2027, 3, 15))
         termination = termination_service.request_termination(
-            session, contract_id=contract_id, now=noon(date(2027, 3, 1)), actor="billing:park",
-            request=request)
+            session,
+            contract_id=contract_id,
+            now=noon(date(2027, 3, 1)),
+            actor="billing:park",
+            request=request,
+        )
         # Jan (14 days used) and Feb both count 100,000: average 100,000, not (45,161 + 100,000) / 2.
         # Remaining after 2027-03-15: Mar 16..31 = 16/31, Apr..Dec = 9, Jan 1..17 = 17/31 -> 9 + 33/31
         # 0.6 x 100,000 x (9 + 33/31) = 540,000 + 63,870.96 = 603,870

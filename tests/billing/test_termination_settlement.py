@@ -56,17 +56,34 @@ def lines_of(engine: Engine, contract_id: int, month: str) -> list[tuple[str, in
 
 def invoice_of(engine: Engine, contract_id: int, month: str) -> Invoice | None:
     with Session(engine) as session:
-        return session.exec(select(Invoice).where(
-            Invoice.contract_id == contract_id, Invoice.month == YearMonth.parse(month).first_day)).first()
+        return session.exec(
+            select(Invoice).where(
+                Invoice.contract_id == contract_id, Invoice.month == YearMonth.parse(month).first_day
+            )
+        ).first()
 
 
-def terminate(engine: Engine, contract_id: int, *, refused_fee_increase: bool = False,
-              today: date = date(2027, 6, 1), last_day: date = date(2027, 6, 30)) -> tuple[int, int]:
+def terminate(
+    engine: Engine,
+    contract_id: int,
+    *,
+    refused_fee_increase: bool = False,
+    today: date = date(2027, 6, 1),
+    last_day: date = date(2027, 6, 30),
+) -> tuple[int, int]:
     with Session(engine) as session:
-        t = request_termination(session, contract_id=contract_id, now=at(today), actor="test",
-                                request=TerminationCreate(kind="customer_request", reason="moving",
-                                                          effective_on=last_day,
-                                                          refused_fee_increase=refused_fee_increase))
+        t = request_termination(
+            session,
+            contract_id=contract_id,
+            now=at(today),
+            actor="test",
+            request=TerminationCreate(
+                kind="customer_request",
+                reason="moving",
+                effective_on=last_day,
+                refused_fee_increase=refused_fee_increase,
+            ),
+        )
         return t.penalty, t.refund
 
 
@@ -98,8 +115,7 @@ def test_penalty_is_billed_untaxed_on_the_month_of_the_last_day(engine: Engine, 
     run(engine, "2027-06")
 
     assert lines_of(engine, monthly, "2027-05") == [PLAN_LINE]
-    assert lines_of(engine, monthly, "2027-06") == [
-        PLAN_LINE, ("penalty", PENALTY, "Art. 32(3)")]
+    assert lines_of(engine, monthly, "2027-06") == [PLAN_LINE, ("penalty", PENALTY, "Art. 32(3)")]
     june = invoice_of(engine, monthly, "2027-06")
     # VAT only on the supply (Art. 32(5)): 10% x 100,000 = 10,000; the penalty is compensation, like the
     # late fee: total = 100,000 + 10,000 + 360,000 = 470,000.
@@ -160,11 +176,23 @@ def prepaid(engine: Engine, customer_factory: MakeCustomer, contract_factory: Ma
     """The annually prepaid contract, its March prepayment invoiced but not yet paid."""
     with Session(engine) as session:
         contract = contract_factory(
-            session, customer_factory(session), billing_cycle="annual_prepaid", discount=10_000,
-            annual_prepay_discount=108_000, desired_open_date=date(2027, 3, 15),
-            term_start=date(2027, 3, 15), term_end=date(2028, 3, 14))
-        session.add(FeePeriod(contract_id=contract.id or 0, effective_from=date(2027, 3, 15),
-                              monthly_fee=100_000, discount=10_000))
+            session,
+            customer_factory(session),
+            billing_cycle="annual_prepaid",
+            discount=10_000,
+            annual_prepay_discount=108_000,
+            desired_open_date=date(2027, 3, 15),
+            term_start=date(2027, 3, 15),
+            term_end=date(2028, 3, 14),
+        )
+        session.add(
+            FeePeriod(
+                contract_id=contract.id or 0,
+                effective_from=date(2027, 3, 15),
+                monthly_fee=100_000,
+                discount=10_000,
+            )
+        )
         session.commit()
         contract_id = contract.id or 0
     run(engine, "2027-03")
@@ -194,43 +222,47 @@ def customer_of(engine: Engine, contract_id: int) -> int:
 
 def refund_entries(engine: Engine) -> list[tuple[int, str, str]]:
     with Session(engine) as session:
-        rows = session.exec(select(CreditEntry.amount, CreditEntry.reason, CreditEntry.clause)
-                            .where(CreditEntry.reason == "refund")).all()
+        rows = session.exec(
+            select(CreditEntry.amount, CreditEntry.reason, CreditEntry.clause).where(
+                CreditEntry.reason == "refund"
+            )
+        ).all()
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 def refund_notices(engine: Engine) -> list[tuple[str, str, str]]:
     with Session(engine) as session:
-        rows = session.exec(select(Notice.channel, Notice.kind, Notice.clause)
-                            .where(Notice.kind == "refund").order_by(col(Notice.channel))).all()
+        rows = session.exec(
+            select(Notice.channel, Notice.kind, Notice.clause)
+            .where(Notice.kind == "refund")
+            .order_by(col(Notice.channel))
+        ).all()
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def test_prepaid_penalty_taken_from_the_refund_is_not_invoiced_again(
-    engine: Engine, annual: int
-) -> None:
+def test_prepaid_penalty_taken_from_the_refund_is_not_invoiced_again(engine: Engine, annual: int) -> None:
     # Art. 20(7) already deducted the penalty: the unused prepayment 972,000 - 287,419.35 - 108,000
     # = 576,580.65 covers all of 456,387, so June carries nothing (no add-ons either): no invoice.
     assert run(engine, "2027-06") == 0
     assert invoice_of(engine, annual, "2027-06") is None
 
 
-def test_prepaid_penalty_beyond_the_unused_prepayment_is_invoiced(
-    engine: Engine, prepaid: int
-) -> None:
+def test_prepaid_penalty_beyond_the_unused_prepayment_is_invoiced(engine: Engine, prepaid: int) -> None:
     pay_march(engine, prepaid)
     # Last day 2028-01-31: penalty 0.6 x 90,000 x (1 + 14/31) = 78,387.09 -> 78,387. Used 17/31 x 81,000
     # + 10 x 81,000 = 854,419.35; unused after the annual discount 972,000 - 854,419.35 - 108,000
     # = 9,580.65 absorbs part of the penalty (refund 0); billed 78,387 - 9,580.65 = 68,806.35 -> 68,806.
-    assert terminate(engine, prepaid, today=date(2027, 12, 1), last_day=date(2028, 1, 31)) == (
-        78_387, 0)
+    assert terminate(engine, prepaid, today=date(2027, 12, 1), last_day=date(2028, 1, 31)) == (78_387, 0)
 
     run(engine, "2028-01")
 
     assert lines_of(engine, prepaid, "2028-01") == [("penalty", 68_806, "Art. 32(3)")]
     january = invoice_of(engine, prepaid, "2028-01")
     assert january is not None and (january.supply_amount, january.vat_amount, january.total) == (
-        0, 0, 68_806)
+        0,
+        0,
+        68_806,
+    )
 
 
 def test_an_unpaid_prepayment_absorbs_nothing_even_if_paid_later(engine: Engine, prepaid: int) -> None:
@@ -261,8 +293,7 @@ def test_refund_is_credited_once_when_the_termination_completes(engine: Engine, 
     with Session(engine) as session:
         assert credit_balance(session, customer_of(engine, annual)) == REFUND
     # One notice per registered channel (e-mail and SMS), queued in the completion's transaction.
-    assert refund_notices(engine) == [
-        ("email", "refund", "Art. 20(7)"), ("sms", "refund", "Art. 20(7)")]
+    assert refund_notices(engine) == [("email", "refund", "Art. 20(7)"), ("sms", "refund", "Art. 20(7)")]
 
 
 def test_refund_on_request_deducts_arrears_first(
@@ -289,4 +320,7 @@ def test_refund_on_request_deducts_arrears_first(
     # What is left, 120,193 - 110,000 = 10,193, is paid out; nothing was still in arrears.
     assert response.status_code == 200, response.text
     assert {k: response.json()[k] for k in ("arrears_deducted", "refunded", "credit_balance")} == {
-        "arrears_deducted": 0, "refunded": 10_193, "credit_balance": 0}
+        "arrears_deducted": 0,
+        "refunded": 10_193,
+        "credit_balance": 0,
+    }

@@ -43,8 +43,18 @@ def test_a_proposal_confirmed_by_its_own_operator_is_refused_on_one_line(
     api: Api, capsys: pytest.CaptureFixture[str]
 ) -> None:
     contract_id = _unpaid_contract(api)
-    code, out, _ = _cli(api, capsys, "operator", "termination", "propose", str(contract_id),
-                        "--kind", "insolvency", "--reason", "bankruptcy declared")
+    code, out, _ = _cli(
+        api,
+        capsys,
+        "operator",
+        "termination",
+        "propose",
+        str(contract_id),
+        "--kind",
+        "insolvency",
+        "--reason",
+        "bankruptcy declared",
+    )
     assert code == 0
     termination_id = json.loads(out)["id"]
 
@@ -58,8 +68,18 @@ def test_a_second_operator_confirms_and_the_termination_starts(
     api: Api, capsys: pytest.CaptureFixture[str]
 ) -> None:
     contract_id = _unpaid_contract(api)
-    _, out, _ = _cli(api, capsys, "billing", "termination", "propose", str(contract_id),
-                     "--kind", "ex_officio", "--reason", "fraudulent application")
+    _, out, _ = _cli(
+        api,
+        capsys,
+        "billing",
+        "termination",
+        "propose",
+        str(contract_id),
+        "--kind",
+        "ex_officio",
+        "--reason",
+        "fraudulent application",
+    )
     termination_id = json.loads(out)["id"]
 
     code, out, _ = _cli(api, capsys, "operator-2", "termination", "confirm", str(termination_id))
@@ -71,13 +91,31 @@ def test_a_customer_request_is_withdrawn_from_the_command_line(
     api: Api, capsys: pytest.CaptureFixture[str]
 ) -> None:
     contract_id = _unpaid_contract(api)
-    _, out, _ = _cli(api, capsys, "billing", "termination", "request", str(contract_id),
-                     "--last-day", "2027-03-20", "--reason", "moving")
+    _, out, _ = _cli(
+        api,
+        capsys,
+        "billing",
+        "termination",
+        "request",
+        str(contract_id),
+        "--last-day",
+        "2027-03-20",
+        "--reason",
+        "moving",
+    )
     termination_id = json.loads(out)["id"]
     assert json.loads(out)["status"] == "scheduled"
 
-    code, out, _ = _cli(api, capsys, "billing", "termination", "withdraw", str(termination_id),
-                        "--reason", "the customer stays")
+    code, out, _ = _cli(
+        api,
+        capsys,
+        "billing",
+        "termination",
+        "withdraw",
+        str(termination_id),
+        "--reason",
+        "the customer stays",
+    )
 
     assert code == 0 and json.loads(out)["status"] == "withdrawn"
 
@@ -88,8 +126,18 @@ def test_a_dispute_is_filed_and_listed_from_the_command_line(
     with session_scope(api.engine) as session:
         contract, _ = make_world(session)
         invoice_id = make_invoice(session, contract).id or 0
-    code, out, _ = _cli(api, capsys, "billing", "dispute", "file", str(invoice_id), "--amount", "10000",
-                        "--reason", "double billed")
+    code, out, _ = _cli(
+        api,
+        capsys,
+        "billing",
+        "dispute",
+        "file",
+        str(invoice_id),
+        "--amount",
+        "10000",
+        "--reason",
+        "double billed",
+    )
     assert code == 0 and json.loads(out)["amount"] == 10_000
 
     code, out, _ = _cli(api, capsys, "auditor", "dispute", "list", "--open")

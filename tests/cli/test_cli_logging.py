@@ -65,8 +65,14 @@ def _agent_stderr(tmp_path: Path, *flags: str, until: str) -> list[str]:
     }
     for name in ("DCLOUD_LOG_FORMAT", "DCLOUD_LOG_LEVELS"):
         env.pop(name, None)
-    proc = subprocess.Popen([sys.executable, "-m", "controlplane.cli", *flags, "agent"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controlplane.cli", *flags, "agent"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     stderr = proc.stderr
     assert stderr is not None
     lines: list[str] = []
@@ -100,8 +106,12 @@ def test_agent_json_lines_are_one_json_object_per_line(tmp_path: Path) -> None:
     lines = _agent_stderr(tmp_path, "--log-format", "json", until='"logger": "agents.runner"')
     records = [json.loads(line) for line in lines]
     assert all(set(r) >= {"time", "level", "logger", "message"} for r in records)
-    assert any(r["logger"] == "agents.runner" and r["level"] == "INFO" and
-               r["message"].startswith("agent metrics on port") for r in records)
+    assert any(
+        r["logger"] == "agents.runner"
+        and r["level"] == "INFO"
+        and r["message"].startswith("agent metrics on port")
+        for r in records
+    )
 
 
 def test_json_lines_keep_multiline_messages_and_tracebacks_on_one_line() -> None:
@@ -148,7 +158,10 @@ def test_apscheduler_running_job_lines_appear_when_asked_for() -> None:
 
 def test_levels_per_logger_and_a_bare_root_level() -> None:
     assert parse_levels("debug, apscheduler=INFO,uvicorn.access=warning") == {
-        "": logging.DEBUG, "apscheduler": logging.INFO, "uvicorn.access": logging.WARNING}
+        "": logging.DEBUG,
+        "apscheduler": logging.INFO,
+        "uvicorn.access": logging.WARNING,
+    }
     with pytest.raises(LogLevelsInvalid, match="LOUD"):
         parse_levels("apscheduler=LOUD")
 

@@ -174,11 +174,19 @@ def start_stack(
     POOL_ROOT.mkdir(mode=0o755, exist_ok=True)
     os.chmod(POOL_ROOT, 0o755)
     settings = Settings(
-        database_url=str(engine.url), state_dir=str(tmp_path / "agent"), host_name=run_id,
-        storage_pool=run_id, storage_pool_path=str(POOL_ROOT / run_id), suspend_mode=suspend_mode,
-        stop_timeout_s=2.0, agent_poll_interval_s=poll_interval_s, agent_watch=watch,
+        database_url=str(engine.url),
+        state_dir=str(tmp_path / "agent"),
+        host_name=run_id,
+        storage_pool=run_id,
+        storage_pool_path=str(POOL_ROOT / run_id),
+        suspend_mode=suspend_mode,
+        stop_timeout_s=2.0,
+        agent_poll_interval_s=poll_interval_s,
+        agent_watch=watch,
         agent_resync_interval_s=max(5.0, poll_interval_s),
-        heartbeat_interval_s=1.0, heartbeat_missed_limit=15, agent_metrics_port=free_port(),
+        heartbeat_interval_s=1.0,
+        heartbeat_missed_limit=15,
+        agent_metrics_port=free_port(),
         libvirt_uri=QEMU_URI,
     )
     conn = libvirt.open(QEMU_URI)

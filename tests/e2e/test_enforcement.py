@@ -52,19 +52,42 @@ def _unpaid_contract_with_server(stack: LiveStack) -> tuple[int, int, str]:
     """A customer, an active contract with a January invoice due 2027-02-28, and one running server."""
     with session_scope(stack.engine) as session:
         now = seoul_midnight(date(2027, 1, 1))
-        customer = Customer(name="dctest e2e 고객", email="dctest@example.kr", address="서울",
-                            contact_name="김", contact_phone="02-555-0101", created_at=now)
+        customer = Customer(
+            name="dctest e2e 고객",
+            email="dctest@example.kr",
+            address="서울",
+            contact_name="김",
+            contact_phone="02-555-0101",
+            created_at=now,
+        )
         session.add(customer)
         session.flush()
-        contract = Contract(customer_id=customer.id or 0, state="active", plan="std-1", monthly_fee=100_000,
-                            desired_open_date=date(2027, 1, 1), term_start=date(2027, 1, 1),
-                            term_end=date(2027, 12, 31), terms_version="2025-01", created_at=now,
-                            updated_at=now)
+        contract = Contract(
+            customer_id=customer.id or 0,
+            state="active",
+            plan="std-1",
+            monthly_fee=100_000,
+            desired_open_date=date(2027, 1, 1),
+            term_start=date(2027, 1, 1),
+            term_end=date(2027, 12, 31),
+            terms_version="2025-01",
+            created_at=now,
+            updated_at=now,
+        )
         session.add(contract)
         session.flush()
-        session.add(Invoice(contract_id=contract.id or 0, month=date(2027, 1, 1), issued_at=now,
-                            send_by=date(2027, 2, 10), due_date=DUE, supply_amount=100_000, vat_amount=10_000,
-                            total=110_000))
+        session.add(
+            Invoice(
+                contract_id=contract.id or 0,
+                month=date(2027, 1, 1),
+                issued_at=now,
+                send_by=date(2027, 2, 10),
+                due_date=DUE,
+                supply_amount=100_000,
+                vat_amount=10_000,
+                total=110_000,
+            )
+        )
         ids = (contract.id or 0, customer.id or 0)
     server = stack.create_server("dctest e2e enforced", contract_id=ids[0])
     wait_for(lambda: stack.domain_state(server["id"]) == libvirt.VIR_DOMAIN_RUNNING, what="domain running")
@@ -98,9 +121,16 @@ def test_unpaid_is_suspended_on_day_31_and_paid_on_day_32_runs_again(
     wait_for(lambda: live.domain_state(sid) == libvirt.VIR_DOMAIN_PAUSED, what="domain paused on day 31")
 
     clock.now = at_noon(DUE + timedelta(days=32)).now
-    response = live.api("POST", "/v1/payments", json={
-        "customer_id": customer_id, "contract_id": contract_id, "amount": 110_000,
-        "idempotency_key": f"dctest-{contract_id}"})
+    response = live.api(
+        "POST",
+        "/v1/payments",
+        json={
+            "customer_id": customer_id,
+            "contract_id": contract_id,
+            "amount": 110_000,
+            "idempotency_key": f"dctest-{contract_id}",
+        },
+    )
     assert response.status_code == 201, response.text
     assert _contract_state(live, contract_id) == "active"
     wait_for(lambda: live.domain_state(sid) == libvirt.VIR_DOMAIN_RUNNING, what="running after payment")
@@ -118,8 +148,13 @@ def _deletion_record(stack: LiveStack, server_id: str) -> DeletionRecord | None:
 
 def _pool_on(stack: LiveStack, net: TestNetwork) -> int:
     """An address pool on an isolated network of this host, so the server leases its one address."""
-    body = {"name": f"{net.name}-pool", "cidr": str(net.subnet), "gateway": str(next(net.subnet.hosts())),
-            "network_name": net.name, "host_names": [stack.host_name]}
+    body = {
+        "name": f"{net.name}-pool",
+        "cidr": str(net.subnet),
+        "gateway": str(next(net.subnet.hosts())),
+        "network_name": net.name,
+        "host_names": [stack.host_name],
+    }
     response = stack.api("POST", "/v1/pools", json=body)
     assert response.status_code == 201, response.text
     return int(response.json()["id"])
@@ -143,6 +178,7 @@ def _terminated_on_day_37(live: LiveStack, clock: FixedClock, pool_id: int) -> N
 
     wiped = wait_for(lambda: _deletion_record(live, sid), what="the deletion record")
     assert wiped.volumes and wiped.started_at <= wiped.finished_at
+
     # The server leaves the desired list once its record is in; the next sweep ends the contract.
     def completed() -> bool:
         _sweep(live, clock, DUE + timedelta(days=37))
@@ -213,8 +249,12 @@ def test_insolvency_proposed_by_billing_wipes_nothing_until_a_second_operator_co
     def kept(state: int = libvirt.VIR_DOMAIN_RUNNING) -> bool:
         return live.domain_state(sid) == state and _disk_intact(live, volumes)
 
-    proposed = live.api("POST", f"/v1/contracts/{contract_id}/terminations", token=billing,
-                        json={"kind": "insolvency", "reason": "dctest: bankruptcy declared"})
+    proposed = live.api(
+        "POST",
+        f"/v1/contracts/{contract_id}/terminations",
+        token=billing,
+        json={"kind": "insolvency", "reason": "dctest: bankruptcy declared"},
+    )
     assert proposed.status_code == 201, proposed.text
     tid = proposed.json()["id"]
     assert proposed.json()["confirmed_by"] is None and proposed.json()["started_at"] is None

@@ -22,8 +22,11 @@ def _dhcp_hosts(conn: libvirt.virConnect, network: str) -> set[tuple[str, str]]:
 def _pool_for(stack: LiveStack, net: TestNetwork) -> int:
     hosts = list(net.subnet.hosts())
     body = {
-        "name": f"{net.name}-pool", "cidr": str(net.subnet), "gateway": str(hosts[0]),
-        "network_name": net.name, "host_names": [stack.host_name],
+        "name": f"{net.name}-pool",
+        "cidr": str(net.subnet),
+        "gateway": str(hosts[0]),
+        "network_name": net.name,
+        "host_names": [stack.host_name],
     }
     response = stack.api("POST", "/v1/pools", json=body)
     assert response.status_code == 201, response.text
@@ -46,8 +49,10 @@ def test_leased_address_is_bound_on_the_running_domain_and_released_after_the_wi
         assert (lease["mac"], lease["ip"]) in _dhcp_hosts(stack.conn, net.name)
 
         stack.api("DELETE", f"/v1/servers/{sid}")
-        wait_for(lambda: stack.api("GET", f"/v1/servers/{sid}/deletion-record").status_code == 200,
-                 what="the deletion record")
+        wait_for(
+            lambda: stack.api("GET", f"/v1/servers/{sid}/deletion-record").status_code == 200,
+            what="the deletion record",
+        )
         assert (lease["mac"], lease["ip"]) not in _dhcp_hosts(stack.conn, net.name)
         use = stack.api("GET", f"/v1/pools/{pool_id}/utilisation").json()
         assert (use["assigned"], use["quarantined"]) == (0, 1)

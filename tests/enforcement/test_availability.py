@@ -28,8 +28,13 @@ def contract(engine: Engine) -> int:
 
 
 def outage(contract_id: int, start: datetime, hours: float, **kw: object) -> OutageCreate:
-    fields: dict[str, object] = {"contract_id": contract_id, "started_at": start, "reported_at": start,
-                                 "resolved_at": start + timedelta(hours=hours), "cause_learned_at": start}
+    fields: dict[str, object] = {
+        "contract_id": contract_id,
+        "started_at": start,
+        "reported_at": start,
+        "resolved_at": start + timedelta(hours=hours),
+        "cause_learned_at": start,
+    }
     fields.update(kw)
     return OutageCreate(**fields)  # type: ignore[arg-type]
 
@@ -37,8 +42,9 @@ def outage(contract_id: int, start: datetime, hours: float, **kw: object) -> Out
 def test_credit_is_a_daily_fee_per_day_past_5_percent_and_never_above_the_monthly_fee(engine: Engine) -> None:
     contract_id = contract(engine)
     with Session(engine) as session:
-        service.record_outage(session, data=outage(contract_id, START - timedelta(days=2), 24 * 40),
-                              now=START, actor="op")
+        service.record_outage(
+            session, data=outage(contract_id, START - timedelta(days=2), 24 * 40), now=START, actor="op"
+        )
         whole_month = service.availability(session, contract_id=contract_id, month=MARCH)
     assert whole_month.availability_percent == 0
     assert whole_month.amount == 10_000 * len(whole_month.credited_days) <= 310_000
@@ -47,12 +53,18 @@ def test_credit_is_a_daily_fee_per_day_past_5_percent_and_never_above_the_monthl
 def test_excluded_and_short_outages_do_not_count(engine: Engine) -> None:
     contract_id = contract(engine)
     with Session(engine) as session:
-        service.record_outage(session, data=outage(contract_id, START, 48, excluded_reason="maintenance"),
-                              now=START, actor="op")
-        service.record_outage(session, data=outage(contract_id, START + timedelta(days=5), 0.4),
-                              now=START, actor="op")
-        service.record_outage(session, data=outage(contract_id, START + timedelta(days=9), 48,
-                                                   company_fault=False), now=START, actor="op")
+        service.record_outage(
+            session, data=outage(contract_id, START, 48, excluded_reason="maintenance"), now=START, actor="op"
+        )
+        service.record_outage(
+            session, data=outage(contract_id, START + timedelta(days=5), 0.4), now=START, actor="op"
+        )
+        service.record_outage(
+            session,
+            data=outage(contract_id, START + timedelta(days=9), 48, company_fault=False),
+            now=START,
+            actor="op",
+        )
         credit = service.availability(session, contract_id=contract_id, month=MARCH)
     assert credit.amount == 0 and credit.availability_percent == 100
 
@@ -62,16 +74,27 @@ def test_claim_within_3_months_becomes_a_negative_line_on_the_next_invoice(engin
     with Session(engine) as session:
         service.record_outage(session, data=outage(contract_id, START, 24 * 3), now=START, actor="op")
         with pytest.raises(InvalidInput):
-            service.claim_credit(session, contract_id=contract_id, month=MARCH, actor="billing",
-                                 now=datetime(2027, 6, 2, 3, tzinfo=UTC))
+            service.claim_credit(
+                session,
+                contract_id=contract_id,
+                month=MARCH,
+                actor="billing",
+                now=datetime(2027, 6, 2, 3, tzinfo=UTC),
+            )
     with Session(engine) as session:
-        amount = service.claim_credit(session, contract_id=contract_id, month=MARCH, actor="billing",
-                                      now=datetime(2027, 5, 30, 3, tzinfo=UTC))
+        amount = service.claim_credit(
+            session,
+            contract_id=contract_id,
+            month=MARCH,
+            actor="billing",
+            now=datetime(2027, 5, 30, 3, tzinfo=UTC),
+        )
     assert amount > 0
     from controlplane.services.billing.invoicing import generate_invoices
 
-    generate_invoices(engine, month=YearMonth(2027, 5), as_of=date(2027, 6, 1),
-                      now=datetime(2027, 6, 1, 1, tzinfo=UTC))
+    generate_invoices(
+        engine, month=YearMonth(2027, 5), as_of=date(2027, 6, 1), now=datetime(2027, 6, 1, 1, tzinfo=UTC)
+    )
     with Session(engine) as session:
         lines = session.exec(select(InvoiceLine).where(InvoiceLine.kind == "sla_credit")).all()
         assert [line.amount for line in lines] == [-amount]
@@ -84,15 +107,29 @@ def test_claim_lapses_3_months_after_the_cause_arose_even_if_learned_later(engin
     contract_id = contract(engine)
     learned = datetime(2027, 4, 15, 3, tzinfo=UTC)
     with Session(engine) as session:
-        service.record_outage(session, data=outage(contract_id, START, 24 * 3, cause_learned_at=learned),
-                              now=START, actor="op")
+        service.record_outage(
+            session, data=outage(contract_id, START, 24 * 3, cause_learned_at=learned), now=START, actor="op"
+        )
         with pytest.raises(InvalidInput) as refused:
-            service.claim_credit(session, contract_id=contract_id, month=MARCH, actor="billing",
-                                 now=datetime(2027, 6, 10, 3, tzinfo=UTC))
+            service.claim_credit(
+                session,
+                contract_id=contract_id,
+                month=MARCH,
+                actor="billing",
+                now=datetime(2027, 6, 10, 3, tzinfo=UTC),
+            )
     assert "2027-06-01" in refused.value.message
     with Session(engine) as session:
-        assert service.claim_credit(session, contract_id=contract_id, month=MARCH, actor="billing",
-                                    now=datetime(2027, 5, 31, 3, tzinfo=UTC)) > 0
+        assert (
+            service.claim_credit(
+                session,
+                contract_id=contract_id,
+                month=MARCH,
+                actor="billing",
+                now=datetime(2027, 5, 31, 3, tzinfo=UTC),
+            )
+            > 0
+        )
 
 
 def test_editing_when_the_cause_was_learned_never_reopens_a_lapsed_claim(engine: Engine) -> None:
@@ -100,11 +137,22 @@ def test_editing_when_the_cause_was_learned_never_reopens_a_lapsed_claim(engine:
 
     contract_id = contract(engine)
     with Session(engine) as session:
-        recorded = service.record_outage(session, data=outage(contract_id, START, 24 * 3), now=START,
-                                         actor="op")
+        recorded = service.record_outage(
+            session, data=outage(contract_id, START, 24 * 3), now=START, actor="op"
+        )
         later = datetime(2027, 6, 5, 3, tzinfo=UTC)
-        service.update_outage(session, outage_id=recorded.id or 0, data=OutageUpdate(cause_learned_at=later),
-                              now=later, actor="op")
+        service.update_outage(
+            session,
+            outage_id=recorded.id or 0,
+            data=OutageUpdate(cause_learned_at=later),
+            now=later,
+            actor="op",
+        )
         with pytest.raises(InvalidInput):
-            service.claim_credit(session, contract_id=contract_id, month=MARCH, actor="billing",
-                                 now=datetime(2027, 6, 10, 3, tzinfo=UTC))
+            service.claim_credit(
+                session,
+                contract_id=contract_id,
+                month=MARCH,
+                actor="billing",
+                now=datetime(2027, 6, 10, 3, tzinfo=UTC),
+            )

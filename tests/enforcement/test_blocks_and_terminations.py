@@ -41,8 +41,14 @@ NOW = noon(date(2027, 3, 2))
 
 
 def spam_block(**overrides: object) -> BlockCreate:
-    fields: dict[str, object] = {"kind": "spam", "scope": "smtp", "item": 4, "reason": "KISA spam report",
-                                 "notice": "after", "notice_after_reason": "ongoing spam run"}
+    fields: dict[str, object] = {
+        "kind": "spam",
+        "scope": "smtp",
+        "item": 4,
+        "reason": "KISA spam report",
+        "notice": "after",
+        "notice_after_reason": "ongoing spam run",
+    }
     fields.update(overrides)
     return BlockCreate(**fields)  # type: ignore[arg-type]
 
@@ -59,8 +65,9 @@ def world(engine: Engine, *, unpaid: bool = False) -> tuple[int, list[str]]:
 def test_spam_smtp_block_keeps_servers_running_with_outbound_smtp_blocked(engine: Engine) -> None:
     contract_id, server_ids = world(engine)
     with Session(engine) as session:
-        block = block_service.create_operator_block(session, contract_id=contract_id, request=spam_block(),
-                                                    now=NOW, actor="operator:kim")
+        block = block_service.create_operator_block(
+            session, contract_id=contract_id, request=spam_block(), now=NOW, actor="operator:kim"
+        )
         assert (block.clause, block.scope) == ("Art. 16(4)-4", "smtp")
     assert state_of(engine, contract_id) == ("restricted", ["running", "running"])
     with Session(engine) as session:
@@ -70,8 +77,9 @@ def test_spam_smtp_block_keeps_servers_running_with_outbound_smtp_blocked(engine
     # Paying does not lift it: only an operator does (Art. 16(5)).
     with Session(engine) as session:
         assert block_service.lift_nonpayment_if_paid(session, contract_id, NOW) is False
-        block_service.lift_operator_block(session, block_id=block.id or 0, now=NOW, actor="operator:kim",
-                                          reason="customer fixed the relay")
+        block_service.lift_operator_block(
+            session, block_id=block.id or 0, now=NOW, actor="operator:kim", reason="customer fixed the relay"
+        )
         desired = desired_state_for_host(session, _host(session), NOW)
         assert not any(s.block_outbound_smtp for s in desired.servers)
     assert state_of(engine, contract_id) == ("active", ["running", "running"])
@@ -85,17 +93,23 @@ def test_operator_block_rules(engine: Engine) -> None:
     contract_id, _ = world(engine)
     with Session(engine) as session:
         with pytest.raises(InvalidInput) as err:
-            block_service.create_operator_block(session, contract_id=contract_id,
-                                                request=spam_block(item=None), now=NOW, actor="op")
+            block_service.create_operator_block(
+                session, contract_id=contract_id, request=spam_block(item=None), now=NOW, actor="op"
+            )
         assert err.value.field == "item"
         with pytest.raises(InvalidInput) as err:
             block_service.create_operator_block(
-                session, contract_id=contract_id, now=NOW, actor="op",
-                request=spam_block(planned_end=NOW + timedelta(days=40)))
+                session,
+                contract_id=contract_id,
+                now=NOW,
+                actor="op",
+                request=spam_block(planned_end=NOW + timedelta(days=40)),
+            )
         assert err.value.field == "planned_end"
         with pytest.raises(InvalidInput) as err:
-            block_service.create_operator_block(session, contract_id=contract_id, now=NOW, actor="op",
-                                                request=spam_block(notice="before"))
+            block_service.create_operator_block(
+                session, contract_id=contract_id, now=NOW, actor="op", request=spam_block(notice="before")
+            )
         assert err.value.field == "starts_at"
 
 
@@ -104,9 +118,19 @@ def test_full_block_announced_before_starts_on_its_day(engine: Engine) -> None:
     starts = NOW + timedelta(days=3)
     with Session(engine) as session:
         block_service.create_operator_block(
-            session, contract_id=contract_id, now=NOW, actor="op",
-            request=spam_block(kind="security", scope="full", item=9, notice="before", starts_at=starts,
-                               notice_after_reason=None))
+            session,
+            contract_id=contract_id,
+            now=NOW,
+            actor="op",
+            request=spam_block(
+                kind="security",
+                scope="full",
+                item=9,
+                notice="before",
+                starts_at=starts,
+                notice_after_reason=None,
+            ),
+        )
     assert state_of(engine, contract_id) == ("active", ["running", "running"])
     sweep(engine, date(2027, 3, 4))
     assert state_of(engine, contract_id) == ("active", ["running", "running"])
@@ -122,8 +146,12 @@ def test_full_payment_lifts_only_the_nonpayment_block(engine: Engine) -> None:
     sweep(engine, DAY_31)
     with Session(engine) as session:
         block_service.create_operator_block(
-            session, contract_id=contract_id, now=noon(DAY_31), actor="op",
-            request=spam_block(kind="security", scope="full", item=9))
+            session,
+            contract_id=contract_id,
+            now=noon(DAY_31),
+            actor="op",
+            request=spam_block(kind="security", scope="full", item=9),
+        )
     with session_scope(engine) as session:
         row = session.get(type(invoice), invoice.id)
         assert row is not None
@@ -139,8 +167,9 @@ def test_full_payment_lifts_only_the_nonpayment_block(engine: Engine) -> None:
 def test_uncured_restriction_is_eligible_for_termination_and_needs_confirmation(engine: Engine) -> None:
     contract_id, _ = world(engine)
     with Session(engine) as session:
-        block_service.create_operator_block(session, contract_id=contract_id, request=spam_block(),
-                                            now=NOW, actor="op")
+        block_service.create_operator_block(
+            session, contract_id=contract_id, request=spam_block(), now=NOW, actor="op"
+        )
     # Restriction ends 2027-04-02, cure deadline 2027-05-02: eligible from 2027-05-03.
     assert all(a.kind != "eligible_for_termination" for a in sweep(engine, date(2027, 5, 2)))
     actions = sweep(engine, date(2027, 5, 3))
@@ -152,8 +181,9 @@ def test_uncured_restriction_is_eligible_for_termination_and_needs_confirmation(
     with Session(engine) as session:
         termination = session.exec(select(Termination)).one()
         confirmer = termination_service.Confirmer(actor="operator:lee", role="operator", token_id=7)
-        termination_service.confirm_termination(session, termination_id=termination.id or 0,
-                                                now=noon(date(2027, 5, 10)), confirmer=confirmer)
+        termination_service.confirm_termination(
+            session, termination_id=termination.id or 0, now=noon(date(2027, 5, 10)), confirmer=confirmer
+        )
     # Service ends at once; the wipe order waits for the termination notice to reach the relay.
     assert state_of(engine, contract_id) == ("terminating", ["stopped", "stopped"])
 
@@ -161,8 +191,11 @@ def test_uncured_restriction_is_eligible_for_termination_and_needs_confirmation(
 def test_termination_completes_only_when_every_deletion_record_is_in(engine: Engine, relay: Relay) -> None:
     contract_id, server_ids = world(engine, unpaid=True)
     with session_scope(engine) as session:
-        session.add(AddOn(contract_id=contract_id, name="backup", billing="monthly", fee=0,
-                          started_on=date(2027, 1, 1)))
+        session.add(
+            AddOn(
+                contract_id=contract_id, name="backup", billing="monthly", fee=0, started_on=date(2027, 1, 1)
+            )
+        )
     terminate_by_two_operators(engine, contract_id, kind="insolvency", reason="bankruptcy declared", now=NOW)
     deliver_notices(engine, relay, NOW)
     assert state_of(engine, contract_id) == ("terminating", ["deleted", "deleted"])
@@ -220,9 +253,19 @@ def _wipe(engine: Engine, server_ids: list[str]) -> None:
             server = session.get(Server, sid)
             assert server is not None
             server.deleted_at = at
-            session.add(DeletionRecord(server_id=sid, host_id=server.host_id, domain_name=f"dcloud-{sid}",
-                                       volumes=[], bytes_overwritten=1, method="zero", started_at=at,
-                                       finished_at=at, received_at=at))
+            session.add(
+                DeletionRecord(
+                    server_id=sid,
+                    host_id=server.host_id,
+                    domain_name=f"dcloud-{sid}",
+                    volumes=[],
+                    bytes_overwritten=1,
+                    method="zero",
+                    started_at=at,
+                    finished_at=at,
+                    received_at=at,
+                )
+            )
 
 
 def test_customer_termination_needs_7_days_notice_and_runs_after_its_last_day(engine: Engine) -> None:
@@ -230,14 +273,24 @@ def test_customer_termination_needs_7_days_notice_and_runs_after_its_last_day(en
     with Session(engine) as session:
         with pytest.raises(InvalidInput) as err:
             termination_service.request_termination(
-                session, contract_id=contract_id, now=NOW, actor="billing:park",
-                request=TerminationCreate(kind="customer_request", reason="moving",
-                                          effective_on=date(2027, 3, 8)))
+                session,
+                contract_id=contract_id,
+                now=NOW,
+                actor="billing:park",
+                request=TerminationCreate(
+                    kind="customer_request", reason="moving", effective_on=date(2027, 3, 8)
+                ),
+            )
         assert err.value.field == "effective_on"
         termination = termination_service.request_termination(
-            session, contract_id=contract_id, now=NOW, actor="billing:park",
-            request=TerminationCreate(kind="customer_request", reason="moving",
-                                      effective_on=date(2027, 3, 9)))
+            session,
+            contract_id=contract_id,
+            now=NOW,
+            actor="billing:park",
+            request=TerminationCreate(
+                kind="customer_request", reason="moving", effective_on=date(2027, 3, 9)
+            ),
+        )
         # 60% x 100,000 x (22/31 + 9 months) = 582,580 KRW (Art. 32(3))
         assert termination.penalty == 582_580
     sweep(engine, date(2027, 3, 9))
@@ -250,9 +303,17 @@ def test_refused_fee_increase_means_no_penalty(engine: Engine) -> None:
     contract_id, _ = world(engine)
     with Session(engine) as session:
         termination = termination_service.request_termination(
-            session, contract_id=contract_id, now=NOW, actor="billing:park",
-            request=TerminationCreate(kind="customer_request", reason="fee increase refused",
-                                      effective_on=date(2027, 3, 31), refused_fee_increase=True))
+            session,
+            contract_id=contract_id,
+            now=NOW,
+            actor="billing:park",
+            request=TerminationCreate(
+                kind="customer_request",
+                reason="fee increase refused",
+                effective_on=date(2027, 3, 31),
+                refused_fee_increase=True,
+            ),
+        )
         assert termination.penalty == 0
 
 
@@ -263,11 +324,13 @@ def test_extension_moves_restriction_up_to_due_plus_61(engine: Engine) -> None:
         invoice_id = make_invoice(session, contract).id or 0
     with Session(engine) as session:
         with pytest.raises(InvalidInput) as err:
-            approve_extension(session, invoice_id=invoice_id, until=DUE + timedelta(days=62), now=NOW,
-                              actor="operator:kim")
+            approve_extension(
+                session, invoice_id=invoice_id, until=DUE + timedelta(days=62), now=NOW, actor="operator:kim"
+            )
         assert err.value.field == "extension_until"
-        approve_extension(session, invoice_id=invoice_id, until=DUE + timedelta(days=61), now=NOW,
-                          actor="operator:kim")
+        approve_extension(
+            session, invoice_id=invoice_id, until=DUE + timedelta(days=61), now=NOW, actor="operator:kim"
+        )
     sweep(engine, DAY_31)
     assert state_of(engine, contract_id)[0] == "active"
     sweep(engine, DUE + timedelta(days=60))
@@ -281,9 +344,18 @@ def test_renewal_at_term_end_unless_termination_requested(engine: Engine) -> Non
         renewing, _ = make_world(session, servers=0)
         leaving, _ = make_world(session, servers=0)
         ids = (renewing.id or 0, leaving.id or 0)
-        session.add(Termination(contract_id=ids[1], kind="customer_request", clause="Art. 20(2)", reason="x",
-                                requested_at=NOW, effective_on=date(2028, 1, 10), decided_by="b",
-                                confirmed_by="b"))
+        session.add(
+            Termination(
+                contract_id=ids[1],
+                kind="customer_request",
+                clause="Art. 20(2)",
+                reason="x",
+                requested_at=NOW,
+                effective_on=date(2028, 1, 10),
+                decided_by="b",
+                confirmed_by="b",
+            )
+        )
     assert renew_contracts(engine, as_of=date(2027, 12, 31), now=NOW).renewed == []
     report = renew_contracts(engine, as_of=date(2028, 1, 1), now=NOW)
     assert (report.renewed, report.ended) == ([ids[0]], [ids[1]])
@@ -321,8 +393,9 @@ def test_completed_termination_releases_every_address(engine: Engine) -> None:
         contract = session.get(Contract, contract_id)
         assert contract is not None
         make_invoice(session, contract)
-    terminate_by_two_operators(engine, contract_id, kind="ex_officio", reason="fraudulent application",
-                               now=NOW)
+    terminate_by_two_operators(
+        engine, contract_id, kind="ex_officio", reason="fraudulent application", now=NOW
+    )
     deliver_notices_now(engine, NOW)
     with Session(engine) as session:
         assert all(active_leases(session, sid) for sid in server_ids)  # held until the disks are wiped

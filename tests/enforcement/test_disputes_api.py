@@ -37,14 +37,22 @@ def _invoice(api: Api) -> tuple[int, int]:
 
 def _file(api: Api, invoice_id: int, on: date, amount: int = 110_000) -> Any:
     api.clock.now = noon(on)
-    return api.call("POST", f"/v1/invoices/{invoice_id}/disputes", role="billing",
-                    json={"amount": amount, "reason": "the server was never used"})
+    return api.call(
+        "POST",
+        f"/v1/invoices/{invoice_id}/disputes",
+        role="billing",
+        json={"amount": amount, "reason": "the server was never used"},
+    )
 
 
 def _answer(api: Api, dispute_id: int, on: date, **body: object) -> Any:
     api.clock.now = noon(on)
-    return api.call("POST", f"/v1/disputes/{dispute_id}/answer", role="billing",
-                    json={"answer": "checked the usage records", **body})
+    return api.call(
+        "POST",
+        f"/v1/disputes/{dispute_id}/answer",
+        role="billing",
+        json={"answer": "checked the usage records", **body},
+    )
 
 
 def _sweep(api: Api, day: date) -> None:

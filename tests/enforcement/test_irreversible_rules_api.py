@@ -53,8 +53,12 @@ def _desired(engine: Engine, contract_id: int) -> tuple[str, list[str]]:
 
 
 def _propose(api: Api, contract_id: int, *, role: str = "billing", kind: str = "insolvency") -> int:
-    response = api.call("POST", f"/v1/contracts/{contract_id}/terminations", role=role,
-                        json={"kind": kind, "reason": "bankruptcy declared"})
+    response = api.call(
+        "POST",
+        f"/v1/contracts/{contract_id}/terminations",
+        role=role,
+        json={"kind": kind, "reason": "bankruptcy declared"},
+    )
     assert response.status_code == 201, response.text
     return int(response.json()["id"])
 
@@ -113,8 +117,12 @@ def test_confirmation_of_a_paid_up_contract_is_refused(api: Api) -> None:
 def test_customer_termination_never_acts_before_its_last_day_has_ended(api: Api) -> None:
     contract_id, _ = _contract(api.engine, unpaid=False)
     last_day = TODAY + timedelta(days=18)
-    response = api.call("POST", f"/v1/contracts/{contract_id}/terminations", role="billing",
-                        json={"kind": "customer_request", "reason": "moving", "effective_on": str(last_day)})
+    response = api.call(
+        "POST",
+        f"/v1/contracts/{contract_id}/terminations",
+        role="billing",
+        json={"kind": "customer_request", "reason": "moving", "effective_on": str(last_day)},
+    )
     assert response.status_code == 201, response.text
     termination_id = response.json()["id"]
 
@@ -131,12 +139,20 @@ def test_customer_termination_never_acts_before_its_last_day_has_ended(api: Api)
 def test_customer_termination_withdrawn_before_its_date_leaves_the_contract_running(api: Api) -> None:
     contract_id, _ = _contract(api.engine, unpaid=False)
     last_day = TODAY + timedelta(days=10)
-    created = api.call("POST", f"/v1/contracts/{contract_id}/terminations", role="billing",
-                       json={"kind": "customer_request", "reason": "moving", "effective_on": str(last_day)})
+    created = api.call(
+        "POST",
+        f"/v1/contracts/{contract_id}/terminations",
+        role="billing",
+        json={"kind": "customer_request", "reason": "moving", "effective_on": str(last_day)},
+    )
     termination_id = created.json()["id"]
 
-    withdrawn = api.call("POST", f"/v1/terminations/{termination_id}/withdraw", role="billing",
-                         json={"reason": "the customer stays"})
+    withdrawn = api.call(
+        "POST",
+        f"/v1/terminations/{termination_id}/withdraw",
+        role="billing",
+        json={"reason": "the customer stays"},
+    )
     _sweep(api, last_day + timedelta(days=1))
 
     assert withdrawn.status_code == 200 and withdrawn.json()["withdrawn_at"] is not None
@@ -151,19 +167,39 @@ def test_customer_termination_date_after_the_contract_end_is_refused(api: Api) -
         contract.term_start, contract.term_end = date(2027, 1, 1), date(2027, 12, 31)
         session.add(contract)
 
-    refused = api.call("POST", f"/v1/contracts/{contract_id}/terminations", role="billing",
-                       json={"kind": "customer_request", "reason": "x", "effective_on": "2028-01-15"})
+    refused = api.call(
+        "POST",
+        f"/v1/contracts/{contract_id}/terminations",
+        role="billing",
+        json={"kind": "customer_request", "reason": "x", "effective_on": "2028-01-15"},
+    )
 
     assert refused.status_code == 422 and refused.json()["field"] == "effective_on"
 
 
 def _forged_report(server_id: str) -> dict[str, object]:
-    disk = {"name": f"dcloud-{server_id}-disk0", "path": "/var/lib/x", "capacity_bytes": 1 << 30,
-            "bytes_overwritten": 1 << 30}
-    return {"servers": [], "orphans": [], "full": False, "deletions": [{
-        "server_id": server_id, "domain_name": f"dcloud-{server_id}", "volumes": [disk],
-        "bytes_overwritten": 1 << 30, "method": "zero", "started_at": "2027-03-02T03:00:00Z",
-        "finished_at": "2027-03-02T03:01:00Z"}]}
+    disk = {
+        "name": f"dcloud-{server_id}-disk0",
+        "path": "/var/lib/x",
+        "capacity_bytes": 1 << 30,
+        "bytes_overwritten": 1 << 30,
+    }
+    return {
+        "servers": [],
+        "orphans": [],
+        "full": False,
+        "deletions": [
+            {
+                "server_id": server_id,
+                "domain_name": f"dcloud-{server_id}",
+                "volumes": [disk],
+                "bytes_overwritten": 1 << 30,
+                "method": "zero",
+                "started_at": "2027-03-02T03:00:00Z",
+                "finished_at": "2027-03-02T03:01:00Z",
+            }
+        ],
+    }
 
 
 def test_forged_deletion_report_for_a_running_server_is_refused_and_changes_nothing(api: Api) -> None:
@@ -202,16 +238,31 @@ def test_customer_with_credit_covering_arrears_on_another_contract_is_not_restri
     contract_id, _ = _contract(api.engine)  # 110,000 due 2027-02-28, unpaid
     with session_scope(api.engine) as session:
         customer_id = session.get(Contract, contract_id).customer_id  # type: ignore[union-attr]
-        other = Contract(customer_id=customer_id, state="active", plan="std", monthly_fee=50_000,
-                         desired_open_date=date(2027, 1, 1), terms_version="2025-01",
-                         created_at=noon(TODAY), updated_at=noon(TODAY))
+        other = Contract(
+            customer_id=customer_id,
+            state="active",
+            plan="std",
+            monthly_fee=50_000,
+            desired_open_date=date(2027, 1, 1),
+            terms_version="2025-01",
+            created_at=noon(TODAY),
+            updated_at=noon(TODAY),
+        )
         session.add(other)
         session.flush()
         other_id = other.id
     api.clock.now = noon(date(2027, 3, 20))
-    paid = api.call("POST", "/v1/payments", role="billing",
-                    json={"customer_id": customer_id, "contract_id": other_id, "amount": 200_000,
-                          "idempotency_key": "dctest-credit"})
+    paid = api.call(
+        "POST",
+        "/v1/payments",
+        role="billing",
+        json={
+            "customer_id": customer_id,
+            "contract_id": other_id,
+            "amount": 200_000,
+            "idempotency_key": "dctest-credit",
+        },
+    )
     assert paid.status_code == 201, paid.text
 
     _sweep(api, date(2027, 3, 31))  # the restriction day of the 2027-02-28 invoice

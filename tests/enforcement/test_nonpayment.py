@@ -68,8 +68,11 @@ def test_plan_is_a_dry_run_and_apply_is_idempotent(engine: Engine) -> None:
     assert state_of(engine, contract_id)[0] == "active"
     actions = sweep(engine, DAY_31)
     with Session(engine) as session:
-        counts = (len(session.exec(select(Block)).all()), len(session.exec(select(AuditEvent)).all()),
-                  len(session.exec(select(Notice)).all()))
+        counts = (
+            len(session.exec(select(Block)).all()),
+            len(session.exec(select(AuditEvent)).all()),
+            len(session.exec(select(Notice)).all()),
+        )
     result = enforcement.apply(engine, actions, DAY_31, "system:sweep", now=noon(DAY_31))
     assert result.applied == [] and len(result.dropped) == len(actions)
     assert sweep(engine, DAY_31) == []
@@ -234,8 +237,13 @@ def test_extension_approved_after_the_restriction_lifts_it_and_it_returns_on_the
     assert state_of(engine, contract_id) == ("restricted", ["suspended", "suspended"])
     new_day = DUE + timedelta(days=45)
     with Session(engine) as session:
-        approve_extension(session, invoice_id=invoice_id, until=new_day, now=noon(DAY_31 + timedelta(days=1)),
-                          actor="operator:kim")
+        approve_extension(
+            session,
+            invoice_id=invoice_id,
+            until=new_day,
+            now=noon(DAY_31 + timedelta(days=1)),
+            actor="operator:kim",
+        )
     assert state_of(engine, contract_id) == ("active", ["running", "running"])
     sweep(engine, new_day - timedelta(days=1))
     assert state_of(engine, contract_id)[0] == "active"

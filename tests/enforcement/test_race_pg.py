@@ -42,8 +42,9 @@ def _seed(engine: Engine) -> list[tuple[int, int, int]]:
     return rounds
 
 
-def _race(engine: Engine, actions: list[enforcement.SweepAction], customer_id: int, contract_id: int,
-          amount: int) -> list[BaseException]:
+def _race(
+    engine: Engine, actions: list[enforcement.SweepAction], customer_id: int, contract_id: int, amount: int
+) -> list[BaseException]:
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
     now = noon(DAY_31)
@@ -59,10 +60,13 @@ def _race(engine: Engine, actions: list[enforcement.SweepAction], customer_id: i
         try:
             barrier.wait()
             with Session(engine, expire_on_commit=False) as session:
-                record_payment(session, now=now + timedelta(seconds=1), actor="billing:desk",
-                               key=f"race-{contract_id}",
-                               data=PaymentCreate(customer_id=customer_id, contract_id=contract_id,
-                                                  amount=amount))
+                record_payment(
+                    session,
+                    now=now + timedelta(seconds=1),
+                    actor="billing:desk",
+                    key=f"race-{contract_id}",
+                    data=PaymentCreate(customer_id=customer_id, contract_id=contract_id, amount=amount),
+                )
         except BaseException as exc:
             errors.append(exc)
 

@@ -25,7 +25,9 @@ def test_every_role_lists_the_versions_with_the_current_one_marked(
     api = make_api(engine)  # clock in 2027: the 2026-07 version is current
     body = api.call("GET", "/v1/policies", role=role).json()
     assert [(p["version"], p["current"], p["source"]) for p in body] == [
-        ("2025-01", False, "built-in"), (SLOW_VERSION, True, "deployment")]
+        ("2025-01", False, "built-in"),
+        (SLOW_VERSION, True, "deployment"),
+    ]
     assert body[1]["restrict_after_overdue_days"] == 45 and body[1]["late_fee_rate_monthly"] == "3/250"
     assert body[0]["restrict_after_overdue_days"] == 30
 
@@ -69,7 +71,13 @@ def test_cli_check_names_the_bad_field(tmp_path: Path, capsys: pytest.CaptureFix
 def test_dcloud_refuses_to_start_with_a_bad_policy_file(tmp_path: Path) -> None:
     bad = write_policy_file(tmp_path / "bad.json", [{**SLOW, "restrict_after_overdue_days": "soon"}])
     env = {**os.environ, "DCLOUD_POLICY_FILE": str(bad)}
-    done = subprocess.run([sys.executable, "-m", "controlplane.cli", "policy", "show"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "controlplane.cli", "policy", "show"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and done.stdout == ""
     assert SLOW_VERSION in done.stderr and "restrict_after_overdue_days" in done.stderr

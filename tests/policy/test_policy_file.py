@@ -85,10 +85,16 @@ def test_malformed_version_is_rejected_naming_the_version_and_the_field(
     [
         ("{not json", "policy_file"),
         ('{"version": "x"}', "policies"),
-        ('[{"version": "a", "effective_from": "2027-01-01"},'
-         ' {"version": "a", "effective_from": "2027-02-01"}]', "version"),
-        ('[{"version": "a", "effective_from": "2027-01-01"},'
-         ' {"version": "b", "effective_from": "2027-01-01"}]', "effective_from"),
+        (
+            '[{"version": "a", "effective_from": "2027-01-01"},'
+            ' {"version": "a", "effective_from": "2027-02-01"}]',
+            "version",
+        ),
+        (
+            '[{"version": "a", "effective_from": "2027-01-01"},'
+            ' {"version": "b", "effective_from": "2027-01-01"}]',
+            "effective_from",
+        ),
     ],
 )
 def test_malformed_file_is_rejected_naming_the_field(tmp_path: Path, content: str, field: str) -> None:

@@ -40,8 +40,8 @@ def _pay(engine: Engine, version: str, on: date) -> list[LateFee]:
 
 
 def test_late_fee_uses_the_pinned_rate(engine: Engine, deployed: Path) -> None:
-    default_fee, = _pay(engine, DEFAULT_VERSION, DUE + timedelta(days=31))
-    slow_fee, = _pay(engine, SLOW_VERSION, DUE + timedelta(days=31))
+    (default_fee,) = _pay(engine, DEFAULT_VERSION, DUE + timedelta(days=31))
+    (slow_fee,) = _pay(engine, SLOW_VERSION, DUE + timedelta(days=31))
     assert (default_fee.overdue_days, default_fee.amount) == (31, 1_528)  # 15/1000 a month (Art. 34)
     assert (slow_fee.overdue_days, slow_fee.amount) == (31, 1_223)  # 100,000 x 12/1000 x 12 x 31/365
 
@@ -87,8 +87,11 @@ def _request(engine: Engine, version: str, notice_days: int) -> None:
     with session_scope(engine) as session:
         contract_id = make_world(session, servers=1, terms_version=version)[0].id or 0
     with Session(engine, expire_on_commit=False) as session:
-        request = TerminationCreate(kind="customer_request", reason="moving",
-                                    effective_on=date(2027, 3, 2) + timedelta(days=notice_days))
+        request = TerminationCreate(
+            kind="customer_request",
+            reason="moving",
+            effective_on=date(2027, 3, 2) + timedelta(days=notice_days),
+        )
         request_termination(session, contract_id=contract_id, now=now, actor="desk", request=request)
 
 
@@ -106,20 +109,38 @@ def test_termination_notice_is_the_pinned_versions(engine: Engine, deployed: Pat
 def test_released_address_rests_by_its_releasing_contracts_version(engine: Engine, deployed: Path) -> None:
     t0 = datetime(2027, 3, 1, 3, tzinfo=UTC)
     with session_scope(engine) as s:
-        create_pool(s, spec=PoolSpec(name="dctest-p", cidr="192.0.2.0/29", network_name="dctest-net",
-                                     gateway="192.0.2.1"), at=t0)
+        create_pool(
+            s,
+            spec=PoolSpec(
+                name="dctest-p", cidr="192.0.2.0/29", network_name="dctest-net", gateway="192.0.2.1"
+            ),
+            at=t0,
+        )
         slow, _ = make_world(s, servers=1, terms_version=SLOW_VERSION)
         default, _ = make_world(s, servers=4, terms_version=DEFAULT_VERSION)
-        servers = list(s.exec(select(Server).where(Server.contract_id.in_([slow.id, default.id]))  # type: ignore[union-attr]
-                              .order_by(Server.contract_id)).all())
+        servers = list(
+            s.exec(
+                select(Server)
+                .where(Server.contract_id.in_([slow.id, default.id]))  # type: ignore[union-attr]
+                .order_by(Server.contract_id)
+            ).all()
+        )
         addresses = [allocate_server_address(s, server=srv, at=t0).address for srv in servers]  # type: ignore[union-attr]
         release_server_addresses(s, server_id=servers[0].id, at=t0)  # the 60-day contract's, first in line
         release_server_addresses(s, server_id=servers[1].id, at=t0)  # a 30-day contract's
 
     def newcomer(name: str, at: datetime) -> str:
         with session_scope(engine) as s:
-            srv = Server(name=name, host_id=1, contract_id=default.id, vcpus=1, memory_mib=512, disk_gib=1,
-                         created_at=t0, updated_at=t0)
+            srv = Server(
+                name=name,
+                host_id=1,
+                contract_id=default.id,
+                vcpus=1,
+                memory_mib=512,
+                disk_gib=1,
+                created_at=t0,
+                updated_at=t0,
+            )
             s.add(srv)
             s.flush()
             lease = allocate_server_address(s, server=srv, at=at)

@@ -76,14 +76,18 @@ def test_a_due_date_before_the_files_version_uses_the_version_then_in_force(
     due = date(2026, 5, 31)
     doc = terms(capsys, "deadlines", "--due", due.isoformat())
     assert doc["policy_version"] == DEFAULT_POLICY.version
-    assert doc["deadlines"]["restriction"]["date"] == nonpayment_deadlines(
-        due, None, policy=DEFAULT_POLICY).restriction_on.isoformat()
+    assert (
+        doc["deadlines"]["restriction"]["date"]
+        == nonpayment_deadlines(due, None, policy=DEFAULT_POLICY).restriction_on.isoformat()
+    )
 
 
 def test_policy_version_flag_picks_a_version(policy_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = terms(capsys, "deadlines", "--due", DUE.isoformat(), "--policy-version", DEFAULT_POLICY.version)
-    assert doc["deadlines"]["restriction"]["date"] == nonpayment_deadlines(
-        DUE, None, policy=DEFAULT_POLICY).restriction_on.isoformat()
+    assert (
+        doc["deadlines"]["restriction"]["date"]
+        == nonpayment_deadlines(DUE, None, policy=DEFAULT_POLICY).restriction_on.isoformat()
+    )
 
 
 def test_an_unknown_policy_version_exits_2_naming_the_flag(

@@ -28,8 +28,13 @@ from tests.utils.factories import make_world, noon
 from tests.utils.policies import DEFAULT_VERSION, write_policy_file
 from tests.utils.terminations import deliver_notices_now
 
-NEW = Policy(version="2028-01", effective_from=date(2028, 1, 1), announced_on=date(2027, 11, 15),
-             unfavourable=True, restrict_after_overdue_days=20)
+NEW = Policy(
+    version="2028-01",
+    effective_from=date(2028, 1, 1),
+    announced_on=date(2027, 11, 15),
+    unfavourable=True,
+    restrict_after_overdue_days=20,
+)
 RENEWAL_DAY = date(2028, 1, 1)  # the day after the contracts' term ends (2027-12-31)
 
 
@@ -62,9 +67,14 @@ def _contract_row(engine: Engine, contract_id: int) -> Contract:
 
 # --- the policy file -------------------------------------------------------------------------------------
 
+
 def _entry(announced_on: str, unfavourable: bool) -> dict[str, object]:
-    return {"version": "2028-01", "effective_from": "2028-01-01", "announced_on": announced_on,
-            "unfavourable": unfavourable}
+    return {
+        "version": "2028-01",
+        "effective_from": "2028-01-01",
+        "announced_on": announced_on,
+        "unfavourable": unfavourable,
+    }
 
 
 def test_policy_file_rejects_a_version_announced_six_days_ahead(tmp_path: Path) -> None:
@@ -86,9 +96,8 @@ def test_policy_file_needs_thirty_days_for_an_unfavourable_version(tmp_path: Pat
 
 # --- objections and acceptances ---------------------------------------------------------------------------
 
-def test_objection_is_accepted_through_the_effective_date_plus_6(
-    engine: Engine, announced: None
-) -> None:
+
+def test_objection_is_accepted_through_the_effective_date_plus_6(engine: Engine, announced: None) -> None:
     # Art. 3(3): the 7 days counting the effective date itself are E .. E+6.
     contract_id = _contract(engine)
     _object(engine, contract_id, NEW.effective_from + timedelta(days=6))
@@ -118,8 +127,12 @@ def test_objection_and_acceptance_over_http(api: Api, announced: None) -> None:
     objected = api.call("POST", path, role="billing", json={"version": NEW.version})
     assert objected.status_code == 200, objected.text
     assert objected.json()["objected_at"] is not None and objected.json()["accepted_at"] is None
-    accepted = api.call("POST", f"/v1/contracts/{contract_id}/terms-acceptances", role="operator",
-                        json={"version": NEW.version})
+    accepted = api.call(
+        "POST",
+        f"/v1/contracts/{contract_id}/terms-acceptances",
+        role="operator",
+        json={"version": NEW.version},
+    )
     assert accepted.status_code == 200 and accepted.json()["accepted_at"] is not None
     api.clock.advance(days=317)  # 2028-01-08 = E+7 for E = 2028-01-01: deemed consent, too late to object
     late = api.call("POST", path, role="billing", json={"version": NEW.version})
@@ -127,6 +140,7 @@ def test_objection_and_acceptance_over_http(api: Api, announced: None) -> None:
 
 
 # --- renewal ----------------------------------------------------------------------------------------------
+
 
 def test_renewal_moves_a_silent_customer_to_the_new_version(engine: Engine, announced: None) -> None:
     contract_id = _contract(engine)
@@ -188,6 +202,7 @@ def test_objection_to_a_version_not_yet_in_force_at_renewal_does_not_end_the_con
 
 
 # --- announcement notices ---------------------------------------------------------------------------------
+
 
 def _terms_notices(engine: Engine) -> list[Notice]:
     with Session(engine) as session:

@@ -14,8 +14,12 @@ EFFECTIVE = date(2028, 1, 1)
 
 
 def _version(days_ahead: int, *, unfavourable: bool = False) -> Policy:
-    return Policy(version="2028-01", effective_from=EFFECTIVE,
-                  announced_on=EFFECTIVE - timedelta(days=days_ahead), unfavourable=unfavourable)
+    return Policy(
+        version="2028-01",
+        effective_from=EFFECTIVE,
+        announced_on=EFFECTIVE - timedelta(days=days_ahead),
+        unfavourable=unfavourable,
+    )
 
 
 def test_announcement_seven_days_ahead_is_enough() -> None:

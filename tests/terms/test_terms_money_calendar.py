@@ -84,7 +84,9 @@ def test_term_opened_on_29_february_ends_on_the_last_day_of_february() -> None:
 def test_split_by_month_cuts_at_month_ends_including_leap_february() -> None:
     spans = split_by_month(date(2028, 1, 30), date(2028, 3, 2))
     assert [(str(s.month), s.days, s.month.days) for s in spans] == [
-        ("2028-01", 2, 31), ("2028-02", 29, 29), ("2028-03", 2, 31),
+        ("2028-01", 2, 31),
+        ("2028-02", 29, 29),
+        ("2028-03", 2, 31),
     ]
     assert spans[1].whole_month and not spans[0].whole_month
 

@@ -94,8 +94,11 @@ def test_customer_is_warned_in_the_week_before_restriction() -> None:
 
 
 def test_nobody_is_restricted_on_day_30_after_due() -> None:
-    restricting = [a for a in decide_nonpayment(facts(date(2027, 3, 30)), policy=DEFAULT_POLICY)
-                   if a.kind is ActionKind.RESTRICT]
+    restricting = [
+        a
+        for a in decide_nonpayment(facts(date(2027, 3, 30)), policy=DEFAULT_POLICY)
+        if a.kind is ActionKind.RESTRICT
+    ]
     assert restricting == []
 
 

@@ -11,8 +11,11 @@ from controlplane.terms.policy import DEFAULT_POLICY, Policy
 
 def test_default_policy_holds_the_numbers_of_the_map() -> None:
     p = DEFAULT_POLICY
-    assert (p.restrict_after_overdue_days, p.terminate_after_restriction_days,
-            p.max_extension_after_due_days) == (30, 5, 60)
+    assert (
+        p.restrict_after_overdue_days,
+        p.terminate_after_restriction_days,
+        p.max_extension_after_due_days,
+    ) == (30, 5, 60)
     assert p.late_fee_rate_monthly == Fraction(15, 1000)
     assert p.vat_rate == Fraction(1, 10)
     assert p.penalty_rate == Fraction(60, 100)
@@ -30,8 +33,14 @@ def test_policy_round_trips_through_a_plain_dict() -> None:
 
 
 def test_operator_override_changes_only_the_named_numbers() -> None:
-    p = Policy.from_dict({"version": "acme-2", "effective_from": "2027-07-01",
-                          "restrict_after_overdue_days": 20, "vat_rate": "0"})
+    p = Policy.from_dict(
+        {
+            "version": "acme-2",
+            "effective_from": "2027-07-01",
+            "restrict_after_overdue_days": 20,
+            "vat_rate": "0",
+        }
+    )
     assert (p.version, p.effective_from) == ("acme-2", date(2027, 7, 1))
     assert p.restrict_after_overdue_days == 20 and p.vat_rate == 0
     assert p.terminate_after_restriction_days == 5

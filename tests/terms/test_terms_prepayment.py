@@ -29,12 +29,15 @@ def test_prepayment_line_covers_the_term_and_is_taxable() -> None:
     assert "12 x (100,000 - 0) - 100,000" in line.description
 
 
-@pytest.mark.parametrize(("monthly", "discount", "annual", "field"), [
-    (100_000, 0, 1_200_001, "annual_prepay_discount"),
-    (100_000, 0, -1, "annual_prepay_discount"),
-    (100_000, 100_001, 0, "discount"),
-    (-1, 0, 0, "monthly_fee"),
-])
+@pytest.mark.parametrize(
+    ("monthly", "discount", "annual", "field"),
+    [
+        (100_000, 0, 1_200_001, "annual_prepay_discount"),
+        (100_000, 0, -1, "annual_prepay_discount"),
+        (100_000, 100_001, 0, "discount"),
+        (-1, 0, 0, "monthly_fee"),
+    ],
+)
 def test_prepayment_rejects_impossible_discounts(
     monthly: int, discount: int, annual: int, field: str
 ) -> None:
@@ -58,7 +61,8 @@ def test_no_term_starts_in_the_eleven_months_after() -> None:
 def test_the_renewed_term_starts_in_the_thirteenth_month() -> None:
     # The renewal job may not have run yet: the next term is the one Art. 18 will make.
     assert term_starting_in(YearMonth(2028, 3), CURRENT, renews=True) == Term(
-        date(2028, 3, 15), date(2029, 3, 14), 12)
+        date(2028, 3, 15), date(2029, 3, 14), 12
+    )
 
 
 def test_a_contract_ending_with_its_term_has_no_next_term_to_prepay() -> None:

@@ -40,7 +40,10 @@ def test_span_across_months_is_summed_per_month() -> None:
     result = prorate(100_000, date(2027, 1, 17), date(2027, 3, 10))
     assert result.amount == 180_645
     assert [(str(m.span.month), m.span.days) for m in result.months] == [
-        ("2027-01", 15), ("2027-02", 28), ("2027-03", 10)]
+        ("2027-01", 15),
+        ("2027-02", 28),
+        ("2027-03", 10),
+    ]
 
 
 def test_span_is_floored_once_not_per_month() -> None:

@@ -21,8 +21,14 @@ def start_policy_termination(engine: Engine, contract_id: int, now: datetime) ->
     with Session(engine) as session:
         contract = lock_contract(session, contract_id)
         termination = termination_service.decide_by_policy(
-            session, contract, kind="nonpayment", clause="Art. 21(1)", reason="unpaid", at=now,
-            actor="system:test")
+            session,
+            contract,
+            kind="nonpayment",
+            clause="Art. 21(1)",
+            reason="unpaid",
+            at=now,
+            actor="system:test",
+        )
         termination_service.start_termination(session, contract, termination, at=now, actor="system:test")
         session.commit()
         return termination.id or 0
@@ -35,18 +41,25 @@ def deliver_notices_now(engine: Engine, now: datetime) -> list[str]:
         return relay.subjects_sent()
 
 
-def terminate_by_two_operators(engine: Engine, contract_id: int, *, kind: str, reason: str,
-                               now: datetime) -> int:
+def terminate_by_two_operators(
+    engine: Engine, contract_id: int, *, kind: str, reason: str, now: datetime
+) -> int:
     """Billing proposes an ex-officio or insolvency termination, a different operator confirms it."""
     with Session(engine) as session:
         proposed = termination_service.request_termination(
-            session, contract_id=contract_id, now=now, actor="billing:park", token_id=101,
-            request=TerminationCreate(kind=kind, reason=reason))  # type: ignore[arg-type]
+            session,
+            contract_id=contract_id,
+            now=now,
+            actor="billing:park",
+            token_id=101,
+            request=TerminationCreate(kind=kind, reason=reason),
+        )  # type: ignore[arg-type]
         termination_id = proposed.id or 0
     with Session(engine) as session:
         confirmer = termination_service.Confirmer(actor="operator:lee", role="operator", token_id=202)
-        termination_service.confirm_termination(session, termination_id=termination_id, now=now,
-                                                confirmer=confirmer)
+        termination_service.confirm_termination(
+            session, termination_id=termination_id, now=now, confirmer=confirmer
+        )
     return termination_id
 
 

@@ -22,21 +22,25 @@ Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING,
 def create_block(
     contract_id: Id, body: BlockCreate, who: Operator, session: SessionDep, clock: ClockDep
 ) -> BlockPublic:
-    block = block_service.create_operator_block(session, contract_id=contract_id, request=body, now=clock(),
-                                                actor=who.actor)
+    block = block_service.create_operator_block(
+        session, contract_id=contract_id, request=body, now=clock(), actor=who.actor
+    )
     return BlockPublic.model_validate(block)
 
 
 @router.get("/v1/contracts/{contract_id}/blocks")
-def list_contract_blocks(contract_id: Id, _who: Reader, session: SessionDep,
-                         active_only: bool = False) -> list[BlockPublic]:
+def list_contract_blocks(
+    contract_id: Id, _who: Reader, session: SessionDep, active_only: bool = False
+) -> list[BlockPublic]:
     found = block_service.list_blocks(session, contract_id=contract_id, active_only=active_only)
     return [BlockPublic.model_validate(b) for b in found]
 
 
 @router.post("/v1/blocks/{block_id}/lift")
-def lift_block(block_id: Id, body: BlockLift, who: Operator, session: SessionDep,
-               clock: ClockDep) -> BlockPublic:
-    block = block_service.lift_operator_block(session, block_id=block_id, now=clock(), actor=who.actor,
-                                              reason=body.reason)
+def lift_block(
+    block_id: Id, body: BlockLift, who: Operator, session: SessionDep, clock: ClockDep
+) -> BlockPublic:
+    block = block_service.lift_operator_block(
+        session, block_id=block_id, now=clock(), actor=who.actor, reason=body.reason
+    )
     return BlockPublic.model_validate(block)

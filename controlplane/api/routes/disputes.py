@@ -19,10 +19,12 @@ Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING,
 
 
 @router.post("/v1/invoices/{invoice_id}/disputes", status_code=status.HTTP_201_CREATED)
-def file_dispute(invoice_id: Id, body: DisputeCreate, who: Writer, session: SessionDep,
-                 clock: ClockDep) -> DisputePublic:
-    dispute = dispute_service.file_dispute(session, invoice_id=invoice_id, amount=body.amount,
-                                           reason=body.reason, now=clock(), actor=who.actor)
+def file_dispute(
+    invoice_id: Id, body: DisputeCreate, who: Writer, session: SessionDep, clock: ClockDep
+) -> DisputePublic:
+    dispute = dispute_service.file_dispute(
+        session, invoice_id=invoice_id, amount=body.amount, reason=body.reason, now=clock(), actor=who.actor
+    )
     return DisputePublic.model_validate(dispute)
 
 
@@ -33,9 +35,16 @@ def list_disputes(_who: Reader, session: SessionDep, open_only: bool = False) ->
 
 
 @router.post("/v1/disputes/{dispute_id}/answer")
-def answer_dispute(dispute_id: Id, body: DisputeAnswer, who: Writer, session: SessionDep,
-                   clock: ClockDep) -> DisputePublic:
+def answer_dispute(
+    dispute_id: Id, body: DisputeAnswer, who: Writer, session: SessionDep, clock: ClockDep
+) -> DisputePublic:
     dispute = dispute_service.answer_dispute(
-        session, dispute_id=dispute_id, outcome=body.outcome, corrected_amount=body.corrected_amount,
-        answer=body.answer, now=clock(), actor=who.actor)
+        session,
+        dispute_id=dispute_id,
+        outcome=body.outcome,
+        corrected_amount=body.corrected_amount,
+        answer=body.answer,
+        now=clock(),
+        actor=who.actor,
+    )
     return DisputePublic.model_validate(dispute)

@@ -31,7 +31,10 @@ def plan_sweep(
 
 @router.post("/v1/enforcement/apply")
 def apply_sweep(
-    who: Operator, session: SessionDep, engine: EngineDep, clock: ClockDep,
+    who: Operator,
+    session: SessionDep,
+    engine: EngineDep,
+    clock: ClockDep,
     as_of: Annotated[Day | None, Query()] = None,
 ) -> ApplyResultPublic:
     now = clock()
@@ -51,8 +54,13 @@ def apply_sweep(
 def extend_invoice(
     invoice_id: Id, body: ExtensionCreate, who: Operator, session: SessionDep, clock: ClockDep
 ) -> dict[str, Any]:
-    invoice = approve_extension(session, invoice_id=invoice_id, until=body.extension_until, now=clock(),
-                                actor=who.actor)
-    return {"invoice_id": invoice.id, "due_date": invoice.due_date.isoformat(),
-            "extension_until": body.extension_until.isoformat(),
-            "extension_approved_by": invoice.extension_approved_by, "clause": "Art. 33(1)"}
+    invoice = approve_extension(
+        session, invoice_id=invoice_id, until=body.extension_until, now=clock(), actor=who.actor
+    )
+    return {
+        "invoice_id": invoice.id,
+        "due_date": invoice.due_date.isoformat(),
+        "extension_until": body.extension_until.isoformat(),
+        "extension_approved_by": invoice.extension_approved_by,
+        "clause": "Art. 33(1)",
+    }

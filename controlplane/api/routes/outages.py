@@ -36,34 +36,44 @@ def record_outage(body: OutageCreate, who: Operator, session: SessionDep, clock:
 
 
 @router.patch("/v1/outages/{outage_id}")
-def update_outage(outage_id: Id, body: OutageUpdate, who: Operator, session: SessionDep,
-                  clock: ClockDep) -> OutagePublic:
-    outage = availability_service.update_outage(session, outage_id=outage_id, data=body, now=clock(),
-                                                actor=who.actor)
+def update_outage(
+    outage_id: Id, body: OutageUpdate, who: Operator, session: SessionDep, clock: ClockDep
+) -> OutagePublic:
+    outage = availability_service.update_outage(
+        session, outage_id=outage_id, data=body, now=clock(), actor=who.actor
+    )
     return OutagePublic.model_validate(outage)
 
 
 @router.get("/v1/outages")
 def list_outages(_who: Reader, session: SessionDep, contract_id: Id | None = None) -> list[OutagePublic]:
-    return [OutagePublic.model_validate(o)
-            for o in availability_service.list_outages(session, contract_id=contract_id)]
+    return [
+        OutagePublic.model_validate(o)
+        for o in availability_service.list_outages(session, contract_id=contract_id)
+    ]
 
 
 @router.get("/v1/contracts/{contract_id}/availability")
-def availability(
-    contract_id: Id, month: MonthQuery, _who: Reader, session: SessionDep
-) -> AvailabilityPublic:
+def availability(contract_id: Id, month: MonthQuery, _who: Reader, session: SessionDep) -> AvailabilityPublic:
     credit = availability_service.availability(session, contract_id=contract_id, month=_month(month))
     percent = f"{float(credit.availability_percent):.4f}"
     return AvailabilityPublic(
-        contract_id=contract_id, month=month, availability_percent=percent,
-        counted_minutes=str(credit.counted_minutes), credit=credit.amount, clause=str(credit.clause),
-        capped=credit.capped, credited_days=list(credit.credited_days))
+        contract_id=contract_id,
+        month=month,
+        availability_percent=percent,
+        counted_minutes=str(credit.counted_minutes),
+        credit=credit.amount,
+        clause=str(credit.clause),
+        capped=credit.capped,
+        credited_days=list(credit.credited_days),
+    )
 
 
 @router.post("/v1/contracts/{contract_id}/availability-claims")
-def claim_credit(contract_id: Id, month: MonthQuery, who: Billing, session: SessionDep,
-                 clock: ClockDep) -> dict[str, object]:
-    amount = availability_service.claim_credit(session, contract_id=contract_id, month=_month(month),
-                                               now=clock(), actor=who.actor)
+def claim_credit(
+    contract_id: Id, month: MonthQuery, who: Billing, session: SessionDep, clock: ClockDep
+) -> dict[str, object]:
+    amount = availability_service.claim_credit(
+        session, contract_id=contract_id, month=_month(month), now=clock(), actor=who.actor
+    )
     return {"contract_id": contract_id, "month": month, "credit": amount, "clause": "Art. 36(3), Art. 37"}

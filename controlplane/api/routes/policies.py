@@ -19,8 +19,10 @@ router = APIRouter(prefix="/v1/policies", tags=["policies"])
 def list_policies(_who: CurrentPrincipal, clock: ClockDep) -> list[Any]:
     """Every version, oldest effective first; `current` marks the one new applications get today."""
     current = policy_service.current_policy(seoul_date(clock())).version
-    return [policy_public(p, current=p.version == current, builtin=policy_service.is_builtin(p))
-            for p in policy_service.known_policies()]
+    return [
+        policy_public(p, current=p.version == current, builtin=policy_service.is_builtin(p))
+        for p in policy_service.known_policies()
+    ]
 
 
 @router.get("/{version}", response_model=PolicyPublic)

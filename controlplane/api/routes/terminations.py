@@ -25,7 +25,8 @@ def request_termination(
     contract_id: Id, body: TerminationCreate, who: Writer, session: SessionDep, clock: ClockDep
 ) -> TerminationPublic:
     termination = termination_service.request_termination(
-        session, contract_id=contract_id, request=body, now=clock(), actor=who.actor, token_id=who.token_id)
+        session, contract_id=contract_id, request=body, now=clock(), actor=who.actor, token_id=who.token_id
+    )
     return TerminationPublic.model_validate(termination)
 
 
@@ -45,17 +46,21 @@ def get_termination(termination_id: Id, _who: Reader, session: SessionDep) -> Te
 
 
 @router.post("/v1/terminations/{termination_id}/confirm")
-def confirm_termination(termination_id: Id, who: Writer, session: SessionDep,
-                        clock: ClockDep) -> TerminationPublic:
+def confirm_termination(
+    termination_id: Id, who: Writer, session: SessionDep, clock: ClockDep
+) -> TerminationPublic:
     confirmer = termination_service.Confirmer(actor=who.actor, role=who.role.value, token_id=who.token_id)
-    termination = termination_service.confirm_termination(session, termination_id=termination_id, now=clock(),
-                                                          confirmer=confirmer)
+    termination = termination_service.confirm_termination(
+        session, termination_id=termination_id, now=clock(), confirmer=confirmer
+    )
     return TerminationPublic.model_validate(termination)
 
 
 @router.post("/v1/terminations/{termination_id}/withdraw")
-def withdraw_termination(termination_id: Id, body: TerminationWithdraw, who: Writer, session: SessionDep,
-                         clock: ClockDep) -> TerminationPublic:
+def withdraw_termination(
+    termination_id: Id, body: TerminationWithdraw, who: Writer, session: SessionDep, clock: ClockDep
+) -> TerminationPublic:
     termination = termination_service.withdraw_termination(
-        session, termination_id=termination_id, now=clock(), actor=who.actor, reason=body.reason)
+        session, termination_id=termination_id, now=clock(), actor=who.actor, reason=body.reason
+    )
     return TerminationPublic.model_validate(termination)

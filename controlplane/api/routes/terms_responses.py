@@ -18,16 +18,20 @@ Writer = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR)
 
 
 @router.post("/{contract_id}/terms-objections")
-def object_to_terms(contract_id: Id, body: TermsResponseCreate, who: Writer, session: SessionDep,
-                    clock: ClockDep) -> TermsResponsePublic:
-    response = terms_changes.object_to_version(session, contract_id=contract_id, version=body.version,
-                                               now=clock(), actor=who.actor)
+def object_to_terms(
+    contract_id: Id, body: TermsResponseCreate, who: Writer, session: SessionDep, clock: ClockDep
+) -> TermsResponsePublic:
+    response = terms_changes.object_to_version(
+        session, contract_id=contract_id, version=body.version, now=clock(), actor=who.actor
+    )
     return TermsResponsePublic.model_validate(response)
 
 
 @router.post("/{contract_id}/terms-acceptances")
-def accept_terms(contract_id: Id, body: TermsResponseCreate, who: Writer, session: SessionDep,
-                 clock: ClockDep) -> TermsResponsePublic:
-    response = terms_changes.accept_version(session, contract_id=contract_id, version=body.version,
-                                            now=clock(), actor=who.actor)
+def accept_terms(
+    contract_id: Id, body: TermsResponseCreate, who: Writer, session: SessionDep, clock: ClockDep
+) -> TermsResponsePublic:
+    response = terms_changes.accept_version(
+        session, contract_id=contract_id, version=body.version, now=clock(), actor=who.actor
+    )
     return TermsResponsePublic.model_validate(response)

@@ -25,8 +25,11 @@ def issue_token(body: TokenCreate, who: Admin, session: SessionDep, clock: Clock
     if body.role is Role.LAW_ENFORCEMENT:
         # Art. 24(5): the token that reads customers' identities is never minted over the network by one
         # admin token; it is issued on the control-plane host itself (`dcloud token create`), audited.
-        raise Conflict("a disclosure token is issued only on the control-plane host with `dcloud token "
-                       "create --role disclosure` (Art. 24(5)); the API does not mint it", field="role")
+        raise Conflict(
+            "a disclosure token is issued only on the control-plane host with `dcloud token "
+            "create --role disclosure` (Art. 24(5)); the API does not mint it",
+            field="role",
+        )
     issued = token_service.issue_token(
         session, now=clock(), actor=who.actor, role=body.role, name=body.name, host_name=body.host
     )

@@ -27,8 +27,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("contract_id", "version"),
     )
-    op.create_index(op.f("ix_contract_terms_responses_contract_id"), "contract_terms_responses",
-                    ["contract_id"], unique=False)
+    op.create_index(
+        op.f("ix_contract_terms_responses_contract_id"),
+        "contract_terms_responses",
+        ["contract_id"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:

@@ -18,8 +18,14 @@ down_revision: str | None = "0006_terms_responses"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = ("proposed_by_token", "confirmed_by_token", "confirmed_at", "withdrawn_at", "withdrawn_by",
-            "wipe_ordered_at")
+_COLUMNS = (
+    "proposed_by_token",
+    "confirmed_by_token",
+    "confirmed_at",
+    "withdrawn_at",
+    "withdrawn_by",
+    "wipe_ordered_at",
+)
 
 
 def upgrade() -> None:

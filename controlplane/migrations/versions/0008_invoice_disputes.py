@@ -37,8 +37,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_invoice_disputes_invoice_id"), "invoice_disputes", ["invoice_id"], unique=False)
-    op.create_index(op.f("ix_invoice_disputes_contract_id"), "invoice_disputes", ["contract_id"],
-                    unique=False)
+    op.create_index(
+        op.f("ix_invoice_disputes_contract_id"), "invoice_disputes", ["contract_id"], unique=False
+    )
 
 
 def downgrade() -> None:

@@ -98,17 +98,33 @@ def refund_credit(
     return outcome
 
 
-def _offset(session: Session, customer_id: int, contracts: dict[int, Contract], balance: int, *,
-            now: datetime, due_before: date | None = None) -> Settlement:
+def _offset(
+    session: Session,
+    customer_id: int,
+    contracts: dict[int, Contract],
+    balance: int,
+    *,
+    now: datetime,
+    due_before: date | None = None,
+) -> Settlement:
     """Spends `balance` of credit on the customer's open invoices, oldest first (ledger rows, late fees
     on what was paid late, restrictions lifted once paid in full)."""
     today = seoul_date(now)
     invoices = lock_open_invoices(session, list(contracts), due_before=due_before)
-    settled = settle_invoices(session, invoices=invoices, contracts=contracts, amount=balance, paid_on=today,
-                              now=now)
+    settled = settle_invoices(
+        session, invoices=invoices, contracts=contracts, amount=balance, paid_on=today, now=now
+    )
     for part in settled.parts:
-        session.add(CreditEntry(customer_id=customer_id, amount=-part.amount, reason="offset",
-                                clause="Art. 35(3)", at=now, invoice_id=part.invoice_id))
+        session.add(
+            CreditEntry(
+                customer_id=customer_id,
+                amount=-part.amount,
+                reason="offset",
+                clause="Art. 35(3)",
+                at=now,
+                invoice_id=part.invoice_id,
+            )
+        )
     session.flush()
     lift_paid_restrictions(session, {p.invoice_id for p in settled.parts}, now=now)
     return settled
@@ -125,16 +141,29 @@ def settle_with_credit(session: Session, *, customer_id: int, now: datetime, act
     settled = _offset(session, customer_id, contracts, balance, now=now)
     used = balance - settled.remaining
     if used:
-        record_change(session, at=now, actor=actor, entity_type="customer", entity_id=customer_id,
-                      action="credit_offset", clause="Art. 35(3)", before={"credit_balance": balance},
-                      after={"settled": {str(p.invoice_id): p.amount for p in settled.parts},
-                             "credit_balance": settled.remaining})
+        record_change(
+            session,
+            at=now,
+            actor=actor,
+            entity_type="customer",
+            entity_id=customer_id,
+            action="credit_offset",
+            clause="Art. 35(3)",
+            before={"credit_balance": balance},
+            after={
+                "settled": {str(p.invoice_id): p.amount for p in settled.parts},
+                "credit_balance": settled.remaining,
+            },
+        )
     return used
 
 
 def customers_with_credit_and_open_invoices(session: Session) -> list[int]:
     """Customers whose positive credit could still settle an open invoice (the sweep settles them first)."""
-    open_customers = (select(Contract.customer_id)
-                      .join(Invoice, col(Invoice.contract_id) == col(Contract.id))
-                      .where(col(Invoice.paid_amount) < col(Invoice.total)).distinct())
+    open_customers = (
+        select(Contract.customer_id)
+        .join(Invoice, col(Invoice.contract_id) == col(Contract.id))
+        .where(col(Invoice.paid_amount) < col(Invoice.total))
+        .distinct()
+    )
     return sorted(c for c, balance in credit_balances(session, open_customers).items() if balance > 0)

@@ -14,8 +14,9 @@ def open_disputed_amounts(session: Session, invoice_ids: list[int]) -> dict[int,
     """The amount under open dispute per invoice."""
     if not invoice_ids:
         return {}
-    rows = session.exec(select(Dispute.invoice_id, func.sum(Dispute.amount))
-                        .where(col(Dispute.invoice_id).in_(invoice_ids),
-                               col(Dispute.answered_at).is_(None))
-                        .group_by(col(Dispute.invoice_id))).all()
+    rows = session.exec(
+        select(Dispute.invoice_id, func.sum(Dispute.amount))
+        .where(col(Dispute.invoice_id).in_(invoice_ids), col(Dispute.answered_at).is_(None))
+        .group_by(col(Dispute.invoice_id))
+    ).all()
     return {int(i): int(a or 0) for i, a in rows}

@@ -131,8 +131,11 @@ def unprepaid_periods(facts: ContractFacts, policy: Policy) -> list[PlanPeriod]:
     current = _current_term(facts, policy)
     if current is None or not _ends_early(facts, current) or current.first in facts.prepaid_terms:
         return []
-    return [replace(p, first=max(p.first, current.first)) for p in plan_periods(facts)
-            if p.last is None or p.last >= current.first]
+    return [
+        replace(p, first=max(p.first, current.first))
+        for p in plan_periods(facts)
+        if p.last is None or p.last >= current.first
+    ]
 
 
 def _earliest(a: date | None, b: date | None) -> date | None:

@@ -63,14 +63,18 @@ def billable_contract_ids(session: Session, month: YearMonth) -> list[int]:
     )
     ended_before = exists().where(
         and_(
-            col(Termination.contract_id) == col(Contract.id), col(Termination.effective_on) < month.first_day,
+            col(Termination.contract_id) == col(Contract.id),
+            col(Termination.effective_on) < month.first_day,
             *_in_effect(),
         )
     )
     # Art. 33(2): a terminated contract with something unpaid keeps getting statements (late fees).
     still_owing = exists().where(
-        and_(col(Invoice.contract_id) == col(Contract.id), col(Invoice.paid_amount) < col(Invoice.total),
-             col(Invoice.due_date) < month.last_day)
+        and_(
+            col(Invoice.contract_id) == col(Contract.id),
+            col(Invoice.paid_amount) < col(Invoice.total),
+            col(Invoice.due_date) < month.last_day,
+        )
     )
     query = (
         select(Contract.id)
@@ -166,8 +170,19 @@ def _contracts(session: Session, contract_ids: list[int]) -> dict[int, ContractF
     ).all()
     wanted = set(contract_ids)
     return {
-        cid: ContractFacts(cid, customer_id, plan, version, cycle, fee, discount, start, ends.get(cid),
-                           term_end=end, annual_prepay_discount=prepay_discount)
+        cid: ContractFacts(
+            cid,
+            customer_id,
+            plan,
+            version,
+            cycle,
+            fee,
+            discount,
+            start,
+            ends.get(cid),
+            term_end=end,
+            annual_prepay_discount=prepay_discount,
+        )
         for cid, customer_id, plan, version, cycle, fee, discount, start, end, prepay_discount in rows
         if cid in wanted
     }

@@ -134,10 +134,17 @@ def _accrue_late_fees(engine: Engine, ids: list[int], month: YearMonth) -> None:
     if not ids:
         return
     with Session(engine) as session:
-        owing = sorted(set(session.exec(
-            select(Invoice.contract_id).where(col(Invoice.contract_id).in_(ids),
-                                              col(Invoice.paid_amount) < col(Invoice.total),
-                                              col(Invoice.due_date) < month.last_day)).all()))
+        owing = sorted(
+            set(
+                session.exec(
+                    select(Invoice.contract_id).where(
+                        col(Invoice.contract_id).in_(ids),
+                        col(Invoice.paid_amount) < col(Invoice.total),
+                        col(Invoice.due_date) < month.last_day,
+                    )
+                ).all()
+            )
+        )
     for contract_id in owing:
         with session_scope(engine) as session:
             _accrue_contract(session, contract_id, month)
@@ -145,9 +152,13 @@ def _accrue_late_fees(engine: Engine, ids: list[int], month: YearMonth) -> None:
 
 def _accrue_contract(session: Session, contract_id: int, month: YearMonth) -> None:
     contract = lock_contract(session, contract_id)
-    ended: date | None = session.exec(select(col(Termination.effective_on)).where(
-        Termination.contract_id == contract_id, col(Termination.confirmed_by).is_not(None),
-        col(Termination.withdrawn_at).is_(None))).first()
+    ended: date | None = session.exec(
+        select(col(Termination.effective_on)).where(
+            Termination.contract_id == contract_id,
+            col(Termination.confirmed_by).is_not(None),
+            col(Termination.withdrawn_at).is_(None),
+        )
+    ).first()
     # A final statement carries what accrued up to the last day of service; later statements the rest.
     through = ended if ended is not None and month.first_day <= ended <= month.last_day else month.last_day
     try:
@@ -202,9 +213,16 @@ def _run_chunk(
         except TermsError as exc:  # one bad contract (or an unknown pinned version) must not stop the month
             log.error("contract %s: cannot invoice %s: %s", contract_id, month, exc.message)
             report.failed += 1
-            record_change(session, at=now, actor="system:invoicing", entity_type="contract",
-                          entity_id=contract_id, action="invoice_failed", clause="Art. 31(1)",
-                          after={"month": str(month), "field": exc.field, "why": exc.message})
+            record_change(
+                session,
+                at=now,
+                actor="system:invoicing",
+                entity_type="contract",
+                entity_id=contract_id,
+                action="invoice_failed",
+                clause="Art. 31(1)",
+                after={"month": str(month), "field": exc.field, "why": exc.message},
+            )
             continue
         if result is None:
             report.nothing_to_bill += 1

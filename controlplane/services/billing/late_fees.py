@@ -25,19 +25,23 @@ LATE_FEE_KIND = "late_fee"
 def late_fee_principal(session: Session, invoice: Invoice) -> int:
     """The invoice's unpaid fee: its total less the late fees billed on it, less what was paid (payments
     settle the fee first), less any amount under open dispute."""
-    billed_late = session.exec(select(func.coalesce(func.sum(InvoiceLine.amount), 0))
-                               .where(InvoiceLine.invoice_id == invoice.id,
-                                      InvoiceLine.kind == LATE_FEE_KIND)).one()
+    billed_late = session.exec(
+        select(func.coalesce(func.sum(InvoiceLine.amount), 0)).where(
+            InvoiceLine.invoice_id == invoice.id, InvoiceLine.kind == LATE_FEE_KIND
+        )
+    ).one()
     unpaid_fee = invoice.total - int(billed_late) - invoice.paid_amount
     disputed = open_disputed_amounts(session, [invoice.id or 0]).get(invoice.id or 0, 0)
     return max(0, unpaid_fee - disputed)
 
 
-def accrue_late_fee(session: Session, invoice: Invoice, *, through: date, policy: Policy,
-                    payment_id: int | None = None) -> LateFee | None:
+def accrue_late_fee(
+    session: Session, invoice: Invoice, *, through: date, policy: Policy, payment_id: int | None = None
+) -> LateFee | None:
     """Accrues the invoice's late fee for the overdue days after the last accrual, through `through`."""
-    rows = session.exec(select(LateFee).where(LateFee.invoice_id == invoice.id,
-                                              col(LateFee.accrued_through).is_not(None))).all()
+    rows = session.exec(
+        select(LateFee).where(LateFee.invoice_id == invoice.id, col(LateFee.accrued_through).is_not(None))
+    ).all()
     start = max([invoice.due_date, *(r.accrued_through for r in rows if r.accrued_through)])
     days = (through - start).days
     principal = late_fee_principal(session, invoice)
@@ -45,19 +49,31 @@ def accrue_late_fee(session: Session, invoice: Invoice, *, through: date, policy
         return None
     earlier = [(r.principal, r.overdue_days) for r in rows]
     amount = late_fee_increment(earlier, sum(r.amount for r in rows), principal, days, policy)
-    row = LateFee(invoice_id=invoice.id or 0, payment_id=payment_id, principal=principal, overdue_days=days,
-                  amount=amount, accrued_through=through)
+    row = LateFee(
+        invoice_id=invoice.id or 0,
+        payment_id=payment_id,
+        principal=principal,
+        overdue_days=days,
+        amount=amount,
+        accrued_through=through,
+    )
     session.add(row)
     session.flush()
     return row
 
 
-def accrue_contract_late_fees(session: Session, contract_id: int, *, through: date,
-                              policy: Policy) -> list[LateFee]:
+def accrue_contract_late_fees(
+    session: Session, contract_id: int, *, through: date, policy: Policy
+) -> list[LateFee]:
     """Every unpaid invoice of the contract due before `through` accrues through that day."""
-    invoices = session.exec(select(Invoice).where(Invoice.contract_id == contract_id,
-                                                  col(Invoice.paid_amount) < col(Invoice.total),
-                                                  col(Invoice.due_date) < through)
-                            .order_by(col(Invoice.due_date), col(Invoice.id))).all()
+    invoices = session.exec(
+        select(Invoice)
+        .where(
+            Invoice.contract_id == contract_id,
+            col(Invoice.paid_amount) < col(Invoice.total),
+            col(Invoice.due_date) < through,
+        )
+        .order_by(col(Invoice.due_date), col(Invoice.id))
+    ).all()
     accrued = [accrue_late_fee(session, invoice, through=through, policy=policy) for invoice in invoices]
     return [row for row in accrued if row is not None]

@@ -75,5 +75,6 @@ def _accrue(
     # The contract's own version (Art. 3(4)); an unknown one refuses the payment (409) rather than guess.
     if paid_on <= invoice.due_date:
         return None  # on time: no late fee, and no policy number needed (Art. 34(3))
-    return accrue_late_fee(session, invoice, through=paid_on, policy=pinned_policy(contract.terms_version),
-                           payment_id=payment_id)
+    return accrue_late_fee(
+        session, invoice, through=paid_on, policy=pinned_policy(contract.terms_version), payment_id=payment_id
+    )

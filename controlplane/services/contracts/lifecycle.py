@@ -147,12 +147,15 @@ def _check_annual_prepay_discount(data: ContractApply) -> None:
     if not data.annual_prepay_discount:
         return
     if data.billing_cycle != "annual_prepaid":
-        raise InvalidInput("an annual-prepay discount needs billing_cycle annual_prepaid",
-                           field="annual_prepay_discount")
+        raise InvalidInput(
+            "an annual-prepay discount needs billing_cycle annual_prepaid", field="annual_prepay_discount"
+        )
     year = MONTHS_PREPAID * (data.monthly_fee - data.discount)
     if data.annual_prepay_discount > year:
-        raise InvalidInput(f"the annual-prepay discount must not exceed 12 discounted monthly fees "
-                           f"({year:,})", field="annual_prepay_discount")
+        raise InvalidInput(
+            f"the annual-prepay discount must not exceed 12 discounted monthly fees ({year:,})",
+            field="annual_prepay_discount",
+        )
 
 
 def _applicant_facts(
@@ -252,10 +255,20 @@ def activate_contract(
     if open_date > contract.desired_open_date:
         customer = session.get(Customer, contract.customer_id)
         assert customer is not None  # a contract's customer is a foreign key
-        draft = later_opening_notice(contract_id=contract.id or 0, desired=contract.desired_open_date,
-                                     open_date=open_date, reason=data.reason or "")
-        queue_notice(session, customer=customer, contract_id=contract.id, draft=draft,
-                     dedupe_key=f"contract:{contract.id}:later-opening", now=now)
+        draft = later_opening_notice(
+            contract_id=contract.id or 0,
+            desired=contract.desired_open_date,
+            open_date=open_date,
+            reason=data.reason or "",
+        )
+        queue_notice(
+            session,
+            customer=customer,
+            contract_id=contract.id,
+            draft=draft,
+            dedupe_key=f"contract:{contract.id}:later-opening",
+            now=now,
+        )
     session.commit()
     return contract
 

@@ -41,10 +41,15 @@ class RenewalReport:
 
 def due_for_renewal(session: Session, as_of: date) -> list[int]:
     """Contracts in service whose term ended before `as_of` (one query)."""
-    query = (select(Contract.id)
-             .where(col(Contract.state).in_(_RENEWABLE), col(Contract.term_end).is_not(None),
-                    col(Contract.term_end) < as_of)
-             .order_by(col(Contract.id)))
+    query = (
+        select(Contract.id)
+        .where(
+            col(Contract.state).in_(_RENEWABLE),
+            col(Contract.term_end).is_not(None),
+            col(Contract.term_end) < as_of,
+        )
+        .order_by(col(Contract.id))
+    )
     return [int(cid) for cid in session.exec(query).all() if cid is not None]
 
 
@@ -67,13 +72,22 @@ def renew_contracts(
     return report
 
 
-def _record_failure(engine: Engine, contract_id: int, exc: UnknownPolicyVersion, *, now: datetime,
-                    actor: str) -> None:
+def _record_failure(
+    engine: Engine, contract_id: int, exc: UnknownPolicyVersion, *, now: datetime, actor: str
+) -> None:
     # Renewing "for the same term" needs the pinned version's term length; never assume another's.
     log.error("renewal of contract %s failed: %s", contract_id, exc.message)
     with session_scope(engine) as session:
-        record_change(session, at=now, actor=actor, entity_type="contract", entity_id=contract_id,
-                      action="renew_failed", clause="Art. 18", after={"why": exc.message})
+        record_change(
+            session,
+            at=now,
+            actor=actor,
+            entity_type="contract",
+            entity_id=contract_id,
+            action="renew_failed",
+            clause="Art. 18",
+            after={"why": exc.message},
+        )
 
 
 def renew_contract(session: Session, contract_id: int, *, as_of: date, now: datetime, actor: str) -> bool:
@@ -86,8 +100,11 @@ def renew_contract(session: Session, contract_id: int, *, as_of: date, now: date
     contract = lock_contract(session, contract_id)
     if contract.state not in _RENEWABLE or contract.term_start is None or contract.term_end is None:
         return False
-    requested = session.exec(select(Termination.id).where(Termination.contract_id == contract_id,
-                                                          col(Termination.withdrawn_at).is_(None))).first()
+    requested = session.exec(
+        select(Termination.id).where(
+            Termination.contract_id == contract_id, col(Termination.withdrawn_at).is_(None)
+        )
+    ).first()
     before, old_version = contract_snapshot(contract), contract.terms_version
     months = 12 * policy_for(contract.terms_version).base_term_years
     term, version, clause = Term(contract.term_start, contract.term_end, months), old_version, ""
@@ -101,8 +118,17 @@ def renew_contract(session: Session, contract_id: int, *, as_of: date, now: date
         contract.term_start, contract.term_end, contract.updated_at = term.first, term.last, now
         contract.terms_version = version
         session.add(contract)
-        record_change(session, at=now, actor=actor, entity_type="contract", entity_id=contract_id,
-                      action="renew", clause=clause, before=before, after=contract_snapshot(contract))
+        record_change(
+            session,
+            at=now,
+            actor=actor,
+            entity_type="contract",
+            entity_id=contract_id,
+            action="renew",
+            clause=clause,
+            before=before,
+            after=contract_snapshot(contract),
+        )
         if version != old_version:
             _record_version_change(session, contract, old_version, term.first, now=now, actor=actor)
     if decision is not None and not decision.renews:
@@ -121,35 +147,73 @@ def _decide(session: Session, contract_id: int, term: Term, version: str, reques
     if latest.effective_from < pinned.effective_from:
         latest = pinned  # never renew backwards onto an older version
     refused = unaccepted_objection(session, contract_id, pinned, first_day)
-    return decide_renewal(term, version, termination_requested=requested, latest_version=latest.version,
-                          objected_to_latest=refused is not None)
+    return decide_renewal(
+        term,
+        version,
+        termination_requested=requested,
+        latest_version=latest.version,
+        objected_to_latest=refused is not None,
+    )
 
 
-def _record_version_change(session: Session, contract: Contract, old_version: str, term_start: date, *,
-                           now: datetime, actor: str) -> None:
-    record_change(session, at=now, actor=actor, entity_type="contract", entity_id=contract.id or 0,
-                  action="terms_version", clause=str(ART_3_3), before={"terms_version": old_version},
-                  after={"terms_version": contract.terms_version})
+def _record_version_change(
+    session: Session, contract: Contract, old_version: str, term_start: date, *, now: datetime, actor: str
+) -> None:
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="contract",
+        entity_id=contract.id or 0,
+        action="terms_version",
+        clause=str(ART_3_3),
+        before={"terms_version": old_version},
+        after={"terms_version": contract.terms_version},
+    )
     customer = session.get(Customer, contract.customer_id)
     if customer is None:
         return
-    draft = terms_version_renewal_notice(contract_id=contract.id or 0, old_version=old_version,
-                                         new_version=contract.terms_version, term_start=term_start)
-    queue_notice(session, customer=customer, contract_id=contract.id, draft=draft,
-                 dedupe_key=f"renewal:{contract.id}:{term_start.isoformat()}:terms-version", now=now)
+    draft = terms_version_renewal_notice(
+        contract_id=contract.id or 0,
+        old_version=old_version,
+        new_version=contract.terms_version,
+        term_start=term_start,
+    )
+    queue_notice(
+        session,
+        customer=customer,
+        contract_id=contract.id,
+        draft=draft,
+        dedupe_key=f"renewal:{contract.id}:{term_start.isoformat()}:terms-version",
+        now=now,
+    )
 
 
-def _end_for_terms_not_accepted(session: Session, contract: Contract, term: Term, decision: RenewalDecision,
-                                *, now: datetime, actor: str) -> None:
+def _end_for_terms_not_accepted(
+    session: Session, contract: Contract, term: Term, decision: RenewalDecision, *, now: datetime, actor: str
+) -> None:
     """Art. 3(4): the objector did not accept the new terms, so the contract ends with its term; decided
     by the terms themselves and started at once, like an automatic nonpayment termination."""
     termination = Termination(
-        contract_id=contract.id or 0, kind=TerminationKind.TERMS_NOT_ACCEPTED, clause=str(ART_3_4),
-        reason=decision.reason[:400], requested_at=now, effective_on=term.last, decided_by=actor,
-        confirmed_by=f"terms:Art. 3(4) ({actor})")
+        contract_id=contract.id or 0,
+        kind=TerminationKind.TERMS_NOT_ACCEPTED,
+        clause=str(ART_3_4),
+        reason=decision.reason[:400],
+        requested_at=now,
+        effective_on=term.last,
+        decided_by=actor,
+        confirmed_by=f"terms:Art. 3(4) ({actor})",
+    )
     session.add(termination)
     session.flush()
-    record_change(session, at=now, actor=actor, entity_type="termination", entity_id=termination.id or 0,
-                  action="decide:terms_not_accepted", clause=termination.clause,
-                  after=termination_snapshot(termination))
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="termination",
+        entity_id=termination.id or 0,
+        action="decide:terms_not_accepted",
+        clause=termination.clause,
+        after=termination_snapshot(termination),
+    )
     start_termination(session, contract, termination, at=now, actor=actor)

@@ -37,22 +37,27 @@ _LIVE = (ContractState.APPROVED.value, ContractState.ACTIVE.value, ContractState
 
 
 def _response(session: Session, contract_id: int, version: str) -> TermsResponse:
-    query = select(TermsResponse).where(TermsResponse.contract_id == contract_id,
-                                        TermsResponse.version == version)
+    query = select(TermsResponse).where(
+        TermsResponse.contract_id == contract_id, TermsResponse.version == version
+    )
     return session.exec(query).first() or TermsResponse(contract_id=contract_id, version=version)
 
 
-def object_to_version(session: Session, *, contract_id: int, version: str, now: datetime,
-                      actor: str) -> TermsResponse:
+def object_to_version(
+    session: Session, *, contract_id: int, version: str, now: datetime, actor: str
+) -> TermsResponse:
     """Art. 3(3): an objection counts through the 7th day counting the effective date itself (E … E+6);
     it withdraws an acceptance."""
     contract = lock_contract(session, contract_id)
     policy = policy_or_not_found(version)
     window = objection_window(policy.effective_from, policy=policy)
     if not window.is_met_by(seoul_date(now)):
-        raise InvalidInput(f"terms {version} apply since {policy.effective_from.isoformat()}; objections "
-                           f"were open through {window.on.isoformat()} ({window.clause}); silence since is "
-                           "consent", field="version")
+        raise InvalidInput(
+            f"terms {version} apply since {policy.effective_from.isoformat()}; objections "
+            f"were open through {window.on.isoformat()} ({window.clause}); silence since is "
+            "consent",
+            field="version",
+        )
     response = _response(session, contract.id or 0, version)
     response.objected_at, response.accepted_at = now, None
     _save(session, response, action="terms_objection", clause="Art. 3(3)", now=now, actor=actor)
@@ -60,8 +65,9 @@ def object_to_version(session: Session, *, contract_id: int, version: str, now: 
     return response
 
 
-def accept_version(session: Session, *, contract_id: int, version: str, now: datetime,
-                   actor: str) -> TermsResponse:
+def accept_version(
+    session: Session, *, contract_id: int, version: str, now: datetime, actor: str
+) -> TermsResponse:
     """Art. 3(4): an objector accepts the new version (any time) so the contract may renew onto it."""
     contract = lock_contract(session, contract_id)
     policy_or_not_found(version)
@@ -72,20 +78,31 @@ def accept_version(session: Session, *, contract_id: int, version: str, now: dat
     return response
 
 
-def _save(session: Session, response: TermsResponse, *, action: str, clause: str, now: datetime,
-          actor: str) -> None:
+def _save(
+    session: Session, response: TermsResponse, *, action: str, clause: str, now: datetime, actor: str
+) -> None:
     session.add(response)
     session.flush()
-    record_change(session, at=now, actor=actor, entity_type="contract", entity_id=response.contract_id,
-                  action=action, clause=clause, after={"version": response.version})
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="contract",
+        entity_id=response.contract_id,
+        action=action,
+        clause=clause,
+        after={"version": response.version},
+    )
 
 
 def unaccepted_objection(session: Session, contract_id: int, pinned: Policy, renewal_day: date) -> str | None:
     """A version newer than `pinned`, in force on `renewal_day`, that the customer objected to and has
     not accepted since (Art. 3(4)); None when the contract may renew."""
-    query = select(TermsResponse).where(TermsResponse.contract_id == contract_id,
-                                        col(TermsResponse.objected_at).is_not(None),
-                                        col(TermsResponse.accepted_at).is_(None))
+    query = select(TermsResponse).where(
+        TermsResponse.contract_id == contract_id,
+        col(TermsResponse.objected_at).is_not(None),
+        col(TermsResponse.accepted_at).is_(None),
+    )
     for response in session.exec(query.order_by(col(TermsResponse.id))).all():
         try:
             objected = policy_for(response.version)
@@ -105,15 +122,20 @@ def announce_terms_changes(engine: Engine, *, as_of: date, now: datetime) -> int
         return 0
     queued = 0
     with session_scope(engine) as session:
-        query = (select(Contract, Customer).join(Customer, col(Customer.id) == col(Contract.customer_id))
-                 .where(col(Contract.state).in_(_LIVE)).order_by(col(Contract.id)))
+        query = (
+            select(Contract, Customer)
+            .join(Customer, col(Customer.id) == col(Contract.customer_id))
+            .where(col(Contract.state).in_(_LIVE))
+            .order_by(col(Contract.id))
+        )
         for contract, customer in session.exec(query).all():
             queued += _announce_to(session, contract, customer, announced, now)
     return queued
 
 
-def _announce_to(session: Session, contract: Contract, customer: Customer, announced: list[Policy],
-                 now: datetime) -> int:
+def _announce_to(
+    session: Session, contract: Contract, customer: Customer, announced: list[Policy], now: datetime
+) -> int:
     try:
         pinned = policy_for(contract.terms_version)
     except UnknownPolicyVersion as exc:
@@ -123,10 +145,20 @@ def _announce_to(session: Session, contract: Contract, customer: Customer, annou
     for version in announced:
         if version.effective_from <= pinned.effective_from:
             continue
-        draft = terms_change_notice(contract_id=contract.id or 0, version=version.version,
-                                    effective_from=version.effective_from, unfavourable=version.unfavourable,
-                                    current_version=pinned.version)
-        queue_notice(session, customer=customer, contract_id=contract.id, draft=draft,
-                     dedupe_key=f"terms-change:{contract.id}:{version.version}", now=now)
+        draft = terms_change_notice(
+            contract_id=contract.id or 0,
+            version=version.version,
+            effective_from=version.effective_from,
+            unfavourable=version.unfavourable,
+            current_version=pinned.version,
+        )
+        queue_notice(
+            session,
+            customer=customer,
+            contract_id=contract.id,
+            draft=draft,
+            dedupe_key=f"terms-change:{contract.id}:{version.version}",
+            now=now,
+        )
         count += 1
     return count

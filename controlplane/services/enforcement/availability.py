@@ -25,8 +25,10 @@ from controlplane.terms.errors import TermsError
 
 
 def outage_snapshot(outage: Outage) -> dict[str, object]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v)
-            for k, v in outage.model_dump(exclude={"id"}).items()}
+    return {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in outage.model_dump(exclude={"id"}).items()
+    }
 
 
 def record_outage(session: Session, *, data: OutageCreate, now: datetime, actor: str) -> Outage:
@@ -38,8 +40,16 @@ def record_outage(session: Session, *, data: OutageCreate, now: datetime, actor:
     _check_times(outage)
     session.add(outage)
     session.flush()
-    record_change(session, at=now, actor=actor, entity_type="outage", entity_id=outage.id or 0,
-                  action="record", clause="Art. 36(2)", after=outage_snapshot(outage))
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="outage",
+        entity_id=outage.id or 0,
+        action="record",
+        clause="Art. 36(2)",
+        after=outage_snapshot(outage),
+    )
     session.commit()
     return outage
 
@@ -55,8 +65,17 @@ def update_outage(
         setattr(outage, name, value)
     _check_times(outage)
     session.add(outage)
-    record_change(session, at=now, actor=actor, entity_type="outage", entity_id=outage_id, action="update",
-                  clause="Art. 36(2)", before=before, after=outage_snapshot(outage))
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="outage",
+        entity_id=outage_id,
+        action="update",
+        clause="Art. 36(2)",
+        before=before,
+        after=outage_snapshot(outage),
+    )
     session.commit()
     return outage
 
@@ -82,19 +101,29 @@ def list_outages(session: Session, *, contract_id: int | None = None) -> list[Ou
 
 def _month_outages(session: Session, contract_id: int, month: YearMonth) -> list[Outage]:
     """Resolved outages that overlap the month (an unresolved one cannot be measured yet)."""
-    query = select(Outage).where(
-        Outage.contract_id == contract_id, col(Outage.resolved_at).is_not(None),
-        col(Outage.started_at) < seoul_midnight(month.next().first_day),
-        col(Outage.resolved_at) > seoul_midnight(month.first_day),
-    ).order_by(col(Outage.started_at))
+    query = (
+        select(Outage)
+        .where(
+            Outage.contract_id == contract_id,
+            col(Outage.resolved_at).is_not(None),
+            col(Outage.started_at) < seoul_midnight(month.next().first_day),
+            col(Outage.resolved_at) > seoul_midnight(month.first_day),
+        )
+        .order_by(col(Outage.started_at))
+    )
     return list(session.exec(query).all())
 
 
 def _terms_outage(outage: Outage) -> sla.Outage:
     assert outage.resolved_at is not None
     excluded = sla.Exclusion(outage.excluded_reason) if outage.excluded_reason else None
-    return sla.Outage(outage.started_at, sla.earlier_notice(outage.reported_at, outage.company_aware_at),
-                      outage.resolved_at, outage.company_fault, excluded)
+    return sla.Outage(
+        outage.started_at,
+        sla.earlier_notice(outage.reported_at, outage.company_aware_at),
+        outage.resolved_at,
+        outage.company_fault,
+        excluded,
+    )
 
 
 def availability(session: Session, *, contract_id: int, month: YearMonth) -> sla.SlaCredit:
@@ -123,20 +152,29 @@ def claim_credit(session: Session, *, contract_id: int, month: YearMonth, now: d
     for outage in outages:
         learned = outage.cause_learned_at or outage.resolved_at
         assert learned is not None
-        window = claim_window(seoul_date(learned), policy=policy,
-                              cause_arose_on=seoul_date(outage.started_at))
+        window = claim_window(
+            seoul_date(learned), policy=policy, cause_arose_on=seoul_date(outage.started_at)
+        )
         if not window.is_met_by(seoul_date(now)):
-            raise InvalidInput(f"the claim window closed on {window.on.isoformat()} ({window.clause})",
-                               field="month")
+            raise InvalidInput(
+                f"the claim window closed on {window.on.isoformat()} ({window.clause})", field="month"
+            )
     credit = availability(session, contract_id=contract_id, month=month)
     if outages:
         outages[0].credit_amount = credit.amount
         for other in outages[1:]:
             other.credit_amount = 0
         session.add_all(outages)
-        record_change(session, at=now, actor=actor, entity_type="contract", entity_id=contract_id,
-                      action=f"sla_claim:{month}", clause=str(credit.clause),
-                      after={"credit": credit.amount, "availability": str(credit.availability_percent)})
+        record_change(
+            session,
+            at=now,
+            actor=actor,
+            entity_type="contract",
+            entity_id=contract_id,
+            action=f"sla_claim:{month}",
+            clause=str(credit.clause),
+            after={"credit": credit.amount, "availability": str(credit.availability_percent)},
+        )
     session.commit()
     return credit.amount
 
@@ -148,20 +186,30 @@ class SlaCreditLines:
         self, session: Session, contract_ids: list[int], month: YearMonth
     ) -> dict[int, list[ExtraLine]]:
         query = select(Outage.contract_id, Outage.started_at, Outage.credit_amount).where(
-            col(Outage.contract_id).in_(contract_ids), col(Outage.credit_amount) > 0,
-            col(Outage.credited_on_invoice_id).is_(None))
+            col(Outage.contract_id).in_(contract_ids),
+            col(Outage.credit_amount) > 0,
+            col(Outage.credited_on_invoice_id).is_(None),
+        )
         found: dict[int, list[ExtraLine]] = {}
         for contract_id, started_at, amount in session.execute(query):
-            line = ExtraLine("sla_credit", f"availability credit for {YearMonth.of(seoul_date(started_at))}",
-                             -int(amount), Clause("Art. 36(3)"))
+            line = ExtraLine(
+                "sla_credit",
+                f"availability credit for {YearMonth.of(seoul_date(started_at))}",
+                -int(amount),
+                Clause("Art. 36(3)"),
+            )
             found.setdefault(contract_id, []).append(line)
         return found
 
     def billed(self, session: Session, invoice_ids: dict[int, int], month: YearMonth) -> None:
         for contract_id, invoice_id in invoice_ids.items():
-            for outage in session.exec(select(Outage).where(
-                    Outage.contract_id == contract_id, col(Outage.credit_amount) > 0,
-                    col(Outage.credited_on_invoice_id).is_(None))).all():
+            for outage in session.exec(
+                select(Outage).where(
+                    Outage.contract_id == contract_id,
+                    col(Outage.credit_amount) > 0,
+                    col(Outage.credited_on_invoice_id).is_(None),
+                )
+            ).all():
                 outage.credited_on_invoice_id = invoice_id
                 session.add(outage)
 

@@ -31,45 +31,89 @@ _IN_SERVICE = (ContractState.ACTIVE, ContractState.RESTRICTED)
 
 
 def block_snapshot(block: Block) -> dict[str, object]:
-    return {"kind": block.kind, "scope": block.scope, "clause": block.clause, "item": block.item,
-            "started_at": block.started_at.isoformat(),
-            "lifted_at": block.lifted_at.isoformat() if block.lifted_at else None}
+    return {
+        "kind": block.kind,
+        "scope": block.scope,
+        "clause": block.clause,
+        "item": block.item,
+        "started_at": block.started_at.isoformat(),
+        "lifted_at": block.lifted_at.isoformat() if block.lifted_at else None,
+    }
 
 
 def restrict_for_nonpayment(
-    session: Session, contract: Contract, *, invoice_id: int | None, clause: str, reason: str,
-    at: datetime, actor: str,
+    session: Session,
+    contract: Contract,
+    *,
+    invoice_id: int | None,
+    clause: str,
+    reason: str,
+    at: datetime,
+    actor: str,
 ) -> Block:
     """Art. 33(1): a nonpayment block starting now, the contract restricted, its servers suspended."""
-    block = Block(contract_id=contract.id or 0, kind="nonpayment", scope="full", clause=clause,
-                  reason=reason[:400], invoice_id=invoice_id, started_at=at, notice_sent_at=at,
-                  created_by=actor)
+    block = Block(
+        contract_id=contract.id or 0,
+        kind="nonpayment",
+        scope="full",
+        clause=clause,
+        reason=reason[:400],
+        invoice_id=invoice_id,
+        started_at=at,
+        notice_sent_at=at,
+        created_by=actor,
+    )
     session.add(block)
     session.flush()
-    record_change(session, at=at, actor=actor, entity_type="block", entity_id=block.id or 0,
-                  action="restrict", clause=clause, after=block_snapshot(block))
+    record_change(
+        session,
+        at=at,
+        actor=actor,
+        entity_type="block",
+        entity_id=block.id or 0,
+        action="restrict",
+        clause=clause,
+        after=block_snapshot(block),
+    )
     converge_contract(session, contract, at=at, actor=actor, clause=clause, reason=reason)
     return block
 
 
-def lift_block(session: Session, contract: Contract, block: Block, *, at: datetime, actor: str,
-               clause: str, reason: str) -> None:
+def lift_block(
+    session: Session, contract: Contract, block: Block, *, at: datetime, actor: str, clause: str, reason: str
+) -> None:
     """Ends one block; servers resume only if no other full block still covers them."""
     before = block_snapshot(block)
     block.lifted_at = at
     block.lifted_by = actor
     session.add(block)
     session.flush()
-    record_change(session, at=at, actor=actor, entity_type="block", entity_id=block.id or 0,
-                  action="lift", clause=clause, before=before, after=block_snapshot(block))
+    record_change(
+        session,
+        at=at,
+        actor=actor,
+        entity_type="block",
+        entity_id=block.id or 0,
+        action="lift",
+        clause=clause,
+        before=before,
+        after=block_snapshot(block),
+    )
     if block.scope == "smtp":
         _refresh_smtp_filter(session, contract, at=at, actor=actor, clause=clause, action="smtp_unblock")
-    converge_contract(session, contract, at=at, actor=actor, clause=clause, reason=reason,
-                      resume=block.scope == "full")
+    converge_contract(
+        session, contract, at=at, actor=actor, clause=clause, reason=reason, resume=block.scope == "full"
+    )
 
 
-def lift_nonpayment_if_paid(session: Session, contract_id: int, at: datetime, *,
-                            actor: str = "system:payments", policy: Policy | None = None) -> bool:
+def lift_nonpayment_if_paid(
+    session: Session,
+    contract_id: int,
+    at: datetime,
+    *,
+    actor: str = "system:payments",
+    policy: Policy | None = None,
+) -> bool:
     """Art. 16(5): call after a payment is recorded, in the payment's transaction (the contract row is
     locked there, or here). Lifts the nonpayment block when the terms say the arrears are settled,
     by the contract's pinned terms version (`policy` overrides it)."""
@@ -91,30 +135,67 @@ def lift_nonpayment_if_paid(session: Session, contract_id: int, at: datetime, *,
     assert block is not None
     lift_block(session, contract, block, at=at, actor=actor, clause=lift.clause, reason=lift.reason)
     for notice in (a for a in actions if a.kind == SweepKind.NOTIFY):
-        queue_contract_notice(session, contract, kind="restriction_lifted", clause=notice.clause,
-                              subject=f"Service restored for contract {contract_id}", body=notice.reason,
-                              key=notice.key, at=at)
+        queue_contract_notice(
+            session,
+            contract,
+            kind="restriction_lifted",
+            clause=notice.clause,
+            subject=f"Service restored for contract {contract_id}",
+            body=notice.reason,
+            key=notice.key,
+            at=at,
+        )
     return True
 
 
-def create_operator_block(session: Session, *, contract_id: int, request: BlockCreate, now: datetime,
-                          actor: str, policy: Policy | None = None) -> Block:
+def create_operator_block(
+    session: Session,
+    *,
+    contract_id: int,
+    request: BlockCreate,
+    now: datetime,
+    actor: str,
+    policy: Policy | None = None,
+) -> Block:
     """An operator restriction with its notice, before or (when impractical) right after (Art. 16(4)).
     Its longest period is the contract's pinned version's (`policy` overrides it)."""
     contract = lock_contract(session, contract_id)
     if contract.state not in _IN_SERVICE:
-        raise Conflict(f"contract {contract_id} is {contract.state}; only an active or restricted "
-                       "contract can be restricted", field="state")
+        raise Conflict(
+            f"contract {contract_id} is {contract.state}; only an active or restricted "
+            "contract can be restricted",
+            field="state",
+        )
     clause, starts_at, planned_end = _validated(request, now, policy or pinned_policy(contract.terms_version))
-    block = Block(contract_id=contract_id, kind=request.kind, scope=request.scope, clause=clause,
-                  item=request.item, reason=request.reason, started_at=starts_at, planned_end=planned_end,
-                  notice_sent_at=now, created_by=actor)
+    block = Block(
+        contract_id=contract_id,
+        kind=request.kind,
+        scope=request.scope,
+        clause=clause,
+        item=request.item,
+        reason=request.reason,
+        started_at=starts_at,
+        planned_end=planned_end,
+        notice_sent_at=now,
+        created_by=actor,
+    )
     session.add(block)
     session.flush()
-    after = {**block_snapshot(block), "notice": request.notice,
-             "notice_after_reason": request.notice_after_reason}
-    record_change(session, at=now, actor=actor, entity_type="block", entity_id=block.id or 0,
-                  action="restrict", clause=clause, after=after)
+    after = {
+        **block_snapshot(block),
+        "notice": request.notice,
+        "notice_after_reason": request.notice_after_reason,
+    }
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="block",
+        entity_id=block.id or 0,
+        action="restrict",
+        clause=clause,
+        after=after,
+    )
     _queue_block_notice(session, contract, block, request)
     if request.scope == "smtp":
         _refresh_smtp_filter(session, contract, at=now, actor=actor, clause=clause, action="smtp_block")
@@ -153,15 +234,25 @@ def _validated(request: BlockCreate, now: datetime, policy: Policy) -> tuple[str
 def _queue_block_notice(session: Session, contract: Contract, block: Block, request: BlockCreate) -> None:
     when = "from " + block.started_at.isoformat()
     until = f" until {block.planned_end.isoformat()}" if block.planned_end else ""
-    what = ("outbound e-mail (TCP port 25) is blocked" if block.scope == "smtp"
-            else "your servers are suspended")
-    body = (f"Under {block.clause}, {what} on contract {contract.id} {when}{until}.\nReason: {block.reason}\n"
-            "Please resolve the cause within 1 month after the restriction period (Art. 16(5)).\n")
+    what = (
+        "outbound e-mail (TCP port 25) is blocked" if block.scope == "smtp" else "your servers are suspended"
+    )
+    body = (
+        f"Under {block.clause}, {what} on contract {contract.id} {when}{until}.\nReason: {block.reason}\n"
+        "Please resolve the cause within 1 month after the restriction period (Art. 16(5)).\n"
+    )
     if request.notice == "after":
         body += f"We could not notify you in advance: {request.notice_after_reason}\n"
-    queue_contract_notice(session, contract, kind=f"restriction_{request.notice}", clause=block.clause,
-                          subject=f"Service restriction on contract {contract.id}", body=body,
-                          key=f"block:{block.id}:notice", at=block.notice_sent_at or block.started_at)
+    queue_contract_notice(
+        session,
+        contract,
+        kind=f"restriction_{request.notice}",
+        clause=block.clause,
+        subject=f"Service restriction on contract {contract.id}",
+        body=body,
+        key=f"block:{block.id}:notice",
+        at=block.notice_sent_at or block.started_at,
+    )
 
 
 def lift_operator_block(session: Session, *, block_id: int, now: datetime, actor: str, reason: str) -> Block:
@@ -173,10 +264,16 @@ def lift_operator_block(session: Session, *, block_id: int, now: datetime, actor
     if block.lifted_at is not None:
         return block  # lifting twice changes nothing
     lift_block(session, contract, block, at=now, actor=actor, clause="Art. 16(5)", reason=reason)
-    queue_contract_notice(session, contract, kind="restriction_lifted", clause="Art. 16(5)",
-                          subject=f"Restriction lifted on contract {contract.id}",
-                          body=f"The {block.kind} restriction ({block.clause}) is lifted: {reason}\n",
-                          key=f"block:{block.id}:lifted", at=now)
+    queue_contract_notice(
+        session,
+        contract,
+        kind="restriction_lifted",
+        clause="Art. 16(5)",
+        subject=f"Restriction lifted on contract {contract.id}",
+        body=f"The {block.kind} restriction ({block.clause}) is lifted: {reason}\n",
+        key=f"block:{block.id}:lifted",
+        at=now,
+    )
     session.commit()
     return block
 
@@ -192,7 +289,8 @@ def list_blocks(
     return list(session.exec(query.order_by(col(Block.id))).all())
 
 
-def _refresh_smtp_filter(session: Session, contract: Contract, *, at: datetime, actor: str, clause: str,
-                         action: str) -> None:
+def _refresh_smtp_filter(
+    session: Session, contract: Contract, *, at: datetime, actor: str, clause: str, action: str
+) -> None:
     for server in contract_servers(session, contract.id or 0):
         bump_server_generation(session, server, at=at, actor=actor, clause=clause, action=action)

@@ -66,8 +66,9 @@ class SweepAction:
         return data
 
 
-def decide_pinned(facts: ContractFacts, *, as_of: date, at: datetime, policies: PolicyLookup,
-                  override: Policy | None = None) -> list[SweepAction]:
+def decide_pinned(
+    facts: ContractFacts, *, as_of: date, at: datetime, policies: PolicyLookup, override: Policy | None = None
+) -> list[SweepAction]:
     """`decide_contract` with the contract's pinned version (or `override`, for what-if runs)."""
     if override is not None:
         return decide_contract(facts, as_of=as_of, at=at, policy=override)
@@ -105,17 +106,35 @@ def decide_contract(
 
 def _disputes_due(facts: ContractFacts, as_of: date) -> list[SweepAction]:
     """Art. 35(1): disputes not answered by the day before their 7th day are listed for an operator."""
-    return [SweepAction(SweepKind.DISPUTE_DUE, facts.contract_id, "Art. 35(1)",
-                        f"dispute {dispute_id} must be answered by {due_on.isoformat()}", due_on,
-                        f"dispute:{dispute_id}:answer-due:{as_of}", automatic=False)
-            for dispute_id, due_on in facts.open_disputes if (due_on - as_of).days <= 1]
+    return [
+        SweepAction(
+            SweepKind.DISPUTE_DUE,
+            facts.contract_id,
+            "Art. 35(1)",
+            f"dispute {dispute_id} must be answered by {due_on.isoformat()}",
+            due_on,
+            f"dispute:{dispute_id}:answer-due:{as_of}",
+            automatic=False,
+        )
+        for dispute_id, due_on in facts.open_disputes
+        if (due_on - as_of).days <= 1
+    ]
 
 
 def _policy_unknown(facts: ContractFacts, as_of: date) -> SweepAction:
-    reason = (f"pinned terms version {facts.terms_version!r} is not defined in this deployment; "
-              "nonpayment and cure decisions are withheld until DCLOUD_POLICY_FILE defines it")
-    return SweepAction(SweepKind.POLICY_UNKNOWN, facts.contract_id, "Art. 3(4)", reason, as_of,
-                       f"policy-unknown:{facts.terms_version}:{as_of}", automatic=False)
+    reason = (
+        f"pinned terms version {facts.terms_version!r} is not defined in this deployment; "
+        "nonpayment and cure decisions are withheld until DCLOUD_POLICY_FILE defines it"
+    )
+    return SweepAction(
+        SweepKind.POLICY_UNKNOWN,
+        facts.contract_id,
+        "Art. 3(4)",
+        reason,
+        as_of,
+        f"policy-unknown:{facts.terms_version}:{as_of}",
+        automatic=False,
+    )
 
 
 def _finish_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]:
@@ -123,14 +142,30 @@ def _finish_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]:
     tid = term.termination_id if term else None
     clause = term.clause if term else "Art. 20(8)"
     if facts.servers.not_deleted > 0:  # a server still wanted: ask again for its deletion (idempotent)
-        return [SweepAction(SweepKind.TERMINATE, facts.contract_id, clause,
-                            "servers of a terminating contract remain", as_of,
-                            f"termination:{tid}:delete-servers", termination_id=tid)]
+        return [
+            SweepAction(
+                SweepKind.TERMINATE,
+                facts.contract_id,
+                clause,
+                "servers of a terminating contract remain",
+                as_of,
+                f"termination:{tid}:delete-servers",
+                termination_id=tid,
+            )
+        ]
     if facts.servers.alive > 0:
         return []  # waiting for the agents' deletion records
-    return [SweepAction(SweepKind.COMPLETE, facts.contract_id, "Art. 20(8)",
-                        "every server is deleted and its disks wiped; the contract ends", as_of,
-                        f"termination:{tid}:complete", termination_id=tid)]
+    return [
+        SweepAction(
+            SweepKind.COMPLETE,
+            facts.contract_id,
+            "Art. 20(8)",
+            "every server is deleted and its disks wiped; the contract ends",
+            as_of,
+            f"termination:{tid}:complete",
+            termination_id=tid,
+        )
+    ]
 
 
 def _awaiting_settlement(facts: ContractFacts, as_of: date) -> list[SweepAction]:
@@ -138,10 +173,17 @@ def _awaiting_settlement(facts: ContractFacts, as_of: date) -> list[SweepAction]
     term = facts.termination
     if term is None or not term.ended:
         return []
-    return [SweepAction(SweepKind.SETTLE, facts.contract_id, "Art. 33(2)",
-                        "service ended; the termination completes once nothing is unpaid", as_of,
-                        f"termination:{term.termination_id}:settle:{as_of}",
-                        termination_id=term.termination_id)]
+    return [
+        SweepAction(
+            SweepKind.SETTLE,
+            facts.contract_id,
+            "Art. 33(2)",
+            "service ended; the termination completes once nothing is unpaid",
+            as_of,
+            f"termination:{term.termination_id}:settle:{as_of}",
+            termination_id=term.termination_id,
+        )
+    ]
 
 
 def _pending_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]:
@@ -149,18 +191,35 @@ def _pending_termination(facts: ContractFacts, as_of: date) -> list[SweepAction]
     if term is None:
         return []
     if not term.confirmed:
-        return [SweepAction(SweepKind.ELIGIBLE, facts.contract_id, term.clause,
-                            f"{term.kind} termination awaits an operator's confirmation", term.effective_on,
-                            f"termination:{term.termination_id}:eligible", automatic=False,
-                            termination_id=term.termination_id, termination_kind=term.kind)]
+        return [
+            SweepAction(
+                SweepKind.ELIGIBLE,
+                facts.contract_id,
+                term.clause,
+                f"{term.kind} termination awaits an operator's confirmation",
+                term.effective_on,
+                f"termination:{term.termination_id}:eligible",
+                automatic=False,
+                termination_id=term.termination_id,
+                termination_kind=term.kind,
+            )
+        ]
     # A customer's requested day is its last day of service (Art. 20(2)); the others end at once.
     due = term.kind != TerminationKind.CUSTOMER_REQUEST or as_of > term.effective_on
     if not due:
         return []
-    return [SweepAction(SweepKind.TERMINATE, facts.contract_id, term.clause,
-                        f"{term.kind} termination is due", term.effective_on,
-                        f"termination:{term.termination_id}:start",
-                        termination_id=term.termination_id, termination_kind=term.kind)]
+    return [
+        SweepAction(
+            SweepKind.TERMINATE,
+            facts.contract_id,
+            term.clause,
+            f"{term.kind} termination is due",
+            term.effective_on,
+            f"termination:{term.termination_id}:start",
+            termination_id=term.termination_id,
+            termination_kind=term.kind,
+        )
+    ]
 
 
 def nonpayment_input(facts: ContractFacts, as_of: date, policy: Policy) -> NonpaymentFacts:
@@ -168,12 +227,16 @@ def nonpayment_input(facts: ContractFacts, as_of: date, policy: Policy) -> Nonpa
     count (paying those in full lifts the block, Art. 16(5)); otherwise every invoice past its due date."""
     block = facts.nonpayment_block
     since = seoul_day(block.started_at) if block else None
-    unpaid = [UnpaidInvoice(str(i.invoice_id), i.due, i.unpaid, i.extension_until, i.restrict_not_before)
-              for i in facts.invoices if i.due < as_of]
+    unpaid = [
+        UnpaidInvoice(str(i.invoice_id), i.due, i.unpaid, i.extension_until, i.restrict_not_before)
+        for i in facts.invoices
+        if i.due < as_of
+    ]
     if since is not None:
         unpaid = [i for i in unpaid if invoice_restriction_day(i, policy=policy)[0] <= as_of]
-    return NonpaymentFacts(contract_id=str(facts.contract_id), invoices=unpaid, as_of=as_of,
-                           restricted_since=since)
+    return NonpaymentFacts(
+        contract_id=str(facts.contract_id), invoices=unpaid, as_of=as_of, restricted_since=since
+    )
 
 
 def _nonpayment(facts: ContractFacts, as_of: date, policy: Policy) -> list[SweepAction]:
@@ -184,15 +247,28 @@ def _nonpayment(facts: ContractFacts, as_of: date, policy: Policy) -> list[Sweep
         if action.kind == ActionKind.TERMINATE and facts.termination is not None:
             continue  # already decided; listed by _pending_termination
         terminate = SweepKind.TERMINATE if action.automatic else SweepKind.ELIGIBLE
-        kind = {ActionKind.RESTRICT: SweepKind.RESTRICT, ActionKind.LIFT: SweepKind.LIFT,
-                ActionKind.NOTIFY: SweepKind.NOTIFY, ActionKind.TERMINATE: terminate}[action.kind]
-        out.append(SweepAction(
-            kind, facts.contract_id, str(action.clause), action.reason, action.deadline, action.key,
-            automatic=action.automatic, notice=action.notice,
-            invoice_ids=ids, block_id=block.block_id if block else None,
-            termination_kind=TerminationKind.NONPAYMENT if action.kind == ActionKind.TERMINATE else None,
-            counting=action.counting,
-        ))
+        kind = {
+            ActionKind.RESTRICT: SweepKind.RESTRICT,
+            ActionKind.LIFT: SweepKind.LIFT,
+            ActionKind.NOTIFY: SweepKind.NOTIFY,
+            ActionKind.TERMINATE: terminate,
+        }[action.kind]
+        out.append(
+            SweepAction(
+                kind,
+                facts.contract_id,
+                str(action.clause),
+                action.reason,
+                action.deadline,
+                action.key,
+                automatic=action.automatic,
+                notice=action.notice,
+                invoice_ids=ids,
+                block_id=block.block_id if block else None,
+                termination_kind=TerminationKind.NONPAYMENT if action.kind == ActionKind.TERMINATE else None,
+                counting=action.counting,
+            )
+        )
     return out
 
 
@@ -203,21 +279,44 @@ def _blocks(facts: ContractFacts, as_of: date, at: datetime, policy: Policy | No
             continue  # announced in advance (Art. 16(4)); not in force yet
         unenforced = facts.state == ContractState.ACTIVE or (block.scope == "full" and facts.servers.running)
         if unenforced:
-            out.append(SweepAction(SweepKind.ENFORCE_BLOCK, facts.contract_id, block.clause,
-                                   f"{block.kind} block {block.block_id} ({block.scope}) is in force",
-                                   seoul_day(block.started_at), f"block:{block.block_id}:enforce:{as_of}",
-                                   block_id=block.block_id))
+            out.append(
+                SweepAction(
+                    SweepKind.ENFORCE_BLOCK,
+                    facts.contract_id,
+                    block.clause,
+                    f"{block.kind} block {block.block_id} ({block.scope}) is in force",
+                    seoul_day(block.started_at),
+                    f"block:{block.block_id}:enforce:{as_of}",
+                    block_id=block.block_id,
+                )
+            )
         if block.kind == "nonpayment" or block.item is None or block.planned_end is None or policy is None:
             continue  # emergencies (Art. 16(1)) carry no cure period; without the policy, no cure deadline
         if facts.termination is not None:
             continue
-        uncured = RestrictionFacts(str(block.block_id), str(facts.contract_id), block.item,
-                                   seoul_day(block.started_at), seoul_day(block.planned_end),
-                                   resolved=False, as_of=as_of)
+        uncured = RestrictionFacts(
+            str(block.block_id),
+            str(facts.contract_id),
+            block.item,
+            seoul_day(block.started_at),
+            seoul_day(block.planned_end),
+            resolved=False,
+            as_of=as_of,
+        )
         for action in decide_uncured_restriction(uncured, policy):
             kind = SweepKind.ELIGIBLE if action.kind == ActionKind.TERMINATE else SweepKind.NOTIFY
-            out.append(SweepAction(kind, facts.contract_id, str(action.clause), action.reason,
-                                   action.deadline, action.key, automatic=False,
-                                   notice=action.notice,
-                                   block_id=block.block_id, termination_kind=TerminationKind.CURE_FAILED))
+            out.append(
+                SweepAction(
+                    kind,
+                    facts.contract_id,
+                    str(action.clause),
+                    action.reason,
+                    action.deadline,
+                    action.key,
+                    automatic=False,
+                    notice=action.notice,
+                    block_id=block.block_id,
+                    termination_kind=TerminationKind.CURE_FAILED,
+                )
+            )
     return out

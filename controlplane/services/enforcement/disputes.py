@@ -30,13 +30,19 @@ ART_35_1, ART_35_2 = "Art. 35(1)", "Art. 35(2)"
 
 
 def dispute_snapshot(d: Dispute) -> dict[str, object]:
-    return {"invoice_id": d.invoice_id, "amount": d.amount, "answer_due_on": d.answer_due_on.isoformat(),
-            "outcome": d.outcome, "corrected_amount": d.corrected_amount,
-            "restrict_not_before": d.restrict_not_before.isoformat() if d.restrict_not_before else None}
+    return {
+        "invoice_id": d.invoice_id,
+        "amount": d.amount,
+        "answer_due_on": d.answer_due_on.isoformat(),
+        "outcome": d.outcome,
+        "corrected_amount": d.corrected_amount,
+        "restrict_not_before": d.restrict_not_before.isoformat() if d.restrict_not_before else None,
+    }
 
 
-def file_dispute(session: Session, *, invoice_id: int, amount: int, reason: str, now: datetime,
-                 actor: str) -> Dispute:
+def file_dispute(
+    session: Session, *, invoice_id: int, amount: int, reason: str, now: datetime, actor: str
+) -> Dispute:
     """Art. 35(1): within 15 days of the invoice being sent (the day its notice first went out); an
     invoice not sent yet can be disputed too (its window has not begun). One open dispute per invoice."""
     invoice = _invoice(session, invoice_id)
@@ -48,27 +54,52 @@ def file_dispute(session: Session, *, invoice_id: int, amount: int, reason: str,
         window = dispute_window(seoul_date(invoice.sent_at), policy=policy)
         if not window.is_met_by(today):
             sent_on = seoul_date(invoice.sent_at).isoformat()
-            raise InvalidInput(f"invoice {invoice_id} was sent on {sent_on}; disputes were open through "
-                               f"{window.on.isoformat()} ({ART_35_1})",
-                               field="invoice_id")
+            raise InvalidInput(
+                f"invoice {invoice_id} was sent on {sent_on}; disputes were open through "
+                f"{window.on.isoformat()} ({ART_35_1})",
+                field="invoice_id",
+            )
     if amount > invoice.total:
-        raise InvalidInput(f"the disputed amount exceeds the invoice total {invoice.total:,} KRW",
-                           field="amount")
+        raise InvalidInput(
+            f"the disputed amount exceeds the invoice total {invoice.total:,} KRW", field="amount"
+        )
     if open_dispute(session, invoice_id) is not None:
         raise Conflict(f"invoice {invoice_id} already has an open dispute", field="invoice_id")
-    dispute = Dispute(invoice_id=invoice_id, contract_id=contract.id or 0, amount=amount, reason=reason,
-                      filed_at=now, filed_by=actor,
-                      answer_due_on=dispute_answer(today, policy=policy).on)
+    dispute = Dispute(
+        invoice_id=invoice_id,
+        contract_id=contract.id or 0,
+        amount=amount,
+        reason=reason,
+        filed_at=now,
+        filed_by=actor,
+        answer_due_on=dispute_answer(today, policy=policy).on,
+    )
     session.add(dispute)
     session.flush()
-    record_change(session, at=now, actor=actor, entity_type="dispute", entity_id=dispute.id or 0,
-                  action="file", clause=ART_35_1, after=dispute_snapshot(dispute))
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="dispute",
+        entity_id=dispute.id or 0,
+        action="file",
+        clause=ART_35_1,
+        after=dispute_snapshot(dispute),
+    )
     session.commit()
     return dispute
 
 
-def answer_dispute(session: Session, *, dispute_id: int, outcome: DisputeOutcome, corrected_amount: int,
-                   answer: str, now: datetime, actor: str) -> Dispute:
+def answer_dispute(
+    session: Session,
+    *,
+    dispute_id: int,
+    outcome: DisputeOutcome,
+    corrected_amount: int,
+    answer: str,
+    now: datetime,
+    actor: str,
+) -> Dispute:
     """Art. 35(1),(2): the company's answer. `corrected` issues a credit note of `corrected_amount` on the
     invoice; whatever stays upheld is restricted no earlier than 7 full days after this answer."""
     dispute = get_dispute(session, dispute_id)
@@ -88,9 +119,17 @@ def answer_dispute(session: Session, *, dispute_id: int, outcome: DisputeOutcome
     session.add(dispute)
     if corrected_amount:
         _credit_note(session, dispute, now=now)
-    record_change(session, at=now, actor=actor, entity_type="dispute", entity_id=dispute_id,
-                  action=f"answer:{outcome.value}", clause=ART_35_2 if corrected_amount else ART_35_1,
-                  before=before, after=dispute_snapshot(dispute))
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="dispute",
+        entity_id=dispute_id,
+        action=f"answer:{outcome.value}",
+        clause=ART_35_2 if corrected_amount else ART_35_1,
+        before=before,
+        after=dispute_snapshot(dispute),
+    )
     _notify_answer(session, dispute, contract.customer_id, now=now)
     session.commit()
     return dispute
@@ -100,13 +139,27 @@ def _credit_note(session: Session, dispute: Dispute, *, now: datetime) -> None:
     """Art. 35(2): the invoice is corrected; what was already paid beyond the corrected total is credit."""
     invoice = _invoice(session, dispute.invoice_id)
     invoice.total -= dispute.corrected_amount
-    session.add(InvoiceLine(invoice_id=invoice.id or 0, kind="credit_note", clause=ART_35_2,
-                            description=f"correction after dispute {dispute.id}",
-                            amount=-dispute.corrected_amount))
+    session.add(
+        InvoiceLine(
+            invoice_id=invoice.id or 0,
+            kind="credit_note",
+            clause=ART_35_2,
+            description=f"correction after dispute {dispute.id}",
+            amount=-dispute.corrected_amount,
+        )
+    )
     if invoice.paid_amount > invoice.total:
         contract = lock_contract(session, invoice.contract_id)
-        session.add(CreditEntry(customer_id=contract.customer_id, amount=invoice.paid_amount - invoice.total,
-                                reason="credit_note", clause=ART_35_2, at=now, invoice_id=invoice.id))
+        session.add(
+            CreditEntry(
+                customer_id=contract.customer_id,
+                amount=invoice.paid_amount - invoice.total,
+                reason="credit_note",
+                clause=ART_35_2,
+                at=now,
+                invoice_id=invoice.id,
+            )
+        )
         invoice.paid_amount = invoice.total
     if invoice.paid_amount >= invoice.total and invoice.paid_in_full_at is None:
         invoice.paid_in_full_at = now
@@ -118,17 +171,27 @@ def _credit_note(session: Session, dispute: Dispute, *, now: datetime) -> None:
 def _notify_answer(session: Session, dispute: Dispute, customer_id: int, *, now: datetime) -> None:
     customer = session.get(Customer, customer_id)
     assert customer is not None  # a contract's customer is a foreign key
-    body = (f"Your dispute of invoice {dispute.invoice_id} ({dispute.amount:,} KRW) is answered: "
-            f"{dispute.outcome}.\n")
+    body = (
+        f"Your dispute of invoice {dispute.invoice_id} ({dispute.amount:,} KRW) is answered: "
+        f"{dispute.outcome}.\n"
+    )
     if dispute.corrected_amount:
         body += f"The invoice is corrected by {dispute.corrected_amount:,} KRW (Art. 35(2)).\n"
     if dispute.restrict_not_before:
-        body += (f"What stays due is not restricted before {dispute.restrict_not_before.isoformat()} "
-                 "(Art. 33(1), 35).\n")
+        body += (
+            f"What stays due is not restricted before {dispute.restrict_not_before.isoformat()} "
+            "(Art. 33(1), 35).\n"
+        )
     subject = f"[D-Cloud] Dispute of invoice {dispute.invoice_id}"
     draft = NoticeDraft("dispute_answer", ART_35_1, subject, body)
-    queue_notice(session, customer=customer, contract_id=dispute.contract_id, draft=draft,
-                 dedupe_key=f"dispute:{dispute.id}:answer", now=now)
+    queue_notice(
+        session,
+        customer=customer,
+        contract_id=dispute.contract_id,
+        draft=draft,
+        dedupe_key=f"dispute:{dispute.id}:answer",
+        now=now,
+    )
 
 
 def _invoice(session: Session, invoice_id: int) -> Invoice:
@@ -146,8 +209,9 @@ def get_dispute(session: Session, dispute_id: int) -> Dispute:
 
 
 def open_dispute(session: Session, invoice_id: int) -> Dispute | None:
-    return session.exec(select(Dispute).where(Dispute.invoice_id == invoice_id,
-                                              col(Dispute.answered_at).is_(None))).first()
+    return session.exec(
+        select(Dispute).where(Dispute.invoice_id == invoice_id, col(Dispute.answered_at).is_(None))
+    ).first()
 
 
 def list_disputes(session: Session, *, open_only: bool = False, limit: int = 100) -> list[Dispute]:

@@ -21,20 +21,34 @@ from controlplane.services.notices import queue_notice
 from controlplane.terms.errors import IllegalTransition
 from controlplane.terms.lifecycle import Event, transition
 
-_EVENTS = {ContractState.RESTRICTED: Event.RESTRICT, ContractState.ACTIVE: Event.LIFT,
-           ContractState.TERMINATING: Event.TERMINATE, ContractState.TERMINATED: Event.COMPLETE_TERMINATION}
+_EVENTS = {
+    ContractState.RESTRICTED: Event.RESTRICT,
+    ContractState.ACTIVE: Event.LIFT,
+    ContractState.TERMINATING: Event.TERMINATE,
+    ContractState.TERMINATED: Event.COMPLETE_TERMINATION,
+}
 # Contract states in which blocks decide between `active` and `restricted`.
 _IN_SERVICE = frozenset({ContractState.ACTIVE, ContractState.RESTRICTED})
 
 
 def contract_snapshot(contract: Contract) -> dict[str, object]:
-    return {"state": contract.state, "state_reason": contract.state_reason,
-            "term_start": str(contract.term_start), "term_end": str(contract.term_end)}
+    return {
+        "state": contract.state,
+        "state_reason": contract.state_reason,
+        "term_start": str(contract.term_start),
+        "term_end": str(contract.term_end),
+    }
 
 
 def set_contract_state(
-    session: Session, contract: Contract, state: ContractState, *, at: datetime, actor: str,
-    clause: str, reason: str,
+    session: Session,
+    contract: Contract,
+    state: ContractState,
+    *,
+    at: datetime,
+    actor: str,
+    clause: str,
+    reason: str,
 ) -> bool:
     """Moves the contract to `state` through the terms' life cycle (audited); False if already there."""
     if contract.state == state:
@@ -49,21 +63,38 @@ def set_contract_state(
     contract.updated_at = at
     session.add(contract)
     session.flush()
-    record_change(session, at=at, actor=actor, entity_type="contract", entity_id=contract.id or 0,
-                  action=f"state:{state.value}", clause=clause, before=before,
-                  after=contract_snapshot(contract))
+    record_change(
+        session,
+        at=at,
+        actor=actor,
+        entity_type="contract",
+        entity_id=contract.id or 0,
+        action=f"state:{state.value}",
+        clause=clause,
+        before=before,
+        after=contract_snapshot(contract),
+    )
     return True
 
 
 def contract_servers(session: Session, contract_id: int) -> list[Server]:
     """The contract's servers that still exist (a wiped one has `deleted_at`)."""
-    query = (select(Server).where(Server.contract_id == contract_id, col(Server.deleted_at).is_(None))
-             .order_by(col(Server.created_at), col(Server.id)))
+    query = (
+        select(Server)
+        .where(Server.contract_id == contract_id, col(Server.deleted_at).is_(None))
+        .order_by(col(Server.created_at), col(Server.id))
+    )
     return list(session.exec(query).all())
 
 
 def set_server_desired(
-    session: Session, server: Server, target: DesiredState, *, at: datetime, actor: str, clause: str,
+    session: Session,
+    server: Server,
+    target: DesiredState,
+    *,
+    at: datetime,
+    actor: str,
+    clause: str,
     action: str,
 ) -> bool:
     """Sets the desired state with the same compare-and-swap as the servers service, audited.
@@ -82,31 +113,62 @@ def set_server_desired(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"server {server.id} changed concurrently; the enforcement action will be retried")
     session.refresh(server)
-    record_change(session, at=at, actor=actor, entity_type="server", entity_id=server.id, action=action,
-                  clause=clause, before=before, after=server_snapshot(server))
+    record_change(
+        session,
+        at=at,
+        actor=actor,
+        entity_type="server",
+        entity_id=server.id,
+        action=action,
+        clause=clause,
+        before=before,
+        after=server_snapshot(server),
+    )
     return True
 
 
-def bump_server_generation(session: Session, server: Server, *, at: datetime, actor: str, clause: str,
-                           action: str) -> None:
+def bump_server_generation(
+    session: Session, server: Server, *, at: datetime, actor: str, clause: str, action: str
+) -> None:
     """A new generation tells the agent to redefine the domain (e.g. its SMTP filter changed)."""
     before = server_snapshot(server)
-    session.execute(update(Server).where(col(Server.id) == server.id)
-                    .values(generation=col(Server.generation) + 1, updated_at=at))
+    session.execute(
+        update(Server)
+        .where(col(Server.id) == server.id)
+        .values(generation=col(Server.generation) + 1, updated_at=at)
+    )
     session.refresh(server)
-    record_change(session, at=at, actor=actor, entity_type="server", entity_id=server.id, action=action,
-                  clause=clause, before=before, after=server_snapshot(server))
+    record_change(
+        session,
+        at=at,
+        actor=actor,
+        entity_type="server",
+        entity_id=server.id,
+        action=action,
+        clause=clause,
+        before=before,
+        after=server_snapshot(server),
+    )
 
 
 def active_blocks(session: Session, contract_id: int, at: datetime) -> list[Block]:
     """Blocks in force at `at`: started and not lifted."""
-    query = select(Block).where(Block.contract_id == contract_id, col(Block.lifted_at).is_(None),
-                                col(Block.started_at) <= at).order_by(col(Block.id))
+    query = (
+        select(Block)
+        .where(Block.contract_id == contract_id, col(Block.lifted_at).is_(None), col(Block.started_at) <= at)
+        .order_by(col(Block.id))
+    )
     return list(session.exec(query).all())
 
 
 def converge_contract(
-    session: Session, contract: Contract, *, at: datetime, actor: str, clause: str, reason: str,
+    session: Session,
+    contract: Contract,
+    *,
+    at: datetime,
+    actor: str,
+    clause: str,
+    reason: str,
     resume: bool = False,
 ) -> None:
     """Brings contract state and servers in line with the blocks in force at `at`.
@@ -124,13 +186,19 @@ def converge_contract(
     set_contract_state(session, contract, target, at=at, actor=actor, clause=clause, reason=reason)
     for server in contract_servers(session, contract.id):
         if full and server.desired_state == DesiredState.RUNNING:
-            set_server_desired(session, server, DesiredState.SUSPENDED, at=at, actor=actor, clause=clause,
-                               action="suspend")
+            set_server_desired(
+                session, server, DesiredState.SUSPENDED, at=at, actor=actor, clause=clause, action="suspend"
+            )
             _mark_suspended_by_restriction(session, server, True)
-        elif (resume and not full and server.desired_state == DesiredState.SUSPENDED
-              and server.suspended_by_restriction):
-            set_server_desired(session, server, DesiredState.RUNNING, at=at, actor=actor, clause=clause,
-                               action="resume")
+        elif (
+            resume
+            and not full
+            and server.desired_state == DesiredState.SUSPENDED
+            and server.suspended_by_restriction
+        ):
+            set_server_desired(
+                session, server, DesiredState.RUNNING, at=at, actor=actor, clause=clause, action="resume"
+            )
             _mark_suspended_by_restriction(session, server, False)
 
 
@@ -140,7 +208,14 @@ def _mark_suspended_by_restriction(session: Session, server: Server, value: bool
 
 
 def queue_contract_notice(
-    session: Session, contract: Contract, *, kind: str, clause: str, subject: str, body: str, key: str,
+    session: Session,
+    contract: Contract,
+    *,
+    kind: str,
+    clause: str,
+    subject: str,
+    body: str,
+    key: str,
     at: datetime,
 ) -> None:
     """The customer's notice, in the decision's transaction; the key makes reruns queue nothing new."""

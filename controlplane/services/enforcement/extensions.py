@@ -40,28 +40,49 @@ def approve_extension(
     before = {"extension_until": str(invoice.extension_until) if invoice.extension_until else None}
     invoice.extension_until, invoice.extension_approved_by = until, actor
     session.add(invoice)
-    record_change(session, at=now, actor=actor, entity_type="invoice", entity_id=invoice_id,
-                  action="extension", clause="Art. 33(1)", before=before,
-                  after={"extension_until": until.isoformat()})
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="invoice",
+        entity_id=invoice_id,
+        action="extension",
+        clause="Art. 33(1)",
+        before=before,
+        after={"extension_until": until.isoformat()},
+    )
     session.flush()
     _lift_if_no_longer_due(session, contract, until, now=now, actor=actor, policy=policy)
     session.commit()
     return invoice
 
 
-def _lift_if_no_longer_due(session: Session, contract: Contract, until: date, *, now: datetime, actor: str,
-                           policy: Policy) -> None:
+def _lift_if_no_longer_due(
+    session: Session, contract: Contract, until: date, *, now: datetime, actor: str, policy: Policy
+) -> None:
     """An extension approved after the restriction began lifts it at once, unless another unpaid invoice's
     own restriction day has passed; if still unpaid on the new day, the sweep restricts again."""
     today = seoul_date(now)
-    block = session.exec(select(Block).where(Block.contract_id == contract.id, Block.kind == "nonpayment",
-                                             col(Block.lifted_at).is_(None))).first()
+    block = session.exec(
+        select(Block).where(
+            Block.contract_id == contract.id, Block.kind == "nonpayment", col(Block.lifted_at).is_(None)
+        )
+    ).first()
     if block is None or until <= today:
         return
-    unpaid = session.exec(select(Invoice).where(Invoice.contract_id == contract.id,
-                                                col(Invoice.paid_amount) < col(Invoice.total))).all()
+    unpaid = session.exec(
+        select(Invoice).where(
+            Invoice.contract_id == contract.id, col(Invoice.paid_amount) < col(Invoice.total)
+        )
+    ).all()
     if any(restriction_date(i.due_date, i.extension_until, policy=policy) <= today for i in unpaid):
         return
-    lift_block(session, contract, block, at=now, actor=actor, clause="Art. 33(1)",
-               reason=f"extension approved: the restriction day moves to {until.isoformat()}")
-
+    lift_block(
+        session,
+        contract,
+        block,
+        at=now,
+        actor=actor,
+        clause="Art. 33(1)",
+        reason=f"extension approved: the restriction day moves to {until.isoformat()}",
+    )

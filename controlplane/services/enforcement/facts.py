@@ -86,7 +86,11 @@ class ContractFacts:
 
 
 def load_facts(
-    session: Session, *, as_of: date, at: datetime, policies: Iterable[Policy],
+    session: Session,
+    *,
+    as_of: date,
+    at: datetime,
+    policies: Iterable[Policy],
     contract_ids: Collection[int] | None = None,
 ) -> dict[int, ContractFacts]:
     """Every contract the sweep may have to act on, keyed by id: arrears, blocks, terminations.
@@ -103,8 +107,11 @@ def load_facts(
     _add_terminations(session, facts, contract_ids=contract_ids)
     _add_open_disputes(session, facts, contract_ids)
     _add_server_counts(session, facts)
-    return {cid: f for cid, f in facts.items() if f.invoices or f.blocks or f.termination
-            or f.open_disputes or f.state == ContractState.TERMINATING}
+    return {
+        cid: f
+        for cid, f in facts.items()
+        if f.invoices or f.blocks or f.termination or f.open_disputes or f.state == ContractState.TERMINATING
+    }
 
 
 def _restrict_ids(query, column, contract_ids: Collection[int] | None):  # type: ignore[no-untyped-def]
@@ -122,14 +129,16 @@ def _contracts_in_play(
 ) -> list[tuple[int, str, str, int]]:
     """Contracts in service or being terminated; `applied`, `held`, `terminated` ones have nothing due."""
     states = (*IN_SERVICE, ContractState.TERMINATING.value, ContractState.TERMINATED.value)
-    query = sa_select(col(Contract.id), col(Contract.state), col(Contract.terms_version),
-                      col(Contract.customer_id)).where(col(Contract.state).in_(states))
+    query = sa_select(
+        col(Contract.id), col(Contract.state), col(Contract.terms_version), col(Contract.customer_id)
+    ).where(col(Contract.state).in_(states))
     query = _restrict_ids(query, col(Contract.id), contract_ids)
     if contract_ids is None:
         # Only contracts with something pending: arrears, a block, a termination, or terminating.
         pending = union(
-            select(Invoice.contract_id).where(col(Invoice.paid_in_full_at).is_(None),
-                                              col(Invoice.due_date) <= horizon),
+            select(Invoice.contract_id).where(
+                col(Invoice.paid_in_full_at).is_(None), col(Invoice.due_date) <= horizon
+            ),
             select(Block.contract_id).where(col(Block.lifted_at).is_(None)),
             select(Termination.contract_id).where(col(Termination.completed_at).is_(None)),
             select(Dispute.contract_id).where(col(Dispute.answered_at).is_(None)),
@@ -137,15 +146,24 @@ def _contracts_in_play(
         query = query.where(
             (col(Contract.id).in_(pending)) | (col(Contract.state) == ContractState.TERMINATING.value)
         )
-    return [(int(cid), str(state), str(version), int(customer))
-            for cid, state, version, customer in session.execute(query).all()]
+    return [
+        (int(cid), str(state), str(version), int(customer))
+        for cid, state, version, customer in session.execute(query).all()
+    ]
 
 
-def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, horizon: date,
-                  contract_ids: Collection[int] | None) -> None:
-    query = sa_select(col(Invoice.id), col(Invoice.contract_id), col(Invoice.due_date),
-                      col(Invoice.total) - col(Invoice.paid_amount), col(Invoice.extension_until)).where(
-        col(Invoice.paid_in_full_at).is_(None), col(Invoice.total) > col(Invoice.paid_amount),
+def _add_invoices(
+    session: Session, facts: dict[int, ContractFacts], *, horizon: date, contract_ids: Collection[int] | None
+) -> None:
+    query = sa_select(
+        col(Invoice.id),
+        col(Invoice.contract_id),
+        col(Invoice.due_date),
+        col(Invoice.total) - col(Invoice.paid_amount),
+        col(Invoice.extension_until),
+    ).where(
+        col(Invoice.paid_in_full_at).is_(None),
+        col(Invoice.total) > col(Invoice.paid_amount),
         col(Invoice.due_date) <= horizon,
     )
     query = _restrict_ids(query, col(Invoice.contract_id), contract_ids)
@@ -162,16 +180,20 @@ def _add_invoices(session: Session, facts: dict[int, ContractFacts], *, horizon:
 def _upheld_not_before(session: Session, invoice_ids: list[int]) -> dict[int, date]:
     if not invoice_ids:
         return {}
-    query = (sa_select(col(Dispute.invoice_id), func.max(col(Dispute.restrict_not_before)))
-             .where(col(Dispute.invoice_id).in_(invoice_ids), col(Dispute.restrict_not_before).is_not(None))
-             .group_by(col(Dispute.invoice_id)))
+    query = (
+        sa_select(col(Dispute.invoice_id), func.max(col(Dispute.restrict_not_before)))
+        .where(col(Dispute.invoice_id).in_(invoice_ids), col(Dispute.restrict_not_before).is_not(None))
+        .group_by(col(Dispute.invoice_id))
+    )
     return {int(i): d for i, d in session.execute(query).all()}
 
 
-def _add_open_disputes(session: Session, facts: dict[int, ContractFacts],
-                       contract_ids: Collection[int] | None) -> None:
+def _add_open_disputes(
+    session: Session, facts: dict[int, ContractFacts], contract_ids: Collection[int] | None
+) -> None:
     query = sa_select(col(Dispute.id), col(Dispute.contract_id), col(Dispute.answer_due_on)).where(
-        col(Dispute.answered_at).is_(None))
+        col(Dispute.answered_at).is_(None)
+    )
     query = _restrict_ids(query, col(Dispute.contract_id), contract_ids).order_by(col(Dispute.id))
     for dispute_id, contract_id, due_on in session.execute(query):
         if contract_id in facts:
@@ -198,38 +220,73 @@ def _count_credit_as_paid(session: Session, facts: dict[int, ContractFacts]) -> 
             fact.invoices = [i for i in fact.invoices if i.unpaid > 0]
 
 
-def _add_blocks(session: Session, facts: dict[int, ContractFacts], *, at: datetime,
-                contract_ids: Collection[int] | None) -> None:
-    query = sa_select(col(Block.id), col(Block.contract_id), col(Block.kind), col(Block.scope),
-                      col(Block.clause), col(Block.item), col(Block.started_at), col(Block.planned_end),
-                      ).where(col(Block.lifted_at).is_(None))
+def _add_blocks(
+    session: Session, facts: dict[int, ContractFacts], *, at: datetime, contract_ids: Collection[int] | None
+) -> None:
+    query = sa_select(
+        col(Block.id),
+        col(Block.contract_id),
+        col(Block.kind),
+        col(Block.scope),
+        col(Block.clause),
+        col(Block.item),
+        col(Block.started_at),
+        col(Block.planned_end),
+    ).where(col(Block.lifted_at).is_(None))
     query = _restrict_ids(query, col(Block.contract_id), contract_ids).order_by(col(Block.id))
     for block_id, contract_id, kind, scope, clause, item, started, planned_end in session.execute(query):
         found = facts.get(contract_id)
         if found is not None:
-            found.blocks.append(BlockFact(block_id, kind, scope, clause, item, _aware(started),
-                                          _aware(planned_end) if planned_end else None))
+            found.blocks.append(
+                BlockFact(
+                    block_id,
+                    kind,
+                    scope,
+                    clause,
+                    item,
+                    _aware(started),
+                    _aware(planned_end) if planned_end else None,
+                )
+            )
 
 
-def _add_terminations(session: Session, facts: dict[int, ContractFacts],
-                      contract_ids: Collection[int] | None) -> None:
-    query = sa_select(col(Termination.id), col(Termination.contract_id), col(Termination.kind),
-                      col(Termination.clause), col(Termination.effective_on), col(Termination.confirmed_by),
-                      col(Termination.started_at), col(Termination.ended_at)).where(
-        col(Termination.completed_at).is_(None), col(Termination.withdrawn_at).is_(None))
+def _add_terminations(
+    session: Session, facts: dict[int, ContractFacts], contract_ids: Collection[int] | None
+) -> None:
+    query = sa_select(
+        col(Termination.id),
+        col(Termination.contract_id),
+        col(Termination.kind),
+        col(Termination.clause),
+        col(Termination.effective_on),
+        col(Termination.confirmed_by),
+        col(Termination.started_at),
+        col(Termination.ended_at),
+    ).where(col(Termination.completed_at).is_(None), col(Termination.withdrawn_at).is_(None))
     query = _restrict_ids(query, col(Termination.contract_id), contract_ids)
     for tid, contract_id, kind, clause, effective_on, confirmed_by, started, ended in session.execute(query):
         found = facts.get(contract_id)
         if found is not None:
-            found.termination = TerminationFact(tid, TerminationKind(kind), clause, effective_on,
-                                                confirmed_by is not None, started is not None,
-                                                ended is not None)
+            found.termination = TerminationFact(
+                tid,
+                TerminationKind(kind),
+                clause,
+                effective_on,
+                confirmed_by is not None,
+                started is not None,
+                ended is not None,
+            )
 
 
 def _add_server_counts(session: Session, facts: dict[int, ContractFacts]) -> None:
     """Server counts only for the contracts a decision needs them for (blocked or terminating)."""
-    wanted = [cid for cid, f in facts.items() if f.blocks or f.state == ContractState.TERMINATING
-              or (f.termination is not None and f.termination.started)]
+    wanted = [
+        cid
+        for cid, f in facts.items()
+        if f.blocks
+        or f.state == ContractState.TERMINATING
+        or (f.termination is not None and f.termination.started)
+    ]
     if not wanted:
         return
     wiped = col(DeletionRecord.id).is_not(None)
@@ -237,8 +294,18 @@ def _add_server_counts(session: Session, facts: dict[int, ContractFacts]) -> Non
         sa_select(
             col(Server.contract_id),
             func.sum(case((col(Server.deleted_at).is_(None), 1), else_=0)),
-            func.sum(case((and_(col(Server.deleted_at).is_(None),
-                                col(Server.desired_state) == DesiredState.RUNNING.value), 1), else_=0)),
+            func.sum(
+                case(
+                    (
+                        and_(
+                            col(Server.deleted_at).is_(None),
+                            col(Server.desired_state) == DesiredState.RUNNING.value,
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
             func.sum(case((col(Server.desired_state) != DesiredState.DELETED.value, 1), else_=0)),
             func.sum(case((wiped, 1), else_=0)),
         )
@@ -247,12 +314,13 @@ def _add_server_counts(session: Session, facts: dict[int, ContractFacts]) -> Non
     )
     counts: dict[int, ServerCounts] = defaultdict(ServerCounts)
     for chunk_start in range(0, len(wanted), 5000):
-        chunk = wanted[chunk_start:chunk_start + 5000]
+        chunk = wanted[chunk_start : chunk_start + 5000]
         for cid, alive, running, not_deleted, n_wiped in session.execute(
             query.where(col(Server.contract_id).in_(chunk))
         ):
-            counts[cid] = ServerCounts(int(alive or 0), int(running or 0), int(not_deleted or 0),
-                                       int(n_wiped or 0))
+            counts[cid] = ServerCounts(
+                int(alive or 0), int(running or 0), int(not_deleted or 0), int(n_wiped or 0)
+            )
     for cid in wanted:
         facts[cid].servers = counts[cid]
 

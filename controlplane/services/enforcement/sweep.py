@@ -61,9 +61,7 @@ def _versions(policy: Policy | None) -> list[Policy]:
     return [policy] if policy is not None else known_policies()
 
 
-def plan(
-    session: Session, as_of: date, *, now: datetime, policy: Policy | None = None
-) -> list[SweepAction]:
+def plan(session: Session, as_of: date, *, now: datetime, policy: Policy | None = None) -> list[SweepAction]:
     """Every action due on `as_of`, in contract order; a dry run (nothing is written).
 
     Each contract is decided with its pinned terms version (one look-up per version); `policy`
@@ -84,8 +82,15 @@ class ApplyResult:
     failed: list[tuple[SweepAction, str]] = field(default_factory=list)
 
 
-def apply(engine: Engine, actions: list[SweepAction], as_of: date, actor: str, *, now: datetime,
-          policy: Policy | None = None) -> ApplyResult:
+def apply(
+    engine: Engine,
+    actions: list[SweepAction],
+    as_of: date,
+    actor: str,
+    *,
+    now: datetime,
+    policy: Policy | None = None,
+) -> ApplyResult:
     """Executes a plan, one transaction per contract, each action re-checked under the contract lock.
 
     Only today or an earlier day may be applied: a day ahead is for dry runs ("what happens on
@@ -107,8 +112,17 @@ def apply(engine: Engine, actions: list[SweepAction], as_of: date, actor: str, *
     for contract_id, group in by_contract.items():
         try:
             with session_scope(engine) as session:
-                _apply_contract(session, contract_id, group, as_of=as_of, at=at, actor=actor,
-                                policies=lookup, override=policy, result=result)
+                _apply_contract(
+                    session,
+                    contract_id,
+                    group,
+                    as_of=as_of,
+                    at=at,
+                    actor=actor,
+                    policies=lookup,
+                    override=policy,
+                    result=result,
+                )
         except Exception as exc:  # one contract's failure must not stop the sweep for the others
             log.exception("enforcement on contract %s failed", contract_id)
             result.failed += [(a, f"{type(exc).__name__}: {exc}") for a in group]
@@ -123,30 +137,52 @@ def _settle_credit_first(engine: Engine, actions: list[SweepAction], *, at: date
     if not contract_ids:
         return
     with Session(engine) as session:
-        customers = set(session.exec(select(Contract.customer_id)
-                                     .where(col(Contract.id).in_(contract_ids))).all())
+        customers = set(
+            session.exec(select(Contract.customer_id).where(col(Contract.id).in_(contract_ids))).all()
+        )
         with_credit = [c for c in customers_with_credit_and_open_invoices(session) if c in customers]
     for customer_id in with_credit:
         with session_scope(engine) as session:
             settle_with_credit(session, customer_id=customer_id, now=at, actor=actor)
 
 
-def _apply_contract(session: Session, contract_id: int, group: list[SweepAction], *, as_of: date,
-                    at: datetime, actor: str, policies: PolicyLookup, override: Policy | None,
-                    result: ApplyResult) -> None:
+def _apply_contract(
+    session: Session,
+    contract_id: int,
+    group: list[SweepAction],
+    *,
+    as_of: date,
+    at: datetime,
+    actor: str,
+    policies: PolicyLookup,
+    override: Policy | None,
+    result: ApplyResult,
+) -> None:
     contract = lock_contract(session, contract_id)
     facts = load_facts(session, as_of=as_of, at=at, policies=_versions(override), contract_ids=[contract_id])
-    fresh = {a.key: a for a in (decide_pinned(facts[contract_id], as_of=as_of, at=at, policies=policies,
-                                              override=override)
-                                if contract_id in facts else [])}
+    fresh = {
+        a.key: a
+        for a in (
+            decide_pinned(facts[contract_id], as_of=as_of, at=at, policies=policies, override=override)
+            if contract_id in facts
+            else []
+        )
+    }
     for action in group:
         current = fresh.get(action.key)
         if current is None:
             why = "no longer due on fresh facts (paid, lifted or already done)"
             log.info("enforcement dropped %s on contract %s: %s", action.kind, contract_id, why)
-            record_change(session, at=at, actor=actor, entity_type="contract", entity_id=contract_id,
-                          action=f"sweep_dropped:{action.kind}", clause=action.clause,
-                          after={"key": action.key, "why": why})
+            record_change(
+                session,
+                at=at,
+                actor=actor,
+                entity_type="contract",
+                entity_id=contract_id,
+                action=f"sweep_dropped:{action.kind}",
+                clause=action.clause,
+                after={"key": action.key, "why": why},
+            )
             result.dropped.append((action, why))
             continue
         if current.kind == SweepKind.POLICY_UNKNOWN:
@@ -154,20 +190,39 @@ def _apply_contract(session: Session, contract_id: int, group: list[SweepAction]
             continue
         _execute(session, contract, current, at=at, actor=actor)
         # A late sweep acts late, never early: the record keeps the day the terms allowed and the day acted.
-        record_change(session, at=at, actor=actor, entity_type="contract", entity_id=contract_id,
-                      action=f"sweep_acted:{current.kind}", clause=current.clause,
-                      after={"key": current.key, "allowed_on": current.deadline.isoformat(),
-                             "acted_on": seoul_date(at).isoformat(), "counting": current.counting})
+        record_change(
+            session,
+            at=at,
+            actor=actor,
+            entity_type="contract",
+            entity_id=contract_id,
+            action=f"sweep_acted:{current.kind}",
+            clause=current.clause,
+            after={
+                "key": current.key,
+                "allowed_on": current.deadline.isoformat(),
+                "acted_on": seoul_date(at).isoformat(),
+                "counting": current.counting,
+            },
+        )
         result.applied.append(current)
 
 
-def _record_policy_unknown(session: Session, action: SweepAction, *, at: datetime, actor: str,
-                           result: ApplyResult) -> None:
+def _record_policy_unknown(
+    session: Session, action: SweepAction, *, at: datetime, actor: str, result: ApplyResult
+) -> None:
     """Fails the contract's policy-bound decisions loudly: logged, audited, counted in `failed`."""
     log.error("enforcement on contract %s failed: %s", action.contract_id, action.reason)
-    record_change(session, at=at, actor=actor, entity_type="contract", entity_id=action.contract_id,
-                  action=f"sweep_failed:{action.kind}", clause=action.clause,
-                  after={"key": action.key, "why": action.reason})
+    record_change(
+        session,
+        at=at,
+        actor=actor,
+        entity_type="contract",
+        entity_id=action.contract_id,
+        action=f"sweep_failed:{action.kind}",
+        clause=action.clause,
+        after={"key": action.key, "why": action.reason},
+    )
     result.failed.append((action, action.reason))
 
 
@@ -175,29 +230,50 @@ def _execute(session: Session, contract: Contract, action: SweepAction, *, at: d
     match action.kind:
         case SweepKind.RESTRICT:
             block_service.restrict_for_nonpayment(
-                session, contract, invoice_id=action.invoice_ids[0] if action.invoice_ids else None,
-                clause=action.clause, reason=action.reason, at=at, actor=actor)
+                session,
+                contract,
+                invoice_id=action.invoice_ids[0] if action.invoice_ids else None,
+                clause=action.clause,
+                reason=action.reason,
+                at=at,
+                actor=actor,
+            )
         case SweepKind.LIFT:
             block = session.get(Block, action.block_id)
             if block is not None and block.lifted_at is None:
-                block_service.lift_block(session, contract, block, at=at, actor=actor, clause=action.clause,
-                                         reason=action.reason)
+                block_service.lift_block(
+                    session, contract, block, at=at, actor=actor, clause=action.clause, reason=action.reason
+                )
         case SweepKind.NOTIFY:
             notice = action.notice or "notice"
-            queue_contract_notice(session, contract, kind=notice, clause=action.clause,
-                                  subject=f"{_SUBJECTS.get(notice, notice)} (contract {contract.id})",
-                                  body=action.reason + "\n", key=action.key, at=at)
+            queue_contract_notice(
+                session,
+                contract,
+                kind=notice,
+                clause=action.clause,
+                subject=f"{_SUBJECTS.get(notice, notice)} (contract {contract.id})",
+                body=action.reason + "\n",
+                key=action.key,
+                at=at,
+            )
         case SweepKind.TERMINATE:
             _terminate(session, contract, action, at=at, actor=actor)
         case SweepKind.ELIGIBLE:
             if action.termination_id is None:  # listed once; a listed one waits for its confirmation
                 termination_service.record_eligible(
-                    session, contract, kind=action.termination_kind or TerminationKind.EX_OFFICIO,
-                    clause=action.clause, reason=action.reason, effective_on=action.deadline, at=at,
-                    actor=actor)
+                    session,
+                    contract,
+                    kind=action.termination_kind or TerminationKind.EX_OFFICIO,
+                    clause=action.clause,
+                    reason=action.reason,
+                    effective_on=action.deadline,
+                    at=at,
+                    actor=actor,
+                )
         case SweepKind.ENFORCE_BLOCK:
-            converge_contract(session, contract, at=at, actor=actor, clause=action.clause,
-                              reason=action.reason)
+            converge_contract(
+                session, contract, at=at, actor=actor, clause=action.clause, reason=action.reason
+            )
         case SweepKind.COMPLETE:
             termination_service.complete_termination(session, contract, at=at, actor=actor)
         case SweepKind.SETTLE:
@@ -219,22 +295,41 @@ def _terminate(
         termination = session.get(Termination, action.termination_id)
     else:  # Art. 21(1) with auto_terminate_nonpayment: decided and confirmed by policy
         termination = termination_service.decide_by_policy(
-            session, contract, kind=action.termination_kind or TerminationKind.NONPAYMENT,
-            clause=action.clause, reason=action.reason, at=at, actor=actor)
+            session,
+            contract,
+            kind=action.termination_kind or TerminationKind.NONPAYMENT,
+            clause=action.clause,
+            reason=action.reason,
+            at=at,
+            actor=actor,
+        )
         # The re-check at the moment of acting, on record: what was still unpaid after credit, under lock.
-        record_change(session, at=at, actor=actor, entity_type="termination", entity_id=termination.id or 0,
-                      action="recheck", clause=action.clause,
-                      after={"invoices": list(action.invoice_ids), "paid_up": False,
-                             "credit_balance": credit_balance(session, contract.customer_id),
-                             "allowed_on": action.deadline.isoformat(), "counting": action.counting})
+        record_change(
+            session,
+            at=at,
+            actor=actor,
+            entity_type="termination",
+            entity_id=termination.id or 0,
+            action="recheck",
+            clause=action.clause,
+            after={
+                "invoices": list(action.invoice_ids),
+                "paid_up": False,
+                "credit_balance": credit_balance(session, contract.customer_id),
+                "allowed_on": action.deadline.isoformat(),
+                "counting": action.counting,
+            },
+        )
     if termination is not None:
         termination_service.start_termination(session, contract, termination, at=at, actor=actor)
 
 
-def _lift_if_paid_meanwhile(engine: Engine, result: ApplyResult, *, at: datetime,
-                            policy: Policy | None) -> None:
+def _lift_if_paid_meanwhile(
+    engine: Engine, result: ApplyResult, *, at: datetime, policy: Policy | None
+) -> None:
     """A payment that committed just after a restriction is honoured within the same sweep (Art. 16(5))."""
     for contract_id in {a.contract_id for a in result.applied if a.kind == SweepKind.RESTRICT}:
         with session_scope(engine) as session:
-            block_service.lift_nonpayment_if_paid(session, contract_id, at, actor="system:enforcement",
-                                                  policy=policy)
+            block_service.lift_nonpayment_if_paid(
+                session, contract_id, at, actor="system:enforcement", policy=policy
+            )

@@ -35,8 +35,10 @@ class PenaltyLines:
         for termination, contract in session.exec(query).all():
             amount = billable_penalty(session, contract, termination)
             if amount > 0:
-                description = (f"early-termination penalty (termination {termination.id}, "
-                               f"last day {termination.effective_on.isoformat()})")
+                description = (
+                    f"early-termination penalty (termination {termination.id}, "
+                    f"last day {termination.effective_on.isoformat()})"
+                )
                 line = ExtraLine(PENALTY_KIND, description, amount, ART_32_3, taxable=False)
                 found.setdefault(termination.contract_id, []).append(line)
         return found

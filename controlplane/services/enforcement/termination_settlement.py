@@ -20,24 +20,33 @@ from controlplane.terms.calendar import YearMonth
 def final_statement_issued(session: Session, termination: Termination) -> bool:
     """The invoice of the last day's month exists, or that month's invoice run found nothing to bill."""
     month = YearMonth.of(termination.effective_on)
-    invoiced = session.exec(select(Invoice.id).where(Invoice.contract_id == termination.contract_id,
-                                                     Invoice.month == month.first_day)).first()
+    invoiced = session.exec(
+        select(Invoice.id).where(
+            Invoice.contract_id == termination.contract_id, Invoice.month == month.first_day
+        )
+    ).first()
     if invoiced is not None:
         return True
-    ran = session.exec(select(AuditEvent.id).where(AuditEvent.entity_type == "invoice_run",
-                                                   AuditEvent.entity_id == str(month))).first()
+    ran = session.exec(
+        select(AuditEvent.id).where(
+            AuditEvent.entity_type == "invoice_run", AuditEvent.entity_id == str(month)
+        )
+    ).first()
     return ran is not None
 
 
 def owed(session: Session, contract_id: int) -> int:
     """Everything still to collect on the contract: unpaid invoices plus late fees not yet billed."""
-    unpaid = session.exec(select(func.coalesce(func.sum(col(Invoice.total) - col(Invoice.paid_amount)), 0))
-                          .where(Invoice.contract_id == contract_id,
-                                 col(Invoice.paid_amount) < col(Invoice.total))).one()
-    unbilled = session.exec(select(func.coalesce(func.sum(LateFee.amount), 0))
-                            .join(Invoice, col(Invoice.id) == col(LateFee.invoice_id))
-                            .where(Invoice.contract_id == contract_id,
-                                   col(LateFee.billed_on_invoice_id).is_(None))).one()
+    unpaid = session.exec(
+        select(func.coalesce(func.sum(col(Invoice.total) - col(Invoice.paid_amount)), 0)).where(
+            Invoice.contract_id == contract_id, col(Invoice.paid_amount) < col(Invoice.total)
+        )
+    ).one()
+    unbilled = session.exec(
+        select(func.coalesce(func.sum(LateFee.amount), 0))
+        .join(Invoice, col(Invoice.id) == col(LateFee.invoice_id))
+        .where(Invoice.contract_id == contract_id, col(LateFee.billed_on_invoice_id).is_(None))
+    ).one()
     return int(unpaid) + int(unbilled)
 
 
@@ -49,6 +58,14 @@ def settle_if_paid(session: Session, termination: Termination, *, at: datetime, 
         return False
     termination.completed_at = at
     session.add(termination)
-    record_change(session, at=at, actor=actor, entity_type="termination", entity_id=termination.id or 0,
-                  action="settled", clause="Art. 33(2)", after={"completed_at": at.isoformat()})
+    record_change(
+        session,
+        at=at,
+        actor=actor,
+        entity_type="termination",
+        entity_id=termination.id or 0,
+        action="settled",
+        clause="Art. 33(2)",
+        after={"completed_at": at.isoformat()},
+    )
     return True

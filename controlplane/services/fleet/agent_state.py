@@ -185,19 +185,37 @@ def apply_observed_state(session: Session, *, now: datetime, host: Host, report:
 GIB = 1024**3
 
 
-def _refuse_unordered_deletions(session: Session, *, host: Host, servers: dict[str, Server],
-                                report: HostObservedState, now: datetime, actor: str) -> None:
+def _refuse_unordered_deletions(
+    session: Session,
+    *,
+    host: Host,
+    servers: dict[str, Server],
+    report: HostObservedState,
+    now: datetime,
+    actor: str,
+) -> None:
     """The control plane accepts a deletion record only for a server it ordered deleted (Art. 20(8)):
     anything else is refused whole (409), audited and counted, and changes nothing else."""
-    refusals = [(d.server_id, why) for d in report.deletions
-                if (why := deletion_refusal(session, servers.get(d.server_id), d, host)) is not None]
+    refusals = [
+        (d.server_id, why)
+        for d in report.deletions
+        if (why := deletion_refusal(session, servers.get(d.server_id), d, host)) is not None
+    ]
     if not refusals:
         return
     session.rollback()
     for server_id, why in refusals:
         log.warning("refused a deletion record from host %s for server %s: %s", host.name, server_id, why)
-        record_change(session, at=now, actor=actor, entity_type="server", entity_id=server_id,
-                      action=DELETION_REFUSED, clause="Art. 20(8)", after={"host": host.name, "why": why})
+        record_change(
+            session,
+            at=now,
+            actor=actor,
+            entity_type="server",
+            entity_id=server_id,
+            action=DELETION_REFUSED,
+            clause="Art. 20(8)",
+            after={"host": host.name, "why": why},
+        )
     session.commit()  # before raising, on purpose: the refusal stays on the audit trail (see db.py)
     server_id, why = refusals[0]
     raise Conflict(f"deletion record for server {server_id} refused: {why}", field="deletions")
@@ -232,8 +250,10 @@ def _volume_refusal(server: Server, report: DeletionReport) -> str | None:
         return f"volume {foreign[0]!r} is not one of the server's volumes"
     for volume in report.volumes:
         if volume.capacity_bytes <= 0 or not 0 <= volume.bytes_overwritten <= volume.capacity_bytes:
-            return (f"volume {volume.name!r}: {volume.bytes_overwritten} bytes overwritten of "
-                    f"{volume.capacity_bytes} is not a wipe")
+            return (
+                f"volume {volume.name!r}: {volume.bytes_overwritten} bytes overwritten of "
+                f"{volume.capacity_bytes} is not a wipe"
+            )
     if sum(v.bytes_overwritten for v in report.volumes) != report.bytes_overwritten:
         return "the total bytes overwritten do not match the per-volume journal entries"
     if max(v.capacity_bytes for v in report.volumes) < server.disk_gib * GIB:

@@ -50,19 +50,30 @@ def wipe_withheld(session: Session, servers: Iterable[Server]) -> set[str]:
     if not candidates:
         return set()
     contract_ids = {s.contract_id for s in candidates}
-    allowed = set(session.exec(select(Contract.id).where(col(Contract.id).in_(contract_ids),
-                                                         wipe_allowed_clause())).all())
+    allowed = set(
+        session.exec(
+            select(Contract.id).where(col(Contract.id).in_(contract_ids), wipe_allowed_clause())
+        ).all()
+    )
     return {s.id for s in candidates if s.contract_id not in allowed}
 
 
 def wipe_allowed_clause() -> Any:
     """SQL truth of "this contract's servers may be wiped": terminated, or terminating with the wipe
     ordered (Art. 20(8): after the termination notice reached the relay)."""
-    ordered = (select(Termination.id).where(Termination.contract_id == Contract.id,
-                                            col(Termination.wipe_ordered_at).is_not(None),
-                                            col(Termination.withdrawn_at).is_(None)).exists())
-    return or_(col(Contract.state) == ContractState.TERMINATED.value,
-               and_(col(Contract.state) == ContractState.TERMINATING.value, ordered))
+    ordered = (
+        select(Termination.id)
+        .where(
+            Termination.contract_id == Contract.id,
+            col(Termination.wipe_ordered_at).is_not(None),
+            col(Termination.withdrawn_at).is_(None),
+        )
+        .exists()
+    )
+    return or_(
+        col(Contract.state) == ContractState.TERMINATED.value,
+        and_(col(Contract.state) == ContractState.TERMINATING.value, ordered),
+    )
 
 
 def _active_full_block(session: Session, contract_id: int, now: datetime) -> Block | None:
@@ -84,8 +95,13 @@ def smtp_blocked_server_ids(session: Session, server_ids: Collection[str], at: d
     if not server_ids:
         return set()
     query = (
-        select(Server.id).join(Block, col(Block.contract_id) == col(Server.contract_id))
-        .where(col(Server.id).in_(list(server_ids)), Block.scope == "smtp", col(Block.lifted_at).is_(None),
-               col(Block.started_at) <= at)
+        select(Server.id)
+        .join(Block, col(Block.contract_id) == col(Server.contract_id))
+        .where(
+            col(Server.id).in_(list(server_ids)),
+            Block.scope == "smtp",
+            col(Block.lifted_at).is_(None),
+            col(Block.started_at) <= at,
+        )
     )
     return {str(sid) for sid in session.execute(query).scalars()}

@@ -55,8 +55,9 @@ def create_server(
         raise InvalidInput(f"contract_id {data.contract_id} does not exist", field="contract_id")
     if contract is not None and contract.state in (ContractState.APPLIED, ContractState.HELD):
         # Art. 9(1): service starts when the contract is approved; an application runs nothing yet.
-        raise InvalidInput(f"contract {contract.id} is still {contract.state}; approve it first",
-                           field="contract_id")
+        raise InvalidInput(
+            f"contract {contract.id} is still {contract.state}; approve it first", field="contract_id"
+        )
     demand = Demand(vcpus=data.vcpus, memory_mib=data.memory_mib, disk_gib=data.disk_gib)
     if data.host is not None:
         host = place_on_named_host(session, name=data.host, demand=demand)

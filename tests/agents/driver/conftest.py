@@ -106,8 +106,13 @@ def make_server_factory(conn: libvirt.virConnect, made: list[str]) -> ServerFact
         server_id = f"dctest{RUN}{secrets.token_hex(3)}"
         made.append(server_id)
         base: dict[str, object] = dict(
-            id=server_id, name=f"test {server_id}", vcpus=1, memory_mib=64, disk_gib=1,
-            desired_state="running", generation=1,
+            id=server_id,
+            name=f"test {server_id}",
+            vcpus=1,
+            memory_mib=64,
+            disk_gib=1,
+            desired_state="running",
+            generation=1,
         )
         base.update(fields)
         return DesiredServer.model_validate(base)

@@ -28,8 +28,13 @@ def tdriver(test_conn: libvirt.virConnect) -> LibvirtDriver:
 
 def _server(**fields: object) -> DesiredServer:
     base: dict[str, object] = dict(
-        id=f"dctest{secrets.token_hex(3)}", name="t", vcpus=1, memory_mib=64, disk_gib=1,
-        desired_state="running", generation=1,
+        id=f"dctest{secrets.token_hex(3)}",
+        name="t",
+        vcpus=1,
+        memory_mib=64,
+        disk_gib=1,
+        desired_state="running",
+        generation=1,
     )
     base.update(fields)
     return DesiredServer.model_validate(base)

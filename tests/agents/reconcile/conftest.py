@@ -30,7 +30,6 @@ TEST_URI = "test:///default"
 POOL_ROOT = Path("/var/lib/dcloud-test")
 
 
-
 @pytest.fixture
 def run_id() -> str:
     return f"dctest-{uuid.uuid4().hex[:8]}"

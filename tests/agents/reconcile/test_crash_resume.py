@@ -67,9 +67,9 @@ def deleting_server(qemu_conn, run_id, pool_path, make_server, tmp_path):
     server = make_server(0, "stopped")
     agent.source.write_desired(HostDesiredState(host="dctest-host", servers=[server]))
     assert agent.run() == 0, agent.stderr[-1]
-    vol_path = qemu_conn.storagePoolLookupByName(run_id).storageVolLookupByName(
-        f"dcloud-{server.id}-disk0"
-    ).path()
+    vol_path = (
+        qemu_conn.storagePoolLookupByName(run_id).storageVolLookupByName(f"dcloud-{server.id}-disk0").path()
+    )
     with open(vol_path, "r+b") as f:
         f.write(DATA)
         os.fsync(f.fileno())
@@ -139,4 +139,3 @@ def test_report_sent_but_not_acknowledged_is_not_sent_twice(deleting_server) -> 
 
     assert sum(len(r.deletions) for r in agent.source.reports()) == 1
     assert DeletionJournal(agent.state_dir).entries() == []
-

@@ -76,8 +76,14 @@ def _run(source: ScriptedWatch, **kwargs: float) -> Running:
     changes: list[float] = []
     errors: list[int] = []
     stop = threading.Event()
-    watch = DesiredWatch(source, lambda: changes.append(time.monotonic()), stop,
-                         on_error=lambda: errors.append(1), wait_s=0.2, **kwargs)
+    watch = DesiredWatch(
+        source,
+        lambda: changes.append(time.monotonic()),
+        stop,
+        on_error=lambda: errors.append(1),
+        wait_s=0.2,
+        **kwargs,
+    )
     watch.start()
     return watch, changes, errors, stop
 
@@ -134,9 +140,16 @@ def test_sources_without_a_watch_are_not_watched() -> None:
 
 def _settings(run_id: str, tmp_path: Path, *, watch: bool) -> Settings:
     return Settings(
-        libvirt_uri="test:///default", state_dir=str(tmp_path / "state"), storage_pool=run_id,
-        storage_pool_path=f"/{run_id}", agent_metrics_port=0, agent_poll_interval_s=600.0,
-        agent_resync_interval_s=600.0, heartbeat_interval_s=5.0, stop_timeout_s=1.0, agent_watch=watch,
+        libvirt_uri="test:///default",
+        state_dir=str(tmp_path / "state"),
+        storage_pool=run_id,
+        storage_pool_path=f"/{run_id}",
+        agent_metrics_port=0,
+        agent_poll_interval_s=600.0,
+        agent_resync_interval_s=600.0,
+        heartbeat_interval_s=5.0,
+        stop_timeout_s=1.0,
+        agent_watch=watch,
     )
 
 

@@ -61,9 +61,7 @@ def start_agent(test_conn, run_id, tmp_path) -> Iterator[Callable[..., Agent]]:
         assert not thread.is_alive(), "agent did not stop on its stop_event"
 
 
-def test_reconnects_after_the_connection_is_closed_underneath(
-    test_conn, start_agent, make_server
-) -> None:
+def test_reconnects_after_the_connection_is_closed_underneath(test_conn, start_agent, make_server) -> None:
     server = make_server(0, "running")
     source = MemorySource([server])
     agent = start_agent(source)
