@@ -50,7 +50,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # (SQLite gives its -wal and -shm files the database file's mode).
             Path(path).touch(mode=0o600, exist_ok=True)
             os.chmod(path, 0o600)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True, **kwargs
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -60,7 +62,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # Bound parameters carry customers' data: errors and logs show the statement, never the values.
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 @contextmanager

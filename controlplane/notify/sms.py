@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from controlplane.notify.privacy import mask_recipient
+
 log = logging.getLogger(__name__)
 
 
@@ -21,5 +23,5 @@ class LoggingSmsProvider:
         self.sent: list[tuple[str, str]] = []
 
     def send(self, *, phone: str, text: str) -> None:
-        log.info("sms to %s: %s", phone, text)
+        log.info("sms to %s (%d characters)", mask_recipient(phone), len(text))  # no number, no message
         self.sent.append((phone, text))

@@ -24,6 +24,7 @@ from controlplane.models.customer import Customer
 from controlplane.models.notices import Notice
 from controlplane.notify.email import DeliveryFailed, EmailSender
 from controlplane.notify.messages import NoticeDraft
+from controlplane.notify.privacy import mask_recipient
 from controlplane.notify.sms import SmsProvider
 from controlplane.services.inserts import insert_ignoring_conflicts, table_of
 
@@ -221,7 +222,10 @@ def _mark_sent(engine: Engine, notice_id: int, now: datetime) -> None:
 
 
 def _record_failure(engine: Engine, notice: Notice, now: datetime, error: str) -> None:
-    log.warning("notice %s (%s to %s) failed: %s", notice.id, notice.channel, notice.recipient, error)
+    # The recipient is personal data: the notice id finds it for whoever may read it (no address in logs).
+    log.warning(
+        "notice %s (%s to %s) failed: %s", notice.id, notice.channel, mask_recipient(notice.recipient), error
+    )
     with session_scope(engine) as session:
         session.execute(
             update(Notice)
