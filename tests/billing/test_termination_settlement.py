@@ -24,7 +24,8 @@ from controlplane.services.billing.credits import credit_balance
 from controlplane.services.billing.invoicing import generate_invoices, preview_invoice
 from controlplane.services.billing.payments import record_payment
 from controlplane.services.enforcement import sweep as enforcement
-from controlplane.services.enforcement.terminations import complete_termination, request_termination
+from controlplane.services.enforcement.termination_effects import complete_termination
+from controlplane.services.enforcement.terminations import request_termination
 from controlplane.terms.calendar import YearMonth
 from tests.utils.api import make_api
 

@@ -12,6 +12,7 @@ from controlplane.notify import LoggingSmsProvider
 from controlplane.schemas.enforcement import TerminationCreate
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.enforcement import terminations as termination_service
+from controlplane.services.enforcement.termination_effects import start_termination
 from controlplane.services.notices import deliver_due_notices
 from tests.utils.relay import Relay, running_relay
 
@@ -29,7 +30,7 @@ def start_policy_termination(engine: Engine, contract_id: int, now: datetime) ->
             at=now,
             actor="system:test",
         )
-        termination_service.start_termination(session, contract, termination, at=now, actor="system:test")
+        start_termination(session, contract, termination, at=now, actor="system:test")
         session.commit()
         return termination.id or 0
 

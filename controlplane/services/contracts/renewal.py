@@ -21,7 +21,8 @@ from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.contracts.terms_changes import unaccepted_objection
 from controlplane.services.enforcement.effects import contract_snapshot
-from controlplane.services.enforcement.terminations import start_termination, termination_snapshot
+from controlplane.services.enforcement.termination_effects import start_termination
+from controlplane.services.enforcement.terminations import termination_snapshot
 from controlplane.services.notices import queue_notice
 from controlplane.terms.clauses import ART_3_3, ART_3_4
 from controlplane.terms.lifecycle import TerminationKind

@@ -31,6 +31,7 @@ from controlplane.services.billing.credits import (
 )
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.enforcement import blocks as block_service
+from controlplane.services.enforcement import termination_effects
 from controlplane.services.enforcement import terminations as termination_service
 from controlplane.services.enforcement.decisions import SweepAction, SweepKind, decide_pinned
 from controlplane.services.enforcement.effects import converge_contract, queue_contract_notice
@@ -275,7 +276,7 @@ def _execute(session: Session, contract: Contract, action: SweepAction, *, at: d
                 session, contract, at=at, actor=actor, clause=action.clause, reason=action.reason
             )
         case SweepKind.COMPLETE:
-            termination_service.complete_termination(session, contract, at=at, actor=actor)
+            termination_effects.complete_termination(session, contract, at=at, actor=actor)
         case SweepKind.SETTLE:
             termination = session.get(Termination, action.termination_id)
             if termination is not None:
@@ -321,7 +322,7 @@ def _terminate(
             },
         )
     if termination is not None:
-        termination_service.start_termination(session, contract, termination, at=at, actor=actor)
+        termination_effects.start_termination(session, contract, termination, at=at, actor=actor)
 
 
 def _lift_if_paid_meanwhile(

@@ -11,7 +11,7 @@ from controlplane.models.customer import Contract
 from controlplane.models.enforcement import Termination
 from controlplane.services.billing.drafts import ExtraLine
 from controlplane.services.billing.invoicing import register_extra_lines
-from controlplane.services.enforcement.terminations import billable_penalty
+from controlplane.services.enforcement.termination_money import billable_penalty
 from controlplane.terms.calendar import YearMonth
 from controlplane.terms.clauses import ART_32_3
 
