@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -27,6 +29,8 @@ def create_app(
     app.state.engine = engine if engine is not None else make_engine(settings.database_url)
     app.state.clock = clock or system_clock
     app.state.metrics_registry = build_registry(app.state.engine, app.state.clock, settings)
+    # Set by the server as it starts shutting down (controlplane/cli/up.py): long polls answer at once.
+    app.state.draining = threading.Event()
     app.add_middleware(BodySizeLimit)  # outermost: nothing reads a body over 1 MiB
     install_error_handlers(app)
     install_validation_handler(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -32,6 +33,11 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
+def get_draining(request: Request) -> threading.Event:
+    draining: threading.Event = request.app.state.draining
+    return draining
+
+
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         yield session
@@ -41,6 +47,8 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+# Set once the server is shutting down: what waits (a watch) answers now instead of being cut off.
+DrainingDep = Annotated[threading.Event, Depends(get_draining)]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from controlplane.models.host import Host
 log = logging.getLogger("dcloud.up")
 # The agent finishes its current pass before it sees the stop event; do not wait on it forever.
 _JOIN_TIMEOUT_S = 10.0
-# Agents hold desired-state watches open for up to 25 s; shutdown must not wait for them (they retry).
+# Agents hold desired-state watches open for up to 25 s; draining answers them at once (they retry), so
+# this only bounds other requests.
 _GRACEFUL_SHUTDOWN_S = 3
 
 
@@ -57,11 +58,21 @@ def ensure_token(
 
 class _AllInOneServer(uvicorn.Server):
     """uvicorn re-raises SIGTERM after its own shutdown, which would kill the process before the agent and
-    scheduler stop; here the signal stops everything and `dcloud up`/`serve` exit 0 after joining them."""
+    scheduler stop; here the signal stops everything and `dcloud up`/`serve` exit 0 after joining them.
 
-    def __init__(self, config: uvicorn.Config, stop: threading.Event) -> None:
+    Shutting down, it tells the app to drain (`app.state.draining`) before uvicorn waits for open
+    requests, so long polls answer within one check instead of being cancelled at the timeout."""
+
+    def __init__(self, app: FastAPI, config: uvicorn.Config, stop: threading.Event) -> None:
         super().__init__(config)
         self._stop = stop
+        self._draining: threading.Event = app.state.draining
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # No await between this and uvicorn closing the listeners and marking open requests
+        # `Connection: close`: an answered watch's retry cannot land on this server again.
+        self._draining.set()
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._stop.set()
@@ -124,8 +135,9 @@ def run_api(settings: Settings, *, bind: str, port: int, log_level: str | None, 
     engine = make_engine(settings.database_url)
     stop = threading.Event()
     threads = [run_scheduler_thread(settings, engine, stop)] if with_scheduler else []
-    config = _uvicorn_config(create_app(settings=settings, engine=engine), bind, port, log_level)
-    return _serve_until_stopped(_AllInOneServer(config, stop), stop, threads, engine)
+    app = create_app(settings=settings, engine=engine)
+    server = _AllInOneServer(app, _uvicorn_config(app, bind, port, log_level), stop)
+    return _serve_until_stopped(server, stop, threads, engine)
 
 
 def _uvicorn_config(app: FastAPI, bind: str, port: int, log_level: str | None = None) -> uvicorn.Config:
@@ -179,7 +191,8 @@ def run_all_in_one(
     api_host = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
     local = settings.model_copy(update={"api_url": f"http://{api_host}:{port}", "host_name": host_name})
     stop = threading.Event()
-    server = _AllInOneServer(_uvicorn_config(create_app(settings=local, engine=engine), bind, port), stop)
+    app = create_app(settings=local, engine=engine)
+    server = _AllInOneServer(app, _uvicorn_config(app, bind, port), stop)
     threads = [run_scheduler_thread(local, engine, stop)]
     if with_whois:
         threads.append(_thread("whois", lambda: _run_whois(local, stop)))

@@ -10,7 +10,14 @@ from fastapi import Depends, Path, Query, Request, Response, status
 from fastapi.routing import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, SessionDep, SettingsDep
+from controlplane.api.deps import (
+    ClockDep,
+    CurrentPrincipal,
+    DrainingDep,
+    EngineDep,
+    SessionDep,
+    SettingsDep,
+)
 from controlplane.api.presenters import host_public
 from controlplane.errors import Forbidden
 from controlplane.models.auth import Role
@@ -80,6 +87,7 @@ async def watch_desired_state(
     session: SessionDep,
     engine: EngineDep,
     clock: ClockDep,
+    draining: DrainingDep,
     request: Request,
     since: Annotated[Line, Query(max_length=128)] = "",
     wait_s: Annotated[float, Query(ge=0, le=60)] = 30.0,
@@ -87,12 +95,15 @@ async def watch_desired_state(
     """Long poll: answers as soon as the desired-state version differs from `since`, else at `wait_s`.
 
     Async so a waiting watch holds no worker thread; each check is one short query in the threadpool.
-    The state lives only in the database, so any replica can answer any watch.
+    The state lives only in the database, so any replica can answer any watch. A server shutting down
+    answers at once with the version as it stands, as if `wait_s` had run out (uvicorn would otherwise
+    cancel the watch after its graceful timeout: a 500 and a traceback); the connection closes, so the
+    agent watches again from the same version on another replica, or backs off while none answers.
     """
     await run_in_threadpool(session.close)  # don't keep a pooled connection checked out while waiting
     deadline = time.monotonic() + wait_s
     version = await run_in_threadpool(agent_state.current_desired_version, engine, host, clock())
-    while version == since and time.monotonic() < deadline:
+    while version == since and time.monotonic() < deadline and not draining.is_set():
         if await request.is_disconnected():
             break
         await asyncio.sleep(min(WATCH_CHECK_INTERVAL_S, max(deadline - time.monotonic(), 0.0)))
