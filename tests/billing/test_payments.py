@@ -16,7 +16,7 @@ from controlplane.services.billing.invoicing import generate_invoices
 from controlplane.services.billing.payments import contract_unpaid_invoices, record_payment
 from controlplane.terms.calendar import YearMonth, seoul_midnight
 from tests.utils.api import make_api
-from tests.utils.factories import make_customer
+from tests.utils.factories import make_contract, make_customer
 
 MakeCustomer = Callable[..., Customer]
 MakeContract = Callable[..., Contract]
@@ -203,3 +203,37 @@ def test_refund_without_credit_is_409(
         )
     with Session(sqlite_engine) as session:
         assert session.exec(select(CreditEntry).order_by(col(CreditEntry.id))).all() == []
+
+
+def test_a_payment_pays_only_invoices_issued_by_the_time_it_was_received(sqlite_engine: Engine) -> None:
+    # The API's clock reads 2027-03-02; January's invoice was issued 2027-02-01, February's 2027-03-01.
+    api = make_api(sqlite_engine)
+    with Session(sqlite_engine) as session:
+        customer = make_customer(session)
+        customer_id, contract_id = customer.id or 0, make_contract(session, customer).id or 0
+        january = add_invoice(session, contract_id, date(2027, 1, 1), 100_000).id
+        february = add_invoice(session, contract_id, date(2027, 2, 1), 100_000).id
+        session.commit()
+    body = {
+        "customer_id": customer_id,
+        "contract_id": contract_id,
+        "amount": 200_000,
+        "received_at": "2027-02-20T10:00:00+09:00",
+    }
+    headers = {**api.headers("billing"), "Idempotency-Key": "before-february"}
+
+    response = api.client.post("/v1/payments", json=body, headers=headers)
+
+    assert response.status_code == 201, response.text
+    # February's invoice did not exist on 20 February: the money was credit then (Art. 35(3)) ...
+    assert (response.json()["allocations"], response.json()["credited"]) == (
+        [{"invoice_id": january, "amount": 100_000}],
+        100_000,
+    )
+    with Session(sqlite_engine) as session:
+        offsets = session.exec(select(CreditEntry).where(CreditEntry.reason == "offset")).all()
+        paid = {i.id: i.paid_amount for i in session.exec(select(Invoice)).all()}
+        balance = credit_balance(session, customer_id)
+    # ... and that credit, money paid, settles February's invoice at once.
+    assert [(o.invoice_id, o.amount) for o in offsets] == [(february, -100_000)]
+    assert (paid, balance) == ({january: 100_000, february: 100_000}, 0)

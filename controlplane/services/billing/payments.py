@@ -1,5 +1,6 @@
 """Payments (Art. 34, 35): idempotent by key, applied oldest invoice first, late fee on the late part,
-overpayment kept as credit.
+overpayment kept as credit. A payment pays only invoices issued by the time it was received; what it
+received before an invoice existed is credit, which then settles that invoice (Art. 35(3)).
 
 Lock order (PostgreSQL `SELECT ... FOR UPDATE`; SQLite serialises writers anyway):
   1. the customer's contract rows, ascending id;
@@ -164,9 +165,12 @@ def _apply(
     session: Session, payment: Payment, contracts: dict[int, Contract], *, now: datetime
 ) -> PaymentOutcome:
     ids = [payment.contract_id] if payment.contract_id is not None else list(contracts)
+    # Money received before an invoice existed did not pay it: it was credit then (Art. 35(3)), and
+    # settles that invoice below as credit, never as a payment dated before its issue.
+    existed = [i for i in lock_open_invoices(session, ids) if i.issued_at <= payment.received_at]
     settlement = settle_invoices(
         session,
-        invoices=lock_open_invoices(session, ids),
+        invoices=existed,
         contracts=contracts,
         amount=payment.amount,
         paid_on=seoul_date(payment.received_at),
@@ -179,33 +183,38 @@ def _apply(
     ]
     session.add_all(allocations)
     if settlement.remaining > 0:
-        # Art. 35: an overpayment offsets the next invoices (or is refunded on request).
-        session.add(
-            CreditEntry(
-                customer_id=payment.customer_id,
-                amount=settlement.remaining,
-                reason="overpayment",
-                clause="Art. 35(3)",
-                at=now,
-                payment_id=payment.id,
-            )
-        )
-        queue_notice(
-            session,
-            customer=get_customer(session, payment.customer_id),
-            contract_id=payment.contract_id,
-            draft=credit_notice(customer_id=payment.customer_id, amount=settlement.remaining),
-            dedupe_key=f"payment:{payment.id}:credit",
-            now=now,
-        )
+        _keep_as_credit(session, payment, settlement.remaining, now=now)
     session.flush()
     lift_paid_restrictions(session, {a.invoice_id for a in allocations}, now=now)
-    if settlement.remaining > 0 and payment.contract_id is not None:
-        # Art. 35(3): credit is money paid; it settles the customer's other open invoices at once.
+    if settlement.remaining > 0:
+        # Art. 35(3): credit is money paid; it settles the customer's other open invoices at once (and
+        # those issued after the money arrived).
         from controlplane.services.billing.credits import settle_with_credit  # credits builds on payments
 
         settle_with_credit(session, customer_id=payment.customer_id, now=now, actor="system:payments")
     return PaymentOutcome(payment, allocations, settlement.late_fees, settlement.remaining)
+
+
+def _keep_as_credit(session: Session, payment: Payment, amount: int, *, now: datetime) -> None:
+    """Art. 35: an overpayment offsets the next invoices (or is refunded on request); the customer is told."""
+    session.add(
+        CreditEntry(
+            customer_id=payment.customer_id,
+            amount=amount,
+            reason="overpayment",
+            clause="Art. 35(3)",
+            at=now,
+            payment_id=payment.id,
+        )
+    )
+    queue_notice(
+        session,
+        customer=get_customer(session, payment.customer_id),
+        contract_id=payment.contract_id,
+        draft=credit_notice(customer_id=payment.customer_id, amount=amount),
+        dedupe_key=f"payment:{payment.id}:credit",
+        now=now,
+    )
 
 
 def lift_paid_restrictions(session: Session, invoice_ids: set[int], *, now: datetime) -> None:
