@@ -1,14 +1,16 @@
 """The WHOIS server (RFC 3912): one query line (an address or a CIDR) ending CRLF, the answer, close.
 
-Hardened for the open internet: the query is at most 256 bytes and must arrive within 5 s, the number
-of concurrent connections is capped, each source address is rate limited, and anything odd (oversize,
-binary, a second line smuggled after the first) gets a one-line error, never a traceback.
+Hardened for the open internet: the query is at most 256 bytes and must arrive within 5 s, each source
+(an IPv4 address, an IPv6 /64) has its own cap on concurrent connections and a rate limit, checked before
+the global cap so one source's flood cannot take every slot, and anything odd (oversize, binary, a second
+line smuggled after the first) gets a one-line error, never a traceback or a connection reset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import threading
 import time
@@ -33,6 +35,8 @@ class WhoisLimits:
     max_query_bytes: int = 256
     read_timeout_s: float = 5.0
     max_connections: int = 64
+    # A client asks one query per connection; more at once from one source is a flood, not a client.
+    max_per_source: int = 4
     # Token bucket per source address: `burst` queries at once, refilled at `per_second`.
     burst: int = 20
     per_second: float = 1.0
@@ -69,6 +73,21 @@ class RateLimiter:
         self._buckets = {s: v for s, v in self._buckets.items() if now - v[1] < full_after}
 
 
+def source_of(peername: object) -> str:
+    """Who a connection counts against: the IPv4 address, or the IPv6 /64 (one customer holds a whole
+    /64, so per-address limits would not limit it at all)."""
+    host = str(peername[0]) if isinstance(peername, tuple) and peername else "?"
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # a dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def parse_query(raw: bytes, max_bytes: int) -> str:
     """The query text from the raw bytes read, or QueryRefused naming why."""
     line, sep, rest = raw.partition(b"\n")
@@ -99,7 +118,8 @@ class WhoisService:
     ) -> None:
         self.engine, self.identity, self.limits, self.counters = engine, identity, limits, counters
         self.rate = RateLimiter(limits.burst, limits.per_second)
-        self.active = 0
+        self.active = 0  # admitted connections, all sources
+        self.active_by_source: dict[str, int] = {}
 
     def answer(self, query: str) -> str:
         """The text for a valid query line: the record, or a clear no-match."""
@@ -123,11 +143,25 @@ class WhoisService:
             buf += chunk
         return buf
 
-    async def _respond(self, reader: asyncio.StreamReader, source: str) -> str:
-        if self.active > self.limits.max_connections:
-            raise QueryRefused("busy", "too many connections, try again later")
+    def _admit(self, source: str) -> None:
+        """Takes a slot for the connection, or QueryRefused. The source's own limits come first: a
+        source over them is refused without touching the global count, so it cannot lock others out."""
+        if self.active_by_source.get(source, 0) >= self.limits.max_per_source:
+            raise QueryRefused("source_busy", "too many connections from your address, try again later")
         if not self.rate.allow(source):
             raise QueryRefused("rate_limited", "too many queries from your address, slow down")
+        if self.active >= self.limits.max_connections:
+            raise QueryRefused("busy", "too many connections, try again later")
+        self.active += 1
+        self.active_by_source[source] = self.active_by_source.get(source, 0) + 1
+
+    def _release(self, source: str) -> None:
+        self.active -= 1
+        left = self.active_by_source.pop(source) - 1
+        if left:  # forget idle sources so the table holds only sources with open connections
+            self.active_by_source[source] = left
+
+    async def _respond(self, reader: asyncio.StreamReader) -> str:
         try:
             raw = await asyncio.wait_for(self._read_query(reader), self.limits.read_timeout_s)
         except TimeoutError:
@@ -136,16 +170,17 @@ class WhoisService:
         return await asyncio.to_thread(self.answer, query)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.active += 1
-        source = str((writer.get_extra_info("peername") or ("?",))[0])
-        unread = False
+        source = source_of(writer.get_extra_info("peername"))
+        admitted = discard_rest = False
         try:
             try:
-                text = await self._respond(reader, source)
+                self._admit(source)
+                admitted = True
+                text = await self._respond(reader)
             except QueryRefused as refused:
                 self.counters.refusals.labels(reason=refused.reason).inc()
                 text = format_error(refused.message)
-                unread = True
+                discard_rest = True
             except Exception:  # the client gets one line; the operator gets the traceback in the log
                 log.exception("whois query from %s failed", source)
                 self.counters.refusals.labels(reason="internal").inc()
@@ -153,20 +188,33 @@ class WhoisService:
             writer.write(text.encode("utf-8"))
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
-            if unread:
-                await _discard_pending(reader)
+            if discard_rest:
+                await _end_then_discard(reader, writer)
         finally:
-            self.active -= 1
+            if admitted:
+                self._release(source)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
 
-async def _discard_pending(reader: asyncio.StreamReader) -> None:
-    """Reads what a refused client already sent: closing with unread bytes would send a TCP RST,
-    and the client would see "connection reset" instead of our error line."""
+# How much a refused client may still send (an over-long line's tail, a second line) before we close.
+_DISCARD_BYTES = 1 << 20
+_DISCARD_S = 1.0
+
+
+async def _end_then_discard(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Sends our FIN after the error line, then reads and drops what the client still sends (bounded):
+    closing with unread bytes sends a TCP RST, and the client would see "connection reset" instead of
+    our error line."""
+    with contextlib.suppress(OSError, RuntimeError):
+        if writer.can_write_eof():
+            writer.write_eof()
+    discarded = 0
     with contextlib.suppress(TimeoutError, ConnectionError):
-        await asyncio.wait_for(reader.read(4096), 0.25)
+        async with asyncio.timeout(_DISCARD_S):
+            while discarded < _DISCARD_BYTES and (chunk := await reader.read(65536)):
+                discarded += len(chunk)
 
 
 async def serve(

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from controlplane.config import Settings
 from network.metrics import WhoisCounters
-from network.whois_server import RateLimiter, WhoisLimits, parse_query, run_whois_server
+from network.whois_server import RateLimiter, WhoisLimits, parse_query, run_whois_server, source_of
 
 
 def _free_port() -> int:
@@ -61,16 +61,27 @@ def _whois(port: int, query: str) -> str:
     return done.stdout.decode("utf-8")
 
 
-def _raw(port: int, payload: bytes, *, pause: float = 0.0) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+def _raw(port: int, payload: bytes, *, pause: float = 0.0, source: str = "127.0.0.1") -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as sock:
         if pause:
             time.sleep(pause)
         if payload:
             sock.sendall(payload)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
+        return _read_to_end(sock)
+
+
+def _read_to_end(sock: socket.socket) -> str:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
     return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def _wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 def test_debian_whois_client_reads_a_customer_record(whois_port: int, two_holders: dict[str, str]) -> None:
@@ -160,6 +171,44 @@ def test_connection_cap(sqlite_engine: Engine, two_holders: dict[str, str]) -> N
             for sock in holders:
                 sock.close()
     assert "too many connections" in out
+
+
+def test_one_source_over_its_cap_does_not_lock_out_another_source(
+    sqlite_engine: Engine, two_holders: dict[str, str], registry: CollectorRegistry
+) -> None:
+    def refused(reason: str) -> float | None:
+        return registry.get_sample_value("dcloud_whois_refusals_total", {"reason": reason})
+
+    limits = WhoisLimits(max_connections=4, max_per_source=2, read_timeout_s=3, burst=100)
+    for port in _start(sqlite_engine, limits, registry):
+        # More idle sockets from 127.0.0.1 than the global cap: only its own two may hold a slot.
+        flood = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(6)]
+        try:
+            _wait_until(lambda: refused("source_busy") == 4)
+            out = _raw(port, f"{two_holders['public']}\r\n".encode(), source="127.0.0.2")
+            flooder_sees = _read_to_end(flood[-1])
+        finally:
+            for sock in flood:
+                sock.close()
+    assert "Example Cloud Co., Ltd." in out
+    assert flooder_sees == "% Error: too many connections from your address, try again later\r\n"
+    assert refused("source_busy") == 4 and refused("busy") is None
+    assert registry.get_sample_value("dcloud_whois_queries_total", {"result": "match"}) == 1
+
+
+def test_an_over_long_line_gets_the_error_line_not_a_reset(
+    whois_port: int, registry: CollectorRegistry
+) -> None:
+    out = _raw(whois_port, b"1" * 256 * 1024 + b"\r\n")  # far past what one read of the server takes
+    assert out == "% Error: query longer than 256 bytes\r\n"
+    assert registry.get_sample_value("dcloud_whois_refusals_total", {"reason": "oversize"}) == 1
+
+
+def test_an_ipv6_64_counts_as_one_source() -> None:
+    assert source_of(("2001:db8:1:2::1", 43, 0, 0)) == "2001:db8:1:2::/64"
+    assert source_of(("2001:db8:1:2:ffff::9", 43, 0, 0)) == "2001:db8:1:2::/64"
+    assert source_of(("::ffff:192.0.2.7", 43, 0, 0)) == "192.0.2.7"  # IPv4 through a dual-stack socket
+    assert source_of(("192.0.2.7", 43)) == "192.0.2.7"
 
 
 def test_parse_query_accepts_a_bare_lf_and_ipv6() -> None:
