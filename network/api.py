@@ -14,7 +14,7 @@ from controlplane.models import Role
 from controlplane.schemas.types import Count, Id, Key
 from network import disclosure, history, ipam, pools, rdap, service
 from network.identity import get_identity
-from network.registry import lookup
+from network.registry import escape_controls, lookup
 from network.schemas import (
     AddressHistory,
     DisclosedHolder,
@@ -130,17 +130,27 @@ def list_usage_requests(_p: Reader, session: SessionDep, customer_id: Id | None 
     return disclosure.list_usage_requests(session, customer_id=customer_id)
 
 
+class RdapResponse(JSONResponse):
+    """RDAP JSON with no raw control or bidi character: json.dumps escapes only C0 (and Starlette keeps
+    the rest raw, ensure_ascii=False), so C1, DEL, bidi and U+2028 are escaped after it."""
+
+    media_type = rdap.RDAP_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return escape_controls(super().render(content).decode("utf-8")).encode("utf-8")
+
+
 def _rdap_answer(session: Session, query: str) -> JSONResponse:
     identity = get_identity()
     try:
         record = lookup(session, query, identity)
     except InvalidInput as exc:
         body = rdap.error_body(400, "Bad Request", exc.message)
-        return JSONResponse(body, status_code=400, media_type=rdap.RDAP_MEDIA_TYPE)
+        return RdapResponse(body, status_code=400)
     if record is None:
         body = rdap.error_body(404, "Not Found", f"{query} is not managed by this registry")
-        return JSONResponse(body, status_code=404, media_type=rdap.RDAP_MEDIA_TYPE)
-    return JSONResponse(rdap.ip_network(record, identity), media_type=rdap.RDAP_MEDIA_TYPE)
+        return RdapResponse(body, status_code=404)
+    return RdapResponse(rdap.ip_network(record, identity))
 
 
 @router.get("/rdap/ip/{address}", tags=["rdap"])
@@ -152,5 +162,5 @@ def rdap_ip(address: str, session: SessionDep) -> JSONResponse:
 def rdap_ip_prefix(prefix: str, length: str, session: SessionDep) -> JSONResponse:
     if not length.isdigit():
         body = rdap.error_body(400, "Bad Request", f"{length!r} is not a prefix length")
-        return JSONResponse(body, status_code=400, media_type=rdap.RDAP_MEDIA_TYPE)
+        return RdapResponse(body, status_code=400)
     return _rdap_answer(session, f"{prefix}/{length}")

@@ -6,6 +6,7 @@ what a customer hid (Art. 24(6): name, detailed address and phone may be hidden)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +17,17 @@ from controlplane.models import Customer
 from network import ipam
 from network.identity import OperatorIdentity
 from network.models import AddressLease, AddressPool
+
+# What must never reach a WHOIS or RDAP client raw: C0 and C1 controls and DEL (CR/LF would start a
+# forged WHOIS line, ESC drives the terminal, NUL and BEL confuse clients), the Unicode line/paragraph
+# separators, and the bidi marks, embeddings, overrides and isolates (they reorder what is shown).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with each control or bidi character written as `\\uXXXX` (LF becomes `\\u000a`): visible
+    in WHOIS text, and in JSON text the escape JSON itself defines, so the decoded value is unchanged."""
+    return _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,14 @@ from datetime import datetime
 
 from controlplane.terms.calendar import SEOUL
 from network.identity import OperatorIdentity
-from network.registry import PublicContact, RegistryRecord
+from network.registry import PublicContact, RegistryRecord, escape_controls
 
 _WIDTH = 19
+
+
+def _lines(lines: list[str]) -> str:
+    """The one place WHOIS text is assembled: each line escaped, then joined with CRLF (RFC 3912)."""
+    return "\r\n".join(escape_controls(line) for line in lines)
 
 
 def _date(at: datetime) -> str:
@@ -86,11 +91,11 @@ def _footer(record: RegistryRecord, identity: OperatorIdentity) -> list[str]:
 
 
 def format_record(record: RegistryRecord, query: str, identity: OperatorIdentity) -> str:
-    return "\r\n".join(_korean(record, query) + _english(record) + _footer(record, identity))
+    return _lines(_korean(record, query) + _english(record) + _footer(record, identity))
 
 
 def format_no_match(query: str) -> str:
-    return "\r\n".join(
+    return _lines(
         [
             f"query : {query}",
             "",
@@ -103,4 +108,4 @@ def format_no_match(query: str) -> str:
 
 def format_error(reason: str) -> str:
     """One line, never a traceback: the client learns what was wrong and nothing about the server."""
-    return f"% Error: {reason}\r\n"
+    return _lines([f"% Error: {reason}", ""])

@@ -66,3 +66,11 @@ def two_holders(sqlite_engine: Engine, clock: FixedClock) -> dict[str, str]:
         )
         assert a is not None and b is not None
         return {"public": a.address, "private": b.address}
+
+
+@pytest.fixture
+def hostile_holder(sqlite_engine: Engine, clock: FixedClock) -> str:
+    """The address of a customer whose published fields all carry `HOSTILE` (tests/network/hostile.py)."""
+    from tests.network.hostile import make_hostile_holder
+
+    return make_hostile_holder(sqlite_engine, at=clock())

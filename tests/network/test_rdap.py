@@ -13,6 +13,7 @@ from controlplane.clock import FixedClock
 from controlplane.db import session_scope
 from network.pools import PoolSpec, create_pool
 from network.service import allocate_server_address
+from tests.network.hostile import HOSTILE
 from tests.utils.factories import make_contract, make_customer, make_host, make_server
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -140,3 +141,16 @@ def test_ipv6_assignment(client: TestClient, sqlite_engine: Engine, clock: Fixed
     assert (
         pool["type"] == "ALLOCATED PA" and pool["endAddress"] == "2001:db8:10:0:ffff:ffff:ffff:ffff"
     )  # RFC 5952: one zero group stays
+
+
+def test_control_and_bidi_characters_never_reach_the_client_raw(
+    client: TestClient, hostile_holder: str
+) -> None:
+    response = client.get(f"/rdap/ip/{hostile_holder}")
+    assert response.status_code == 200
+    wire = response.content.decode("utf-8")
+    for ch in HOSTILE:
+        if not ch.isprintable():
+            assert ch not in wire, f"U+{ord(ch):04X} reached the client raw"
+    registrant = _entity(response.json(), "registrant")
+    assert registrant["org"][3] == f"name{HOSTILE}"  # escaped on the wire, the same value decoded

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from controlplane.config import Settings
 from network.metrics import WhoisCounters
 from network.whois_server import RateLimiter, WhoisLimits, parse_query, run_whois_server, source_of
+from tests.network.hostile import HOSTILE
 
 
 def _free_port() -> int:
@@ -202,6 +203,16 @@ def test_an_over_long_line_gets_the_error_line_not_a_reset(
     out = _raw(whois_port, b"1" * 256 * 1024 + b"\r\n")  # far past what one read of the server takes
     assert out == "% Error: query longer than 256 bytes\r\n"
     assert registry.get_sample_value("dcloud_whois_refusals_total", {"reason": "oversize"}) == 1
+
+
+def test_a_customer_field_cannot_forge_a_whois_line(whois_port: int, hostile_holder: str) -> None:
+    out = _raw(whois_port, f"{hostile_holder}\r\n".encode())
+    assert "Organization Name  : name_en\\u000d\\u000afake-key: value\\u001b[2J" in out
+    assert not any(line.lstrip().startswith("fake-key") for line in out.splitlines())
+    assert "\r" not in out.replace("\r\n", "") and "\n" not in out.replace("\r\n", "")
+    for ch in HOSTILE:
+        if not ch.isprintable() and ch not in "\r\n":
+            assert ch not in out, f"U+{ord(ch):04X} reached the client raw"
 
 
 def test_an_ipv6_64_counts_as_one_source() -> None:
