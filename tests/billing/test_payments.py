@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from controlplane.models import Contract, CreditEntry, Customer, Invoice, InvoiceLine, Payment
+from controlplane.models import Contract, CreditEntry, Customer, Invoice, InvoiceLine, LateFee, Payment
 from controlplane.schemas.payments import PaymentCreate
 from controlplane.services.billing.credits import credit_balance, refund_credit
 from controlplane.services.billing.invoicing import generate_invoices
@@ -237,3 +237,31 @@ def test_a_payment_pays_only_invoices_issued_by_the_time_it_was_received(sqlite_
     # ... and that credit, money paid, settles February's invoice at once.
     assert [(o.invoice_id, o.amount) for o in offsets] == [(february, -100_000)]
     assert (paid, balance) == ({january: 100_000, february: 100_000}, 0)
+
+
+def test_money_that_arrived_before_an_invoice_pays_it_without_a_late_fee_when_recorded_late(
+    sqlite_engine: Engine,
+) -> None:
+    # Received 2027-02-20, recorded only on 2027-04-10: February's invoice (issued 03-01, due 03-31) was
+    # covered by money already there, so it was paid on its issue day and bears no Art. 34 late fee.
+    api = make_api(sqlite_engine)
+    api.clock.now = seoul_midnight(date(2027, 4, 10)) + timedelta(hours=12)
+    with Session(sqlite_engine) as session:
+        customer = make_customer(session)
+        customer_id, contract_id = customer.id or 0, make_contract(session, customer).id or 0
+        add_invoice(session, contract_id, date(2027, 1, 1), 100_000)
+        february = add_invoice(session, contract_id, date(2027, 2, 1), 100_000).id
+        session.commit()
+    body = {
+        "customer_id": customer_id,
+        "contract_id": contract_id,
+        "amount": 200_000,
+        "received_at": "2027-02-20T10:00:00+09:00",
+    }
+    headers = {**api.headers("billing"), "Idempotency-Key": "early-money-recorded-late"}
+
+    assert api.client.post("/v1/payments", json=body, headers=headers).status_code == 201
+
+    with Session(sqlite_engine) as session:
+        fees = session.exec(select(LateFee).where(LateFee.invoice_id == february)).all()
+    assert [f.amount for f in fees if f.amount] == []

@@ -106,13 +106,26 @@ def _offset(
     *,
     now: datetime,
     due_before: date | None = None,
+    available_since: date | None = None,
 ) -> Settlement:
     """Spends `balance` of credit on the customer's open invoices, oldest first (ledger rows, late fees
     on what was paid late, restrictions lifted once paid in full)."""
     today = seoul_date(now)
     invoices = lock_open_invoices(session, list(contracts), due_before=due_before)
+
+    def paid_on_for(invoice: Invoice) -> date:
+        # Money that was there before the invoice existed paid it the day it was issued (no late fee).
+        assert available_since is not None
+        return min(today, max(available_since, seoul_date(invoice.issued_at)))
+
     settled = settle_invoices(
-        session, invoices=invoices, contracts=contracts, amount=balance, paid_on=today, now=now
+        session,
+        invoices=invoices,
+        contracts=contracts,
+        amount=balance,
+        paid_on=today,
+        now=now,
+        paid_on_for=paid_on_for if available_since is not None else None,
     )
     for part in settled.parts:
         session.add(
@@ -130,15 +143,18 @@ def _offset(
     return settled
 
 
-def settle_with_credit(session: Session, *, customer_id: int, now: datetime, actor: str) -> int:
+def settle_with_credit(
+    session: Session, *, customer_id: int, now: datetime, actor: str, available_since: date | None = None
+) -> int:
     """Art. 35(3): credit is money paid. The customer's cash credit settles its open invoices, oldest
-    first, as soon as it arises and before any enforcement decision. Returns what it settled; the
-    caller commits."""
+    first, as soon as it arises and before any enforcement decision. `available_since` is the day the
+    money arrived (a payment's): an invoice issued later counts as paid on its issue day. Returns what
+    it settled; the caller commits."""
     contracts = lock_customer_contracts(session, customer_id)  # same lock order as payments
     balance = credit_balance(session, customer_id)
     if balance <= 0 or not contracts:
         return 0
-    settled = _offset(session, customer_id, contracts, balance, now=now)
+    settled = _offset(session, customer_id, contracts, balance, now=now, available_since=available_since)
     used = balance - settled.remaining
     if used:
         record_change(

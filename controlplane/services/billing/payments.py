@@ -191,7 +191,13 @@ def _apply(
         # those issued after the money arrived).
         from controlplane.services.billing.credits import settle_with_credit  # credits builds on payments
 
-        settle_with_credit(session, customer_id=payment.customer_id, now=now, actor="system:payments")
+        settle_with_credit(
+            session,
+            customer_id=payment.customer_id,
+            now=now,
+            actor="system:payments",
+            available_since=seoul_date(payment.received_at),
+        )
     return PaymentOutcome(payment, allocations, settlement.late_fees, settlement.remaining)
 
 

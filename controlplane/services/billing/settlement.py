@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -40,11 +40,13 @@ def settle_invoices(
     paid_on: date,
     now: datetime,
     payment_id: int | None = None,
+    paid_on_for: Callable[[Invoice], date] | None = None,
 ) -> Settlement:
     """Applies `amount` to `invoices` in the order given (callers pass them oldest first, locked).
 
     Art. 34: an invoice paid after its due date first accrues its late fee on the whole unpaid fee up to
     the payment day (a LateFee row, billed on the contract's next invoice), then takes the payment.
+    `paid_on_for` dates each invoice's payment on its own (credit that was there before the invoice).
     """
     remaining = amount
     parts: list[Settled] = []
@@ -54,7 +56,8 @@ def settle_invoices(
         if part <= 0:
             continue
         # Art. 34: what accrued on the whole unpaid fee up to this day is carried first, then it is paid.
-        fee = _accrue(session, invoice, contracts[invoice.contract_id], paid_on, payment_id)
+        day = paid_on_for(invoice) if paid_on_for is not None else paid_on
+        fee = _accrue(session, invoice, contracts[invoice.contract_id], day, payment_id)
         if fee is not None:
             fees.append(fee)
         remaining -= part
