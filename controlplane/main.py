@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from controlplane.api.errors import install_error_handlers, install_validation_handler
 from controlplane.api.limits import BodySizeLimit
 from controlplane.api.main import api_router
+from controlplane.api.openapi_contract import install_openapi_contract
 from controlplane.clock import Clock, system_clock
 from controlplane.config import Settings, get_settings
 from controlplane.db import make_engine
@@ -36,4 +37,5 @@ def create_app(
     install_validation_handler(app)
     app.include_router(api_router)
     app.include_router(network_router)  # /v1/network/..., RDAP
+    install_openapi_contract(app)
     return app
