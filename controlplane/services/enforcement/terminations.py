@@ -111,12 +111,6 @@ def request_termination(
             "confirmed_by": actor if customer else None,
             "confirmed_by_token": token_id if customer else None,
             "confirmed_at": now if customer else None,
-            "withdrawn_at": None,
-            "withdrawn_by": None,
-            "started_at": None,
-            "wipe_ordered_at": None,
-            "ended_at": None,
-            "completed_at": None,
         },
     )
     _insert(session, termination)
@@ -147,7 +141,27 @@ def _reusable(session: Session, contract_id: int) -> Termination | None:
     return existing
 
 
+# What a new decision starts from: a withdrawn row taken over is reset to these first.
+_BLANK: dict[str, object] = {
+    "refused_fee_increase": False,
+    "penalty": 0,
+    "refund": 0,
+    "proposed_by_token": None,
+    "confirmed_by": None,
+    "confirmed_by_token": None,
+    "confirmed_at": None,
+    "withdrawn_at": None,
+    "withdrawn_by": None,
+    "started_at": None,
+    "wipe_ordered_at": None,
+    "ended_at": None,
+    "completed_at": None,
+}
+
+
 def _filled(existing: Termination | None, contract_id: int, fields: dict[str, object]) -> Termination:
+    """A new termination, or a withdrawn one's row taken over, holding `fields` and nothing of before."""
+    fields = {**_BLANK, **fields}
     if existing is None:
         return Termination.model_validate({"contract_id": contract_id, **fields})
     existing.sqlmodel_update(fields)
@@ -211,18 +225,6 @@ def record_eligible(
             "requested_at": at,
             "effective_on": effective_on,
             "decided_by": actor,
-            "proposed_by_token": None,
-            "confirmed_by": None,
-            "confirmed_by_token": None,
-            "confirmed_at": None,
-            "withdrawn_at": None,
-            "withdrawn_by": None,
-            "penalty": 0,
-            "refund": 0,
-            "started_at": None,
-            "wipe_ordered_at": None,
-            "ended_at": None,
-            "completed_at": None,
         },
     )
     session.add(termination)
@@ -334,16 +336,6 @@ def decide_by_policy(
             "decided_by": actor,
             "confirmed_by": confirmed_by,
             "confirmed_at": at,
-            "proposed_by_token": None,
-            "confirmed_by_token": None,
-            "withdrawn_at": None,
-            "withdrawn_by": None,
-            "penalty": 0,
-            "refund": 0,
-            "started_at": None,
-            "wipe_ordered_at": None,
-            "ended_at": None,
-            "completed_at": None,
         },
     )
     termination.penalty = fault_penalty(session, contract, termination, pinned_policy(contract.terms_version))
