@@ -16,6 +16,12 @@ from controlplane.models.customer import Contract, ContractState, Customer
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block, Outage, Termination
 from controlplane.models.host import Host, HostAdminState, HostHealth, OrphanDomain
+from controlplane.models.jobs import JobOutcome, JobRun
+from controlplane.models.maintenance import (
+    MaintenanceServerRecord,
+    MaintenanceWindow,
+    MaintenanceWindowHost,
+)
 from controlplane.models.notices import Notice
 from controlplane.models.server import DeletionRecord, DesiredState, ObservedState, Server
 from controlplane.models.terms_response import TermsResponse
@@ -37,8 +43,13 @@ __all__ = [
     "HostAdminState",
     "HostHealth",
     "Invoice",
+    "JobOutcome",
+    "JobRun",
     "InvoiceLine",
     "LateFee",
+    "MaintenanceServerRecord",
+    "MaintenanceWindow",
+    "MaintenanceWindowHost",
     "Notice",
     "ObservedState",
     "OrphanDomain",

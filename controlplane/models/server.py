@@ -33,6 +33,9 @@ class Server(SQLModel, table=True):
     generation: int = Field(default=1)
     # Set when a restriction suspended it: lifting the restriction resumes only these (Art. 16(5)).
     suspended_by_restriction: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    # Set while a suspend-and-resume maintenance window holds it saved: the agent managed-saves it (RAM
+    # freed, state kept) whatever its suspend mode, and the window's end restores it (Art. 14(2)).
+    suspended_for_maintenance: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     observed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
