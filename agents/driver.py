@@ -251,12 +251,13 @@ class LibvirtDriver:
         self._make_running(self._require(server_id))
 
     @_libvirt_op
-    def suspend(self, server_id: str) -> None:
-        """Pause (RAM kept) or managed-save (RAM freed) per the driver's mode; a stopped domain stays so."""
+    def suspend(self, server_id: str, mode: SuspendMode | None = None) -> None:
+        """Pause (RAM kept) or managed-save (RAM freed) per `mode` (default: the driver's); a stopped
+        domain stays so."""
         dom = self._require(server_id)
         if not dom.isActive():
             return
-        if self.suspend_mode == "managedsave":
+        if (mode or self.suspend_mode) == "managedsave":
             # SAVE_RUNNING: the restore lands running even if the domain was paused when saved.
             dom.managedSave(libvirt.VIR_DOMAIN_SAVE_RUNNING)
         elif dom.state()[0] != libvirt.VIR_DOMAIN_PAUSED:

@@ -164,20 +164,23 @@ class Reconciler:
             self.driver.ensure_network_binding(server)
             self._ensured[server.id] = definition_key(server)
             state = self.driver.observe(server.id)
-        action = self._action_for(server.desired_state, state)
+        action = self._action_for(server, state)
         detail = None
         if action is not None:
             log.info("%s: %s -> %s (%s)", server.id, state, server.desired_state, action)
-            self._apply(action, server.id)
+            self._apply(action, server)
             state, detail = self.driver.observe_detail(server.id)
         return ObservedServer(id=server.id, state=state, detail=detail, generation=server.generation)
 
-    def _action_for(self, desired: DesiredState, observed: ObservedState) -> PowerAction | None:
-        if desired == _D.SUSPENDED and observed == _O.PAUSED and self.driver.suspend_mode == "managedsave":
-            return PowerAction.SUSPEND  # paused under the other mode: move to a managed save as configured
+    def _action_for(self, server: DesiredServer, observed: ObservedState) -> PowerAction | None:
+        desired = server.desired_state
+        mode = server.suspend_mode or self.driver.suspend_mode
+        if desired == _D.SUSPENDED and observed == _O.PAUSED and mode == "managedsave":
+            return PowerAction.SUSPEND  # paused under the other mode: move to a managed save as ordered
         return _TRANSITIONS.get(desired, {}).get(observed)
 
-    def _apply(self, action: PowerAction, server_id: str) -> None:
+    def _apply(self, action: PowerAction, server: DesiredServer) -> None:
+        server_id = server.id
         match action:
             case PowerAction.START:
                 self.driver.start(server_id)
@@ -186,7 +189,7 @@ class Reconciler:
             case PowerAction.STOP:
                 self.driver.stop(server_id)
             case PowerAction.SUSPEND:
-                self.driver.suspend(server_id)
+                self.driver.suspend(server_id, server.suspend_mode)
             case unknown:
                 assert_never(unknown)
 

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # Logging of every entry point (controlplane/cli/logs.py): text or JSON lines, and levels per logger
     # such as "DEBUG,apscheduler=INFO" (a bare level sets the root).
     log_format: Literal["text", "json"] = "text"
+    # Scheduler (scheduler/runner.py): how often each control plane checks leadership and due firings
+    # (a follower takes over within one interval), and the deployment's job times (scheduler/schedule.py).
+    scheduler_check_interval_s: float = 5.0
+    job_times: str | None = None
     log_levels: str | None = None
 
 

@@ -23,6 +23,7 @@ from controlplane.models.audit import AuditEvent
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
+from controlplane.metrics_scheduling import record_scheduler_leader, scheduling_families
 from controlplane.policy_registry import known_policies
 from controlplane.services.fleet.hosts import host_health
 from controlplane.services.notices import MAX_ATTEMPTS
@@ -30,6 +31,8 @@ from controlplane.terms.calendar import seoul_date
 from network.metrics import register_network_metrics
 
 log = logging.getLogger(__name__)
+
+__all__ = ["ControlPlaneCollector", "build_registry", "record_scheduler_leader"]
 
 
 class ControlPlaneCollector(Collector):
@@ -83,6 +86,7 @@ class ControlPlaneCollector(Collector):
         yield self._refused_deletions(session)
         yield self._exhausted_notices(session)
         yield self._open_disputes(session, now)
+        yield from scheduling_families(session, now)
 
     def _refused_deletions(self, session: Session) -> Metric:
         """Deletion records refused because the server was never ordered deleted (forged or buggy agent)."""

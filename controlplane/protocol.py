@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -65,6 +65,9 @@ class DesiredServer(BaseModel):
     generation: int
     # Partial restriction (Art. 16(4)-3..5): outbound TCP 25 blocked while the server keeps running.
     block_outbound_smtp: bool = False
+    # Set by a suspend-and-resume maintenance window (Art. 14(2)): managed-save whatever the agent's own
+    # suspend mode, so the host can be worked on with the guest's memory on disk. None: the agent's mode.
+    suspend_mode: Literal["pause", "managedsave"] | None = None
     networks: list[NetworkAttachment] = Field(default_factory=list)
 
 

@@ -2,14 +2,19 @@
 
 On PostgreSQL the leader holds a session advisory lock on a dedicated connection (not from the pool, so
 pool recycling can never drop it). The lock dies with the session, so a crashed leader frees it at once,
-and `is_leader()` re-checks it before every job. On SQLite there is one process, and it leads.
+and `is_leader()` re-checks it before every job. On SQLite the leader holds an exclusive `flock` on a
+file beside the database: the kernel frees it when the process dies, so a second `dcloud serve` on the same
+file takes over at its next check. An in-memory SQLite store has one process, and it leads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import threading
+from pathlib import Path
 from typing import Protocol
 
 import psycopg
@@ -41,6 +46,36 @@ class SingleProcessLeader:
 
     def close(self) -> None:
         return None
+
+
+class FileLockLeader:
+    """SQLite: whoever holds the exclusive lock on `path` leads; a dead holder's lock goes with it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def is_leader(self) -> bool:
+        with self._lock:
+            if self._fd is not None:
+                return True
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            self._fd = fd
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+                self._fd = None
 
 
 class PgAdvisoryLeader:
@@ -94,4 +129,7 @@ def conninfo_for(engine: Engine) -> str:
 def elector_for(engine: Engine) -> LeaderElector:
     if engine.dialect.name == "postgresql":
         return PgAdvisoryLeader(conninfo_for(engine))
+    database = engine.url.database
+    if database and database != ":memory:":
+        return FileLockLeader(f"{database}.scheduler-lock")
     return SingleProcessLeader()

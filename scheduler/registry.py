@@ -1,20 +1,20 @@
 """The job registry: other modules register their periodic jobs here; the leader's scheduler runs them.
 
-A job module registers at import time:
+A job module registers at import time, with its time from `scheduler.schedule.JOB_TIMES`:
 
     from scheduler.registry import JobContext, register_job
 
-    @register_job("enforcement-sweep", minutes=5)
+    @register_job("enforcement-sweep", **JOB_TIMES["enforcement-sweep"])
     def enforcement_sweep(ctx: JobContext) -> None: ...
 
-and is listed in `scheduler.jobs.JOB_MODULES` so the scheduler imports it.
+and is listed in `scheduler.jobs.JOB_MODULES` so the scheduler imports it. Cron times are Asia/Seoul.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from scheduler import jobs
+from scheduler.triggers import Every, SeoulCron, Trigger
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,10 @@ JobFunc = Callable[[JobContext], None]
 class JobSpec:
     name: str
     func: JobFunc
-    trigger: str  # "interval" or "cron", as APScheduler names them
-    trigger_args: dict[str, Any] = field(default_factory=dict)
+    trigger: Trigger
+
+    def with_trigger(self, trigger: Trigger) -> JobSpec:
+        return replace(self, trigger=trigger)
 
 
 class JobRegistry:
@@ -56,20 +59,33 @@ class JobRegistry:
     def specs(self) -> list[JobSpec]:
         return sorted(self._jobs.values(), key=lambda s: s.name)
 
+    def get(self, name: str) -> JobSpec | None:
+        return self._jobs.get(name)
+
 
 REGISTRY = JobRegistry()
+
+
+def trigger_of(cron: dict[str, Any] | None, interval: dict[str, float]) -> Trigger:
+    """`cron={...}` (Seoul) or interval keywords (seconds=, minutes=, hours=), exactly one of them."""
+    if (cron is None) == (not interval):
+        raise ValueError("give either interval keywords (seconds=, minutes=, hours=) or cron=")
+    if cron is not None:
+        return SeoulCron(cron)
+    seconds = interval.get("seconds", 0) + 60 * interval.get("minutes", 0) + 3600 * interval.get("hours", 0)
+    if seconds <= 0 or set(interval) - {"seconds", "minutes", "hours"}:
+        raise ValueError(f"bad interval {interval!r}")
+    return Every(seconds)
 
 
 def register_job(
     name: str, *, cron: dict[str, Any] | None = None, registry: JobRegistry | None = None, **interval: float
 ) -> Callable[[JobFunc], JobFunc]:
     """Decorator: `@register_job("x", minutes=5)` (interval) or `@register_job("x", cron={"hour": 1})`."""
-    if (cron is None) == (not interval):
-        raise ValueError("give either interval keywords (seconds=, minutes=, hours=) or cron=")
+    trigger = trigger_of(cron, interval)
 
     def add(func: JobFunc) -> JobFunc:
-        trigger, args = ("cron", dict(cron)) if cron is not None else ("interval", dict(interval))
-        (registry or REGISTRY).add(JobSpec(name=name, func=func, trigger=trigger, trigger_args=args))
+        (registry or REGISTRY).add(JobSpec(name=name, func=func, trigger=trigger))
         return func
 
     return add

@@ -68,6 +68,10 @@ class Policy:
     outage_grace_minutes: int = 30
     # Art. 18: base term, renewed for the same term.
     base_term_years: int = 1
+    # Art. 10(8)-1: regular maintenance inside 00:00-07:00 Seoul, announced this many days ahead.
+    maintenance_from_hour: int = 0
+    maintenance_until_hour: int = 7
+    maintenance_notice_days: int = 7
     # Network: a released address waits this long before it is lent again (not in the terms).
     address_quarantine_days: int = 30
     # Art. 24(1): one address per server unless agreed otherwise.
@@ -137,6 +141,10 @@ def _validate_ranges(policy: Policy) -> None:
     if not 1 <= policy.invoice_send_by_day <= 28:
         raise PolicyInvalid(
             "invoice_send_by_day must be 1..28 so it exists in every month", field="invoice_send_by_day"
+        )
+    if not policy.maintenance_from_hour < policy.maintenance_until_hour <= 24:
+        raise PolicyInvalid(
+            "maintenance hours must satisfy from < until <= 24", field="maintenance_until_hour"
         )
     if policy.sla_threshold_percent > 100:
         raise PolicyInvalid("sla_threshold_percent must be at most 100", field="sla_threshold_percent")

@@ -54,6 +54,7 @@ def _desired(
         generation=server.generation,
         networks=networks,
         block_outbound_smtp=smtp_blocked,
+        suspend_mode="managedsave" if server.suspended_for_maintenance else None,
     )
 
 
