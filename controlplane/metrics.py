@@ -18,12 +18,12 @@ from sqlmodel import Session, col, select
 
 from controlplane.clock import Clock
 from controlplane.config import Settings
+from controlplane.metrics_scheduling import record_scheduler_leader, scheduling_families
 from controlplane.models import Contract, DesiredState, Host, OrphanDomain, Server
 from controlplane.models.audit import AuditEvent
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
-from controlplane.metrics_scheduling import record_scheduler_leader, scheduling_families
 from controlplane.policy_registry import known_policies
 from controlplane.services.fleet.hosts import host_health
 from controlplane.services.notices import MAX_ATTEMPTS

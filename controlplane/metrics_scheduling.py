@@ -28,7 +28,9 @@ def record_scheduler_leader(instance: str, leading: bool) -> None:
 
 
 def scheduling_families(session: Session, now: datetime) -> Iterator[Metric]:
-    runs = CounterMetricFamily("dcloud_job_runs", "Job runs recorded, by job and outcome", labels=["job", "outcome"])
+    runs = CounterMetricFamily(
+        "dcloud_job_runs", "Job runs recorded, by job and outcome", labels=["job", "outcome"]
+    )
     failures = CounterMetricFamily("dcloud_job_failures", "Job runs that failed, by job", labels=["job"])
     failed: dict[str, int] = {}
     for job, outcome, count in run_counts(session):
@@ -39,7 +41,9 @@ def scheduling_families(session: Session, now: datetime) -> Iterator[Metric]:
     yield runs
     yield failures
     success = GaugeMetricFamily(
-        "dcloud_job_last_success_timestamp_seconds", "When each job last finished successfully", labels=["job"]
+        "dcloud_job_last_success_timestamp_seconds",
+        "When each job last finished successfully",
+        labels=["job"],
     )
     period = GaugeMetricFamily("dcloud_job_period_seconds", "Each job's nominal period", labels=["job"])
     for job, (at, period_s) in last_successes(session).items():

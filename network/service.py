@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -299,3 +299,16 @@ def attachments_for(session: Session, server_ids: list[str]) -> dict[str, list[N
             NetworkAttachment(network=pool.network_name, mac=mac, ip=lease.address)
         )
     return result
+
+
+def quarantine_ended(session: Session, *, since: datetime, until: datetime) -> int:
+    """Released addresses whose quarantine ended in (since, until]: lendable again from now on.
+
+    Reuse itself is decided at allocation (`_take_released`, per version); this is the daily count."""
+    days = timedelta(days=shortest_quarantine_days())
+    query = (
+        select(func.count())
+        .select_from(FreeAddress)
+        .where(col(FreeAddress.released_at) > since - days, col(FreeAddress.released_at) <= until - days)
+    )
+    return int(session.exec(query).one())

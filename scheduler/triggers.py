@@ -7,6 +7,7 @@ replica derives the same instants from the same clock reading.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -90,5 +91,5 @@ class SeoulCron:
         while fire is not None and len(fires) < 400 and fire < start + timedelta(days=366):
             fires.append(fire)
             fire = self._cron.get_next_fire_time(None, fire + _TICK)
-        gaps = [(b - a).total_seconds() for a, b in zip(fires, fires[1:], strict=False)]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
         return int(max(gaps)) if gaps else 86400

@@ -14,6 +14,7 @@ from controlplane.api.routes import (
     enforcement,
     hosts,
     invoices,
+    maintenance_windows,
     metrics,
     outages,
     payments,
@@ -46,3 +47,5 @@ api_router.include_router(outages.router)
 api_router.include_router(policies.router)
 # Customers' objections to and acceptances of new terms versions (Art. 3(3),(4)).
 api_router.include_router(terms_responses.router)
+# Maintenance windows (Art. 10(8), 14).
+api_router.include_router(maintenance_windows.router)

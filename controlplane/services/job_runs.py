@@ -92,9 +92,7 @@ def last_successes(session: Session) -> dict[str, tuple[datetime, int]]:
 
 def run_counts(session: Session) -> list[tuple[str, str, int]]:
     """(job, outcome, runs) for every job and outcome seen."""
-    query = select(JobRun.job, JobRun.outcome, func.count()).group_by(
-        col(JobRun.job), col(JobRun.outcome)
-    )
+    query = select(JobRun.job, JobRun.outcome, func.count()).group_by(col(JobRun.job), col(JobRun.outcome))
     return [(job, outcome, int(n)) for job, outcome, n in session.execute(query).all()]
 
 

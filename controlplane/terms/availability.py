@@ -1,5 +1,7 @@
 """Monthly availability and the SLA credit (Art. 36, 37; map section 6).
 
+Maintenance-window time on the contract's hosts never counts (Art. 14(3)).
+
 An outage counts only if it is the company's fault, not excluded (maintenance, customer-requested work,
 Art. 15 / 39) and the service was unusable for 30 minutes or more (36(2)-1). It is measured from
 30 minutes after the notice (earlier of report and awareness) until it was resolved (36(2)-2). Below
@@ -49,6 +51,8 @@ class MeasuredOutage:
     reason: str
     counted_from: datetime | None = None
     counted_to: datetime | None = None
+    # The counted stretches: [counted_from, counted_to) less any maintenance window (Art. 14(3)).
+    pieces: tuple[tuple[datetime, datetime], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +78,28 @@ def earlier_notice(reported: datetime | None, aware: datetime | None) -> datetim
     return min(moments)
 
 
-def measure(outage: Outage, month: YearMonth, policy: Policy) -> MeasuredOutage:
-    """Whether and which part of `outage` counts against `month`."""
+Span = tuple[datetime, datetime]
+
+
+def _outside(lo: datetime, hi: datetime, spans: Sequence[Span]) -> tuple[Span, ...]:
+    """[lo, hi) less every span: what is left outside the maintenance windows."""
+    pieces = [(lo, hi)]
+    for s_lo, s_hi in sorted(spans):
+        pieces = [
+            part
+            for p_lo, p_hi in pieces
+            for part in ((p_lo, min(p_hi, s_lo)), (max(p_lo, s_hi), p_hi))
+            if part[0] < part[1]
+        ]
+    return tuple(pieces)
+
+
+def measure(outage: Outage, month: YearMonth, policy: Policy, windows: Sequence[Span] = ()) -> MeasuredOutage:
+    """Whether and which part of `outage` counts against `month`.
+
+    Maintenance windows (Art. 14(3), 10(8)) never count: an outage inside one counts nothing, one that
+    straddles one counts only its part outside. Whether the outage qualifies at all (30 minutes
+    unusable, 36(2)-1) is judged on the whole outage, in the customer's favour."""
     for name in ("started", "noticed", "resolved"):
         if getattr(outage, name).utcoffset() is None:
             raise TermsError(f"{name} must carry a time zone", field=name)
@@ -92,15 +116,17 @@ def measure(outage: Outage, month: YearMonth, policy: Policy) -> MeasuredOutage:
     end = min(outage.resolved, seoul_midnight(month.next().first_day))
     if end <= start:
         return MeasuredOutage(outage, False, "nothing left after the grace period within this month")
-    return MeasuredOutage(outage, True, "counted (Art. 36(2))", start, end)
+    pieces = _outside(start, end, windows)
+    if not pieces:
+        return MeasuredOutage(outage, False, "inside a maintenance window (Art. 14(3))")
+    return MeasuredOutage(outage, True, "counted (Art. 36(2))", pieces[0][0], pieces[-1][1], pieces)
 
 
 def _merged(measured: Sequence[MeasuredOutage]) -> list[tuple[datetime, datetime]]:
     """Counted intervals, overlaps merged so simultaneous incidents are not counted twice."""
-    spans = sorted((m.counted_from, m.counted_to) for m in measured if m.counted)
+    spans = sorted(piece for m in measured if m.counted for piece in m.pieces)
     merged: list[tuple[datetime, datetime]] = []
     for lo, hi in spans:
-        assert lo is not None and hi is not None
         if merged and lo <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
         else:
@@ -136,11 +162,18 @@ def _credited_days(
     return crossed, days
 
 
-def sla_credit(monthly_fee: Won, month: YearMonth, outages: Sequence[Outage], policy: Policy) -> SlaCredit:
-    """Availability of `month` and the credit owed for it."""
+def sla_credit(
+    monthly_fee: Won,
+    month: YearMonth,
+    outages: Sequence[Outage],
+    policy: Policy,
+    windows: Sequence[Span] = (),
+) -> SlaCredit:
+    """Availability of `month` and the credit owed for it; `windows` are the maintenance windows on the
+    contract's hosts, whose time is never downtime (Art. 14(3))."""
     if monthly_fee < 0:
         raise TermsError("monthly fee must not be negative", field="monthly_fee")
-    measured = tuple(measure(o, month, policy) for o in outages)
+    measured = tuple(measure(o, month, policy, windows) for o in outages)
     intervals = _merged(measured)
     month_minutes = month.days * 24 * 60
     counted = sum((_minutes(hi - lo) for lo, hi in intervals), Fraction(0))

@@ -43,7 +43,9 @@ def check_regular_window(starts: datetime, ends: datetime, *, policy: Policy) ->
     hours = f"{policy.maintenance_from_hour:02d}:00-{policy.maintenance_until_hour:02d}:00 Asia/Seoul"
     local = f"{starts.astimezone(SEOUL):%Y-%m-%d %H:%M}-{ends.astimezone(SEOUL):%Y-%m-%d %H:%M} Asia/Seoul"
     if starts < first:
-        raise TermsError(f"regular maintenance starts within {hours} ({ART_10_8_1}); got {local}", field="starts_at")
+        raise TermsError(
+            f"regular maintenance starts within {hours} ({ART_10_8_1}); got {local}", field="starts_at"
+        )
     if ends > last:
         raise TermsError(
             f"regular maintenance ends within {hours} of the day it starts ({ART_10_8_1}); got {local}",

@@ -7,4 +7,6 @@ cannot be imported stops startup (`load_job_modules`), so a job never silently g
 JOB_MODULES: tuple[str, ...] = (
     "scheduler.jobs.enforcement",
     "scheduler.jobs.billing",
+    "scheduler.jobs.fleet",
+    "scheduler.jobs.network",
 )

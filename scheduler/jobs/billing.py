@@ -10,13 +10,13 @@ from controlplane.services.billing.invoicing import generate_invoices
 from controlplane.services.notices import deliver_due_notices
 from controlplane.terms.calendar import YearMonth, seoul_date
 from scheduler.registry import JobContext, register_job
+from scheduler.schedule import JOB_TIMES
 
 log = logging.getLogger(__name__)
 
 
-# Art. 31(1): the invoice for M goes out by the 10th of M+1. The run is idempotent, so running daily
-# from the 1st to the 10th catches a leader that was down on the 1st.
-@register_job("invoicing", cron={"day": "1-10", "hour": 1, "minute": 0, "timezone": "Asia/Seoul"})
+# Art. 31(1): the invoice for M goes out by the 10th of M+1; idempotent, one invoice per contract and month.
+@register_job("invoicing", **JOB_TIMES["invoicing"])
 def invoice_previous_month(ctx: JobContext) -> None:
     now = ctx.clock()
     today = seoul_date(now)
@@ -25,7 +25,8 @@ def invoice_previous_month(ctx: JobContext) -> None:
     log.info("invoicing %s: %s", month, vars(report))
 
 
-@register_job("notice-delivery", minutes=1)
+# Art. 13: the outbox, delivered at least once.
+@register_job("notice-delivery", **JOB_TIMES["notice-delivery"])
 def deliver_notices(ctx: JobContext) -> None:
     report = deliver_due_notices(
         ctx.engine, SmtpSender.from_settings(ctx.settings), LoggingSmsProvider(), ctx.clock

@@ -1,4 +1,5 @@
-"""Enforcement's periodic jobs (run by the scheduler leader): the daily sweep and renewals."""
+"""Enforcement's periodic jobs (run by the scheduler leader): the daily sweep, renewals, the month's SLA
+figures and the deadlines of answers owed."""
 
 from __future__ import annotations
 
@@ -6,18 +7,20 @@ import logging
 
 from sqlmodel import Session
 
-import controlplane.services.enforcement.availability  # noqa: F401  registers the SLA-credit invoice lines
 from controlplane.services.contracts.renewal import renew_contracts
 from controlplane.services.contracts.terms_changes import announce_terms_changes
+from controlplane.services.enforcement import availability  # also registers the SLA-credit invoice lines
 from controlplane.services.enforcement import sweep as enforcement
-from controlplane.terms.calendar import seoul_date
+from controlplane.services.enforcement.disputes import list_disputes
+from controlplane.terms.calendar import YearMonth, seoul_date
 from scheduler.registry import JobContext, register_job
+from scheduler.schedule import JOB_TIMES
 
 log = logging.getLogger(__name__)
 
 
 # Daily, early in the Seoul morning; deadlines come from their anchors, so a missed day is caught up.
-@register_job("enforcement-sweep", cron={"hour": 2, "minute": 0, "timezone": "Asia/Seoul"})
+@register_job("enforcement-sweep", **JOB_TIMES["enforcement-sweep"])
 def daily_sweep(ctx: JobContext) -> None:
     now = ctx.clock()
     as_of = seoul_date(now)
@@ -34,7 +37,7 @@ def daily_sweep(ctx: JobContext) -> None:
 
 
 # Art. 18: a term ends at the end of its last day; renew the next morning.
-@register_job("renewal", cron={"hour": 0, "minute": 30, "timezone": "Asia/Seoul"})
+@register_job("renewal", **JOB_TIMES["renewal"])
 def daily_renewal(ctx: JobContext) -> None:
     now = ctx.clock()
     # Art. 3(2),(3): customers hear of an announced version before any renewal moves them onto it.
@@ -47,3 +50,38 @@ def daily_renewal(ctx: JobContext) -> None:
             len(report.ended),
             len(report.failed),
         )
+
+
+# Art. 36: on the 1st, availability of every contract with an outage in the month just ended; below the
+# threshold is logged for the credit a claim will bring (claims themselves are the customer's, Art. 37).
+@register_job("sla-figures", **JOB_TIMES["sla-figures"])
+def monthly_sla_figures(ctx: JobContext) -> None:
+    month = YearMonth.of(seoul_date(ctx.clock())).previous()
+    with Session(ctx.engine) as session:
+        for contract_id in availability.contracts_with_outages(session, month):
+            figures = availability.availability(session, contract_id=contract_id, month=month)
+            log.info(
+                "availability %s contract %s: %.4f%%, credit %s (%s)",
+                month,
+                contract_id,
+                float(figures.availability_percent),
+                figures.amount,
+                figures.clause,
+            )
+
+
+# Art. 35(1): a dispute is answered within 7 days; warn the morning one is due or overdue.
+@register_job("case-deadlines", **JOB_TIMES["case-deadlines"])
+def case_deadlines(ctx: JobContext) -> None:
+    today = seoul_date(ctx.clock())
+    with Session(ctx.engine) as session:
+        for dispute in list_disputes(session, open_only=True, limit=10_000):
+            left = (dispute.answer_due_on - today).days
+            if left <= 1:
+                log.warning(
+                    "dispute %s on invoice %s: answer due %s (%s, Art. 35(1))",
+                    dispute.id,
+                    dispute.invoice_id,
+                    dispute.answer_due_on,
+                    "overdue" if left < 0 else "due within a day",
+                )

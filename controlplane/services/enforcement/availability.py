@@ -12,11 +12,13 @@ from sqlmodel import Session, col, select
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.customer import Contract
 from controlplane.models.enforcement import Outage
+from controlplane.models.server import Server
 from controlplane.policy_registry import pinned_policy
 from controlplane.schemas.enforcement import OutageCreate, OutageUpdate
 from controlplane.services.audit import record_change
 from controlplane.services.billing.drafts import ExtraLine
 from controlplane.services.billing.invoicing import register_extra_lines
+from controlplane.services.fleet.maintenance_windows import maintenance_spans
 from controlplane.terms import availability as sla
 from controlplane.terms.calendar import YearMonth, seoul_date, seoul_midnight
 from controlplane.terms.clauses import Clause
@@ -114,6 +116,15 @@ def _month_outages(session: Session, contract_id: int, month: YearMonth) -> list
     return list(session.exec(query).all())
 
 
+def _maintenance_spans(session: Session, contract_id: int, month: YearMonth) -> list[sla.Span]:
+    """The windows on any host the contract's servers were on (Art. 14(3): not downtime)."""
+    host_ids = sorted(
+        set(session.exec(select(Server.host_id).where(Server.contract_id == contract_id)).all())
+    )
+    lo, hi = seoul_midnight(month.first_day), seoul_midnight(month.next().first_day)
+    return maintenance_spans(session, host_ids, lo, hi)
+
+
 def _terms_outage(outage: Outage) -> sla.Outage:
     assert outage.resolved_at is not None
     excluded = sla.Exclusion(outage.excluded_reason) if outage.excluded_reason else None
@@ -133,8 +144,10 @@ def availability(session: Session, *, contract_id: int, month: YearMonth) -> sla
         raise NotFound(f"no contract {contract_id}", field="contract_id")
     outages = [_terms_outage(o) for o in _month_outages(session, contract_id, month)]
     policy = pinned_policy(contract.terms_version)  # threshold and minimum outage of its own version
+    windows = _maintenance_spans(session, contract_id, month)
     try:
-        return sla.sla_credit(max(0, contract.monthly_fee - contract.discount), month, outages, policy)
+        fee = max(0, contract.monthly_fee - contract.discount)
+        return sla.sla_credit(fee, month, outages, policy, windows)
     except TermsError as exc:
         raise InvalidInput(exc.message, field=exc.field) from exc
 
@@ -216,3 +229,13 @@ class SlaCreditLines:
 
 SLA_CREDIT_LINES = SlaCreditLines()
 register_extra_lines(SLA_CREDIT_LINES)
+
+
+def contracts_with_outages(session: Session, month: YearMonth) -> list[int]:
+    """Contracts with a resolved outage overlapping `month` (the month's SLA figures cover these)."""
+    query = select(Outage.contract_id).where(
+        col(Outage.resolved_at).is_not(None),
+        col(Outage.started_at) < seoul_midnight(month.next().first_day),
+        col(Outage.resolved_at) > seoul_midnight(month.first_day),
+    )
+    return sorted(set(session.exec(query).all()))

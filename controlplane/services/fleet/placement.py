@@ -20,6 +20,7 @@ from controlplane.errors import Conflict, InvalidInput, NoCapacity
 from controlplane.models.host import Host, HostAdminState, HostHealth
 from controlplane.schemas.hosts import Usage
 from controlplane.services.fleet.hosts import host_health, usage_by_host
+from controlplane.services.fleet.maintenance_windows import draining_windows
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,19 @@ def _serialise_on_sqlite(session: Session) -> None:
         session.execute(update(Host).where(col(Host.id) == -1).values(id=col(Host.id)))
 
 
-def place_on_named_host(session: Session, *, name: str, demand: Demand) -> Host:
+def place_on_named_host(session: Session, *, name: str, demand: Demand, now: datetime) -> Host:
     _serialise_on_sqlite(session)
     host = session.exec(select(Host).where(Host.name == name).with_for_update()).first()
     if host is None:
         raise InvalidInput(f"no host named {name!r}", field="host")
     if host.admin_state == HostAdminState.MAINTENANCE:
         raise Conflict(f"host {name!r} is in maintenance and takes no new servers", field="host")
+    draining = draining_windows(session, now).get(host.id or 0)
+    if draining is not None:
+        raise Conflict(
+            f"host {name!r} is drained by maintenance window {draining} and takes no new servers",
+            field="host",
+        )
     used = usage_by_host(session, [host.id or 0]).get(host.id or 0, Usage())
     if not fits(host, used, demand):
         raise NoCapacity(
@@ -70,16 +77,18 @@ def place_anywhere(session: Session, *, demand: Demand, now: datetime, settings:
     query = (
         select(Host).where(Host.admin_state == HostAdminState.ACTIVE).order_by(col(Host.id)).with_for_update()
     )
-    hosts = [
-        h for h in session.exec(query).all() if host_health(h, now=now, settings=settings) == HostHealth.UP
-    ]
+    draining = draining_windows(session, now)  # a `drain` window: no new placements there (Art. 14(2))
+    up = [h for h in session.exec(query).all() if host_health(h, now=now, settings=settings) == HostHealth.UP]
+    hosts = [h for h in up if (h.id or 0) not in draining]
     usage = usage_by_host(session, [h.id or 0 for h in hosts])
     candidates = [(h, usage.get(h.id or 0, Usage())) for h in hosts]
     fitting = [(h, u) for h, u in candidates if fits(h, u, demand)]
     if not fitting:
         raise NoCapacity(
             f"no up host has room for {demand.vcpus} vcpus, {demand.memory_mib} MiB memory and "
-            f"{demand.disk_gib} GiB disk ({len(hosts)} up host(s) checked)"
+            f"{demand.disk_gib} GiB disk ({len(hosts)} up host(s) checked"
+            + (f", {len(up) - len(hosts)} drained for maintenance" if len(up) > len(hosts) else "")
+            + ")"
         )
     fitting.sort(key=lambda pair: (_load(pair[0], pair[1]), pair[0].id or 0))
     return fitting[0][0]

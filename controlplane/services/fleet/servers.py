@@ -60,7 +60,7 @@ def create_server(
         )
     demand = Demand(vcpus=data.vcpus, memory_mib=data.memory_mib, disk_gib=data.disk_gib)
     if data.host is not None:
-        host = place_on_named_host(session, name=data.host, demand=demand)
+        host = place_on_named_host(session, name=data.host, demand=demand, now=now)
     else:
         host = place_anywhere(session, demand=demand, now=now, settings=settings)
     server = Server(
