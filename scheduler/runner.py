@@ -49,13 +49,18 @@ def run_job(
     scheduled_for: datetime,
     runner: str,
     manual: bool = False,
+    wall_clock: Clock | None = None,
 ) -> RunResult | None:
-    """Claims the firing and runs its body; None when the firing was already claimed."""
+    """Claims the firing and runs its body; None when the firing was already claimed.
+
+    The row's started/finished times come from `wall_clock` (default: the job's own clock), so a manual
+    run `--as-of` another day still records when it really ran."""
+    stamp = wall_clock or context.clock
     run_id = claim_firing(
         context.engine,
         job=spec.name,
         scheduled_for=scheduled_for,
-        now=context.clock(),
+        now=stamp(),
         runner=runner,
         period_s=spec.trigger.period_s,
         manual=manual,
@@ -68,7 +73,7 @@ def run_job(
     except Exception as exc:  # one job's failure is recorded and never stops the scheduler
         error = f"{type(exc).__name__}: {exc}"
         log.error("job %s (%s) failed: %s\n%s", spec.name, scheduled_for, error, traceback.format_exc())
-    finish_run(context.engine, run_id=run_id, now=context.clock(), error=error)
+    finish_run(context.engine, run_id=run_id, now=stamp(), error=error)
     return RunResult(spec.name, scheduled_for, run_id, error)
 
 
@@ -177,4 +182,4 @@ def run_scheduler(context: JobContext, elector: LeaderElector, stop: threading.E
         record_scheduler_leader(scheduler.runner, False)
 
 
-__all__ = ["Clock", "RunResult", "Scheduler", "build_scheduler", "run_job", "run_scheduler"]
+__all__ = ["RunResult", "Scheduler", "build_scheduler", "run_job", "run_scheduler"]
