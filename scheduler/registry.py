@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -27,11 +28,12 @@ from scheduler.triggers import Every, SeoulCron, Trigger
 
 @dataclass(frozen=True)
 class JobContext:
-    """What every job gets: the store, the settings and the one clock."""
+    """What every job gets: the store, the settings, the one clock, and which firing this run is."""
 
     engine: Engine
     settings: Settings
     clock: Clock
+    scheduled_for: datetime | None = None
 
 
 JobFunc = Callable[[JobContext], None]

@@ -17,7 +17,7 @@ import socket
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from controlplane.clock import Clock
@@ -69,7 +69,7 @@ def run_job(
         return None
     error: str | None = None
     try:
-        spec.func(context)
+        spec.func(replace(context, scheduled_for=scheduled_for))
     except Exception as exc:  # one job's failure is recorded and never stops the scheduler
         error = f"{type(exc).__name__}: {exc}"
         log.error("job %s (%s) failed: %s\n%s", spec.name, scheduled_for, error, traceback.format_exc())

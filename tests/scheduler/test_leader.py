@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from controlplane.db import make_engine
-from scheduler.leader import PgAdvisoryLeader, SingleProcessLeader, conninfo_for, elector_for
+from scheduler.leader import (
+    FileLockLeader,
+    PgAdvisoryLeader,
+    SingleProcessLeader,
+    conninfo_for,
+    elector_for,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -63,7 +70,22 @@ def test_a_killed_leader_session_loses_leadership(
     assert first.is_leader() is False
 
 
-def test_sqlite_process_is_its_own_leader(tmp_path: object) -> None:
+def test_sqlite_file_store_leads_by_a_file_lock(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/x.db")
+    first, second = elector_for(engine), elector_for(engine)
+    try:
+        assert isinstance(first, FileLockLeader)
+        assert (first.is_leader(), second.is_leader()) == (True, False)
+        first.close()  # as when its process dies: the kernel frees the lock
+        assert second.is_leader() is True
+        assert first.is_leader() is False
+    finally:
+        first.close()
+        second.close()
+        engine.dispose()
+
+
+def test_in_memory_sqlite_process_is_its_own_leader() -> None:
+    engine = make_engine("sqlite://")
     assert isinstance(elector_for(engine), SingleProcessLeader)
     assert elector_for(engine).is_leader()
