@@ -22,7 +22,9 @@ _LOOKBACKS = (timedelta(days=2), timedelta(days=40), timedelta(days=400))
 
 
 class Trigger(Protocol):
-    period_s: int
+    @property
+    def period_s(self) -> int:
+        """The nominal period: how late a run may be before the staleness alert fires."""
 
     def latest(self, now: datetime) -> datetime | None:
         """The last fire time at or before `now` (what a scheduler that was down must catch up on)."""

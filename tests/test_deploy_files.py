@@ -61,3 +61,11 @@ def test_every_metric_in_alerts_and_dashboard_is_exposed_by_the_code(tmp_path: P
 
     assert used, "no metric referenced at all"
     assert missing == []
+
+
+def test_scheduler_and_maintenance_alerts_pass_their_promtool_unit_tests() -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: scripts/setup-host.sh installs Debian's prometheus package"
+    tests = ROOT / "deploy/prometheus/dcloud-alerts.test.yml"
+    result = subprocess.run([promtool, "test", "rules", str(tests)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
