@@ -15,7 +15,7 @@ import pytest
 from controlplane.clock import FixedClock
 from controlplane.services.fleet.maintenance_run import advance_windows
 from tests.e2e.stack import LiveStack, start_stack, wait_for
-from tests.maintenance.conftest import seoul
+from tests.utils.maintenance import seoul
 
 pytestmark = [pytest.mark.libvirt]
 

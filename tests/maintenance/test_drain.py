@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from controlplane.models.server import Server
-from tests.maintenance.conftest import World, seoul
+from tests.utils.maintenance import World, seoul
 
 
 def _drain_now(world: World, hosts: list[str]) -> None:

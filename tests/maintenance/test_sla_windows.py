@@ -11,7 +11,7 @@ from controlplane.models.customer import Contract
 from controlplane.terms.availability import Outage, measure, sla_credit
 from controlplane.terms.calendar import YearMonth
 from controlplane.terms.policy import DEFAULT_POLICY
-from tests.maintenance.conftest import World, seoul
+from tests.utils.maintenance import World, seoul
 
 MARCH = YearMonth(2027, 3)
 WINDOW = (seoul("2027-03-20 01:00"), seoul("2027-03-20 03:00"))

@@ -9,7 +9,7 @@ from controlplane.models.audit import AuditEvent
 from controlplane.models.notices import Notice
 from controlplane.notify.sms import LoggingSmsProvider
 from controlplane.services.notices import deliver_due_notices
-from tests.maintenance.conftest import World, seoul
+from tests.utils.maintenance import World, seoul
 from tests.utils.relay import running_relay
 
 

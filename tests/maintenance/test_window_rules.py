@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.maintenance.conftest import World, seoul
+from tests.utils.maintenance import World, seoul
 
 
 def test_regular_window_crossing_midnight_is_refused_naming_art_10_8_1(world: World) -> None:
