@@ -16,7 +16,6 @@ import os
 import socket
 import threading
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -141,15 +140,13 @@ class Scheduler:
                 results.append(result)
         return results
 
-    def run_until(self, stop: threading.Event, *, on_check: Callable[[], None] | None = None) -> None:
+    def run_until(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 self.check()
             except Exception:  # a store outage: try again next interval, as a follower would
                 log.exception("scheduler check failed")
                 self._leading = False
-            if on_check is not None:
-                on_check()
             stop.wait(self.check_interval_s)
 
     def start(self) -> None:

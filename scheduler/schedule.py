@@ -54,8 +54,3 @@ def job_times(overrides: str | None = None) -> dict[str, dict[str, Any]]:
             raise JobTimesInvalid(f"DCLOUD_JOB_TIMES: {name!r} needs cron or seconds/minutes/hours")
         times[name] = spec
     return times
-
-
-def trigger_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
-    """The keywords `register_job` / `trigger_of` take for one entry."""
-    return dict(spec)

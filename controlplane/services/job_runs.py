@@ -67,12 +67,6 @@ def abandon_others_runs(engine: Engine, *, runner: str, now: datetime) -> int:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def has_run(engine: Engine, *, job: str, scheduled_for: datetime) -> bool:
-    with Session(engine) as session:
-        query = select(JobRun.id).where(JobRun.job == job, JobRun.scheduled_for == scheduled_for)
-        return session.exec(query).first() is not None
-
-
 def last_runs(session: Session) -> dict[str, JobRun]:
     """The most recent run (scheduled or manual) of every job that ever ran."""
     latest = select(JobRun.job, func.max(JobRun.id).label("id")).group_by(col(JobRun.job)).subquery()
@@ -94,10 +88,3 @@ def run_counts(session: Session) -> list[tuple[str, str, int]]:
     """(job, outcome, runs) for every job and outcome seen."""
     query = select(JobRun.job, JobRun.outcome, func.count()).group_by(col(JobRun.job), col(JobRun.outcome))
     return [(job, outcome, int(n)) for job, outcome, n in session.execute(query).all()]
-
-
-def list_runs(session: Session, *, job: str | None = None, limit: int = 50) -> list[JobRun]:
-    query = select(JobRun)
-    if job is not None:
-        query = query.where(JobRun.job == job)
-    return list(session.exec(query.order_by(col(JobRun.id).desc()).limit(limit)).all())

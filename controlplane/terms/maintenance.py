@@ -83,9 +83,9 @@ def regular_notice_at(starts: datetime, policy: Policy) -> datetime:
     return seoul_midnight(regular_notice_day(starts, policy))
 
 
-def overran_until(kind: str, starts: datetime, ends: datetime, policy: Policy) -> datetime:
+def overran_until(*, regular: bool, starts: datetime, ends: datetime, policy: Policy) -> datetime:
     """The moment after which a window still in progress has overrun (a regular one: 07:00 Seoul)."""
-    if kind == "regular":
+    if regular:
         return regular_hours(seoul_date(starts), policy)[1]
     return ends
 

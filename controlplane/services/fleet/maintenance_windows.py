@@ -20,6 +20,7 @@ from controlplane.models.maintenance import (
     MaintenanceServerRecord,
     MaintenanceWindow,
     MaintenanceWindowHost,
+    WindowAction,
     WindowKind,
     WindowState,
 )
@@ -237,7 +238,7 @@ def draining_windows(session: Session, now: datetime) -> dict[int, int]:
         select(MaintenanceWindowHost.host_id, MaintenanceWindow.id)
         .join(MaintenanceWindow, col(MaintenanceWindow.id) == col(MaintenanceWindowHost.window_id))
         .where(
-            MaintenanceWindow.action == "drain",
+            MaintenanceWindow.action == WindowAction.DRAIN.value,
             col(MaintenanceWindow.state).in_([s.value for s in OPEN_STATES]),
             col(MaintenanceWindow.starts_at) <= now,
             col(MaintenanceWindow.ends_at) > now,
@@ -256,7 +257,14 @@ def overrun_windows(session: Session, now: datetime) -> list[MaintenanceWindow]:
         select(MaintenanceWindow).where(MaintenanceWindow.state == WindowState.IN_PROGRESS.value)
     ).all()
     policy = current_policy(seoul_date(now))
-    return [w for w in running if now > terms.overran_until(w.kind, w.starts_at, w.ends_at, policy)]
+    return [
+        w
+        for w in running
+        if now
+        > terms.overran_until(
+            regular=w.kind == WindowKind.REGULAR, starts=w.starts_at, ends=w.ends_at, policy=policy
+        )
+    ]
 
 
 def maintenance_spans(
