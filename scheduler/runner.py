@@ -73,6 +73,7 @@ def run_job(
         error = f"{type(exc).__name__}: {exc}"
         log.error("job %s (%s) failed: %s\n%s", spec.name, scheduled_for, error, traceback.format_exc())
     finish_run(context.engine, run_id=run_id, now=stamp(), error=error)
+    log.debug("ran job %s, firing %s (run %d)", spec.name, scheduled_for.isoformat(), run_id)
     return RunResult(spec.name, scheduled_for, run_id, error)
 
 
