@@ -90,10 +90,12 @@ def build_domain_xml(
 
 
 def filter_name_for(server: DesiredServer, smtp_filter: str | None = None) -> str:
-    """The nwfilter every interface of `server` should reference right now."""
-    if server.block_outbound_smtp:
+    """The nwfilter every interface of `server` should reference right now (agents/traffic_filters.py)."""
+    from agents.traffic_filters import traffic_filter_name
+
+    if server.block_outbound_smtp and not server.quarantine and server.firewall is None:
         return smtp_filter or SMTP_BLOCK_FILTER
-    return CLEAN_TRAFFIC_FILTER
+    return traffic_filter_name(server)
 
 
 def build_filterref(filter_name: str, ip: str | None) -> etree._Element:
@@ -151,18 +153,24 @@ def _devices(server: DesiredServer, volume_path: str, filter_name: str) -> etree
     etree.SubElement(disk, "source", file=volume_path)
     etree.SubElement(disk, "target", dev="vda", bus="virtio")
     for attachment in server.networks:
-        devices.append(_interface(attachment, filter_name))
+        devices.append(_interface(attachment, filter_name, server.bandwidth_kbytes))
     etree.SubElement(devices, "serial", type="pty")
     etree.SubElement(devices, "console", type="pty")
     etree.SubElement(devices, "memballoon", model="virtio")
     return devices
 
 
-def _interface(attachment: NetworkAttachment, filter_name: str) -> etree._Element:
+def _interface(
+    attachment: NetworkAttachment, filter_name: str, bandwidth_kbytes: int | None
+) -> etree._Element:
+    from agents.bandwidth import build_bandwidth
+
     iface = etree.Element("interface", type="network")
     etree.SubElement(iface, "mac", address=attachment.mac.lower())
     etree.SubElement(iface, "source", network=attachment.network)
     etree.SubElement(iface, "model", type="virtio")
+    if bandwidth_kbytes is not None:  # the cap of Art. 16(4)-17, kept in the persistent definition too
+        iface.append(build_bandwidth(bandwidth_kbytes))
     iface.append(build_filterref(filter_name, attachment.ip))
     return iface
 

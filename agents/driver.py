@@ -18,7 +18,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 import libvirt
 from lxml import etree
 
-from agents import netbinding, nwfilters, storage
+from agents import bandwidth, netbinding, nwfilters, storage, traffic_filters
 from agents.domain_states import map_state
 from agents.domain_xml import (
     GUEST_ARCH,
@@ -178,6 +178,8 @@ class LibvirtDriver:
             log.info("redefined domain %s (generation %d)", dom.name(), server.generation)
         if server.networks and self._has_nwfilter():
             nwfilters.sync_interface_filters(dom, server, filter_name)
+        if server.networks:
+            bandwidth.sync_bandwidth(dom, server)
 
     @_libvirt_op
     def ensure_network_binding(self, server: DesiredServer) -> None:
@@ -352,7 +354,16 @@ class LibvirtDriver:
     def _filter_for(self, server: DesiredServer) -> str:
         if server.block_outbound_smtp and server.networks and self._has_nwfilter():
             nwfilters.ensure_smtp_block_filter(self.conn)
+        if server.networks and self._has_nwfilter():
+            traffic_filters.ensure_filters(self.conn, server)
         return filter_name_for(server)
+
+    @_libvirt_op
+    def prune_traffic_filters(self, servers: list[DesiredServer]) -> list[str]:
+        """Remove firewall and quarantine filters none of `servers` uses (after a full pass)."""
+        if not self._has_nwfilter():
+            return []
+        return traffic_filters.prune_unused_filters(self.conn, servers)
 
     def _has_nwfilter(self) -> bool:
         """Whether this connection filters traffic at all (libvirt's test:/// driver does not)."""

@@ -29,6 +29,7 @@ from controlplane.protocol import (
     HostObservedState,
     ObservedServer,
     ObservedState,
+    traffic_key,
 )
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,12 @@ _TRANSITIONS: dict[DesiredState, dict[ObservedState, PowerAction]] = {
 
 # What the domain's definition is derived from besides the generation: an SMTP block that starts on
 # its announced day or a newly leased address changes these without any write to the server row.
-DefinitionKey = tuple[int, bool, tuple[tuple[str, str, str], ...]]
+DefinitionKey = tuple[int, bool, tuple[tuple[str, str, str], ...], str]
 
 
 def definition_key(server: DesiredServer) -> DefinitionKey:
     networks = tuple((n.network, n.mac, n.ip) for n in server.networks)
-    return (server.generation, server.block_outbound_smtp, networks)
+    return (server.generation, server.block_outbound_smtp, networks, traffic_key(server))
 
 
 class DeletionInterrupted(Exception):
@@ -110,6 +111,7 @@ class Reconciler:
             if server_id not in listed:  # ours by name and metadata, unknown to the control plane
                 result.observed.servers.append(ObservedServer(id=server_id, state=state))
         self._drop_unlisted(listed)
+        self.driver.prune_traffic_filters(desired.servers)  # Art. 20(8): a gone contract's firewall
         result.observed.orphans = self.driver.orphans()
         self._report(result)
         self._observe_duration(time.perf_counter() - started)

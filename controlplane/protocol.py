@@ -55,6 +55,45 @@ class NetworkAttachment(BaseModel):
     ip: str
 
 
+class FirewallAction(StrEnum):
+    ACCEPT = "accept"
+    DROP = "drop"
+
+
+class FirewallDirection(StrEnum):
+    """Seen from the server: `in` is traffic to it, `out` traffic it sends (libvirt's nwfilter sense)."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class FirewallProtocol(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+    ICMP = "icmp"
+    ALL = "all"
+
+
+class FirewallRule(BaseModel):
+    """One allow rule of a customer's firewall add-on (Art. 22(3) 2.2). `prefix` is the remote side:
+    the source of inbound traffic, the destination of outbound traffic; None is anywhere."""
+
+    direction: FirewallDirection
+    protocol: FirewallProtocol
+    port_from: int | None = Field(default=None, ge=1, le=65535)
+    port_to: int | None = Field(default=None, ge=1, le=65535)
+    prefix: str | None = Field(default=None, max_length=43)
+
+
+class FirewallSet(BaseModel):
+    """A contract's rule set, applied as the nwfilter `name` on every interface of its servers."""
+
+    name: str = Field(pattern=r"^dcloud-fw-[A-Za-z0-9_.-]{1,64}$")
+    inbound_default: FirewallAction = FirewallAction.DROP
+    outbound_default: FirewallAction = FirewallAction.ACCEPT
+    rules: list[FirewallRule] = Field(default_factory=list, max_length=256)
+
+
 class DesiredServer(BaseModel):
     id: str
     name: str
@@ -68,7 +107,19 @@ class DesiredServer(BaseModel):
     # Set by a suspend-and-resume maintenance window (Art. 14(2)): managed-save whatever the agent's own
     # suspend mode, so the host can be worked on with the guest's memory on disk. None: the agent's mode.
     suspend_mode: Literal["pause", "managedsave"] | None = None
+    # Network quarantine (Art. 16(4)-6,13,14,16): only DHCP, ARP and the company's management prefixes.
+    quarantine: bool = False
+    quarantine_allow: list[str] = Field(default_factory=list, max_length=64)
+    # Bandwidth cap (Art. 16(4)-17): libvirt `<bandwidth>` average, kilobytes per second, each direction.
+    bandwidth_kbytes: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    firewall: FirewallSet | None = None
     networks: list[NetworkAttachment] = Field(default_factory=list)
+
+
+def traffic_key(server: DesiredServer) -> str:
+    """Everything besides the generation that shapes a server's interfaces (filters, bandwidth)."""
+    fw = server.firewall.model_dump_json() if server.firewall else ""
+    return f"{server.quarantine}|{','.join(server.quarantine_allow)}|{server.bandwidth_kbytes}|{fw}"
 
 
 class HostDesiredState(BaseModel):
