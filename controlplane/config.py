@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Hosts whose heartbeats stop are "unknown" after this many missed intervals (CloudStack's rule).
     heartbeat_interval_s: float = 30.0
     heartbeat_missed_limit: int = 2
+    # The company's management prefixes: all a quarantined server may still reach (Art. 16(4)-6,13,14,16),
+    # besides DHCP and ARP. A JSON list in DCLOUD_MANAGEMENT_PREFIXES, e.g. '["203.0.113.0/28"]'.
+    management_prefixes: list[str] = []
     whois_port: int = 4343
     # Loopback by default; production serves port 43 on a public address (deploy/dcloud.env.example).
     whois_bind: str = "127.0.0.1"

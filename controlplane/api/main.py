@@ -12,6 +12,7 @@ from controlplane.api.routes import (
     customers,
     disputes,
     enforcement,
+    firewall,
     hosts,
     invoices,
     maintenance_windows,
@@ -49,3 +50,5 @@ api_router.include_router(policies.router)
 api_router.include_router(terms_responses.router)
 # Maintenance windows (Art. 10(8), 14).
 api_router.include_router(maintenance_windows.router)
+# The terms' remaining workflows (issue 12): firewall add-on.
+api_router.include_router(firewall.router)

@@ -25,9 +25,18 @@ from controlplane.models.maintenance import (
 from controlplane.models.notices import Notice
 from controlplane.models.server import DeletionRecord, DesiredState, ObservedState, Server
 from controlplane.models.terms_response import TermsResponse
+from controlplane.models.workflows import (
+    AddressAgreement,
+    FeeIncrease,
+    FirewallRule,
+    FirewallRuleSet,
+    SpamComplaint,
+    Succession,
+)
 
 __all__ = [
     "AddOn",
+    "AddressAgreement",
     "ApiToken",
     "AuditEvent",
     "Block",
@@ -38,7 +47,10 @@ __all__ = [
     "DeletionRecord",
     "DesiredState",
     "Dispute",
+    "FeeIncrease",
     "FeePeriod",
+    "FirewallRule",
+    "FirewallRuleSet",
     "Host",
     "HostAdminState",
     "HostHealth",
@@ -58,6 +70,8 @@ __all__ = [
     "PaymentAllocation",
     "Role",
     "Server",
+    "SpamComplaint",
+    "Succession",
     "Termination",
     "TermsResponse",
 ]

@@ -11,11 +11,23 @@ from sqlmodel import Field, SQLModel
 from controlplane.models.types import UTCDateTime
 
 
+class BlockScope(StrEnum):
+    """What a block restricts: everything (servers suspended) or one part while the server keeps running."""
+
+    FULL = "full"
+    SMTP = "smtp"  # outbound TCP 25 dropped (Art. 16(4)-2..5, 26(6))
+    QUARANTINE = "quarantine"  # only DHCP, ARP and management traffic (Art. 16(4)-6, 13, 14, 16)
+    BANDWIDTH = "bandwidth"  # the interface capped at `bandwidth_kbytes` (Art. 16(4)-17)
+
+
+PARTIAL_SCOPES = (BlockScope.SMTP, BlockScope.QUARANTINE, BlockScope.BANDWIDTH)
+
+
 class Block(SQLModel, table=True):
     """One restriction of a contract's service. The contract is restricted while any block is active.
 
     Paying in full lifts only a `nonpayment` block (Art. 16(5)); the others need an operator.
-    `scope` is `full` (servers suspended) or `smtp` (outbound TCP 25 blocked, servers keep running).
+    `scope` is a `BlockScope`: `full` suspends the servers, the partial ones keep them running.
     """
 
     __tablename__ = "blocks"
@@ -26,6 +38,7 @@ class Block(SQLModel, table=True):
     scope: str = Field(default="full", max_length=16)
     clause: str = Field(max_length=64)
     item: int | None = None  # Art. 16(4) item number 1..18
+    bandwidth_kbytes: int | None = None  # the cap of a `bandwidth` block, KB/s each direction
     reason: str = Field(max_length=400)
     invoice_id: int | None = Field(default=None, foreign_key="invoices.id")
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from controlplane.models.enforcement import Termination, TerminationStatus, termination_status
+from controlplane.models.enforcement import BlockScope, Termination, TerminationStatus, termination_status
 from controlplane.schemas.types import Day, Id, Line, Moment, Text
 from controlplane.terms.lifecycle import TerminationKind
 
@@ -25,13 +25,21 @@ class BlockCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: BlockKind
-    scope: Literal["full", "smtp"] = "full"
+    scope: BlockScope = BlockScope.FULL
     item: int | None = Field(default=None, ge=1, le=18, strict=True)  # strict: `true` is not item 1
+    # A `bandwidth` block's cap in kilobytes per second, each direction (Art. 16(4)-17).
+    bandwidth_kbytes: int | None = Field(default=None, ge=8, le=10_000_000, strict=True)
     reason: Text = Field(min_length=1, max_length=400)
     notice: Literal["before", "after"]
     starts_at: Moment | None = None
     planned_end: Moment | None = None
     notice_after_reason: Text | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _cap_only_for_bandwidth(self) -> BlockCreate:
+        if (self.scope == BlockScope.BANDWIDTH) != (self.bandwidth_kbytes is not None):
+            raise ValueError("bandwidth_kbytes is given exactly when scope is bandwidth")
+        return self
 
 
 class BlockLift(BaseModel):
@@ -49,6 +57,7 @@ class BlockPublic(BaseModel):
     scope: str
     clause: str
     item: int | None
+    bandwidth_kbytes: int | None = None
     reason: str
     invoice_id: int | None
     started_at: datetime

@@ -72,13 +72,14 @@ def heartbeat(
 
 @router.get("/desired-state")
 def desired_state(
-    host: AgentOrReader, session: SessionDep, clock: ClockDep, response: Response
+    host: AgentOrReader, session: SessionDep, clock: ClockDep, response: Response, settings: SettingsDep
 ) -> HostDesiredState:
     now = clock()
     # Fingerprint first: a change landing in between makes a watch from it return at once (a spare
     # pass), never miss the change.
     response.headers[DESIRED_VERSION_HEADER] = agent_state.desired_version(session, host, now)
-    return agent_state.desired_state_for_host(session, host, now)
+    prefixes = settings.management_prefixes
+    return agent_state.desired_state_for_host(session, host, now, management_prefixes=prefixes)
 
 
 @router.get("/desired-state/watch")
@@ -113,9 +114,10 @@ async def watch_desired_state(
 
 @router.get("/servers/{server_id}/desired-state")
 def desired_server(
-    server_id: Key, host: AgentOrReader, session: SessionDep, clock: ClockDep
+    server_id: Key, host: AgentOrReader, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> DesiredServer:
-    return agent_state.desired_server(session, host, server_id, clock())
+    prefixes = settings.management_prefixes
+    return agent_state.desired_server(session, host, server_id, clock(), management_prefixes=prefixes)
 
 
 @router.post("/observed-state", status_code=status.HTTP_204_NO_CONTENT)

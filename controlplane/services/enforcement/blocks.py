@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.customer import Contract, ContractState
-from controlplane.models.enforcement import Block
+from controlplane.models.enforcement import PARTIAL_SCOPES, Block, BlockScope
 from controlplane.policy_registry import PolicyLookup, known_policies, pinned_policy
 from controlplane.schemas.enforcement import BlockCreate
 from controlplane.services.audit import record_change
@@ -36,6 +36,7 @@ def block_snapshot(block: Block) -> dict[str, object]:
         "scope": block.scope,
         "clause": block.clause,
         "item": block.item,
+        "bandwidth_kbytes": block.bandwidth_kbytes,
         "started_at": block.started_at.isoformat(),
         "lifted_at": block.lifted_at.isoformat() if block.lifted_at else None,
     }
@@ -99,8 +100,8 @@ def lift_block(
         before=before,
         after=block_snapshot(block),
     )
-    if block.scope == "smtp":
-        _refresh_smtp_filter(session, contract, at=at, actor=actor, clause=clause, action="smtp_unblock")
+    if block.scope in PARTIAL_SCOPES:
+        _refresh_traffic(session, contract, at=at, actor=actor, clause=clause, action=f"{block.scope}_lift")
     converge_contract(
         session, contract, at=at, actor=actor, clause=clause, reason=reason, resume=block.scope == "full"
     )
@@ -173,6 +174,7 @@ def create_operator_block(
         scope=request.scope,
         clause=clause,
         item=request.item,
+        bandwidth_kbytes=request.bandwidth_kbytes,
         reason=request.reason,
         started_at=starts_at,
         planned_end=planned_end,
@@ -197,8 +199,10 @@ def create_operator_block(
         after=after,
     )
     _queue_block_notice(session, contract, block, request)
-    if request.scope == "smtp":
-        _refresh_smtp_filter(session, contract, at=now, actor=actor, clause=clause, action="smtp_block")
+    if request.scope in PARTIAL_SCOPES:
+        _refresh_traffic(
+            session, contract, at=now, actor=actor, clause=clause, action=f"{request.scope}_block"
+        )
     converge_contract(session, contract, at=now, actor=actor, clause=clause, reason=request.reason)
     session.commit()
     return block
@@ -210,6 +214,7 @@ def _validated(request: BlockCreate, now: datetime, policy: Policy) -> tuple[str
     elif request.item is None:
         raise InvalidInput("an Art. 16(4) restriction names its item number 1-18", field="item")
     else:
+        _check_scope_fits_item(request.scope, request.item)
         clause = str(item_clause(request.item))
     if request.notice == "before":
         if request.starts_at is None or request.starts_at <= now:
@@ -231,12 +236,33 @@ def _validated(request: BlockCreate, now: datetime, policy: Policy) -> tuple[str
     return clause, starts_at, planned_end
 
 
+# Which Art. 16(4) items each partial restriction answers (TERMS-MAP §3); an emergency (16(1)) may use any.
+_ITEMS_OF_SCOPE: dict[BlockScope, frozenset[int]] = {
+    BlockScope.QUARANTINE: frozenset({6, 13, 14, 16}),
+    BlockScope.BANDWIDTH: frozenset({17}),
+}
+
+
+def _check_scope_fits_item(scope: BlockScope, item: int) -> None:
+    allowed = _ITEMS_OF_SCOPE.get(scope)
+    if allowed is not None and item not in allowed:
+        items = ", ".join(str(i) for i in sorted(allowed))
+        raise InvalidInput(
+            f"a {scope} restriction answers Art. 16(4) items {items}, not {item}", field="item"
+        )
+
+
+_WHAT: dict[str, str] = {
+    BlockScope.SMTP: "outbound e-mail (TCP port 25) is blocked",
+    BlockScope.QUARANTINE: "your servers are quarantined (only our management network is reachable)",
+    BlockScope.FULL: "your servers are suspended",
+}
+
+
 def _queue_block_notice(session: Session, contract: Contract, block: Block, request: BlockCreate) -> None:
     when = "from " + block.started_at.isoformat()
     until = f" until {block.planned_end.isoformat()}" if block.planned_end else ""
-    what = (
-        "outbound e-mail (TCP port 25) is blocked" if block.scope == "smtp" else "your servers are suspended"
-    )
+    what = _WHAT.get(block.scope, f"your servers' bandwidth is capped at {block.bandwidth_kbytes} KB/s")
     body = (
         f"Under {block.clause}, {what} on contract {contract.id} {when}{until}.\nReason: {block.reason}\n"
         "Please resolve the cause within 1 month after the restriction period (Art. 16(5)).\n"
@@ -289,7 +315,7 @@ def list_blocks(
     return list(session.exec(query.order_by(col(Block.id))).all())
 
 
-def _refresh_smtp_filter(
+def _refresh_traffic(
     session: Session, contract: Contract, *, at: datetime, actor: str, clause: str, action: str
 ) -> None:
     for server in contract_servers(session, contract.id or 0):

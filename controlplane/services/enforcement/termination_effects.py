@@ -18,6 +18,7 @@ from controlplane.notify.messages import termination_refund_notice
 from controlplane.services.audit import record_change
 from controlplane.services.billing.credits import settle_with_credit
 from controlplane.services.contract_lock import lock_contract
+from controlplane.services.contracts.firewall import remove_firewall
 from controlplane.services.enforcement.effects import (
     contract_servers,
     queue_contract_notice,
@@ -67,6 +68,7 @@ def start_termination(
                     session, server, DesiredState.STOPPED, at=at, actor=actor, clause=clause, action="stop"
                 )
     _remove_add_ons(session, contract, at=at)
+    remove_firewall(session, contract, at=at, actor=actor, clause="Art. 20(8)")
     if termination.started_at is None:
         termination.started_at = at
         session.add(termination)

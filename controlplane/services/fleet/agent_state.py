@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from controlplane.errors import Conflict, NotFound
 from controlplane.models.customer import Contract
-from controlplane.models.enforcement import Block
+from controlplane.models.enforcement import PARTIAL_SCOPES, Block
 from controlplane.models.host import Host, OrphanDomain
 from controlplane.models.server import DeletionRecord, DesiredState, ObservedState, Server
 from controlplane.protocol import (
@@ -26,11 +26,8 @@ from controlplane.protocol import (
     OrphanReport,
 )
 from controlplane.services.audit import record_change
-from controlplane.services.fleet.server_guards import (
-    smtp_blocked_server_ids,
-    wipe_allowed_clause,
-    wipe_withheld,
-)
+from controlplane.services.fleet.server_guards import wipe_allowed_clause, wipe_withheld
+from controlplane.services.fleet.traffic import ServerTraffic, traffic_for
 from network.models import AddressLease
 from network.service import attachments_for, release_server_addresses
 
@@ -40,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 def _desired(
-    server: Server, networks: list[NetworkAttachment], smtp_blocked: bool = False, withhold_wipe: bool = False
+    server: Server, networks: list[NetworkAttachment], traffic: ServerTraffic, withhold_wipe: bool = False
 ) -> DesiredServer:
     # A delete whose contract is not terminating is served as "stopped": data kept, nothing wiped.
     state = DesiredState.STOPPED if withhold_wipe else server.desired_state
@@ -53,14 +50,20 @@ def _desired(
         desired_state=state,  # type: ignore[arg-type]
         generation=server.generation,
         networks=networks,
-        block_outbound_smtp=smtp_blocked,
+        block_outbound_smtp=traffic.block_outbound_smtp,
+        quarantine=traffic.quarantine,
+        quarantine_allow=traffic.quarantine_allow,
+        bandwidth_kbytes=traffic.bandwidth_kbytes,
+        firewall=traffic.firewall,
         suspend_mode="managedsave" if server.suspended_for_maintenance else None,
     )
 
 
-def _smtp_blocked(session: Session, server_ids: list[str], now: datetime | None) -> set[str]:
-    """Servers under an `smtp` block (Art. 16(4)-3..5): outbound TCP 25 dropped, server kept running."""
-    return smtp_blocked_server_ids(session, server_ids, now or datetime.now(UTC))
+def _traffic(
+    session: Session, servers: list[Server], now: datetime | None, prefixes: list[str] | None
+) -> dict[str, ServerTraffic]:
+    """Partial restrictions in force and the firewall add-on, per server (services/fleet/traffic.py)."""
+    return traffic_for(session, servers, now or datetime.now(UTC), management_prefixes=prefixes)
 
 
 def _networks(session: Session, server_ids: list[str]) -> dict[str, list[NetworkAttachment]]:
@@ -73,7 +76,9 @@ def _networks(session: Session, server_ids: list[str]) -> dict[str, list[Network
     }
 
 
-def desired_state_for_host(session: Session, host: Host, now: datetime | None = None) -> HostDesiredState:
+def desired_state_for_host(
+    session: Session, host: Host, now: datetime | None = None, *, management_prefixes: list[str] | None = None
+) -> HostDesiredState:
     """Every server of the host until its deletion record arrives (a deleted one so the agent wipes it)."""
     query = (
         select(Server)
@@ -82,11 +87,11 @@ def desired_state_for_host(session: Session, host: Host, now: datetime | None = 
     )
     servers = list(session.exec(query).all())
     networks = _networks(session, [s.id for s in servers])
-    smtp = _smtp_blocked(session, [s.id for s in servers], now)
+    traffic = _traffic(session, servers, now, management_prefixes)
     withheld = wipe_withheld(session, servers)
     return HostDesiredState(
         host=host.name,
-        servers=[_desired(s, networks.get(s.id, []), s.id in smtp, s.id in withheld) for s in servers],
+        servers=[_desired(s, networks.get(s.id, []), traffic[s.id], s.id in withheld) for s in servers],
     )
 
 
@@ -105,7 +110,7 @@ def desired_version(session: Session, host: Host, now: datetime | None = None) -
         select(func.count()).select_from(Server).where(*live).scalar_subquery(),
         select(func.coalesce(func.sum(Server.generation), 0)).where(*live).scalar_subquery(),
         select(func.max(Server.updated_at)).where(*live).scalar_subquery(),
-        _smtp_blocked_count(live, at),
+        _partial_block_count(live, at),
         _withheld_count(live),
         *_lease_aggregates(select(Server.id).where(*live)),
     ]
@@ -119,11 +124,17 @@ def current_desired_version(engine: Engine, host: Host, now: datetime | None = N
         return desired_version(session, host, now)
 
 
-def _smtp_blocked_count(live: tuple[Any, ...], at: datetime) -> ScalarSelect[Any]:
+def _partial_block_count(live: tuple[Any, ...], at: datetime) -> ScalarSelect[Any]:
     return (
-        select(func.count(func.distinct(Server.id)))
+        select(func.count())
+        .select_from(Server)
         .join(Block, col(Block.contract_id) == col(Server.contract_id))
-        .where(*live, Block.scope == "smtp", col(Block.lifted_at).is_(None), col(Block.started_at) <= at)
+        .where(
+            *live,
+            col(Block.scope).in_([s.value for s in PARTIAL_SCOPES]),
+            col(Block.lifted_at).is_(None),
+            col(Block.started_at) <= at,
+        )
         .scalar_subquery()
     )
 
@@ -148,15 +159,20 @@ def _lease_aggregates(live_ids: Any) -> list[ScalarSelect[Any]]:
 
 
 def desired_server(
-    session: Session, host: Host, server_id: str, now: datetime | None = None
+    session: Session,
+    host: Host,
+    server_id: str,
+    now: datetime | None = None,
+    *,
+    management_prefixes: list[str] | None = None,
 ) -> DesiredServer:
     server = session.get(Server, server_id)
     if server is None or server.host_id != host.id:
         raise NotFound(f"no server {server_id!r} on host {host.name!r}", field="server_id")
-    smtp = _smtp_blocked(session, [server.id], now)
+    traffic = _traffic(session, [server], now, management_prefixes)
     withheld = wipe_withheld(session, [server])
     networks = _networks(session, [server.id]).get(server.id, [])
-    return _desired(server, networks, server.id in smtp, server.id in withheld)
+    return _desired(server, networks, traffic[server.id], server.id in withheld)
 
 
 def apply_observed_state(session: Session, *, now: datetime, host: Host, report: HostObservedState) -> None:
