@@ -10,15 +10,17 @@ import re
 
 from lxml import etree
 
+from agents.bandwidth import build_bandwidth
+
+# Re-exported: callers have always found the filter names here.
+from agents.filter_names import CLEAN_TRAFFIC_FILTER as CLEAN_TRAFFIC_FILTER
+from agents.filter_names import SMTP_BLOCK_FILTER as SMTP_BLOCK_FILTER
+from agents.traffic_filters import traffic_filter_name
 from controlplane.protocol import DesiredServer, NetworkAttachment
 
 DOMAIN_PREFIX = "dcloud-"
 METADATA_NS = "https://dcloud.example/xmlns/server/1"
 METADATA_PREFIX = "dcloud"
-# libvirt's built-in anti-spoofing filter: MAC, IP and ARP bound to what the control plane assigned.
-CLEAN_TRAFFIC_FILTER = "clean-traffic"
-# dcloud's own filter for the partial restriction of Art. 16(4)-3..5 (clean-traffic + drop outbound TCP 25).
-SMTP_BLOCK_FILTER = "dcloud-clean-traffic-no-smtp"
 # Hosts are x86_64. The XML names no arch or machine, so libvirt uses the host's and its default machine.
 GUEST_ARCH = "x86_64"
 
@@ -91,8 +93,6 @@ def build_domain_xml(
 
 def filter_name_for(server: DesiredServer, smtp_filter: str | None = None) -> str:
     """The nwfilter every interface of `server` should reference right now (agents/traffic_filters.py)."""
-    from agents.traffic_filters import traffic_filter_name
-
     if server.block_outbound_smtp and not server.quarantine and server.firewall is None:
         return smtp_filter or SMTP_BLOCK_FILTER
     return traffic_filter_name(server)
@@ -163,8 +163,6 @@ def _devices(server: DesiredServer, volume_path: str, filter_name: str) -> etree
 def _interface(
     attachment: NetworkAttachment, filter_name: str, bandwidth_kbytes: int | None
 ) -> etree._Element:
-    from agents.bandwidth import build_bandwidth
-
     iface = etree.Element("interface", type="network")
     etree.SubElement(iface, "mac", address=attachment.mac.lower())
     etree.SubElement(iface, "source", network=attachment.network)

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 import libvirt
 from lxml import etree
 
-from agents.domain_xml import CLEAN_TRAFFIC_FILTER, SMTP_BLOCK_FILTER
+from agents.filter_names import CLEAN_TRAFFIC_FILTER, SMTP_BLOCK_FILTER
 from controlplane.protocol import DesiredServer, FirewallAction, FirewallProtocol, FirewallRule, FirewallSet
 
 log = logging.getLogger(__name__)

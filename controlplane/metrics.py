@@ -25,6 +25,7 @@ from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
 from controlplane.policy_registry import known_policies
+from controlplane.services.enforcement.spam_metrics import spam_deadlines
 from controlplane.services.fleet.hosts import host_health
 from controlplane.services.notices import MAX_ATTEMPTS
 from controlplane.terms.calendar import seoul_date
@@ -87,6 +88,7 @@ class ControlPlaneCollector(Collector):
         yield self._exhausted_notices(session)
         yield self._open_disputes(session, now)
         yield from scheduling_families(session, now)
+        yield spam_deadlines(session, now)
 
     def _refused_deletions(self, session: Session) -> Metric:
         """Deletion records refused because the server was never ordered deleted (forged or buggy agent)."""

@@ -21,6 +21,7 @@ from controlplane.api.routes import (
     payments,
     policies,
     servers,
+    spam,
     terminations,
     terms_responses,
     tokens,
@@ -50,5 +51,6 @@ api_router.include_router(policies.router)
 api_router.include_router(terms_responses.router)
 # Maintenance windows (Art. 10(8), 14).
 api_router.include_router(maintenance_windows.router)
-# The terms' remaining workflows (issue 12): firewall add-on.
+# The terms' remaining workflows (issue 12): firewall add-on, spam complaints.
 api_router.include_router(firewall.router)
+api_router.include_router(spam.router)

@@ -57,6 +57,9 @@ class SpamComplaint(SQLModel, table=True):
     address: str | None = Field(default=None, max_length=45)
     server_id: str | None = Field(default=None, max_length=64)
     contract_id: int | None = Field(default=None, foreign_key="contracts.id", index=True)
+    # Deadlines fixed when their period starts (the policy of that day), so later versions never move them.
+    answer_due_on: date
+    fix_report_due_on: date | None = None
     answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     answer: str | None = Field(default=None, max_length=2000)
     customer_asked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

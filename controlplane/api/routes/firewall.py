@@ -10,7 +10,7 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.firewall import FirewallPublic, FirewallPut
 from controlplane.schemas.types import Id
-from controlplane.services.contracts import firewall as firewall_service
+from controlplane.services.fleet import firewall as firewall_service
 
 router = APIRouter(tags=["firewall"])
 

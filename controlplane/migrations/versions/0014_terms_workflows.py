@@ -55,6 +55,8 @@ def upgrade() -> None:
         sa.Column("address", sa.String(45), nullable=True),
         sa.Column("server_id", sa.String(64), nullable=True),
         sa.Column("contract_id", sa.Integer(), sa.ForeignKey("contracts.id"), nullable=True),
+        sa.Column("answer_due_on", sa.Date(), nullable=False),
+        sa.Column("fix_report_due_on", sa.Date(), nullable=True),
         sa.Column("answered_at", _TS, nullable=True),
         sa.Column("answer", sa.String(2000), nullable=True),
         sa.Column("customer_asked_at", _TS, nullable=True),

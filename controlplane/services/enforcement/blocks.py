@@ -160,6 +160,25 @@ def create_operator_block(
 ) -> Block:
     """An operator restriction with its notice, before or (when impractical) right after (Art. 16(4)).
     Its longest period is the contract's pinned version's (`policy` overrides it)."""
+    block = add_operator_block(
+        session, contract_id=contract_id, request=request, now=now, actor=actor, policy=policy
+    )
+    session.commit()
+    return block
+
+
+def add_operator_block(
+    session: Session,
+    *,
+    contract_id: int,
+    request: BlockCreate,
+    now: datetime,
+    actor: str,
+    policy: Policy | None = None,
+    audit: dict[str, object] | None = None,
+) -> Block:
+    """`create_operator_block` without the commit, for use cases that restrict as one of their steps
+    (a confirmed spam restriction, Art. 26(6)); `audit` adds fields to the block's audit record."""
     contract = lock_contract(session, contract_id)
     if contract.state not in _IN_SERVICE:
         raise Conflict(
@@ -187,6 +206,7 @@ def create_operator_block(
         **block_snapshot(block),
         "notice": request.notice,
         "notice_after_reason": request.notice_after_reason,
+        **(audit or {}),
     }
     record_change(
         session,
@@ -204,7 +224,6 @@ def create_operator_block(
             session, contract, at=now, actor=actor, clause=clause, action=f"{request.scope}_block"
         )
     converge_contract(session, contract, at=now, actor=actor, clause=clause, reason=request.reason)
-    session.commit()
     return block
 
 

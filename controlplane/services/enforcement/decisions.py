@@ -5,7 +5,7 @@ this module only translates store facts into the terms' inputs and the terms' an
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -36,6 +36,8 @@ class SweepKind(StrEnum):
     COMPLETE = "complete_termination"
     SETTLE = "settle_termination"  # service ended; the record completes once nothing is unpaid
     DISPUTE_DUE = "dispute_answer_due"  # an open dispute whose 7-day answer deadline is near or past
+    # Art. 26(6): a spam fix report missed; an outbound SMTP block awaits an operator's confirmation.
+    SPAM_RESTRICTION = "spam_smtp_block_proposed"
     # The contract's pinned terms version is not defined here: nothing that needs its numbers is decided,
     # and applying this action records the failure (Art. 3(4): never decide with another version's numbers).
     POLICY_UNKNOWN = "policy_unknown"
@@ -101,7 +103,27 @@ def decide_contract(
     actions += _nonpayment(facts, as_of, policy)
     actions += _blocks(facts, as_of, at, policy)
     actions += _disputes_due(facts, as_of)
+    actions += _spam_fix_missed(facts, as_of)
     return actions
+
+
+def _spam_fix_missed(facts: ContractFacts, as_of: date) -> list[SweepAction]:
+    """Art. 26(6): proposed from the day after the 7 days of 26(5) ran out; confirmed only by an operator
+    (POST /v1/spam-complaints/{id}/restrict), never by applying the plan."""
+    return [
+        SweepAction(
+            SweepKind.SPAM_RESTRICTION,
+            facts.contract_id,
+            "Art. 26(6)",
+            f"spam complaint {complaint_id}: no fix report by the end of {due_on.isoformat()} (Art. 26(5)); "
+            "block outbound SMTP (Art. 16(4)-3..5) once an operator confirms",
+            due_on + timedelta(days=1),
+            f"spam:{complaint_id}:smtp-block-proposed",
+            automatic=False,
+            counting=f"Art. 26(5) period ended {due_on.isoformat()}; acts the day after",
+        )
+        for complaint_id, due_on in facts.spam_fix_missed
+    ]
 
 
 def _disputes_due(facts: ContractFacts, as_of: date) -> list[SweepAction]:

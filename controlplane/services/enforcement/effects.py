@@ -16,6 +16,10 @@ from controlplane.models.enforcement import Block
 from controlplane.models.server import DesiredState, Server
 from controlplane.notify.messages import NoticeDraft
 from controlplane.services.audit import record_change
+
+# Moved to the fleet family (the firewall add-on needs them too); re-exported for enforcement's callers.
+from controlplane.services.fleet.generations import bump_server_generation as bump_server_generation
+from controlplane.services.fleet.generations import contract_servers as contract_servers
 from controlplane.services.fleet.servers import server_snapshot
 from controlplane.services.notices import queue_notice
 from controlplane.terms.errors import IllegalTransition
@@ -77,16 +81,6 @@ def set_contract_state(
     return True
 
 
-def contract_servers(session: Session, contract_id: int) -> list[Server]:
-    """The contract's servers that still exist (a wiped one has `deleted_at`)."""
-    query = (
-        select(Server)
-        .where(Server.contract_id == contract_id, col(Server.deleted_at).is_(None))
-        .order_by(col(Server.created_at), col(Server.id))
-    )
-    return list(session.exec(query).all())
-
-
 def set_server_desired(
     session: Session,
     server: Server,
@@ -125,30 +119,6 @@ def set_server_desired(
         after=server_snapshot(server),
     )
     return True
-
-
-def bump_server_generation(
-    session: Session, server: Server, *, at: datetime, actor: str, clause: str, action: str
-) -> None:
-    """A new generation tells the agent to redefine the domain (e.g. its SMTP filter changed)."""
-    before = server_snapshot(server)
-    session.execute(
-        update(Server)
-        .where(col(Server.id) == server.id)
-        .values(generation=col(Server.generation) + 1, updated_at=at)
-    )
-    session.refresh(server)
-    record_change(
-        session,
-        at=at,
-        actor=actor,
-        entity_type="server",
-        entity_id=server.id,
-        action=action,
-        clause=clause,
-        before=before,
-        after=server_snapshot(server),
-    )
 
 
 def active_blocks(session: Session, contract_id: int, at: datetime) -> list[Block]:

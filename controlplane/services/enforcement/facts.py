@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, case, func, union
 from sqlalchemy import select as sa_select
@@ -20,6 +21,7 @@ from controlplane.models.customer import Contract, ContractState
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block, Termination
 from controlplane.models.server import DeletionRecord, DesiredState, Server
+from controlplane.models.workflows import SpamComplaint
 from controlplane.services.billing.credits import credit_balances
 from controlplane.services.billing.dispute_holds import open_disputed_amounts
 from controlplane.terms.calendar import seoul_date
@@ -79,6 +81,8 @@ class ContractFacts:
     termination: TerminationFact | None = None
     servers: ServerCounts = field(default_factory=ServerCounts)
     open_disputes: list[tuple[int, date]] = field(default_factory=list)  # (dispute id, answer due on)
+    # Art. 26(5),(6): (complaint id, last day of the fix report) of reports missed, not yet restricted.
+    spam_fix_missed: list[tuple[int, date]] = field(default_factory=list)
 
     @property
     def nonpayment_block(self) -> BlockFact | None:
@@ -106,12 +110,20 @@ def load_facts(
     _add_blocks(session, facts, at=at, contract_ids=contract_ids)
     _add_terminations(session, facts, contract_ids=contract_ids)
     _add_open_disputes(session, facts, contract_ids)
+    _add_spam_fix_missed(session, facts, as_of, contract_ids)
     _add_server_counts(session, facts)
-    return {
-        cid: f
-        for cid, f in facts.items()
-        if f.invoices or f.blocks or f.termination or f.open_disputes or f.state == ContractState.TERMINATING
-    }
+    return {cid: f for cid, f in facts.items() if _in_play(f)}
+
+
+def _in_play(f: ContractFacts) -> bool:
+    return bool(
+        f.invoices
+        or f.blocks
+        or f.termination
+        or f.open_disputes
+        or f.spam_fix_missed
+        or f.state == ContractState.TERMINATING
+    )
 
 
 def _restrict_ids(query, column, contract_ids: Collection[int] | None):  # type: ignore[no-untyped-def]
@@ -135,13 +147,18 @@ def _contracts_in_play(
     query = _restrict_ids(query, col(Contract.id), contract_ids)
     if contract_ids is None:
         # Only contracts with something pending: arrears, a block, a termination, or terminating.
-        pending = union(
+        pending: Any = union(
             select(Invoice.contract_id).where(
                 col(Invoice.paid_in_full_at).is_(None), col(Invoice.due_date) <= horizon
             ),
             select(Block.contract_id).where(col(Block.lifted_at).is_(None)),
             select(Termination.contract_id).where(col(Termination.completed_at).is_(None)),
             select(Dispute.contract_id).where(col(Dispute.answered_at).is_(None)),
+            select(SpamComplaint.contract_id).where(
+                col(SpamComplaint.fix_report_due_on).is_not(None),
+                col(SpamComplaint.fix_reported_at).is_(None),
+                col(SpamComplaint.block_id).is_(None),
+            ),
         )
         query = query.where(
             (col(Contract.id).in_(pending)) | (col(Contract.state) == ContractState.TERMINATING.value)
@@ -198,6 +215,23 @@ def _add_open_disputes(
     for dispute_id, contract_id, due_on in session.execute(query):
         if contract_id in facts:
             facts[contract_id].open_disputes.append((int(dispute_id), due_on))
+
+
+def _add_spam_fix_missed(
+    session: Session, facts: dict[int, ContractFacts], as_of: date, contract_ids: Collection[int] | None
+) -> None:
+    """Complaints whose fix report period has fully expired before `as_of` with no report and no block."""
+    query = sa_select(
+        col(SpamComplaint.id), col(SpamComplaint.contract_id), col(SpamComplaint.fix_report_due_on)
+    ).where(
+        col(SpamComplaint.fix_report_due_on) < as_of,
+        col(SpamComplaint.fix_reported_at).is_(None),
+        col(SpamComplaint.block_id).is_(None),
+    )
+    query = _restrict_ids(query, col(SpamComplaint.contract_id), contract_ids).order_by(col(SpamComplaint.id))
+    for complaint_id, contract_id, due_on in session.execute(query):
+        if contract_id in facts:
+            facts[contract_id].spam_fix_missed.append((int(complaint_id), due_on))
 
 
 def _count_credit_as_paid(session: Session, facts: dict[int, ContractFacts]) -> None:

@@ -281,8 +281,8 @@ def _execute(session: Session, contract: Contract, action: SweepAction, *, at: d
             termination = session.get(Termination, action.termination_id)
             if termination is not None:
                 settle_if_paid(session, termination, at=at, actor=actor)
-        case SweepKind.DISPUTE_DUE:
-            pass  # listed for an operator to answer; the sweep itself decides nothing about it
+        case SweepKind.DISPUTE_DUE | SweepKind.SPAM_RESTRICTION:
+            pass  # listed for an operator to act on; the sweep itself decides nothing about it
         case SweepKind.POLICY_UNKNOWN:  # recorded as a failure by _record_policy_unknown, never executed
             raise ValueError(f"sweep action kind {action.kind!r} is not executable")
         case unknown:

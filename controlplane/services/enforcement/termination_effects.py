@@ -18,7 +18,6 @@ from controlplane.notify.messages import termination_refund_notice
 from controlplane.services.audit import record_change
 from controlplane.services.billing.credits import settle_with_credit
 from controlplane.services.contract_lock import lock_contract
-from controlplane.services.contracts.firewall import remove_firewall
 from controlplane.services.enforcement.effects import (
     contract_servers,
     queue_contract_notice,
@@ -27,6 +26,7 @@ from controlplane.services.enforcement.effects import (
 )
 from controlplane.services.enforcement.termination_rules import LIVE
 from controlplane.services.enforcement.termination_settlement import settle_if_paid
+from controlplane.services.fleet.firewall import remove_firewall
 from controlplane.services.notices import email_notice_out, on_notice_settled, queue_notice
 from controlplane.terms.actions import NoticeKind
 from controlplane.terms.calendar import seoul_date

@@ -17,7 +17,7 @@ from controlplane.models.workflows import FirewallRule, FirewallRuleSet
 from controlplane.schemas.firewall import FirewallPublic, FirewallPut, FirewallRuleIn
 from controlplane.services.audit import record_change
 from controlplane.services.contract_lock import lock_contract
-from controlplane.services.enforcement.effects import bump_server_generation, contract_servers
+from controlplane.services.fleet.generations import bump_server_generation, contract_servers
 from controlplane.services.fleet.traffic import firewall_filter_name
 from controlplane.terms.calendar import seoul_date
 
