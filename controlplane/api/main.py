@@ -12,6 +12,7 @@ from controlplane.api.routes import (
     customers,
     disputes,
     enforcement,
+    fee_increases,
     firewall,
     hosts,
     invoices,
@@ -51,6 +52,8 @@ api_router.include_router(policies.router)
 api_router.include_router(terms_responses.router)
 # Maintenance windows (Art. 10(8), 14).
 api_router.include_router(maintenance_windows.router)
-# The terms' remaining workflows (issue 12): firewall add-on, spam complaints.
+# The terms' remaining workflows (issue 12): firewall add-on, spam complaints, fee
+# increases, open-date postponement, succession, address agreements.
 api_router.include_router(firewall.router)
 api_router.include_router(spam.router)
+api_router.include_router(fee_increases.router)

@@ -28,6 +28,7 @@ from controlplane.services.enforcement.termination_effects import complete_termi
 from controlplane.services.enforcement.terminations import request_termination
 from controlplane.terms.calendar import YearMonth
 from tests.utils.api import make_api
+from tests.utils.workflows import refused_fee_increase as refused_fee_increase_of
 
 MakeCustomer = Callable[..., Customer]
 MakeContract = Callable[..., Contract]
@@ -72,6 +73,8 @@ def terminate(
     today: date = date(2027, 6, 1),
     last_day: date = date(2027, 6, 30),
 ) -> tuple[int, int]:
+    if refused_fee_increase:
+        refused_fee_increase_of(engine, contract_id)
     with Session(engine) as session:
         t = request_termination(
             session,

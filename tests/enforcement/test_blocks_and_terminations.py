@@ -36,6 +36,7 @@ from tests.enforcement.test_nonpayment import DAY_31, DUE, state_of, sweep
 from tests.utils.factories import make_invoice, make_world, noon
 from tests.utils.relay import Relay
 from tests.utils.terminations import deliver_notices, deliver_notices_now, terminate_by_two_operators
+from tests.utils.workflows import refused_fee_increase
 
 NOW = noon(date(2027, 3, 2))
 
@@ -301,6 +302,7 @@ def test_customer_termination_needs_7_days_notice_and_runs_after_its_last_day(en
 
 def test_refused_fee_increase_means_no_penalty(engine: Engine) -> None:
     contract_id, _ = world(engine)
+    refused_fee_increase(engine, contract_id)
     with Session(engine) as session:
         termination = termination_service.request_termination(
             session,

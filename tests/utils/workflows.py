@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from controlplane.models.workflows import FeeIncrease
 from controlplane.protocol import DesiredServer
 from tests.utils.api import Api
 from tests.utils.factories import make_contract, make_customer
@@ -48,3 +50,24 @@ def lift(api: Api, block_id: int) -> Any:
 
 
 OPEN = date(2027, 1, 1)
+
+
+def refused_fee_increase(engine: Engine, contract_id: int) -> None:
+    """A fee increase the customer refused (Art. 17(3)): what opens the penalty-free termination."""
+    at = datetime(2027, 2, 1, tzinfo=UTC)
+    with Session(engine) as session:
+        session.add(
+            FeeIncrease(
+                contract_id=contract_id,
+                effective_from=date(2027, 4, 1),
+                old_monthly_fee=100_000,
+                new_monthly_fee=120_000,
+                reason="costs",
+                proposed_at=at,
+                proposed_by="test",
+                answer="refused",
+                answered_at=at,
+                answered_by="test",
+            )
+        )
+        session.commit()

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.customer import Contract
 from controlplane.models.enforcement import Termination
+from controlplane.models.workflows import FeeIncrease
 from controlplane.policy_registry import pinned_policy
 from controlplane.schemas.enforcement import TerminationCreate
 from controlplane.services.audit import record_change
@@ -84,6 +85,8 @@ def request_termination(
         raise Conflict(
             f"contract {contract_id} is {contract.state}; it cannot be terminated now", field="state"
         )
+    if request.refused_fee_increase:
+        _check_fee_increase_refused(session, contract_id)
     policy = policy or pinned_policy(contract.terms_version)
     today = seoul_date(now)
     effective_on = _effective_on(request, today, contract, policy)
@@ -139,6 +142,17 @@ def _reusable(session: Session, contract_id: int) -> Termination | None:
             f"contract {contract_id} already has a termination ({existing.id})", field="contract_id"
         )
     return existing
+
+
+def _check_fee_increase_refused(session: Session, contract_id: int) -> None:
+    """Art. 17(3): the penalty-free termination is open only to a customer who refused a fee increase."""
+    refused = session.exec(
+        select(FeeIncrease).where(FeeIncrease.contract_id == contract_id, FeeIncrease.answer == "refused")
+    ).first()
+    if refused is None:
+        raise InvalidInput(
+            f"contract {contract_id} never refused a fee increase (Art. 17(3))", field="refused_fee_increase"
+        )
 
 
 # What a new decision starts from: a withdrawn row taken over is reset to these first.
