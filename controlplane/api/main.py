@@ -8,6 +8,7 @@ from controlplane.api.routes import (
     agent,
     audit,
     blocks,
+    contract_changes,
     contracts,
     customers,
     disputes,
@@ -57,3 +58,4 @@ api_router.include_router(maintenance_windows.router)
 api_router.include_router(firewall.router)
 api_router.include_router(spam.router)
 api_router.include_router(fee_increases.router)
+api_router.include_router(contract_changes.router)

@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from controlplane.protocol import FirewallAction, FirewallDirection, FirewallProtocol
-from controlplane.schemas.types import Day, Won
+from controlplane.schemas.types import Day, Line, Won
 
 
 class FirewallRuleIn(BaseModel):
@@ -20,7 +20,7 @@ class FirewallRuleIn(BaseModel):
     protocol: FirewallProtocol
     port_from: int | None = Field(default=None, ge=1, le=65535, strict=True)
     port_to: int | None = Field(default=None, ge=1, le=65535, strict=True)
-    prefix: str | None = Field(
+    prefix: Line | None = Field(
         default=None, max_length=43, description="remote IPv4 prefix, e.g. 198.51.100.0/24"
     )
 

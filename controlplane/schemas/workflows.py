@@ -174,3 +174,15 @@ class AddressAgreementCreate(BaseModel):
     extra_addresses: Count = Field(le=1024)
     agreed_by: Line = Field(min_length=1, max_length=200)
     agreed_at: Moment
+
+
+class AddressAgreementPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contract_id: int
+    extra_addresses: int
+    agreed_by: str
+    agreed_at: datetime
+    recorded_by: str
+    ended_at: datetime | None

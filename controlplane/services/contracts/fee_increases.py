@@ -145,7 +145,8 @@ def _notify_proposal(session: Session, contract: Contract, proposal: FeeIncrease
         subject=f"Proposed fee change for contract {contract.id}",
         body=(
             f"We propose to raise the monthly fee of contract {contract.id} from "
-            f"{proposal.old_monthly_fee:,} KRW to {proposal.new_monthly_fee:,} KRW from {proposal.effective_from.isoformat()}.\n"
+            f"{proposal.old_monthly_fee:,} KRW to {proposal.new_monthly_fee:,} KRW "
+            f"from {proposal.effective_from.isoformat()}.\n"
             f"Reason: {proposal.reason}\nThe new fee applies only if you accept (Art. 17(2)). If you "
             "refuse, the current fee stays and you may end the contract without penalty (Art. 17(3)).\n"
         ),
