@@ -26,7 +26,14 @@ import libvirt
 from lxml import etree
 
 from agents.filter_names import CLEAN_TRAFFIC_FILTER, SMTP_BLOCK_FILTER
-from controlplane.protocol import DesiredServer, FirewallAction, FirewallProtocol, FirewallRule, FirewallSet
+from controlplane.protocol import (
+    DesiredServer,
+    DesiredState,
+    FirewallAction,
+    FirewallProtocol,
+    FirewallRule,
+    FirewallSet,
+)
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +161,9 @@ def ensure_filters(conn: libvirt.virConnect, server: DesiredServer) -> None:
 def prune_unused_filters(conn: libvirt.virConnect, servers: Iterable[DesiredServer]) -> list[str]:
     """Undefine dcloud firewall and quarantine filters no listed server needs (Art. 20(8): a terminated
     contract's firewall configuration is removed). A filter still in use is left for the next pass."""
-    wanted = {traffic_filter_name(s) for s in servers} | {
-        s.firewall.name for s in servers if s.firewall is not None and not s.quarantine
+    live = [s for s in servers if s.desired_state != DesiredState.DELETED]
+    wanted = {traffic_filter_name(s) for s in live} | {
+        s.firewall.name for s in live if s.firewall is not None and not s.quarantine
     }
     removed = []
     for nwfilter in conn.listAllNWFilters(0):
