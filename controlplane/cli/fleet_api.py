@@ -1,0 +1,80 @@
+"""`dcloud server …` and the API actions of `dcloud host …`, through the API (table, or --json).
+
+dcloud server list [--host NAME] [--live]
+dcloud server show|start|stop|suspend|resume|delete|deletion-record ID
+dcloud server create --name N --vcpus N --memory-mib N --disk-gib N [--host NAME] [--contract ID]
+dcloud host show|orphans NAME
+dcloud host set-state NAME active|maintenance
+(`dcloud host register|list` read and write the store directly, for bootstrapping.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controlplane.cli.rest import Endpoint, add_endpoint, arg, pick, resource
+
+SERVER_COLUMNS = ("id", "name", "host", "contract_id", "vcpus", "memory_mib", "desired_state", "observed_state")
+HOST_COLUMNS = ("id", "name", "admin_state", "health", "vcpus", "memory_mib", "disk_gib", "last_heartbeat_at")
+ORPHAN_COLUMNS = ("domain_name", "domain_uuid", "state", "first_seen_at", "last_seen_at")
+_SERVER = arg("server", help="server id")
+
+
+def add_parsers(subparsers: Any) -> None:
+    subs = resource(subparsers, "server", "cloud servers: list, show, create, start, stop, suspend, resume, delete")
+    add_endpoint(
+        subs,
+        "list",
+        "servers, optionally on one host",
+        Endpoint("GET", "/v1/servers", SERVER_COLUMNS, query=_server_query),
+        arg("--host", help="only servers on this host"),
+        arg("--live", action="store_true", help="leave out deleted servers"),
+    )
+    add_endpoint(subs, "show", "one server", Endpoint("GET", "/v1/servers/{server}"), _SERVER)
+    add_endpoint(
+        subs,
+        "create",
+        "create a server (placed by the scheduler unless --host)",
+        Endpoint("POST", "/v1/servers", body=pick("name", "vcpus", "memory_mib", "disk_gib", "host", "contract_id")),
+        arg("--name", required=True),
+        arg("--vcpus", required=True, type=int),
+        arg("--memory-mib", required=True, type=int),
+        arg("--disk-gib", required=True, type=int),
+        arg("--host", help="pin to this host"),
+        arg("--contract", dest="contract_id", type=int, help="the contract the server belongs to"),
+    )
+    for action in ("start", "stop", "suspend", "resume"):
+        add_endpoint(subs, action, f"{action} a server", Endpoint("POST", f"/v1/servers/{{server}}/{action}"), _SERVER)
+    add_endpoint(subs, "delete", "delete a server (Art. 26 record kept)", Endpoint("DELETE", "/v1/servers/{server}"), _SERVER)
+    add_endpoint(
+        subs,
+        "deletion-record",
+        "what was deleted, when, by whom",
+        Endpoint("GET", "/v1/servers/{server}/deletion-record"),
+        _SERVER,
+    )
+
+
+def _server_query(args: Any) -> dict[str, Any]:
+    return {"host": args.host, "include_deleted": "false" if args.live else None}
+
+
+def add_host_actions(host_subs: Any) -> None:
+    """The API actions on `dcloud host` (beside the store-direct `register` and `list`)."""
+    name = arg("host_name_arg", metavar="NAME", help="host name")
+    add_endpoint(host_subs, "show", "one host with capacity in use", Endpoint("GET", "/v1/hosts/{host_name_arg}"), name)
+    add_endpoint(
+        host_subs,
+        "set-state",
+        "put a host in or out of maintenance (no new servers placed on it)",
+        Endpoint("PATCH", "/v1/hosts/{host_name_arg}", body=pick("admin_state")),
+        name,
+        arg("admin_state", choices=["active", "maintenance"]),
+    )
+    add_endpoint(
+        host_subs,
+        "orphans",
+        "libvirt domains on the host that dcloud does not know",
+        Endpoint("GET", "/v1/hosts/{host_name_arg}/orphans", ORPHAN_COLUMNS),
+        name,
+    )

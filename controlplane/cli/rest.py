@@ -1,0 +1,187 @@
+"""The machinery every `dcloud <resource> <action>` shares: where the API is, one request, one answer.
+
+Where: `--api-url`/`--token` (global flags) win, then DCLOUD_API_URL / DCLOUD_TOKEN, then the config
+file (DCLOUD_CLI_CONFIG, else $XDG_CONFIG_HOME/dcloud/cli.toml, else ~/.config/dcloud/cli.toml) with
+keys `api_url` and `token`, then http://127.0.0.1:8080. Every failure is a CliError whose message is
+one line naming the problem (the API's field and message, the URL that did not answer, the missing
+token); `endpoint_command` prints it and exits 1, so no command ever shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from controlplane.cli.api_client import DEFAULT_URL, EXIT_REFUSED
+from controlplane.cli.render import render
+
+Builder = Callable[[argparse.Namespace], dict[str, Any] | None]
+
+
+class CliError(Exception):
+    """A refusal or failure, already worded as the one line the user sees."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One API call: `path` is formatted with the parsed arguments (each value URL-quoted)."""
+
+    method: str
+    path: str
+    columns: Sequence[str] = ()
+    body: Builder | None = None
+    query: Builder | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+def config_path() -> Path:
+    if explicit := os.environ.get("DCLOUD_CLI_CONFIG"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "dcloud" / "cli.toml"
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CliError(f"config file {path}: {exc}") from None
+
+
+def connection(args: argparse.Namespace) -> tuple[str, str]:
+    """(API URL, token): flag, then environment, then config file."""
+    config = read_config(config_path())
+    url = getattr(args, "api_url", None) or os.environ.get("DCLOUD_API_URL") or config.get("api_url")
+    token = getattr(args, "token", None) or os.environ.get("DCLOUD_TOKEN") or config.get("token")
+    if not token:
+        raise CliError(f"no API token: set DCLOUD_TOKEN or `token` in {config_path()}")
+    return str(url or DEFAULT_URL), str(token)
+
+
+def request(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    *,
+    body: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    client: httpx.Client | None = None,
+) -> Any:
+    """Sends one request and returns the decoded JSON body (None for an empty answer)."""
+    if client is not None:
+        return _answer(_send(client, method, path, body, params, str(client.base_url)))
+    url, token = connection(args)
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        return _answer(_send(http, method, path, body, params, url))
+
+
+def _send(
+    http: httpx.Client,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    params: dict[str, Any] | None,
+    url: str,
+) -> httpx.Response:
+    try:
+        return http.request(method, path, json=body, params=params)
+    except httpx.ConnectError:
+        raise CliError(f"cannot reach the API at {url}: connection refused") from None
+    except httpx.TimeoutException:
+        raise CliError(f"the API at {url} did not answer in time") from None
+    except httpx.HTTPError as exc:
+        raise CliError(f"cannot reach the API at {url}: {exc}") from None
+
+
+def _answer(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise CliError(f"({response.status_code}) {problem(response)}")
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise CliError(f"({response.status_code}) the API answered with something not JSON") from None
+
+
+def problem(response: httpx.Response) -> str:
+    """The API's field and message, on one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip().splitlines()[0][:200] if response.text.strip() else response.reason_phrase
+    if not isinstance(body, dict):
+        return str(body)
+    detail, where = str(body.get("detail", body)), body.get("field")
+    text = detail if not where or detail.startswith(f"{where}:") else f"{where}: {detail}"
+    return " ".join(text.split())
+
+
+def endpoint_command(endpoint: Endpoint) -> Callable[..., int]:
+    """The `func` of a leaf parser: call the endpoint, print table or JSON, or the one-line error."""
+
+    def run(args: argparse.Namespace, client: httpx.Client | None = None) -> int:
+        try:
+            path = endpoint.path.format(**{k: quote(str(v), safe="") for k, v in vars(args).items()})
+            body = endpoint.body(args) if endpoint.body else None
+            params = _without_none(endpoint.query(args)) if endpoint.query else None
+            answer = request(args, endpoint.method, path, body=body, params=params, client=client)
+        except CliError as exc:
+            print(f"dcloud {command_name(args)}: error: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
+        print(render(answer, columns=endpoint.columns, as_json=args.json))
+        return 0
+
+    return run
+
+
+def command_name(args: argparse.Namespace) -> str:
+    return " ".join(part for part in (args.command, getattr(args, "action", None)) if part)
+
+
+def _without_none(values: dict[str, Any] | None) -> dict[str, Any]:
+    return {key: value for key, value in (values or {}).items() if value is not None}
+
+
+def add_endpoint(
+    subs: Any, name: str, help_: str, endpoint: Endpoint, *arguments: tuple[Sequence[str], dict[str, Any]]
+) -> argparse.ArgumentParser:
+    """A leaf `dcloud <resource> <name>` with its arguments, --json and the endpoint as its func."""
+    parser: argparse.ArgumentParser = subs.add_parser(name, help=help_, description=help_)
+    for flags, options in arguments:
+        parser.add_argument(*flags, **options)
+    parser.add_argument("--json", action="store_true", help="print the API's JSON body instead of a table")
+    parser.set_defaults(func=endpoint_command(endpoint), action=name, **endpoint.defaults)
+    return parser
+
+
+def arg(*flags: str, **options: Any) -> tuple[Sequence[str], dict[str, Any]]:
+    """One argparse argument, written next to the others in a command's declaration."""
+    return flags, options
+
+
+def pick(*names: str) -> Builder:
+    """A body (or query) of the named arguments, `--foo-bar` sent as `foo_bar`; unset ones left out."""
+
+    def build(args: argparse.Namespace) -> dict[str, Any]:
+        return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+    return build
+
+
+def resource(subparsers: Any, name: str, help_: str) -> Any:
+    """`dcloud <name>` with its ACTION subparsers."""
+    top = subparsers.add_parser(name, help=help_, description=help_)
+    return top.add_subparsers(dest="action", required=True, metavar="ACTION")
