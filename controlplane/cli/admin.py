@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from controlplane.cli import admin_api, fleet_api
 from controlplane.cli.args import leaf
 from controlplane.cli.settings import settings_from
 
@@ -79,6 +80,7 @@ def add_parsers(subs: Any) -> None:
     create.add_argument("--name", help="label shown in token lists and the audit trail (default: the role)")
     revoke = leaf(token_subs, "revoke", cmd_token_revoke, "revoke a token by id")
     revoke.add_argument("token_id", type=int)
+    admin_api.add_token_actions(token_subs)
     db = subs.add_parser("db", help="store schema", description="Store schema migrations (Alembic).")
     db_subs = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     upgrade = leaf(db_subs, "upgrade", cmd_db_upgrade, "apply migrations up to a revision (default head)")
@@ -97,3 +99,4 @@ def add_parsers(subs: Any) -> None:
     register.add_argument("--memory-mib", type=int)
     register.add_argument("--disk-gib", type=int)
     leaf(host_subs, "list", cmd_host_list, "list hosts with health and capacity in use")
+    fleet_api.add_host_actions(host_subs)

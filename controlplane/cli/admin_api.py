@@ -22,7 +22,9 @@ def add_parsers(subparsers: Any) -> None:
         audit,
         "list",
         "audit events, newest first, optionally of one entity",
-        Endpoint("GET", "/v1/audit", AUDIT_COLUMNS, query=pick("entity_type", "entity_id", "limit", "offset")),
+        Endpoint(
+            "GET", "/v1/audit", AUDIT_COLUMNS, query=pick("entity_type", "entity_id", "limit", "offset")
+        ),
         arg("--entity-type"),
         arg("--entity-id"),
         arg("--limit", type=int),
@@ -32,7 +34,9 @@ def add_parsers(subparsers: Any) -> None:
 
 def add_token_actions(token_subs: Any) -> None:
     """The API actions on `dcloud token` (beside the store-direct `create` and `revoke`)."""
-    add_endpoint(token_subs, "list", "tokens (never their secrets)", Endpoint("GET", "/v1/tokens", TOKEN_COLUMNS))
+    add_endpoint(
+        token_subs, "list", "tokens (never their secrets)", Endpoint("GET", "/v1/tokens", TOKEN_COLUMNS)
+    )
     add_endpoint(
         token_subs,
         "issue",

@@ -24,7 +24,13 @@ def add_parsers(subparsers: Any) -> None:
         Endpoint("GET", "/v1/contracts/{contract}/invoices", INVOICE_COLUMNS),
         arg("contract", type=int, help="contract id"),
     )
-    add_endpoint(invoice, "show", "one invoice with its lines", Endpoint("GET", "/v1/invoices/{invoice}"), arg("invoice", type=int))
+    add_endpoint(
+        invoice,
+        "show",
+        "one invoice with its lines",
+        Endpoint("GET", "/v1/invoices/{invoice}"),
+        arg("invoice", type=int),
+    )
     add_endpoint(
         invoice,
         "run",
@@ -38,7 +44,19 @@ def add_parsers(subparsers: Any) -> None:
         payment,
         "create",
         "record money received (allocated to the oldest invoices, Art. 33)",
-        Endpoint("POST", "/v1/payments", body=pick("customer_id", "contract_id", "amount", "method", "reference", "received_at", "idempotency_key")),
+        Endpoint(
+            "POST",
+            "/v1/payments",
+            body=pick(
+                "customer_id",
+                "contract_id",
+                "amount",
+                "method",
+                "reference",
+                "received_at",
+                "idempotency_key",
+            ),
+        ),
         arg("--customer", dest="customer_id", required=True, type=int),
         arg("--amount", required=True, type=int, help="KRW"),
         arg("--contract", dest="contract_id", type=int, help="settle only this contract's invoices"),
@@ -47,4 +65,10 @@ def add_parsers(subparsers: Any) -> None:
         arg("--received-at", help="ISO time with offset; default now"),
         arg("--idempotency-key"),
     )
-    add_endpoint(payment, "show", "one payment with its allocations", Endpoint("GET", "/v1/payments/{payment}"), arg("payment", type=int))
+    add_endpoint(
+        payment,
+        "show",
+        "one payment with its allocations",
+        Endpoint("GET", "/v1/payments/{payment}"),
+        arg("payment", type=int),
+    )

@@ -8,7 +8,8 @@ dcloud contract hold ID --item 1-9 [--note T] | activate ID [--open-date D] [--r
 dcloud contract change-plan ID --effective-from D --monthly-fee KRW [--plan P] [--discount KRW]
 dcloud contract add-on ID --name N --billing one_off|monthly --fee KRW --started-on D [--ended-on D]
 dcloud contract terminate ID --kind customer_request|ex_officio|insolvency --reason T [--last-day D]
-dcloud block list CONTRACT | create CONTRACT --kind K --notice before|after --reason T [...] | lift ID --reason T
+dcloud block list CONTRACT | lift ID --reason T
+dcloud block create CONTRACT --kind K --notice before|after --reason T [...]
 """
 
 from __future__ import annotations
@@ -34,14 +35,28 @@ _CUSTOMER_FIELDS = (
 
 def add_parsers(subparsers: Any) -> None:
     _customer(resource(subparsers, "customer", "customers: list, show, create, credit, refund"))
-    _contract(resource(subparsers, "contract", "contracts: apply, hold, approve, activate, change plan, terminate"))
+    _contract(
+        resource(subparsers, "contract", "contracts: apply, hold, approve, activate, change plan, terminate")
+    )
     _block(resource(subparsers, "block", "service blocks on a contract (Art. 22-24): list, create, lift"))
 
 
 def _customer(subs: Any) -> None:
-    add_endpoint(subs, "list", "customers", Endpoint("GET", "/v1/customers", CUSTOMER_COLUMNS, query=pick("limit", "offset")), *_PAGE)
+    add_endpoint(
+        subs,
+        "list",
+        "customers",
+        Endpoint("GET", "/v1/customers", CUSTOMER_COLUMNS, query=pick("limit", "offset")),
+        *_PAGE,
+    )
     add_endpoint(subs, "show", "one customer", Endpoint("GET", "/v1/customers/{customer}"), _CUSTOMER)
-    add_endpoint(subs, "credit", "the customer's credit balance", Endpoint("GET", "/v1/customers/{customer}/credit"), _CUSTOMER)
+    add_endpoint(
+        subs,
+        "credit",
+        "the customer's credit balance",
+        Endpoint("GET", "/v1/customers/{customer}/credit"),
+        _CUSTOMER,
+    )
     add_endpoint(
         subs,
         "refund",
@@ -78,7 +93,13 @@ def _contract(subs: Any) -> None:
         ("approve", "approve an application (Art. 5)", "POST", "/v1/contracts/{contract}/approve"),
     ):
         add_endpoint(subs, name, help_, Endpoint(method, path), _CONTRACT)
-    add_endpoint(subs, "invoices", "the contract's invoices", Endpoint("GET", "/v1/contracts/{contract}/invoices", INVOICE_COLUMNS), _CONTRACT)
+    add_endpoint(
+        subs,
+        "invoices",
+        "the contract's invoices",
+        Endpoint("GET", "/v1/contracts/{contract}/invoices", INVOICE_COLUMNS),
+        _CONTRACT,
+    )
     add_endpoint(
         subs,
         "preview",
@@ -95,7 +116,21 @@ def _contract_writes(subs: Any) -> None:
         subs,
         "create",
         "apply for a contract (Art. 5)",
-        Endpoint("POST", "/v1/contracts", body=_dates(pick("customer_id", "plan", "monthly_fee", "discount", "billing_cycle", "annual_prepay_discount", "desired_open_date"))),
+        Endpoint(
+            "POST",
+            "/v1/contracts",
+            body=_dates(
+                pick(
+                    "customer_id",
+                    "plan",
+                    "monthly_fee",
+                    "discount",
+                    "billing_cycle",
+                    "annual_prepay_discount",
+                    "desired_open_date",
+                )
+            ),
+        ),
         arg("--customer", dest="customer_id", required=True, type=int),
         arg("--plan", required=True),
         arg("--monthly-fee", required=True, type=int, help="KRW"),
@@ -126,7 +161,11 @@ def _contract_writes(subs: Any) -> None:
         subs,
         "change-plan",
         "request a plan or fee change from a day on",
-        Endpoint("POST", "/v1/contracts/{contract}/plan-changes", body=_dates(pick("plan", "effective_from", "monthly_fee", "discount"))),
+        Endpoint(
+            "POST",
+            "/v1/contracts/{contract}/plan-changes",
+            body=_dates(pick("plan", "effective_from", "monthly_fee", "discount")),
+        ),
         _CONTRACT,
         arg("--effective-from", required=True, type=iso_date),
         arg("--monthly-fee", required=True, type=int),
@@ -137,7 +176,11 @@ def _contract_writes(subs: Any) -> None:
         subs,
         "add-on",
         "add a one-off or monthly add-on",
-        Endpoint("POST", "/v1/contracts/{contract}/add-ons", body=_dates(pick("name", "billing", "fee", "started_on", "ended_on"))),
+        Endpoint(
+            "POST",
+            "/v1/contracts/{contract}/add-ons",
+            body=_dates(pick("name", "billing", "fee", "started_on", "ended_on")),
+        ),
         _CONTRACT,
         arg("--name", required=True),
         arg("--billing", required=True, choices=["one_off", "monthly"]),
@@ -148,8 +191,12 @@ def _contract_writes(subs: Any) -> None:
     add_endpoint(
         subs,
         "terminate",
-        "request a termination (the customer's, 7 days notice) or propose one (`dcloud termination` confirms)",
-        Endpoint("POST", "/v1/contracts/{contract}/terminations", body=_dates(pick("kind", "reason", "effective_on"))),
+        "record the customer's termination (7 days notice) or propose one (`dcloud termination` confirms)",
+        Endpoint(
+            "POST",
+            "/v1/contracts/{contract}/terminations",
+            body=_dates(pick("kind", "reason", "effective_on")),
+        ),
         _CONTRACT,
         arg("--kind", required=True, choices=["customer_request", "ex_officio", "insolvency"]),
         arg("--reason", required=True),
@@ -158,12 +205,22 @@ def _contract_writes(subs: Any) -> None:
 
 
 def _block(subs: Any) -> None:
-    add_endpoint(subs, "list", "the contract's blocks", Endpoint("GET", "/v1/contracts/{contract}/blocks", BLOCK_COLUMNS), _CONTRACT)
+    add_endpoint(
+        subs,
+        "list",
+        "the contract's blocks",
+        Endpoint("GET", "/v1/contracts/{contract}/blocks", BLOCK_COLUMNS),
+        _CONTRACT,
+    )
     add_endpoint(
         subs,
         "create",
         "block a contract's service",
-        Endpoint("POST", "/v1/contracts/{contract}/blocks", body=pick("kind", "scope", "item", "reason", "notice", "starts_at", "planned_end")),
+        Endpoint(
+            "POST",
+            "/v1/contracts/{contract}/blocks",
+            body=pick("kind", "scope", "item", "reason", "notice", "starts_at", "planned_end"),
+        ),
         _CONTRACT,
         arg("--kind", required=True, choices=["spam", "security", "emergency", "operator"]),
         arg("--notice", required=True, choices=["before", "after"]),
@@ -188,6 +245,8 @@ def _dates(build: Any) -> Any:
 
     def with_dates(args: argparse.Namespace) -> dict[str, Any]:
         body: dict[str, Any] = build(args)
-        return {key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in body.items()}
+        return {
+            key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in body.items()
+        }
 
     return with_dates

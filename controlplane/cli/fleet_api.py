@@ -14,14 +14,25 @@ from typing import Any
 
 from controlplane.cli.rest import Endpoint, add_endpoint, arg, pick, resource
 
-SERVER_COLUMNS = ("id", "name", "host", "contract_id", "vcpus", "memory_mib", "desired_state", "observed_state")
+SERVER_COLUMNS = (
+    "id",
+    "name",
+    "host",
+    "contract_id",
+    "vcpus",
+    "memory_mib",
+    "desired_state",
+    "observed_state",
+)
 HOST_COLUMNS = ("id", "name", "admin_state", "health", "vcpus", "memory_mib", "disk_gib", "last_heartbeat_at")
 ORPHAN_COLUMNS = ("domain_name", "domain_uuid", "state", "first_seen_at", "last_seen_at")
 _SERVER = arg("server", help="server id")
 
 
 def add_parsers(subparsers: Any) -> None:
-    subs = resource(subparsers, "server", "cloud servers: list, show, create, start, stop, suspend, resume, delete")
+    subs = resource(
+        subparsers, "server", "cloud servers: list, show, create, start, stop, suspend, resume, delete"
+    )
     add_endpoint(
         subs,
         "list",
@@ -35,7 +46,9 @@ def add_parsers(subparsers: Any) -> None:
         subs,
         "create",
         "create a server (placed by the scheduler unless --host)",
-        Endpoint("POST", "/v1/servers", body=pick("name", "vcpus", "memory_mib", "disk_gib", "host", "contract_id")),
+        Endpoint(
+            "POST", "/v1/servers", body=pick("name", "vcpus", "memory_mib", "disk_gib", "host", "contract_id")
+        ),
         arg("--name", required=True),
         arg("--vcpus", required=True, type=int),
         arg("--memory-mib", required=True, type=int),
@@ -44,8 +57,16 @@ def add_parsers(subparsers: Any) -> None:
         arg("--contract", dest="contract_id", type=int, help="the contract the server belongs to"),
     )
     for action in ("start", "stop", "suspend", "resume"):
-        add_endpoint(subs, action, f"{action} a server", Endpoint("POST", f"/v1/servers/{{server}}/{action}"), _SERVER)
-    add_endpoint(subs, "delete", "delete a server (Art. 26 record kept)", Endpoint("DELETE", "/v1/servers/{server}"), _SERVER)
+        add_endpoint(
+            subs, action, f"{action} a server", Endpoint("POST", f"/v1/servers/{{server}}/{action}"), _SERVER
+        )
+    add_endpoint(
+        subs,
+        "delete",
+        "delete a server (Art. 26 record kept)",
+        Endpoint("DELETE", "/v1/servers/{server}"),
+        _SERVER,
+    )
     add_endpoint(
         subs,
         "deletion-record",
@@ -62,7 +83,9 @@ def _server_query(args: Any) -> dict[str, Any]:
 def add_host_actions(host_subs: Any) -> None:
     """The API actions on `dcloud host` (beside the store-direct `register` and `list`)."""
     name = arg("host_name_arg", metavar="NAME", help="host name")
-    add_endpoint(host_subs, "show", "one host with capacity in use", Endpoint("GET", "/v1/hosts/{host_name_arg}"), name)
+    add_endpoint(
+        host_subs, "show", "one host with capacity in use", Endpoint("GET", "/v1/hosts/{host_name_arg}"), name
+    )
     add_endpoint(
         host_subs,
         "set-state",

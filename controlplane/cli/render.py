@@ -50,4 +50,6 @@ def field_table(body: dict[str, Any]) -> str:
 def table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(text) for text in column) for column in zip(header, *rows, strict=True)]
     lines = [header, ["-" * width for width in widths], *rows]
-    return "\n".join("  ".join(text.ljust(w) for text, w in zip(line, widths, strict=True)).rstrip() for line in lines)
+    return "\n".join(
+        "  ".join(text.ljust(w) for text, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )

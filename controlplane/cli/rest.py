@@ -121,7 +121,9 @@ def problem(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip().splitlines()[0][:200] if response.text.strip() else response.reason_phrase
+        return (
+            response.text.strip().splitlines()[0][:200] if response.text.strip() else response.reason_phrase
+        )
     if not isinstance(body, dict):
         return str(body)
     detail, where = str(body.get("detail", body)), body.get("field")
