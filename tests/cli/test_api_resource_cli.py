@@ -1,0 +1,156 @@
+"""`dcloud <resource> <action>` shows what the API answered: a table by default, the API's own JSON body
+with --json; every refusal (404, 409, 422) is one line naming the problem with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from controlplane.cli import build_parser
+from controlplane.db import session_scope
+from tests.utils.api import Api, make_api
+from tests.utils.factories import make_customer
+
+
+@pytest.fixture
+def api(sqlite_engine: Engine) -> Api:
+    harness = make_api(sqlite_engine)
+    harness.add_host("dctest-hv1")
+    return harness
+
+
+def _cli(api: Api, capsys: pytest.CaptureFixture[str], *argv: str, role: str = "admin") -> tuple[int, str, str]:
+    args = build_parser().parse_args(list(argv))
+    api.client.headers["Authorization"] = f"Bearer {api.tokens[role]}"
+    code = int(args.func(args, client=api.client))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _json(api: Api, capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    code, out, err = _cli(api, capsys, *argv, "--json")
+    assert (code, err) == (0, "")
+    return json.loads(out)
+
+
+def _customer_id(api: Api) -> int:
+    with session_scope(api.engine) as session:
+        return make_customer(session).id or 0
+
+
+def test_server_create_prints_the_created_server_as_a_field_table(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _cli(
+        api, capsys, "server", "create", "--name", "dctest-web", "--vcpus", "2", "--memory-mib", "1024",
+        "--disk-gib", "5",
+    )  # fmt: skip
+    assert code == 0
+    rows = dict(line.split(None, 1) for line in out.splitlines()[2:] if len(line.split(None, 1)) == 2)
+    assert (rows["name"], rows["vcpus"], rows["host"]) == ("dctest-web", "2", "dctest-hv1")
+
+
+def test_server_list_is_a_table_with_one_row_per_server(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = api.add_server("dctest-a"), api.add_server("dctest-b")
+    code, out, _ = _cli(api, capsys, "server", "list")
+    header, rule, *rows = out.splitlines()
+    assert code == 0 and header.split()[:3] == ["ID", "NAME", "HOST"] and set(rule) <= {"-", " "}
+    assert [row.split()[:2] for row in rows] == [[first["id"], "dctest-a"], [second["id"], "dctest-b"]]
+
+
+@pytest.mark.parametrize("action", ["start", "stop", "suspend", "resume", "delete"])
+def test_server_actions_print_the_api_answer_as_json(
+    api: Api, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    server = api.add_server("dctest-act")
+    answer = _json(api, capsys, "server", action, server["id"])
+    assert answer == api.call("GET", f"/v1/servers/{server['id']}").json()
+
+
+@pytest.mark.parametrize(
+    ("argv", "path"),
+    [
+        (("server", "list"), "/v1/servers"),
+        (("host", "show", "dctest-hv1"), "/v1/hosts/dctest-hv1"),
+        (("host", "orphans", "dctest-hv1"), "/v1/hosts/dctest-hv1/orphans"),
+        (("customer", "list"), "/v1/customers"),
+        (("contract", "list"), "/v1/contracts"),
+        (("token", "list"), "/v1/tokens"),
+        (("audit", "list", "--entity-type", "host"), "/v1/audit?entity_type=host"),
+    ],
+)
+def test_json_is_the_api_body_itself(
+    api: Api, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], path: str
+) -> None:
+    api.add_server("dctest-j")
+    _customer_id(api)
+    assert _json(api, capsys, *argv) == api.call("GET", path).json()
+
+
+def test_customer_create_then_show(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    created = _json(
+        api, capsys, "customer", "create", "--name", "Hanbit Ltd", "--email", "ops@hanbit.example",
+        "--address", "1 Sejong-daero, Seoul", "--contact-name", "Kim", "--contact-phone", "+82-2-555-0100",
+    )  # fmt: skip
+    assert (created["name"], created["kind"]) == ("Hanbit Ltd", "organisation")
+    code, out, _ = _cli(api, capsys, "customer", "show", str(created["id"]))
+    assert code == 0 and "Hanbit Ltd" in out and "ops@hanbit.example" in out
+
+
+def test_contract_apply_approve_and_change_plan(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    customer = _customer_id(api)
+    contract = _json(
+        api, capsys, "contract", "create", "--customer", str(customer), "--plan", "vm-small",
+        "--monthly-fee", "50000", "--desired-open-date", "2027-03-10",
+    )  # fmt: skip
+    assert (contract["customer_id"], contract["monthly_fee"]) == (customer, 50000)
+    approved = _json(api, capsys, "contract", "approve", str(contract["id"]))
+    assert approved["state"] != contract["state"]
+    listed = _json(api, capsys, "contract", "list", "--customer", str(customer))
+    assert [c["id"] for c in listed] == [contract["id"]]
+
+
+def test_host_set_state_puts_the_host_in_maintenance(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _json(api, capsys, "host", "set-state", "dctest-hv1", "maintenance")["admin_state"] == "maintenance"
+
+
+def test_token_issue_through_the_api_shows_the_secret_once(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    issued = _json(api, capsys, "token", "issue", "--role", "auditor", "--name", "dctest-auditor")
+    assert issued["token"] and issued["role"] == "auditor"
+    assert "dctest-auditor" in _cli(api, capsys, "token", "list")[1]
+
+
+def _refusal(api: Api, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    code, out, err = _cli(api, capsys, *argv)
+    assert code != 0 and out == ""
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_an_unknown_server_is_one_line_naming_the_404(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _refusal(api, capsys, "server", "show", "no-such-server")
+    assert err.startswith("dcloud server show: error: (404)") and "no-such-server" in err
+
+
+def test_bad_input_is_one_line_naming_the_field(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _refusal(
+        api, capsys, "server", "create", "--name", "dctest-x", "--vcpus", "0", "--memory-mib", "1024",
+        "--disk-gib", "5",
+    )  # fmt: skip
+    assert "(422)" in err and "vcpus" in err
+
+
+def test_a_conflict_is_one_line_with_the_409(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    customer = _customer_id(api)
+    contract = _json(
+        api, capsys, "contract", "create", "--customer", str(customer), "--plan", "vm-small",
+        "--monthly-fee", "50000", "--desired-open-date", "2027-03-10",
+    )  # fmt: skip
+    _json(api, capsys, "contract", "approve", str(contract["id"]))
+    err = _refusal(api, capsys, "contract", "approve", str(contract["id"]))
+    assert "(409)" in err
