@@ -22,7 +22,9 @@ def api(sqlite_engine: Engine) -> Api:
     return harness
 
 
-def _cli(api: Api, capsys: pytest.CaptureFixture[str], *argv: str, role: str = "admin") -> tuple[int, str, str]:
+def _cli(
+    api: Api, capsys: pytest.CaptureFixture[str], *argv: str, role: str = "admin"
+) -> tuple[int, str, str]:
     args = build_parser().parse_args(list(argv))
     api.client.headers["Authorization"] = f"Bearer {api.tokens[role]}"
     code = int(args.func(args, client=api.client))
@@ -114,7 +116,9 @@ def test_contract_apply_approve_and_change_plan(api: Api, capsys: pytest.Capture
 
 
 def test_host_set_state_puts_the_host_in_maintenance(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _json(api, capsys, "host", "set-state", "dctest-hv1", "maintenance")["admin_state"] == "maintenance"
+    assert (
+        _json(api, capsys, "host", "set-state", "dctest-hv1", "maintenance")["admin_state"] == "maintenance"
+    )
 
 
 def test_token_issue_through_the_api_shows_the_secret_once(

@@ -1,0 +1,119 @@
+"""`dcloud <resource> …` over real HTTP (uvicorn on loopback): the URL and token come from the environment
+or the config file (the environment wins), and a missing token, a wrong token or an API that does not
+answer is one line naming the problem with exit code 1, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from controlplane.cli import main
+from controlplane.main import create_app
+from tests.utils.api import Api, make_api
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[tuple[Api, str]]:
+    api = make_api(sqlite_engine)
+    api.add_host("dctest-hv1")
+    app = create_app(settings=api.settings, engine=sqlite_engine, clock=api.clock)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for name in ("DCLOUD_TOKEN", "DCLOUD_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DCLOUD_CLI_CONFIG", str(tmp_path / "cli.toml"))
+    try:
+        yield api, f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_url_and_token_from_the_environment(
+    served: tuple[Api, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api, url = served
+    monkeypatch.setenv("DCLOUD_API_URL", url)
+    monkeypatch.setenv("DCLOUD_TOKEN", api.tokens["auditor"])
+    assert main(["host", "show", "dctest-hv1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "dctest-hv1"
+
+
+def test_url_and_token_from_the_config_file(
+    served: tuple[Api, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api, url = served
+    (tmp_path / "cli.toml").write_text(f'api_url = "{url}"\ntoken = "{api.tokens["auditor"]}"\n')
+    assert main(["server", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_the_environment_wins_over_the_config_file(
+    served: tuple[Api, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    api, url = served
+    (tmp_path / "cli.toml").write_text(f'api_url = "{url}"\ntoken = "not-a-token"\n')
+    monkeypatch.setenv("DCLOUD_TOKEN", api.tokens["auditor"])
+    assert main(["host", "show", "dctest-hv1"]) == 0
+    assert "dctest-hv1" in capsys.readouterr().out
+
+
+def test_no_token_is_one_line(served: tuple[Api, str], capsys: pytest.CaptureFixture[str]) -> None:
+    err = _one_line_error(capsys, ["server", "list"])
+    assert "no API token" in err and "DCLOUD_TOKEN" in err
+
+
+def test_a_wrong_token_is_one_line_with_the_401(
+    served: tuple[Api, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DCLOUD_API_URL", served[1])
+    monkeypatch.setenv("DCLOUD_TOKEN", "not-a-token")
+    assert "(401)" in _one_line_error(capsys, ["customer", "list"])
+
+
+def test_an_api_that_does_not_answer_names_its_url(
+    served: tuple[Api, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("DCLOUD_API_URL", dead)
+    monkeypatch.setenv("DCLOUD_TOKEN", served[0].tokens["auditor"])
+    err = _one_line_error(capsys, ["contract", "list"])
+    assert dead in err and "connection refused" in err
+
+
+def test_a_broken_config_file_is_one_line_naming_it(
+    served: tuple[Api, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "cli.toml").write_text("token = \n")
+    assert "cli.toml" in _one_line_error(capsys, ["audit", "list"])
