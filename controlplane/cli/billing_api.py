@@ -39,7 +39,10 @@ def add_parsers(subparsers: Any) -> None:
         arg("--month", required=True, help="month of use, YYYY-MM"),
         arg("--as-of", help="run as on this Seoul day, YYYY-MM-DD"),
     )
-    payment = resource(subparsers, "payment", "payments received: record, show")
+    _payment(resource(subparsers, "payment", "payments received: record, show"))
+
+
+def _payment(payment: Any) -> None:
     add_endpoint(
         payment,
         "create",

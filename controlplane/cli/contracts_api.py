@@ -31,6 +31,7 @@ _CUSTOMER_FIELDS = (
     "kind", "name", "name_en", "billing_party", "email", "sms_phone", "address", "address_en",
     "address_district", "zip_code", "contact_name", "contact_phone", "contact_email",
 )  # fmt: skip
+_REQUIRED = {"name", "email", "address", "contact_name", "contact_phone"}
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -76,9 +77,6 @@ def _customer(subs: Any) -> None:
     )
 
 
-_REQUIRED = {"name", "email", "address", "contact_name", "contact_phone"}
-
-
 def _contract(subs: Any) -> None:
     add_endpoint(
         subs,
@@ -109,6 +107,8 @@ def _contract(subs: Any) -> None:
         arg("--month", required=True, help="month of use, YYYY-MM"),
     )
     _contract_writes(subs)
+    _contract_states(subs)
+    _contract_changes(subs)
 
 
 def _contract_writes(subs: Any) -> None:
@@ -139,6 +139,9 @@ def _contract_writes(subs: Any) -> None:
         arg("--annual-prepay-discount", type=int),
         arg("--desired-open-date", required=True, type=iso_date),
     )
+
+
+def _contract_states(subs: Any) -> None:
     add_endpoint(
         subs,
         "hold",
@@ -157,6 +160,9 @@ def _contract_writes(subs: Any) -> None:
         arg("--open-date", type=iso_date),
         arg("--reason"),
     )
+
+
+def _contract_changes(subs: Any) -> None:
     add_endpoint(
         subs,
         "change-plan",

@@ -56,6 +56,10 @@ def add_parsers(subparsers: Any) -> None:
         arg("--host", help="pin to this host"),
         arg("--contract", dest="contract_id", type=int, help="the contract the server belongs to"),
     )
+    _server_actions(subs)
+
+
+def _server_actions(subs: Any) -> None:
     for action in ("start", "stop", "suspend", "resume"):
         add_endpoint(
             subs, action, f"{action} a server", Endpoint("POST", f"/v1/servers/{{server}}/{action}"), _SERVER
