@@ -2,7 +2,7 @@
 
 dcloud invoice list CONTRACT | show ID | run --month YYYY-MM [--as-of YYYY-MM-DD]
 dcloud payment create --customer ID --amount KRW [--contract ID] [--method M] [--reference R]
-                      [--received-at ISO] [--idempotency-key K]
+                      [--received-at ISO] --idempotency-key K
 dcloud payment show ID
 (`dcloud invoices run|preview` run the same against the store directly.)
 """
@@ -66,7 +66,11 @@ def _payment(payment: Any) -> None:
         arg("--method", help="e.g. bank_transfer"),
         arg("--reference"),
         arg("--received-at", help="ISO time with offset; default now"),
-        arg("--idempotency-key"),
+        arg(
+            "--idempotency-key",
+            required=True,
+            help="the same key on a retry records the payment once (e.g. the bank reference)",
+        ),
     )
     add_endpoint(
         payment,

@@ -225,7 +225,9 @@ def _block(subs: Any) -> None:
         Endpoint(
             "POST",
             "/v1/contracts/{contract}/blocks",
-            body=pick("kind", "scope", "item", "reason", "notice", "starts_at", "planned_end"),
+            body=pick(
+                "kind", "scope", "item", "reason", "notice", "starts_at", "planned_end", "notice_after_reason"
+            ),
         ),
         _CONTRACT,
         arg("--kind", required=True, choices=["spam", "security", "emergency", "operator"]),
@@ -235,6 +237,7 @@ def _block(subs: Any) -> None:
         arg("--item", type=int, help="the Art. 22 item"),
         arg("--starts-at", help="ISO time with offset"),
         arg("--planned-end", help="ISO time with offset"),
+        arg("--notice-after-reason", help="why notice before the block was impractical (--notice after)"),
     )
     add_endpoint(
         subs,

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from controlplane.cli import build_parser
 from controlplane.db import session_scope
 from tests.utils.api import Api, make_api
-from tests.utils.factories import make_customer
+from tests.utils.factories import make_customer, make_invoice, make_world
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def _cli(
 
 def _json(api: Api, capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
     code, out, err = _cli(api, capsys, *argv, "--json")
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, ""), err
     return json.loads(out)
 
 
@@ -158,3 +158,56 @@ def test_a_conflict_is_one_line_with_the_409(api: Api, capsys: pytest.CaptureFix
     _json(api, capsys, "contract", "approve", str(contract["id"]))
     err = _refusal(api, capsys, "contract", "approve", str(contract["id"]))
     assert "(409)" in err
+
+
+def _invoiced_contract(api: Api) -> tuple[int, int, int]:
+    """(customer, contract, invoice) of a contract with one unpaid invoice."""
+    with session_scope(api.engine) as session:
+        contract, _ = make_world(session, servers=0)
+        invoice = make_invoice(session, contract)
+        return contract.customer_id, contract.id or 0, invoice.id or 0
+
+
+def test_invoice_list_and_show_are_the_api_bodies(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    _, contract, invoice = _invoiced_contract(api)
+    assert [i["id"] for i in _json(api, capsys, "invoice", "list", str(contract))] == [invoice]
+    assert (
+        _json(api, capsys, "invoice", "show", str(invoice))
+        == api.call("GET", f"/v1/invoices/{invoice}").json()
+    )
+    code, out, _ = _cli(api, capsys, "invoice", "list", str(contract))
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["ID", "CONTRACT_ID", "MONTH"]
+
+
+def test_invoice_run_prints_the_run_report(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    report = _json(api, capsys, "invoice", "run", "--month", "2027-02", "--as-of", "2027-03-01")
+    assert report["month"] == "2027-02" and "created" in report
+
+
+def test_payment_create_then_show(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    customer, _, _ = _invoiced_contract(api)
+    paid = _json(
+        api, capsys, "payment", "create", "--customer", str(customer), "--amount", "110000",
+        "--reference", "dctest-ref", "--idempotency-key", "dctest-key-1",
+    )  # fmt: skip
+    assert (paid["amount"], paid["reference"]) == (110000, "dctest-ref")
+    assert _json(api, capsys, "payment", "show", str(paid["id"])) == paid
+
+
+def test_block_create_list_and_lift(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    _, contract, _ = _invoiced_contract(api)
+    block = _json(
+        api, capsys, "block", "create", str(contract), "--kind", "spam", "--notice", "after",
+        "--reason", "dctest spam relay", "--scope", "smtp", "--item", "1",
+        "--notice-after-reason", "relay active",
+    )  # fmt: skip
+    assert (block["contract_id"], block["scope"]) == (contract, "smtp")
+    assert [b["id"] for b in _json(api, capsys, "block", "list", str(contract))] == [block["id"]]
+    lifted = _json(api, capsys, "block", "lift", str(block["id"]), "--reason", "relay closed")
+    assert lifted["lifted_at"] is not None
+
+
+def test_customer_credit_is_the_api_body(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    customer, _, _ = _invoiced_contract(api)
+    credit = _json(api, capsys, "customer", "credit", str(customer))
+    assert credit == api.call("GET", f"/v1/customers/{customer}/credit").json()
