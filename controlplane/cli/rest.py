@@ -10,25 +10,18 @@ token); `endpoint_command` prints it and exits 1, so no command ever shows a tra
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tomllib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from controlplane.cli.api_client import DEFAULT_URL, EXIT_REFUSED
+from controlplane.cli.api_client import EXIT_REFUSED, CliError, connection
 from controlplane.cli.render import render
 
 Builder = Callable[[argparse.Namespace], dict[str, Any] | None]
-
-
-class CliError(Exception):
-    """A refusal or failure, already worded as the one line the user sees."""
 
 
 @dataclass(frozen=True)
@@ -40,34 +33,6 @@ class Endpoint:
     columns: Sequence[str] = ()
     body: Builder | None = None
     query: Builder | None = None
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-
-
-def config_path() -> Path:
-    if explicit := os.environ.get("DCLOUD_CLI_CONFIG"):
-        return Path(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "dcloud" / "cli.toml"
-
-
-def read_config(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise CliError(f"config file {path}: {exc}") from None
-
-
-def connection(args: argparse.Namespace) -> tuple[str, str]:
-    """(API URL, token): flag, then environment, then config file."""
-    config = read_config(config_path())
-    url = getattr(args, "api_url", None) or os.environ.get("DCLOUD_API_URL") or config.get("api_url")
-    token = getattr(args, "token", None) or os.environ.get("DCLOUD_TOKEN") or config.get("token")
-    if not token:
-        raise CliError(f"no API token: set DCLOUD_TOKEN or `token` in {config_path()}")
-    return str(url or DEFAULT_URL), str(token)
 
 
 def request(
@@ -165,7 +130,7 @@ def add_endpoint(
     for flags, options in arguments:
         parser.add_argument(*flags, **options)
     parser.add_argument("--json", action="store_true", help="print the API's JSON body instead of a table")
-    parser.set_defaults(func=endpoint_command(endpoint), action=name, **endpoint.defaults)
+    parser.set_defaults(func=endpoint_command(endpoint), action=name)
     return parser
 
 
