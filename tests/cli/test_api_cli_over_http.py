@@ -117,3 +117,12 @@ def test_a_broken_config_file_is_one_line_naming_it(
 ) -> None:
     (tmp_path / "cli.toml").write_text("token = \n")
     assert "cli.toml" in _one_line_error(capsys, ["audit", "list"])
+
+
+def test_the_older_api_commands_read_the_config_file_too(
+    served: tuple[Api, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api, url = served
+    (tmp_path / "cli.toml").write_text(f'api_url = "{url}"\ntoken = "{api.tokens["operator"]}"\n')
+    assert main(["maintenance", "list"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
