@@ -211,3 +211,26 @@ def test_customer_credit_is_the_api_body(api: Api, capsys: pytest.CaptureFixture
     customer, _, _ = _invoiced_contract(api)
     credit = _json(api, capsys, "customer", "credit", str(customer))
     assert credit == api.call("GET", f"/v1/customers/{customer}/credit").json()
+
+
+def test_contract_change_plan_add_on_preview_and_terminate(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, contract, _ = _invoiced_contract(api)
+    change = _json(
+        api, capsys, "contract", "change-plan", str(contract), "--effective-from", "2027-05-01",
+        "--monthly-fee", "70000",
+    )  # fmt: skip
+    assert change["monthly_fee"] == 70000
+    add_on = _json(
+        api, capsys, "contract", "add-on", str(contract), "--name", "dctest-backup", "--billing", "monthly",
+        "--fee", "5000", "--started-on", "2027-04-01",
+    )  # fmt: skip
+    assert add_on["name"] == "dctest-backup"
+    preview = _json(api, capsys, "contract", "preview", str(contract), "--month", "2027-04")
+    assert preview == api.call("GET", f"/v1/contracts/{contract}/invoices/preview?month=2027-04").json()
+    ended = _json(
+        api, capsys, "contract", "terminate", str(contract), "--kind", "customer_request",
+        "--last-day", "2027-05-31", "--reason", "dctest moving",
+    )  # fmt: skip
+    assert ended["contract_id"] == contract
