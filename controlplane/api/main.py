@@ -6,8 +6,10 @@ from fastapi import APIRouter
 
 from controlplane.api.routes import (
     agent,
+    agent_console,
     audit,
     blocks,
+    console,
     contracts,
     customers,
     disputes,
@@ -49,3 +51,6 @@ api_router.include_router(policies.router)
 api_router.include_router(terms_responses.router)
 # Maintenance windows (Art. 10(8), 14).
 api_router.include_router(maintenance_windows.router)
+# Serial console: tickets and the WebSocket for callers, the watch and stream for agents.
+api_router.include_router(console.router)
+api_router.include_router(agent_console.router)
