@@ -7,10 +7,13 @@ baseline the benchmarks compare dcloud with and as the guest the console tests t
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
 import os
+import secrets
+import struct
 import subprocess
 import threading
 import time
@@ -61,12 +64,11 @@ class SeedConfig:
     def user_data(self) -> str:
         # JSON is YAML: no hand-written quoting of keys or hashes.
         config: dict[str, object] = {"hostname": self.hostname, "ssh_authorized_keys": list(self.ssh_keys)}
-        if self.password_hash is not None:
-            config["users"] = [
-                "default",
-                {"name": "root", "lock_passwd": False, "hashed_passwd": self.password_hash},
-            ]
-            config["ssh_pwauth"] = False
+        if self.password_hash is not None:  # as dcloud's seed does: chpasswd -e for root
+            config["chpasswd"] = {
+                "expire": False,
+                "users": [{"name": "root", "password": self.password_hash, "type": "hash"}],
+            }
         return "#cloud-config\n" + json.dumps(config) + "\n"
 
     def network_config(self) -> str | None:
@@ -170,6 +172,10 @@ class ConsoleCapture:
         with self.lock:
             return self.data.decode(errors="replace")
 
+    def raw(self) -> bytes:
+        with self.lock:
+            return bytes(self.data)
+
     def wait_for(self, needle: bytes, timeout_s: float, *, after: int = 0) -> int:
         """Waits until `needle` appears past offset `after`; returns the offset just past it."""
         deadline = time.monotonic() + timeout_s
@@ -231,3 +237,21 @@ def booted_guest(conn: libvirt.virConnect, xml: str) -> Iterator[tuple[libvirt.v
             dom.destroy()
         with contextlib.suppress(libvirt.libvirtError):
             dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+
+
+def password_hash(password: str) -> str:
+    """A SHA-512 crypt(3) hash, as dcloud takes it (never the plaintext)."""
+    done = subprocess.run(
+        ["openssl", "passwd", "-6", "-salt", "dctestsalt", password],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+def ssh_public_key(comment: str = "dctest@dcloud") -> str:
+    """A well-formed ed25519 public key line (random key material; nobody holds its private half)."""
+    kind = b"ssh-ed25519"
+    blob = struct.pack(">I", len(kind)) + kind + struct.pack(">I", 32) + secrets.token_bytes(32)
+    return f"ssh-ed25519 {base64.b64encode(blob).decode()} {comment}"
