@@ -25,7 +25,7 @@ from tests.utils.guest import (
     guest_domain_xml,
     make_overlay,
     ssh_public_key,
-    test_image,
+    guest_image,
     write_seed,
 )
 from tests.utils.libvirt_net import isolated_network
@@ -64,7 +64,7 @@ def direct_boot_seconds(conn: libvirt.virConnect, image: Path, work: Path) -> fl
 def run() -> list[Result]:
     start_event_loop()
     built = time.perf_counter()
-    image = test_image()
+    image = guest_image()
     build_s = time.perf_counter() - built
     work = WORK_ROOT / f"dcbench-guest-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True, mode=0o755)

@@ -23,7 +23,7 @@ from lxml import etree
 
 from tests.e2e.stack import LiveStack, start_stack, wait_for
 from tests.utils.console_client import ConsoleSocket
-from tests.utils.guest import test_image
+from tests.utils.guest import guest_image
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.guest, pytest.mark.timeout(1500)]
 
@@ -54,7 +54,7 @@ def _as_tcg_with_test_image(stack: LiveStack, server_id: str, image: Path) -> No
 
 @pytest.fixture(scope="module")
 def booted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BootedServer]:
-    image = test_image()
+    image = guest_image()
     stack = start_stack(tmp_path_factory.mktemp("console"))
     try:
         server_id = stack.create_server("dctest console", memory_mib=512, disk_gib=1)["id"]

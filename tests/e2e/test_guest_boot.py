@@ -24,7 +24,7 @@ from tests.utils.guest import (
     make_overlay,
     password_hash,
     ssh_public_key,
-    test_image,
+    guest_image,
     write_seed,
 )
 from tests.utils.libvirt_net import isolated_network
@@ -49,7 +49,7 @@ def workdir() -> Iterator[Path]:
 
 def test_the_test_guest_takes_hostname_key_and_static_address_from_its_seed(workdir: Path) -> None:
     start_event_loop()
-    image = test_image()
+    image = guest_image()
     conn = libvirt.open("qemu:///system")
     try:
         with isolated_network(conn, "dctest-guest") as net:

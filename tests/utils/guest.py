@@ -32,7 +32,7 @@ CLOUD_INIT_FINISHED = b"Cloud-init v. "
 FINISHED_MARK = b" finished at "
 
 
-def test_image(timeout_s: float = 1200.0) -> Path:
+def guest_image(timeout_s: float = 1200.0) -> Path:
     """The cached test image, built first if this recipe was never built on this machine."""
     done = subprocess.run(
         ["bash", str(BUILD_SCRIPT)], check=True, capture_output=True, text=True, timeout=timeout_s
