@@ -23,9 +23,9 @@ from tests.utils.guest import (
     SeedConfig,
     booted_guest,
     guest_domain_xml,
+    guest_image,
     make_overlay,
     ssh_public_key,
-    guest_image,
     write_seed,
 )
 from tests.utils.libvirt_net import isolated_network

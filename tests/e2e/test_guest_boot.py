@@ -21,10 +21,10 @@ from tests.utils.guest import (
     SeedConfig,
     booted_guest,
     guest_domain_xml,
+    guest_image,
     make_overlay,
     password_hash,
     ssh_public_key,
-    guest_image,
     write_seed,
 )
 from tests.utils.libvirt_net import isolated_network
