@@ -68,9 +68,9 @@ def attach(url: str, input_fd: int, output: BinaryIO, *, banner: Any = None) -> 
         finally:
             ended.set()
 
-    reader = threading.Thread(target=output_loop, name="console-output", daemon=True)
-    reader.start()
     with ws, _raw_terminal(input_fd):
+        reader = threading.Thread(target=output_loop, name="console-output", daemon=True)
+        reader.start()
         _input_loop(ws, input_fd, ended)
     reader.join(2)
     reason = ws.close_reason or ""

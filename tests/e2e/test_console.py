@@ -47,7 +47,13 @@ def _as_tcg_with_test_image(stack: LiveStack, server_id: str, image: Path) -> No
     root.set("type", "qemu")
     stack.conn.defineXML(etree.tostring(root, encoding="unicode"))  # same generation: the agent keeps it
     volume = stack.volume_path(f"dcloud-{server_id}-disk0")
-    subprocess.run(["qemu-img", "convert", "-n", "-f", "qcow2", "-O", "raw", str(image), volume], check=True)
+    raw = Path(volume).with_suffix(".dctest-raw")
+    subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(image), str(raw)], check=True)
+    # Written under the idle blank guest (SeaBIOS found nothing to boot): qemu-img would refuse the
+    # running domain's write lock, a plain write does not ask for it.
+    dd = ["dd", f"if={raw}", f"of={volume}", "bs=4M", "conv=notrunc,sparse,fsync", "status=none"]
+    subprocess.run(dd, check=True)
+    raw.unlink()
     dom.destroy()  # desired running, observed shut off: the agent starts it again, from this definition
     wait_for(lambda: stack.domain_state(server_id) == libvirt.VIR_DOMAIN_RUNNING, timeout=60, what="restart")
 

@@ -6,6 +6,7 @@ It also logs in on a serial getty and runs a command, which is how the e2e tests
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,8 @@ class ConsoleSocket:
     """Reads the console WebSocket in a thread into a buffer; `send` types into the guest."""
 
     def __init__(self, url: str) -> None:
-        self.ws: ClientConnection = connect(url, open_timeout=15)
+        self._exit = contextlib.ExitStack()  # websockets wants its connection used as a context manager
+        self.ws: ClientConnection = self._exit.enter_context(connect(url, open_timeout=15))
         self.data = bytearray()
         self.lock = threading.Lock()
         self.closed = threading.Event()
@@ -73,7 +75,7 @@ class ConsoleSocket:
         raise AssertionError(f"console never showed {needle!r} (closed: {reason!r}); last output:\n{tail}")
 
     def close(self) -> None:
-        self.ws.close()
+        self._exit.close()
         self._reader.join(5)
 
 
