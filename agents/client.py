@@ -14,6 +14,7 @@ import httpx
 
 from controlplane.protocol import (
     DESIRED_VERSION_HEADER,
+    ConsoleOrders,
     DesiredServer,
     DesiredVersion,
     Heartbeat,
@@ -59,6 +60,8 @@ class ControlPlaneClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.host_name = host_name
+        # The console relay opens WebSockets with the same token (agents/console.py).
+        self.auth_header = f"Bearer {token}"
         self._attempts = max(1, attempts)
         self._backoff_s = backoff_s
         self._timeout_s = timeout_s
@@ -91,6 +94,17 @@ class ControlPlaneClient:
         )
         return DesiredVersion.model_validate_json(response.content).version
 
+    def console_orders(self, seen: list[str], wait_s: float) -> ConsoleOrders:
+        """Long-polls for console sessions waiting on this host that are not in `seen` (one attempt)."""
+        response = self._request(
+            "GET",
+            f"{self._host_path}/console-sessions/watch",
+            params={"seen": seen, "wait_s": wait_s},
+            timeout_s=wait_s + self._timeout_s,
+            attempts=1,
+        )
+        return ConsoleOrders.model_validate_json(response.content)
+
     def desired_one(self, server_id: str) -> DesiredServer | None:
         """The server's current desired state, or None when the control plane does not know it."""
         path = f"{self._host_path}/servers/{quote(server_id, safe='')}/desired-state"
@@ -115,7 +129,7 @@ class ControlPlaneClient:
         *,
         json: object | None = None,
         missing_ok: bool = False,
-        params: dict[str, str | float] | None = None,
+        params: dict[str, str | float | list[str]] | None = None,
         timeout_s: float | None = None,
         attempts: int | None = None,
     ) -> httpx.Response:

@@ -21,6 +21,7 @@ from wsgiref.simple_server import WSGIServer
 import libvirt
 
 from agents.client import ControlPlaneClient, DesiredSource
+from agents.console import ConsoleWatch, supports_console
 from agents.driver import DriverError, LibvirtDriver
 from agents.events import EventSubscription, Wakeup, start_event_loop
 from agents.journal import DeletionJournal
@@ -85,6 +86,7 @@ class Agent:
         self.connections_opened = 0
         self._subscription: EventSubscription | None = None
         self.watch: DesiredWatch | None = None
+        self.console_watch: ConsoleWatch | None = None
         # Set by the watch thread: the desired state moved, run a pass now rather than at the next poll.
         self._desired_changed = threading.Event()
         self._backoff_s = 0.5
@@ -111,6 +113,7 @@ class Agent:
         """One turn of the loop: connect if needed, run what is due, then wait for news or a deadline."""
         now = time.monotonic()
         self._ensure_watch()
+        self._ensure_console_watch()
         if self.conn is None and now >= self._next["connect"]:
             self._connect()
         if self.conn is not None:
@@ -159,6 +162,19 @@ class Agent:
             on_error=lambda: self.metrics.count_error("control_plane"),
         )
         self.watch.start()
+
+    def _ensure_console_watch(self) -> None:
+        """Serve console sessions (agents/console.py) once the source can: they share the connection."""
+        if not supports_console(self.source) or self.stop_event.is_set():
+            return
+        if self.console_watch is not None and self.console_watch.is_alive():
+            return
+        self.console_watch = ConsoleWatch(
+            self.source,  # type: ignore[arg-type]  # supports_console checked the protocol
+            lambda: self.conn,
+            self.stop_event,
+        )
+        self.console_watch.start()
 
     def _guarded(self, work: Callable[[], object]) -> None:
         """Run a pass; a failure is counted and logged, and a dead connection is dropped for a reconnect."""

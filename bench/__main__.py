@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "sweep": "bench.sweep",
     "invoicing": "bench.invoicing",
     "lifecycle": "bench.lifecycle",
+    "guest": "bench.guest_boot",
 }
 
 

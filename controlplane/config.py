@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # (a follower takes over within one interval), and the deployment's job times (scheduler/schedule.py).
     scheduler_check_interval_s: float = 5.0
     job_times: str | None = None
+    # Serial console (controlplane/services/fleet/console.py): a ticket opens one session within this
+    # many seconds; the host's agent must attach within the next; a replica that agents must reach at
+    # its own address (several replicas behind one balancer) sets console_relay_url to it.
+    console_ticket_ttl_s: float = 30.0
+    console_attach_timeout_s: float = 15.0
+    console_relay_url: str | None = None
     log_levels: str | None = None
 
 

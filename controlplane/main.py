@@ -7,6 +7,7 @@ import threading
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from controlplane.api.console_relay import ConsoleRelay
 from controlplane.api.errors import install_error_handlers, install_validation_handler
 from controlplane.api.limits import BodySizeLimit
 from controlplane.api.main import api_router
@@ -32,6 +33,8 @@ def create_app(
     app.state.metrics_registry = build_registry(app.state.engine, app.state.clock, settings)
     # Set by the server as it starts shutting down (controlplane/cli/up.py): long polls answer at once.
     app.state.draining = threading.Event()
+    # Console sessions this replica is relaying (controlplane/api/console_relay.py).
+    app.state.console_relay = ConsoleRelay()
     app.add_middleware(BodySizeLimit)  # outermost: nothing reads a body over 1 MiB
     install_error_handlers(app)
     install_validation_handler(app)

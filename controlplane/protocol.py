@@ -179,3 +179,23 @@ class DesiredVersion(BaseModel):
     """An opaque fingerprint of a host's desired state; any change to that state changes it."""
 
     version: str
+
+
+# Serial console relay (controlplane/services/fleet/console.py). The agent long-polls
+# `GET /v1/hosts/{host}/console-sessions/watch?seen=<id>&wait_s=<0..60>`, which answers as soon as a
+# session it has not seen is waiting (or at `wait_s` with what is there); for each it opens the domain's
+# console and attaches a WebSocket to `stream_url` (its agent token in the Authorization header), over
+# which raw console bytes flow both ways as binary messages. The agent closes that socket with
+# CONSOLE_UNAVAILABLE and a reason when the domain has no console to open.
+CONSOLE_UNAVAILABLE = 4404
+
+
+class ConsoleOrder(BaseModel):
+    session_id: str
+    server_id: str
+    stream_url: str
+    attach_by: datetime
+
+
+class ConsoleOrders(BaseModel):
+    sessions: list[ConsoleOrder] = Field(default_factory=list)

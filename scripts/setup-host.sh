@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares this Debian 12 host (as root) to run dcloud: system packages, libvirtd + virtlogd running,
 # /dev/kvm usable by QEMU, and the project installed in ./.venv. Safe to run again.
-# (prometheus brings promtool, which the tests use to check what /metrics exposes.)
+# (prometheus brings promtool, which the tests use to check what /metrics exposes; mmdebstrap, grub-pc-bin,
+# fdisk and e2fsprogs build the e2e tests' guest image without mounting anything.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ log() { printf '== %s\n' "$*"; }
 APT_PACKAGES=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libvirt-dev pkg-config ebtables
   dnsmasq-base whois gcc python3-dev python3-venv prometheus
+  mmdebstrap grub-pc-bin fdisk e2fsprogs bc openssl
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -21,6 +23,9 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# The test guest image (scripts/build-test-image.sh) is cached here, one directory per recipe.
+mkdir -p /var/cache/dcloud/test-images
 
 # QEMU runs as libvirt-qemu, which is in group kvm; without this it falls back to TCG or fails.
 if [ -e /dev/kvm ]; then

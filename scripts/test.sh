@@ -13,5 +13,13 @@ echo "== mypy"
 .venv/bin/mypy
 echo "== lint-imports (layer contract in pyproject.toml)"
 .venv/bin/lint-imports --no-logo
+if (($#)); then
+  echo "== pytest $*"
+  exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+fi
 echo "== pytest"
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider -m "not guest"
+# Bounded: the image is built once per recipe and cached; each test boots one real guest under TCG.
+echo "== guest tests (real test guest under TCG; image cached in /var/cache/dcloud/test-images)"
+bash scripts/build-test-image.sh >/dev/null
+timeout 3600 .venv/bin/python -m pytest -q -p no:cacheprovider -m guest --timeout=1500

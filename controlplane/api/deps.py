@@ -66,7 +66,11 @@ class Principal:
 
 
 def current_principal(request: Request, session: SessionDep) -> Principal:
-    header = request.headers.get("authorization", "")
+    return principal_from_header(session, request.headers.get("authorization", ""))
+
+
+def principal_from_header(session: Session, header: str) -> Principal:
+    """The caller an `Authorization: Bearer` header names (WebSocket routes call this directly)."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("missing bearer token")

@@ -35,12 +35,18 @@ def status_for(exc: DcloudError) -> int:
     return 400
 
 
-async def _dcloud_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DcloudError)
-    status = status_for(exc)
+def error_body(exc: DcloudError) -> dict[str, object]:
+    """The JSON every refusal carries (an HTTP answer, or a WebSocket's denial response)."""
     body: dict[str, object] = {"detail": _safe_text(exc.message)}
     if exc.field:
         body["field"] = _safe_text(exc.field)
+    return body
+
+
+async def _dcloud_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DcloudError)
+    status = status_for(exc)
+    body = error_body(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(status_code=status, content=body, headers=headers)
 

@@ -6,8 +6,10 @@ from fastapi import APIRouter
 
 from controlplane.api.routes import (
     agent,
+    agent_console,
     audit,
     blocks,
+    console,
     contract_changes,
     contracts,
     customers,
@@ -59,3 +61,6 @@ api_router.include_router(firewall.router)
 api_router.include_router(spam.router)
 api_router.include_router(fee_increases.router)
 api_router.include_router(contract_changes.router)
+# Serial console: tickets and the WebSocket for callers, the watch and stream for agents.
+api_router.include_router(console.router)
+api_router.include_router(agent_console.router)

@@ -17,6 +17,7 @@ from controlplane.cli import (
     admin_api,
     billing_api,
     cases,
+    console,
     contracts_api,
     fleet_api,
     invoices,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     maintenance.add_parsers(subs)
     for api_family in (fleet_api, contracts_api, billing_api, admin_api):  # `dcloud <resource> <action>`
         api_family.add_parsers(subs)
+    console.add_parsers(subs)
     return parser
 
 

@@ -89,14 +89,14 @@ def call(
         if own:
             http.close()
     if response.status_code >= 400:
-        detail = _detail(response)
+        detail = detail_of(response)
         print(f"dcloud {args.command}: error ({response.status_code}): {detail}", file=sys.stderr)
         return EXIT_REFUSED
     sys.stdout.write(json.dumps(response.json(), ensure_ascii=False, indent=2) + "\n")
     return 0
 
 
-def _detail(response: httpx.Response) -> str:
+def detail_of(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:

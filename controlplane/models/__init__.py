@@ -12,6 +12,7 @@ from controlplane.models.billing import (
     Payment,
     PaymentAllocation,
 )
+from controlplane.models.console import ConsoleSession, ConsoleSessionState, ConsoleTicket
 from controlplane.models.customer import Contract, ContractState, Customer
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block, Outage, Termination
@@ -40,6 +41,9 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Block",
+    "ConsoleSession",
+    "ConsoleSessionState",
+    "ConsoleTicket",
     "Contract",
     "ContractState",
     "CreditEntry",

@@ -76,6 +76,11 @@ def wipe_allowed_clause() -> Any:
     )
 
 
+def active_full_block(session: Session, server: Server, now: datetime) -> Block | None:
+    """The full restriction covering `server` at `now` (the oldest, if several), or None."""
+    return None if server.contract_id is None else _active_full_block(session, server.contract_id, now)
+
+
 def _active_full_block(session: Session, contract_id: int, now: datetime) -> Block | None:
     query = (
         select(Block)
