@@ -134,6 +134,8 @@ def change_desired_state(
         server = get_server(session, server_id)
         if server.desired_state == target:
             return server
+        if by_tenant:  # a restricted customer hears the restriction (and its clause) first
+            check_action_allowed(session, server, action, now, by_tenant=True)
         if server.desired_state not in allowed_from:
             raise Conflict(
                 f"cannot {action} server {server_id}: its desired state is {server.desired_state!r}"
