@@ -88,6 +88,14 @@ CSV_COLUMNS = [
 ]
 
 
+def current_holder_ids(session: Session) -> list[int]:
+    """The customers holding an address now: whose names the registry export carries."""
+    stmt = select(AddressLease.customer_id).where(
+        col(AddressLease.released_at).is_(None), col(AddressLease.customer_id).is_not(None)
+    )
+    return sorted({cid for cid in session.exec(stmt).all() if cid is not None})
+
+
 def current_assignments_csv(session: Session) -> Iterator[str]:
     """Active leases as CSV rows for submission to the address registry, streamed chunk by chunk."""
     buffer = io.StringIO()
