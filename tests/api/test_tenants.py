@@ -123,6 +123,12 @@ RULES: dict[str, Rule] = {
     "PATCH /v1/outages/{outage_id}": FORBIDDEN,
     "GET /v1/outages": listing(_by_contract),
     # what a tenant may not touch at all
+    # Maintenance windows are per host (Art. 10(8)); affected customers get the notice, not the window.
+    "POST /v1/maintenance-windows": FORBIDDEN,
+    "GET /v1/maintenance-windows": FORBIDDEN,
+    "GET /v1/maintenance-windows/{window_id}": FORBIDDEN,
+    "PATCH /v1/maintenance-windows/{window_id}": FORBIDDEN,
+    "POST /v1/maintenance-windows/{window_id}/cancel": FORBIDDEN,
     "GET /v1/enforcement/plan": FORBIDDEN,
     "POST /v1/enforcement/apply": FORBIDDEN,
     "GET /v1/hosts": FORBIDDEN,

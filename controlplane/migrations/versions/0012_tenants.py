@@ -2,7 +2,7 @@
 may carry an instant after which it authenticates nobody (`expires_at`).
 
 Revision ID: 0012_tenants
-Revises: 0010_termination_settlement
+Revises: 0011_job_runs_maintenance
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_tenants"
-down_revision: str | None = "0010_termination_settlement"
+down_revision: str | None = "0011_job_runs_maintenance"
 branch_labels = None
 depends_on = None
 
