@@ -11,12 +11,12 @@ import re
 from lxml import etree
 
 from agents.bandwidth import build_bandwidth
+from agents.domain_text import domain_title
 
 # Re-exported: callers have always found the filter names here.
 from agents.filter_names import CLEAN_TRAFFIC_FILTER as CLEAN_TRAFFIC_FILTER
 from agents.filter_names import SMTP_BLOCK_FILTER as SMTP_BLOCK_FILTER
 from agents.traffic_filters import traffic_filter_name
-from agents.domain_text import domain_title
 from controlplane.protocol import DesiredServer, NetworkAttachment
 
 DOMAIN_PREFIX = "dcloud-"

@@ -2,7 +2,7 @@
 may carry an instant after which it authenticates nobody (`expires_at`).
 
 Revision ID: 0012_tenants
-Revises: 0011_job_runs_maintenance
+Revises: 0014_terms_workflows
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_tenants"
-down_revision: str | None = "0011_job_runs_maintenance"
+down_revision: str | None = "0014_terms_workflows"
 branch_labels = None
 depends_on = None
 
