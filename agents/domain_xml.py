@@ -11,6 +11,7 @@ import re
 from lxml import etree
 
 from agents.bandwidth import build_bandwidth
+from agents.domain_text import domain_title
 
 # Re-exported: callers have always found the filter names here.
 from agents.filter_names import CLEAN_TRAFFIC_FILTER as CLEAN_TRAFFIC_FILTER
@@ -28,9 +29,6 @@ GUEST_ARCH = "x86_64"
 _SERVER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Characters XML 1.0 cannot carry at all (lxml refuses them); everything else round-trips.
 _XML_FORBIDDEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-# libvirt rejects titles containing newlines; the title shows them as the Unicode control pictures
-# while <metadata>/<name> keeps the exact name.
-_TITLE_LINE_BREAKS = str.maketrans({"\n": "\u2424", "\r": "\u240d"})
 
 
 class DomainXmlError(ValueError):
@@ -46,11 +44,6 @@ def domain_name_for(server_id: str) -> str:
 def check_server_id(server_id: str) -> None:
     if not _SERVER_ID_RE.match(server_id):
         raise DomainXmlError(f"server id {server_id!r} is not usable in libvirt names")
-
-
-def domain_title(name: str) -> str:
-    """The `<title>` libvirt will accept for a server name (identical unless it has line breaks)."""
-    return name.translate(_TITLE_LINE_BREAKS)
 
 
 def build_domain_xml(

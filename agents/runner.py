@@ -28,6 +28,7 @@ from agents.journal import DeletionJournal
 from agents.metrics import AgentMetrics, LibvirtCollector, start_metrics_server
 from agents.reconcile import Reconciler
 from agents.watch import DesiredWatch, supports_watch
+from controlplane.clock import Clock, system_clock
 from controlplane.config import Settings
 from controlplane.protocol import Heartbeat
 
@@ -49,10 +50,12 @@ def run_agent(
     stop_event: threading.Event | None = None,
     source: DesiredSource | None = None,
     open_connection: OpenConnection = libvirt.open,
+    clock: Clock = system_clock,
 ) -> None:
-    """Run the agent until SIGTERM/SIGINT or `stop_event`; `source` defaults to the control plane."""
+    """Run the agent until SIGTERM/SIGINT or `stop_event`; `source` defaults to the control plane.
+    `clock` stamps deletion records: it must agree with the control plane's (which bounds them)."""
     stop_event = stop_event or threading.Event()
-    agent = Agent(settings, source or control_plane_source(settings), stop_event, open_connection)
+    agent = Agent(settings, source or control_plane_source(settings), stop_event, open_connection, clock)
     with _stop_on_signals(stop_event):
         agent.run()
 
@@ -72,7 +75,9 @@ class Agent:
         source: DesiredSource,
         stop_event: threading.Event,
         open_connection: OpenConnection = libvirt.open,
+        clock: Clock = system_clock,
     ) -> None:
+        self.clock = clock
         self.settings = settings
         self.source = source
         self.stop_event = stop_event
@@ -208,7 +213,7 @@ class Agent:
             self._backoff_s = min(self._backoff_s * 2, _RECONNECT_MAX_S)
             return
         self.conn, self._subscription = conn, subscription
-        self.reconciler = Reconciler(driver, self.source, self.journal, self.metrics)
+        self.reconciler = Reconciler(driver, self.source, self.journal, self.metrics, clock=self.clock)
         self.connections_opened += 1
         self._backoff_s = 0.5
         self._next["resync"] = 0.0  # whatever happened while we were away, look at everything

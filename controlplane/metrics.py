@@ -24,6 +24,7 @@ from controlplane.models.audit import AuditEvent
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
+from controlplane.personal_data import PERSONAL_DATA_READ
 from controlplane.policy_registry import known_policies
 from controlplane.services.enforcement.spam_metrics import spam_deadlines
 from controlplane.services.fleet.hosts import host_health
@@ -85,6 +86,7 @@ class ControlPlaneCollector(Collector):
         orphans.add_metric([], float(session.exec(select(func.count()).select_from(OrphanDomain)).one()))
         yield orphans
         yield self._refused_deletions(session)
+        yield self._personal_data_reads(session)
         yield self._exhausted_notices(session)
         yield self._open_disputes(session, now)
         yield from scheduling_families(session, now)
@@ -97,6 +99,16 @@ class ControlPlaneCollector(Collector):
             "Deletion records an agent sent for a server the control plane never ordered deleted",
         )
         query = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "deletion_refused")
+        family.add_metric([], float(session.exec(query).one()))
+        return family
+
+    def _personal_data_reads(self, session: Session) -> Metric:
+        """Staff reads of customers' personal data (Art. 10(4)), one per customer read: audited."""
+        family = CounterMetricFamily(
+            "dcloud_personal_data_reads",
+            "Staff reads of a customer's personal data, each on the audit trail (Art. 10(4))",
+        )
+        query = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == PERSONAL_DATA_READ)
         family.add_metric([], float(session.exec(query).one()))
         return family
 

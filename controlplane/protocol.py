@@ -11,11 +11,10 @@ from the version sent with the desired state in the `X-Desired-Version` header.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 
 class DesiredState(StrEnum):
@@ -147,8 +146,9 @@ class DeletionReport(BaseModel):
     volumes: list[WipedVolume] = Field(max_length=1024)
     bytes_overwritten: ByteCount
     method: Reported
-    started_at: datetime
-    finished_at: datetime
+    # Aware instants only: a naive one names no moment (the control plane bounds them, deletion_times.py).
+    started_at: AwareDatetime
+    finished_at: AwareDatetime
 
 
 class OrphanReport(BaseModel):

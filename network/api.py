@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlmodel import Session
 
+from controlplane import personal_data
 from controlplane.api.deps import ClockDep, CurrentPrincipal, EngineDep, Principal, SessionDep, require_roles
 from controlplane.errors import Forbidden, InvalidInput, NotFound
 from controlplane.models import Role
@@ -65,7 +66,15 @@ def pool_utilisation(pool_id: Id, _p: Reader, session: SessionDep, clock: ClockD
 
 
 @router.get("/v1/addresses/export.csv", tags=["network"])
-def export_assignments(_p: Reader, engine: EngineDep) -> StreamingResponse:
+def export_assignments(
+    p: Reader, engine: EngineDep, session: SessionDep, clock: ClockDep
+) -> StreamingResponse:
+    # The holders' names leave in the file: the read is on the audit trail before the first byte does.
+    reads = personal_data.same_fields(history.current_holder_ids(session), ("name",))
+    personal_data.record_reads(
+        session, now=clock(), actor=p.actor, reads=reads, via="GET /v1/addresses/export.csv"
+    )
+
     def rows() -> Any:
         with Session(engine) as session:
             yield from history.current_assignments_csv(session)
@@ -75,8 +84,11 @@ def export_assignments(_p: Reader, engine: EngineDep) -> StreamingResponse:
 
 
 @router.get("/v1/addresses/{ip}/history", response_model=AddressHistory, tags=["network"])
-def address_history(ip: Key, _p: Reader, session: SessionDep) -> Any:
+def address_history(ip: Key, p: Reader, session: SessionDep, clock: ClockDep) -> Any:
     tenures = history.address_history(session, address=ip)
+    reads = personal_data.same_fields((t.customer_id for t in tenures), ("name",))
+    via = f"GET /v1/addresses/{ip}/history"
+    personal_data.record_reads(session, now=clock(), actor=p.actor, reads=reads, via=via)
     address = str(ipam.parse_address(ip, field="ip"))
     return AddressHistory(address=address, holders=[TenurePublic(**vars(t)) for t in tenures])
 
@@ -101,12 +113,13 @@ def create_disclosure(
 
 @router.get("/v1/disclosures", response_model=list[DisclosureRecord], tags=["network"])
 def list_disclosures(
-    _p: Auditor,
+    p: Auditor,
     session: SessionDep,
+    clock: ClockDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[Count, Query()] = 0,
 ) -> Any:
-    return disclosure.list_disclosures(session, limit=limit, offset=offset)
+    return disclosure.list_disclosures(session, actor=p.actor, now=clock(), limit=limit, offset=offset)
 
 
 @router.post("/v1/usage-requests", status_code=201, response_model=UsageRequestPublic, tags=["network"])

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from controlplane import personal_data
 from controlplane.errors import InvalidInput, NotFound
 from controlplane.models import Customer
 from network import ipam
@@ -15,6 +16,8 @@ from network.models import AddressLease, Disclosure, UsageInfoRequest
 
 # Art. 24(5): these three and nothing else.
 DISCLOSED_FIELDS = ("customer_name", "contact_name", "contact_phone")
+# The same three as the customer's own field names, for the audit of who read them (Art. 10(4)).
+DISCLOSED_CUSTOMER_FIELDS = ("name", "contact_name", "contact_phone")
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,25 @@ def disclose_holder(
     )
     session.add(record)
     session.commit()
+    if customer is not None and customer.id is not None:
+        reads = {customer.id: DISCLOSED_CUSTOMER_FIELDS}
+        personal_data.record_reads(
+            session, now=now, actor=requested_by, reads=reads, via="POST /v1/disclosures"
+        )
     return record
 
 
-def list_disclosures(session: Session, *, limit: int = 100, offset: int = 0) -> list[Disclosure]:
+def list_disclosures(
+    session: Session, *, actor: str, now: datetime, limit: int = 100, offset: int = 0
+) -> list[Disclosure]:
+    """The disclosure log, newest first; what it shows of each holder is a personal-data read."""
     stmt = select(Disclosure).order_by(col(Disclosure.id).desc()).offset(offset).limit(limit)
-    return list(session.exec(stmt).all())
+    records = list(session.exec(stmt).all())
+    lease_ids = {r.lease_id for r in records if r.returned and r.lease_id is not None}
+    holders = session.exec(select(AddressLease.customer_id).where(col(AddressLease.id).in_(lease_ids))).all()
+    reads = personal_data.same_fields(holders, DISCLOSED_CUSTOMER_FIELDS)
+    personal_data.record_reads(session, now=now, actor=actor, reads=reads, via="GET /v1/disclosures")
+    return records
 
 
 def request_usage_information(

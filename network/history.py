@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from controlplane.models import Customer
 from network import ipam
+from network.csv_cells import csv_cell
 from network.models import AddressLease, AddressPool
 
 
@@ -70,12 +71,6 @@ def holder_at(session: Session, *, address: str, at: datetime) -> Tenure | None:
     return None
 
 
-def _cell(value: object) -> str:
-    """Neutralises spreadsheet formulas in customer-supplied text (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 CSV_COLUMNS = [
     "address",
     "pool",
@@ -88,6 +83,14 @@ CSV_COLUMNS = [
 ]
 
 
+def current_holder_ids(session: Session) -> list[int]:
+    """The customers holding an address now: whose names the registry export carries."""
+    stmt = select(AddressLease.customer_id).where(
+        col(AddressLease.released_at).is_(None), col(AddressLease.customer_id).is_not(None)
+    )
+    return sorted({cid for cid in session.exec(stmt).all() if cid is not None})
+
+
 def current_assignments_csv(session: Session) -> Iterator[str]:
     """Active leases as CSV rows for submission to the address registry, streamed chunk by chunk."""
     buffer = io.StringIO()
@@ -97,7 +100,7 @@ def current_assignments_csv(session: Session) -> Iterator[str]:
     for lease, pool, customer in session.exec(stmt).yield_per(1000):
         t = _tenure(lease, pool, customer)
         row = [t.address, t.pool, t.kind, t.customer_id, t.customer_name, t.contract_id, t.server_id]
-        writer.writerow([_cell(v) for v in row] + [t.leased_at.isoformat()])
+        writer.writerow([csv_cell(v) for v in row] + [t.leased_at.isoformat()])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

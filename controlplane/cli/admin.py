@@ -6,6 +6,8 @@ What they do lives in `controlplane.cli.store`, imported when the command runs (
 from __future__ import annotations
 
 import argparse
+import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from controlplane.cli import admin_api, fleet_api
@@ -26,10 +28,45 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(text: str) -> timedelta:
+    """`90m`, `12h`, `30d` -> a timedelta (argparse type: a bad value is a usage error)."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90m, 12h or 30d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def instant(text: str) -> datetime:
+    """An ISO 8601 instant with its UTC offset (argparse type); a naive one is refused."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}+09:00")
+    return value
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     from controlplane.cli.store import create_token
+    from controlplane.clock import system_clock
 
-    print(create_token(settings_from(args), role=args.role, host=args.host, name=args.name))
+    expires_at = args.expires_at
+    if args.expires_in is not None:
+        expires_at = system_clock() + args.expires_in
+    token = create_token(
+        settings_from(args),
+        role=args.role,
+        host=args.host,
+        name=args.name,
+        customer_id=args.customer,
+        expires_at=expires_at,
+    )
+    print(token)
     return 0
 
 
@@ -74,9 +111,17 @@ def add_parsers(subs: Any) -> None:
     token_subs = token.add_subparsers(dest="token_command", required=True, metavar="COMMAND")
     create = leaf(token_subs, "create", cmd_token_create, "create a token and print it (shown only once)")
     create.add_argument(
-        "--role", required=True, choices=["admin", "operator", "billing", "auditor", "agent", "disclosure"]
+        "--role",
+        required=True,
+        choices=["admin", "operator", "billing", "auditor", "agent", "disclosure", "customer"],
     )
     create.add_argument("--host", help="host an agent token is bound to (required for --role agent)")
+    create.add_argument(
+        "--customer", type=int, help="customer id a customer token acts for (required for --role customer)"
+    )
+    expiry = create.add_mutually_exclusive_group()
+    expiry.add_argument("--expires-in", type=duration, help="lifetime, e.g. 90m, 12h, 30d (at most 731d)")
+    expiry.add_argument("--expires-at", type=instant, help="expiry instant, ISO 8601 with a UTC offset")
     create.add_argument("--name", help="label shown in token lists and the audit trail (default: the role)")
     revoke = leaf(token_subs, "revoke", cmd_token_revoke, "revoke a token by id")
     revoke.add_argument("token_id", type=int)

@@ -6,13 +6,17 @@ Levels per logger come from `--log-levels` / DCLOUD_LOG_LEVELS, e.g. `DEBUG,apsc
 level sets the root. The long-running commands log from INFO, the one-shot ones (whose answer is on
 stdout) from WARNING. APScheduler's per-run INFO lines ("Running job ...") are off unless asked for.
 
-Records carry what the code logs and nothing more: no request bodies, no extra fields.
+Records carry what the code logs and nothing more: no request bodies, no extra fields. A message is
+one line whatever it quotes (a reason, a name, an agent's report): in text format every control or bidi
+character of the message, line breaks included, is written as a visible `\\uXXXX`, so no logged value
+can forge a record; JSON lines get the same from json.dumps (and bidi escaped the same way).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import IO, Literal
@@ -29,6 +33,22 @@ class LogLevelsInvalid(ValueError):
     """DCLOUD_LOG_LEVELS (or --log-levels) names a level logging does not know."""
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """`text` with each control or bidi character written as `\\uXXXX`: one visible line."""
+    return _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class TextFormatter(logging.Formatter):
+    """`time logger LEVEL message` with the message kept to one line; a traceback follows as it is."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
+
 class JsonLinesFormatter(logging.Formatter):
     """One JSON object per record; json.dumps escapes newlines, so a traceback stays on its line."""
 
@@ -37,11 +57,14 @@ class JsonLinesFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _BIDI.sub(lambda m: f"\\u{ord(m.group()):04x}", record.getMessage()),
         }
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False)
+
+
+_BIDI = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 class _DcloudHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -72,7 +95,7 @@ def configure_logging(
     """Installs (or re-installs) the one handler; returns it. Loggers not named keep their own levels."""
     wanted = {ROOT: default_level, **DEFAULT_LEVELS, **parse_levels(levels)}
     handler = _DcloudHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(JsonLinesFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonLinesFormatter() if log_format == "json" else TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _DcloudHandler)]:
         root.removeHandler(old)

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -34,7 +35,15 @@ def _engine(settings: Settings) -> Engine:
     return make_engine(settings.database_url)
 
 
-def create_token(settings: Settings, *, role: str, host: str | None, name: str | None) -> str:
+def create_token(
+    settings: Settings,
+    *,
+    role: str,
+    host: str | None,
+    name: str | None,
+    customer_id: int | None = None,
+    expires_at: datetime | None = None,
+) -> str:
     engine = _engine(settings)
     try:
         with Session(engine, expire_on_commit=False) as session:
@@ -45,6 +54,8 @@ def create_token(settings: Settings, *, role: str, host: str | None, name: str |
                 role=Role(role),
                 name=name or role,
                 host_name=host,
+                customer_id=customer_id,
+                expires_at=expires_at,
             )
         return issued.plaintext
     finally:
@@ -153,5 +164,5 @@ def saved_token_is_valid(engine: Engine, path: Path) -> str | None:
         return None
     token = path.read_text().strip()
     with Session(engine) as session:
-        row = token_service.live_token(session, token)
+        row = token_service.live_token(session, token, now=system_clock())
     return token if row is not None else None

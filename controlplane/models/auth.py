@@ -18,6 +18,8 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     AGENT = "agent"
     LAW_ENFORCEMENT = "disclosure"
+    # A tenant: bound to one customer, sees and acts on that customer's resources only.
+    CUSTOMER = "customer"
 
 
 class ApiToken(SQLModel, table=True):
@@ -27,6 +29,10 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(max_length=128)
     role: str = Field(max_length=16)
     host_id: int | None = Field(default=None, foreign_key="hosts.id")
+    # The one customer a `customer` token acts for; every other role's token has none.
+    customer_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # After this instant the token authenticates nobody (401); None: until revoked.
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

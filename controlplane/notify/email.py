@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from typing import Protocol
 
 from controlplane.config import Settings
+from controlplane.notify.headers import header_text
 
 
 class DeliveryFailed(Exception):
@@ -37,9 +38,10 @@ class SmtpSender:
 
     def send(self, *, recipient: str, subject: str, body: str) -> None:
         message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = recipient
-        message["Subject"] = subject
+        # Header values are one line each, whatever a name or a reason held (notify/headers.py).
+        message["From"] = header_text(self.sender)
+        message["To"] = header_text(recipient)
+        message["Subject"] = header_text(subject)
         message.set_content(body)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from controlplane.models.auth import Role
-from controlplane.schemas.types import Line
+from controlplane.schemas.types import Id, Line, Moment
 
 
 class TokenCreate(BaseModel):
@@ -16,6 +16,10 @@ class TokenCreate(BaseModel):
     role: Role
     name: Line = Field(min_length=1, max_length=128)
     host: Line | None = Field(default=None, min_length=1, max_length=63)
+    customer_id: Id | None = Field(default=None, description="the customer a `customer` token acts for")
+    expires_at: Moment | None = Field(
+        default=None, description="after this instant the token is refused (401); omit: until revoked"
+    )
 
 
 class TokenPublic(BaseModel):
@@ -23,8 +27,10 @@ class TokenPublic(BaseModel):
     name: str
     role: str
     host: str | None
+    customer_id: int | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None
 
 
 class TokenCreated(TokenPublic):

@@ -41,6 +41,11 @@ def get_customer(session: Session, customer_id: int, *, field: str = "customer_i
     return customer
 
 
-def list_customers(session: Session, *, limit: int = 100, offset: int = 0) -> list[Customer]:
+def list_customers(
+    session: Session, *, limit: int = 100, offset: int = 0, only_id: int | None = None
+) -> list[Customer]:
+    """Customers by id; `only_id` keeps the one a tenant may see."""
     query = select(Customer).order_by(col(Customer.id)).offset(offset).limit(limit)
+    if only_id is not None:
+        query = query.where(Customer.id == only_id)
     return list(session.exec(query).all())

@@ -3,9 +3,7 @@ and the address goes to quarantine once the server's disks are reported wiped.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from tests.utils.api import Api
+from tests.utils.api import T0, Api
 
 
 def _pool(api: Api, cidr: str = "192.0.2.0/29", **extra: object) -> int:
@@ -21,7 +19,7 @@ def _utilisation(api: Api, pool_id: int) -> dict[str, int]:
 
 
 def _deletion_report(server_id: str) -> dict[str, object]:
-    now = datetime.now(UTC).isoformat()
+    now = T0.isoformat()  # the app's clock: a wipe cannot be reported as done before it was ordered
     return {
         "servers": [],
         "full": False,

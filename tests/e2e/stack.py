@@ -140,12 +140,12 @@ def _serve_api(engine: Engine, settings: Settings, clock: Clock | None) -> tuple
     return f"http://127.0.0.1:{port}", stop
 
 
-def _start_agent(settings: Settings) -> Callable[[], None]:
+def _start_agent(settings: Settings, clock: Clock = system_clock) -> Callable[[], None]:
     from agents.runner import run_agent
 
     stop_event = threading.Event()
     thread = threading.Thread(
-        target=lambda: run_agent(settings, stop_event=stop_event), name="e2e-agent", daemon=True
+        target=lambda: run_agent(settings, stop_event=stop_event, clock=clock), name="e2e-agent", daemon=True
     )
     thread.start()
 
@@ -205,7 +205,8 @@ def start_stack(
                 session, now=now, actor="e2e", role=Role.AGENT, name="e2e-agent", host_name=run_id
             ).plaintext
         stack.agent_settings = settings.model_copy(update={"api_url": base_url, "token": agent_token})
-        stack._stops.append(_start_agent(stack.agent_settings))
+        # One clock for both sides: the control plane bounds the agent's deletion record by its own time.
+        stack._stops.append(_start_agent(stack.agent_settings, stack.clock))
         wait_for(lambda: _host_is_up(stack), timeout=30, what="the agent's first heartbeat")
     except BaseException:
         stack.stop()

@@ -34,10 +34,25 @@ class Api:
         headers = {**(self.headers(role) if role else {}), **kwargs.pop("headers", {})}
         return self.client.request(method, path, headers=headers, **kwargs)
 
-    def token_for(self, role: Role, *, host: str | None = None, name: str = "t") -> str:
+    def token_for(
+        self,
+        role: Role,
+        *,
+        host: str | None = None,
+        name: str = "t",
+        customer_id: int | None = None,
+        expires_at: datetime | None = None,
+    ) -> str:
         with Session(self.engine, expire_on_commit=False) as session:
             issued = issue_token(
-                session, now=self.clock(), actor="test", role=role, name=name, host_name=host
+                session,
+                now=self.clock(),
+                actor="test",
+                role=role,
+                name=name,
+                host_name=host,
+                customer_id=customer_id,
+                expires_at=expires_at,
             )
         return issued.plaintext
 
@@ -93,6 +108,6 @@ def make_api(engine: Engine, *, settings: Settings | None = None) -> Api:
     client = TestClient(create_app(settings=settings, engine=engine, clock=clock))
     api = Api(client=client, engine=engine, clock=clock, settings=settings)
     for role in Role:
-        if role is not Role.AGENT:
+        if role not in (Role.AGENT, Role.CUSTOMER):  # bound to a host / a customer: made when needed
             api.tokens[role.value] = api.token_for(role, name=f"{role.value}-token")
     return api

@@ -85,7 +85,7 @@ async def console_stream(
 
 def _attach(engine: Engine, clock: Clock, header: str, host_name: str, session_id: str) -> None:
     with Session(engine, expire_on_commit=False) as session:
-        principal = principal_from_header(session, header)
+        principal = principal_from_header(session, header, now=clock())
         host = host_service.bound_host(session, principal.host_id)
         if principal.role is not Role.AGENT or host is None or host.name != host_name:
             raise Forbidden(f"only the agent of host {host_name!r} may attach its consoles", field="host")

@@ -6,16 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
+from controlplane.api.deps import ClockDep, Principal, SessionDep, TenantDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.enforcement import BlockCreate, BlockLift, BlockPublic
 from controlplane.schemas.types import Id
 from controlplane.services.enforcement import blocks as block_service
+from controlplane.services.tenancy import Owned
 
 router = APIRouter(tags=["blocks"])
 
 Operator = Annotated[Principal, Depends(require_roles(Role.OPERATOR))]
-Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR))]
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR, Role.CUSTOMER))
+]
 
 
 @router.post("/v1/contracts/{contract_id}/blocks", status_code=status.HTTP_201_CREATED)
@@ -30,8 +33,9 @@ def create_block(
 
 @router.get("/v1/contracts/{contract_id}/blocks")
 def list_contract_blocks(
-    contract_id: Id, _who: Reader, session: SessionDep, active_only: bool = False
+    contract_id: Id, _who: Reader, tenant: TenantDep, session: SessionDep, active_only: bool = False
 ) -> list[BlockPublic]:
+    tenant.owns(Owned.CONTRACT, contract_id, field="contract_id")
     found = block_service.list_blocks(session, contract_id=contract_id, active_only=active_only)
     return [BlockPublic.model_validate(b) for b in found]
 

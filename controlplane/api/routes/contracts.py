@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
+from controlplane.api.deps import ClockDep, Principal, SessionDep, TenantDep, require_roles
 from controlplane.api.routes.invoices import invoice_public, preview_public
 from controlplane.errors import InvalidInput
 from controlplane.models.auth import Role
@@ -25,12 +25,16 @@ from controlplane.schemas.types import Count, Id, MonthText
 from controlplane.services.billing import invoices as invoice_service
 from controlplane.services.billing.invoicing import preview_invoice
 from controlplane.services.contracts import lifecycle as contract_service
+from controlplane.services.tenancy import Owned
 from controlplane.terms.calendar import YearMonth
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
 
 Writer = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR))]
-Reader = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.AUDITOR))]
+# A customer token reads its own contracts (another customer's is a 404) and changes none.
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.AUDITOR, Role.CUSTOMER))
+]
 Month = Annotated[MonthText, Query()]
 
 
@@ -58,17 +62,23 @@ def apply_for_contract(
 @router.get("")
 def list_contracts(
     _who: Reader,
+    tenant: TenantDep,
     session: SessionDep,
     customer_id: Annotated[Id | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[Count, Query()] = 0,
 ) -> list[ContractPublic]:
+    if tenant.customer_id is not None:
+        if customer_id not in (None, tenant.customer_id):
+            return []  # another customer's contracts: none, as if it had none
+        customer_id = tenant.customer_id
     rows = contract_service.list_contracts(session, customer_id=customer_id, limit=limit, offset=offset)
     return [contract_public(c) for c in rows]
 
 
 @router.get("/{contract_id}")
-def get_contract(contract_id: Id, _who: Reader, session: SessionDep) -> ContractPublic:
+def get_contract(contract_id: Id, _who: Reader, tenant: TenantDep, session: SessionDep) -> ContractPublic:
+    tenant.owns(Owned.CONTRACT, contract_id, field="contract_id")
     return contract_public(contract_service.get_contract(session, contract_id))
 
 
@@ -119,12 +129,18 @@ def add_add_on(
 
 
 @router.get("/{contract_id}/invoices")
-def list_invoices(contract_id: Id, _who: Reader, session: SessionDep) -> list[InvoicePublic]:
+def list_invoices(
+    contract_id: Id, _who: Reader, tenant: TenantDep, session: SessionDep
+) -> list[InvoicePublic]:
+    tenant.owns(Owned.CONTRACT, contract_id, field="contract_id")
     return [invoice_public(i) for i in invoice_service.contract_invoices(session, contract_id)]
 
 
 @router.get("/{contract_id}/invoices/preview")
-def preview(contract_id: Id, month: Month, _who: Reader, session: SessionDep) -> InvoicePublic | None:
+def preview(
+    contract_id: Id, month: Month, _who: Reader, tenant: TenantDep, session: SessionDep
+) -> InvoicePublic | None:
     """The dry run: exactly what the monthly run would bill, nothing written (null: nothing to bill)."""
+    tenant.owns(Owned.CONTRACT, contract_id, field="contract_id")
     result = preview_invoice(session, contract_id=contract_id, month=parse_month(month))
     return preview_public(result) if result is not None else None

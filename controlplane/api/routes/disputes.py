@@ -6,22 +6,28 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
+from controlplane.api.deps import ClockDep, Principal, SessionDep, TenantDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.disputes import DisputeAnswer, DisputeCreate, DisputePublic
 from controlplane.schemas.types import Id
 from controlplane.services.enforcement import disputes as dispute_service
+from controlplane.services.tenancy import Owned
 
 router = APIRouter(tags=["disputes"])
 
 Writer = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR))]
-Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR))]
+# Art. 35(1): disputing an invoice is the customer's own right, so a tenant files on its own invoices.
+Filer = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.CUSTOMER))]
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR, Role.CUSTOMER))
+]
 
 
 @router.post("/v1/invoices/{invoice_id}/disputes", status_code=status.HTTP_201_CREATED)
 def file_dispute(
-    invoice_id: Id, body: DisputeCreate, who: Writer, session: SessionDep, clock: ClockDep
+    invoice_id: Id, body: DisputeCreate, who: Filer, tenant: TenantDep, session: SessionDep, clock: ClockDep
 ) -> DisputePublic:
+    tenant.owns(Owned.INVOICE, invoice_id, field="invoice_id")
     dispute = dispute_service.file_dispute(
         session, invoice_id=invoice_id, amount=body.amount, reason=body.reason, now=clock(), actor=who.actor
     )
@@ -29,8 +35,10 @@ def file_dispute(
 
 
 @router.get("/v1/disputes")
-def list_disputes(_who: Reader, session: SessionDep, open_only: bool = False) -> list[DisputePublic]:
-    found = dispute_service.list_disputes(session, open_only=open_only)
+def list_disputes(
+    _who: Reader, tenant: TenantDep, session: SessionDep, open_only: bool = False
+) -> list[DisputePublic]:
+    found = dispute_service.list_disputes(session, open_only=open_only, customer_id=tenant.customer_id)
     return [DisputePublic.model_validate(d) for d in found]
 
 

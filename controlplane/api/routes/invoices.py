@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from controlplane.api.deps import ClockDep, EngineDep, Principal, SessionDep, require_roles
+from controlplane.api.deps import ClockDep, EngineDep, Principal, SessionDep, TenantDep, require_roles
 from controlplane.errors import InvalidInput
 from controlplane.models.auth import Role
 from controlplane.schemas.invoices import InvoiceLinePublic, InvoicePublic, InvoiceRunPublic
@@ -15,12 +15,15 @@ from controlplane.services.billing import invoices as invoice_service
 from controlplane.services.billing.drafts import ContractInvoice
 from controlplane.services.billing.invoices import IssuedInvoice
 from controlplane.services.billing.invoicing import generate_invoices
+from controlplane.services.tenancy import Owned
 from controlplane.terms.calendar import YearMonth, seoul_date
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
 Billing = Annotated[Principal, Depends(require_roles(Role.BILLING))]
-Reader = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.AUDITOR))]
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.AUDITOR, Role.CUSTOMER))
+]
 
 
 def invoice_public(issued: IssuedInvoice) -> InvoicePublic:
@@ -87,5 +90,6 @@ def run_invoicing(
 
 
 @router.get("/{invoice_id}")
-def get_invoice(invoice_id: Id, _who: Reader, session: SessionDep) -> InvoicePublic:
+def get_invoice(invoice_id: Id, _who: Reader, tenant: TenantDep, session: SessionDep) -> InvoicePublic:
+    tenant.owns(Owned.INVOICE, invoice_id, field="invoice_id")
     return invoice_public(invoice_service.get_invoice(session, invoice_id))

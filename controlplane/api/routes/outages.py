@@ -6,19 +6,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
+from controlplane.api.deps import ClockDep, Principal, SessionDep, TenantDep, require_roles
 from controlplane.errors import InvalidInput
 from controlplane.models.auth import Role
 from controlplane.schemas.enforcement import AvailabilityPublic, OutageCreate, OutagePublic, OutageUpdate
 from controlplane.schemas.types import Id, MonthText
 from controlplane.services.enforcement import availability as availability_service
+from controlplane.services.tenancy import Owned
 from controlplane.terms.calendar import YearMonth
 
 router = APIRouter(tags=["outages"])
 
 Operator = Annotated[Principal, Depends(require_roles(Role.OPERATOR))]
 Billing = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING))]
-Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR))]
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR, Role.CUSTOMER))
+]
 MonthQuery = Annotated[MonthText, Query()]
 
 
@@ -46,15 +49,20 @@ def update_outage(
 
 
 @router.get("/v1/outages")
-def list_outages(_who: Reader, session: SessionDep, contract_id: Id | None = None) -> list[OutagePublic]:
-    return [
-        OutagePublic.model_validate(o)
-        for o in availability_service.list_outages(session, contract_id=contract_id)
-    ]
+def list_outages(
+    _who: Reader, tenant: TenantDep, session: SessionDep, contract_id: Id | None = None
+) -> list[OutagePublic]:
+    found = availability_service.list_outages(
+        session, contract_id=contract_id, customer_id=tenant.customer_id
+    )
+    return [OutagePublic.model_validate(o) for o in found]
 
 
 @router.get("/v1/contracts/{contract_id}/availability")
-def availability(contract_id: Id, month: MonthQuery, _who: Reader, session: SessionDep) -> AvailabilityPublic:
+def availability(
+    contract_id: Id, month: MonthQuery, _who: Reader, tenant: TenantDep, session: SessionDep
+) -> AvailabilityPublic:
+    tenant.owns(Owned.CONTRACT, contract_id, field="contract_id")
     credit = availability_service.availability(session, contract_id=contract_id, month=_month(month))
     percent = f"{float(credit.availability_percent):.4f}"
     return AvailabilityPublic(

@@ -6,17 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response, status
 
-from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
+from controlplane.api.deps import ClockDep, Principal, SessionDep, TenantDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.schemas.payments import AllocationPublic, LateFeePublic, PaymentCreate, PaymentPublic
 from controlplane.schemas.types import Id
 from controlplane.services.billing import payments as payment_service
 from controlplane.services.billing.payments import PaymentOutcome
+from controlplane.services.tenancy import Owned
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
 Billing = Annotated[Principal, Depends(require_roles(Role.BILLING))]
-Reader = Annotated[Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.AUDITOR))]
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.BILLING, Role.OPERATOR, Role.AUDITOR, Role.CUSTOMER))
+]
 
 
 def payment_public(outcome: PaymentOutcome) -> PaymentPublic:
@@ -58,5 +61,6 @@ def record_payment(
 
 
 @router.get("/{payment_id}")
-def get_payment(payment_id: Id, _who: Reader, session: SessionDep) -> PaymentPublic:
+def get_payment(payment_id: Id, _who: Reader, tenant: TenantDep, session: SessionDep) -> PaymentPublic:
+    tenant.owns(Owned.PAYMENT, payment_id, field="payment_id")
     return payment_public(payment_service.get_payment(session, payment_id))

@@ -1,4 +1,8 @@
-"""/v1/servers: create (placed), list, get, lifecycle actions, delete, deletion record."""
+"""/v1/servers: create (placed), list, get, lifecycle actions, delete, deletion record.
+
+A customer token lists and reads its own servers and starts or stops them, never while a full
+restriction is active (server_guards.py); another customer's server is a 404 to it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from sqlmodel import Session
 
-from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, require_roles
+from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, TenantDep, require_roles
 from controlplane.api.presenters import deletion_record_public, server_public
 from controlplane.models.auth import Role
 from controlplane.models.server import Server
@@ -17,11 +21,16 @@ from controlplane.schemas.types import Key, Line
 from controlplane.services.fleet import hosts as host_service
 from controlplane.services.fleet import servers as server_service
 from controlplane.services.fleet.servers import Action
+from controlplane.services.tenancy import Owned
 
 router = APIRouter(prefix="/v1/servers", tags=["servers"])
 
 Writer = Annotated[Principal, Depends(require_roles(Role.OPERATOR))]
-Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.AUDITOR, Role.BILLING))]
+# Power actions a tenant may take on its own servers (Art. 16: not while fully restricted).
+PowerUser = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.CUSTOMER))]
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.OPERATOR, Role.AUDITOR, Role.BILLING, Role.CUSTOMER))
+]
 
 
 def _public(session: Session, server: Server) -> ServerPublic:
@@ -43,35 +52,52 @@ def create_server(
 
 @router.get("")
 def list_servers(
-    _who: Reader,
+    who: Reader,
+    tenant: TenantDep,
     session: SessionDep,
     host: Annotated[Line | None, Query(max_length=63)] = None,
     include_deleted: bool = True,
 ) -> list[ServerPublic]:
+    if tenant.is_customer and host is not None:
+        return []  # hosts are not a tenant's to name: the filter finds none of its servers
     host_id = host_service.get_host(session, host).id if host is not None else None
-    servers = server_service.list_servers(session, host_id=host_id, include_deleted=include_deleted)
+    servers = server_service.list_servers(
+        session, host_id=host_id, include_deleted=include_deleted, customer_id=tenant.customer_id
+    )
     return _publics(session, list(servers))
 
 
 @router.get("/{server_id}")
-def get_server(server_id: Key, _who: Reader, session: SessionDep) -> ServerPublic:
+def get_server(server_id: Key, _who: Reader, tenant: TenantDep, session: SessionDep) -> ServerPublic:
+    tenant.owns(Owned.SERVER, server_id, field="server_id")
     return _public(session, server_service.get_server(session, server_id))
 
 
 def _act(session: Session, who: Principal, clock: ClockDep, server_id: str, action: Action) -> ServerPublic:
     server = server_service.change_desired_state(
-        session, now=clock(), actor=who.actor, server_id=server_id, action=action
+        session,
+        now=clock(),
+        actor=who.actor,
+        server_id=server_id,
+        action=action,
+        by_tenant=who.role is Role.CUSTOMER,
     )
     return _public(session, server)
 
 
 @router.post("/{server_id}/start")
-def start_server(server_id: Key, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
+def start_server(
+    server_id: Key, who: PowerUser, tenant: TenantDep, session: SessionDep, clock: ClockDep
+) -> ServerPublic:
+    tenant.owns(Owned.SERVER, server_id, field="server_id")
     return _act(session, who, clock, server_id, "start")
 
 
 @router.post("/{server_id}/stop")
-def stop_server(server_id: Key, who: Writer, session: SessionDep, clock: ClockDep) -> ServerPublic:
+def stop_server(
+    server_id: Key, who: PowerUser, tenant: TenantDep, session: SessionDep, clock: ClockDep
+) -> ServerPublic:
+    tenant.owns(Owned.SERVER, server_id, field="server_id")
     return _act(session, who, clock, server_id, "stop")
 
 
@@ -92,7 +118,10 @@ def delete_server(server_id: Key, who: Writer, session: SessionDep, clock: Clock
 
 
 @router.get("/{server_id}/deletion-record")
-def get_deletion_record(server_id: Key, _who: Reader, session: SessionDep) -> DeletionRecordPublic:
+def get_deletion_record(
+    server_id: Key, _who: Reader, tenant: TenantDep, session: SessionDep
+) -> DeletionRecordPublic:
+    tenant.owns(Owned.SERVER, server_id, field="server_id")
     record = server_service.get_deletion_record(session, server_id)
     names = host_service.host_names(session, {record.host_id})
     return deletion_record_public(record, host_name=names.get(record.host_id, ""))

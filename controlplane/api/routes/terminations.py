@@ -7,17 +7,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from controlplane.api.deps import ClockDep, Principal, SessionDep, require_roles
+from controlplane.api.deps import ClockDep, Principal, SessionDep, TenantDep, require_roles
 from controlplane.models.auth import Role
 from controlplane.models.enforcement import TerminationStatus
 from controlplane.schemas.enforcement import TerminationCreate, TerminationPublic, TerminationWithdraw
 from controlplane.schemas.types import Id
 from controlplane.services.enforcement import terminations as termination_service
+from controlplane.services.tenancy import Owned
 
 router = APIRouter(tags=["terminations"])
 
 Writer = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING))]
-Reader = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR))]
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.OPERATOR, Role.BILLING, Role.AUDITOR, Role.CUSTOMER))
+]
 
 
 @router.post("/v1/contracts/{contract_id}/terminations", status_code=status.HTTP_201_CREATED)
@@ -32,16 +35,25 @@ def request_termination(
 
 @router.get("/v1/terminations")
 def list_terminations(
-    _who: Reader, session: SessionDep, pending_only: bool = False, status: TerminationStatus | None = None
+    _who: Reader,
+    tenant: TenantDep,
+    session: SessionDep,
+    pending_only: bool = False,
+    status: TerminationStatus | None = None,
 ) -> list[TerminationPublic]:
     """`status=awaiting_settlement` is the collection list: service ended, something still unpaid."""
-    found = termination_service.list_terminations(session, pending_only=pending_only)
+    found = termination_service.list_terminations(
+        session, pending_only=pending_only, customer_id=tenant.customer_id
+    )
     public = [TerminationPublic.model_validate(t) for t in found]
     return [t for t in public if status is None or t.status == status]
 
 
 @router.get("/v1/terminations/{termination_id}")
-def get_termination(termination_id: Id, _who: Reader, session: SessionDep) -> TerminationPublic:
+def get_termination(
+    termination_id: Id, _who: Reader, tenant: TenantDep, session: SessionDep
+) -> TerminationPublic:
+    tenant.owns(Owned.TERMINATION, termination_id, field="termination_id")
     return TerminationPublic.model_validate(termination_service.get_termination(session, termination_id))
 
 

@@ -31,7 +31,14 @@ def issue_token(body: TokenCreate, who: Admin, session: SessionDep, clock: Clock
             field="role",
         )
     issued = token_service.issue_token(
-        session, now=clock(), actor=who.actor, role=body.role, name=body.name, host_name=body.host
+        session,
+        now=clock(),
+        actor=who.actor,
+        role=body.role,
+        name=body.name,
+        host_name=body.host,
+        customer_id=body.customer_id,
+        expires_at=body.expires_at,
     )
     public = token_public(issued.row, host_name=body.host)
     return TokenCreated(**public.model_dump(), token=issued.plaintext)

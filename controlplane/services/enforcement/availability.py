@@ -19,6 +19,7 @@ from controlplane.services.audit import record_change
 from controlplane.services.billing.drafts import ExtraLine
 from controlplane.services.billing.invoicing import register_extra_lines
 from controlplane.services.fleet.maintenance_windows import maintenance_spans
+from controlplane.services.tenancy import contracts_of
 from controlplane.terms import availability as sla
 from controlplane.terms.calendar import YearMonth, seoul_date, seoul_midnight
 from controlplane.terms.clauses import Clause
@@ -94,8 +95,13 @@ def get_outage(session: Session, outage_id: int) -> Outage:
     return outage
 
 
-def list_outages(session: Session, *, contract_id: int | None = None) -> list[Outage]:
+def list_outages(
+    session: Session, *, contract_id: int | None = None, customer_id: int | None = None
+) -> list[Outage]:
+    """Outages by start; `customer_id` keeps a tenant's own (of its contracts)."""
     query = select(Outage)
+    if customer_id is not None:
+        query = query.where(col(Outage.contract_id).in_(contracts_of(customer_id)))
     if contract_id is not None:
         query = query.where(Outage.contract_id == contract_id)
     return list(session.exec(query.order_by(col(Outage.started_at))).all())

@@ -22,6 +22,7 @@ from controlplane.services.audit import record_change
 from controlplane.services.billing.payments import lift_paid_restrictions
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.notices import queue_notice
+from controlplane.services.tenancy import contracts_of
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.deadlines import dispute_answer, dispute_window
 from controlplane.terms.periods import days_after
@@ -214,8 +215,13 @@ def open_dispute(session: Session, invoice_id: int) -> Dispute | None:
     ).first()
 
 
-def list_disputes(session: Session, *, open_only: bool = False, limit: int = 100) -> list[Dispute]:
+def list_disputes(
+    session: Session, *, open_only: bool = False, limit: int = 100, customer_id: int | None = None
+) -> list[Dispute]:
+    """Disputes by id; `customer_id` keeps a tenant's own."""
     query = select(Dispute)
+    if customer_id is not None:
+        query = query.where(col(Dispute.contract_id).in_(contracts_of(customer_id)))
     if open_only:
         query = query.where(col(Dispute.answered_at).is_(None))
     return list(session.exec(query.order_by(col(Dispute.id)).limit(limit)).all())

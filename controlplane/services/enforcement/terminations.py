@@ -30,6 +30,7 @@ from controlplane.services.contract_lock import lock_contract
 from controlplane.services.enforcement.termination_effects import start_termination
 from controlplane.services.enforcement.termination_money import fault_penalty, settlement_amounts
 from controlplane.services.enforcement.termination_rules import LIVE, Confirmer, check_confirmable
+from controlplane.services.tenancy import contracts_of
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.deadlines import earliest_termination_date
 from controlplane.terms.lifecycle import TerminationKind
@@ -375,8 +376,13 @@ def get_termination(session: Session, termination_id: int) -> Termination:
     return termination
 
 
-def list_terminations(session: Session, *, pending_only: bool = False) -> list[Termination]:
+def list_terminations(
+    session: Session, *, pending_only: bool = False, customer_id: int | None = None
+) -> list[Termination]:
+    """Terminations by id; `customer_id` keeps a tenant's own."""
     query = select(Termination)
+    if customer_id is not None:
+        query = query.where(col(Termination.contract_id).in_(contracts_of(customer_id)))
     if pending_only:
         query = query.where(col(Termination.confirmed_by).is_(None), col(Termination.withdrawn_at).is_(None))
     return list(session.exec(query.order_by(col(Termination.id))).all())

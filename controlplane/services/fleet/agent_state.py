@@ -26,6 +26,7 @@ from controlplane.protocol import (
     OrphanReport,
 )
 from controlplane.services.audit import record_change
+from controlplane.services.fleet.deletion_times import check_deletion_times
 from controlplane.services.fleet.server_guards import wipe_allowed_clause, wipe_withheld
 from controlplane.services.fleet.traffic import ServerTraffic, traffic_for
 from network.models import AddressLease
@@ -180,6 +181,7 @@ def apply_observed_state(session: Session, *, now: datetime, host: Host, report:
     actor = f"{AGENT_ACTOR_PREFIX}{host.name}"
     servers = {s.id: s for s in session.exec(select(Server).where(Server.host_id == host.id)).all()}
     _refuse_unordered_deletions(session, host=host, servers=servers, report=report, now=now, actor=actor)
+    check_deletion_times(session, deletions=report.deletions, servers=servers, now=now)
     seen = {o.id for o in report.servers}
     for observed in report.servers:
         server = servers.get(observed.id)

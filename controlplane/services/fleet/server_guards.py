@@ -3,6 +3,8 @@
 Two rules from the terms that the plain server actions must not bypass:
 - a server under an active full restriction (Art. 16, 33) is not started or resumed by an ordinary
   action; only lifting the block resumes it (otherwise a restricted customer could undo a suspension);
+  the customer itself changes nothing of a fully restricted server (not even a stop: its suspended
+  state is the restriction's, and a stop would end `suspended_by_restriction`);
 - a server bound to a contract is wiped only while that contract is `terminating` (Art. 20(8),
   ARCHITECTURE "Irreversible means two-step"), re-checked when the agent asks right before the wipe.
 """
@@ -24,10 +26,12 @@ from controlplane.models.server import DesiredState, Server
 WIPE_ALLOWED_CONTRACT_STATES = frozenset({ContractState.TERMINATING, ContractState.TERMINATED})
 
 
-def check_action_allowed(session: Session, server: Server, action: str, now: datetime) -> None:
+def check_action_allowed(
+    session: Session, server: Server, action: str, now: datetime, *, by_tenant: bool = False
+) -> None:
     if server.contract_id is None:
         return
-    if action in ("start", "resume"):
+    if by_tenant or action in ("start", "resume"):
         block = _active_full_block(session, server.contract_id, now)
         if block is not None:
             raise Conflict(

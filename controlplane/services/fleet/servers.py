@@ -16,6 +16,7 @@ from controlplane.schemas.servers import ServerCreate
 from controlplane.services.audit import record_change
 from controlplane.services.fleet.placement import Demand, place_anywhere, place_on_named_host
 from controlplane.services.fleet.server_guards import check_action_allowed
+from controlplane.services.tenancy import contracts_of
 from network.service import allocate_server_address
 
 Action = Literal["start", "stop", "suspend", "resume", "delete"]
@@ -99,9 +100,16 @@ def get_server(session: Session, server_id: str) -> Server:
 
 
 def list_servers(
-    session: Session, *, host_id: int | None = None, include_deleted: bool = True
+    session: Session,
+    *,
+    host_id: int | None = None,
+    include_deleted: bool = True,
+    customer_id: int | None = None,
 ) -> list[Server]:
+    """Servers, oldest first; `customer_id` keeps a tenant's own (those of its contracts)."""
     query = select(Server)
+    if customer_id is not None:
+        query = query.where(col(Server.contract_id).in_(contracts_of(customer_id)))
     if host_id is not None:
         query = query.where(Server.host_id == host_id)
     if not include_deleted:
@@ -110,19 +118,29 @@ def list_servers(
 
 
 def change_desired_state(
-    session: Session, *, now: datetime, actor: str, server_id: str, action: Action, clause: str | None = None
+    session: Session,
+    *,
+    now: datetime,
+    actor: str,
+    server_id: str,
+    action: Action,
+    clause: str | None = None,
+    by_tenant: bool = False,
 ) -> Server:
-    """Applies an action; a concurrent change is detected by `generation` and the action re-judged."""
+    """Applies an action; a concurrent change is detected by `generation` and the action re-judged.
+    `by_tenant`: the customer itself asks, which a full restriction refuses for every action."""
     allowed_from, target = TRANSITIONS[action]
     for _ in range(_CAS_ATTEMPTS):
         server = get_server(session, server_id)
         if server.desired_state == target:
             return server
+        if by_tenant:  # a restricted customer hears the restriction (and its clause) first
+            check_action_allowed(session, server, action, now, by_tenant=True)
         if server.desired_state not in allowed_from:
             raise Conflict(
                 f"cannot {action} server {server_id}: its desired state is {server.desired_state!r}"
             )
-        check_action_allowed(session, server, action, now)
+        check_action_allowed(session, server, action, now, by_tenant=by_tenant)
         before = server_snapshot(server)
         if _swap(session, server=server, target=target, now=now):
             session.refresh(server)
