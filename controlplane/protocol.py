@@ -11,6 +11,7 @@ from the version sent with the desired state in the `X-Desired-Version` header.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 

@@ -108,6 +108,8 @@ RULES: dict[str, Rule] = {
     "POST /v1/servers/{server_id}/resume": FORBIDDEN,
     "DELETE /v1/servers/{server_id}": FORBIDDEN,
     "GET /v1/servers/{server_id}/deletion-record": own(server="deleted_server_id"),
+    "POST /v1/servers/{server_id}/console-tickets": own(201),
+    "GET /v1/servers/{server_id}/console-sessions": own(),
     "POST /v1/servers/{server_id}/extra-addresses": FORBIDDEN,
     # invoices, disputes, payments
     "POST /v1/invoices/run": FORBIDDEN,
@@ -139,6 +141,7 @@ RULES: dict[str, Rule] = {
     "POST /v1/hosts/{host}/heartbeat": FORBIDDEN,
     "GET /v1/hosts/{host}/desired-state": FORBIDDEN,
     "GET /v1/hosts/{host}/desired-state/watch": FORBIDDEN,
+    "GET /v1/hosts/{host}/console-sessions/watch": FORBIDDEN,
     "GET /v1/hosts/{host}/servers/{server_id}/desired-state": FORBIDDEN,
     "POST /v1/hosts/{host}/observed-state": FORBIDDEN,
     "GET /v1/tokens": FORBIDDEN,

@@ -30,6 +30,7 @@ from controlplane.api.deps import (
     Principal,
     SessionDep,
     SettingsDep,
+    TenantDep,
 )
 from controlplane.clock import Clock
 from controlplane.config import Settings
@@ -41,12 +42,13 @@ from controlplane.schemas.console import ConsoleSessionPublic, ConsoleTicketPubl
 from controlplane.schemas.types import Key
 from controlplane.services.fleet import console as console_service
 from controlplane.services.fleet import servers as server_service
+from controlplane.services.tenancy import Owned
 
 router = APIRouter(prefix="/v1/servers/{server_id}", tags=["console"])
 
 # How often an open session re-checks that no full restriction has started (Art. 16, 33).
 RESTRICTION_RECHECK_S = 5.0
-CONSOLE_ROLES = frozenset({Role.ADMIN, Role.OPERATOR})
+CONSOLE_ROLES = frozenset({Role.ADMIN, Role.OPERATOR, Role.CUSTOMER})
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ class ConsoleAccess:
     server: Server
 
 
-def console_access(server_id: Key, principal: CurrentPrincipal, session: SessionDep) -> ConsoleAccess:
+def console_access(
+    server_id: Key, principal: CurrentPrincipal, tenant: TenantDep, session: SessionDep
+) -> ConsoleAccess:
     """Who may open which server's console: the one authorization point of the console routes.
 
     Staff who run servers (operator, admin) may open any. A tenant role (a customer's own token) is
@@ -65,6 +69,7 @@ def console_access(server_id: Key, principal: CurrentPrincipal, session: Session
     if principal.role not in CONSOLE_ROLES:
         names = ", ".join(sorted(r.value for r in CONSOLE_ROLES))
         raise Forbidden(f"role {principal.role.value!r} may not open a console; needs one of: {names}")
+    tenant.owns(Owned.SERVER, server_id, field="server_id")
     return ConsoleAccess(principal=principal, server=server_service.get_server(session, server_id))
 
 
