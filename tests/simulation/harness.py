@@ -49,6 +49,8 @@ from tests.utils.relay import Relay, running_relay
 TEST_URI = "test:///default"
 # RFC 2544's benchmark range: a /20 holds the full run's servers; the test driver carries no traffic.
 POOL_CIDR = "198.18.0.0/20"
+CUSTOMER_DATA_OFFSET = 64 * 1024
+CUSTOMER_DATA = b"dctest-sim customer data ".ljust(4096, b"#")
 
 
 class ApiError(AssertionError):
@@ -138,9 +140,9 @@ class World:
         self.agent_client = ControlPlaneClient(
             str(self.client.base_url), token, self.run_id, transport=transport, attempts=1
         )
-        driver = LibvirtDriver(
-            self.conn, pool_name=self.run_id, pool_path=f"/{self.run_id}", stop_timeout_s=0.1
-        )
+        self.pool_dir = state_dir.parent / "pool"
+        self.pool_dir.mkdir()
+        driver = LibvirtDriver(self.conn, pool_name=self.run_id, pool_path=str(self.pool_dir), stop_timeout_s=0.1)
         driver.ensure_pool()
         self.driver = driver
         return Reconciler(driver, self.agent_client, DeletionJournal(state_dir), AgentMetrics())
@@ -190,6 +192,29 @@ class World:
         result = self.reconciler.run_once()
         if result.errors:
             raise AssertionError(f"agent pass failed: {result.errors}")
+        self._materialise_volumes()
+
+    def _materialise_volumes(self) -> None:
+        """The test driver's volumes are only names: give each a sparse file at its path holding a block
+        of customer data, so the agent's wipe really overwrites bytes and the checks can read them."""
+        pool = self.conn.storagePoolLookupByName(self.run_id)
+        for vol in pool.listAllVolumes(0):
+            path = Path(vol.path())
+            if path.parent == self.pool_dir and not path.exists():
+                with open(path, "wb") as disk:
+                    disk.truncate(vol.info()[1])
+                    disk.seek(CUSTOMER_DATA_OFFSET)
+                    disk.write(CUSTOMER_DATA)
+
+    def customer_data_left(self, server_id: str) -> list[str]:
+        """Files of this server's volumes that still hold the customer's block."""
+        left = []
+        for path in self.pool_dir.glob(f"dcloud-{server_id}*"):
+            with open(path, "rb") as disk:
+                disk.seek(CUSTOMER_DATA_OFFSET)
+                if disk.read(len(CUSTOMER_DATA)) == CUSTOMER_DATA:
+                    left.append(path.name)
+        return left
 
     # -- the public API ------------------------------------------------------------------------
     def call(

@@ -55,6 +55,7 @@ class Snapshot:
     held_twice: list[str]
     invoices: dict[tuple[int, str], dict[str, int]]
     money: dict[int, dict[str, int]]
+    domains: set[str] = field(default_factory=set)
 
     @classmethod
     def take(cls, db: Connection) -> Snapshot:
@@ -135,12 +136,26 @@ class Checker:
             return
         raise InvariantBroken(
             f"simulation seed {self.seed} (DCLOUD_SIM_SEED={self.seed}) broke an invariant on "
-            f"{today.isoformat()}: {name}: {detail}"
+            f"{today.isoformat()}: {name}: {detail}{self._forensics(detail)}"
         )
+
+    def _forensics(self, detail: str) -> str:
+        """The product's rows of the contract named first in `detail`, to start the diagnosis from."""
+        words = detail.replace(":", " ").split()
+        if "contract" not in words:
+            return ""
+        cid = words[words.index("contract") + 1]
+        lines = []
+        with self.world.engine.connect() as db:
+            for table in ("blocks", "terminations", "invoices", "invoice_disputes"):
+                for row in db.execute(text(f"SELECT * FROM {table} WHERE contract_id = :c"), {"c": cid}):
+                    lines.append(f"  {table}: {dict(row._mapping)}")
+        return "\n" + "\n".join(lines)
 
     def end_of_day(self, today: date) -> None:
         with self.world.engine.connect() as db:
             snap = Snapshot.take(db)
+        snap.domains = {d.name() for d in self.world.conn.listAllDomains(0)}
         for c in self.books.contracts.values():
             self._enforcement(c, snap, today)
             self._invoices(c, snap, today)
@@ -167,8 +182,13 @@ class Checker:
         done = state == "terminated" if today > t.started_on else state in ("terminating", "terminated")
         self.check(TERMINATED, done, today, f"contract {c.id} is {state}; {t.kind} termination started {t.started_on}")
         if today > t.started_on:
-            wiped = all(w for _, _, _, w in servers) and not snap.leases.get(c.id)
-            detail = f"contract {c.id}: servers {servers}, addresses held {snap.leases.get(c.id)}"
+            data = [f for sid, _, _, _ in servers for f in self.world.customer_data_left(sid)]
+            domains = [sid for sid, _, _, _ in servers if f"dcloud-{sid}" in snap.domains]
+            wiped = all(w for _, _, _, w in servers) and not snap.leases.get(c.id) and not data and not domains
+            detail = (
+                f"contract {c.id}: servers {servers}, addresses held {snap.leases.get(c.id)}, "
+                f"customer data left in {data}, domains left {domains}"
+            )
             self.check(WIPED, wiped and servers != [], today, detail)
 
     def _owes(self, c: Contract, today: date) -> str:

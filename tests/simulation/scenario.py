@@ -91,8 +91,15 @@ class Scenario:
         }
         contract = w.call("POST", "/v1/contracts", t.billing, json=body, expect=201).json()
         cid = contract["id"]
-        if contract["state"] != "applied":
-            raise Expectation(f"contract {cid} of a customer with nothing owed was {contract['state']}")
+        # Art. 8(6): an unpaid balance past due on another service of the customer withholds approval.
+        owing = sum(
+            i.outstanding for c in self.books.customer_contracts(customer) for i in c.invoices if i.due < today
+        )
+        expected = "held" if owing else "applied"
+        self._expect(contract["state"] == expected, f"contract {cid} was {contract['state']}, owing {owing:,} elsewhere")
+        if owing:
+            self.counts["held_for_arrears"] += 1
+            return
         w.call("POST", f"/v1/contracts/{cid}/approve", t.operator)
         w.call("POST", f"/v1/contracts/{cid}/activate", t.operator, json={})
         server = {"name": f"sim-{n}", "vcpus": 1, "memory_mib": 64, "disk_gib": 1, "contract_id": cid}
