@@ -177,6 +177,7 @@ class Books:
             pen = penalty(c, today)
             c.termination = Termination("nonpayment", today, today, pen, started_on=today)
             c.restricted_since = None
+            c.proposal_pending = False  # the policy's decision takes a waiting proposal over
 
     def lift_if_paid(self, c: Contract, today: date) -> None:
         """Art. 16(5): paid in full (or the restriction day moved) lifts at once."""

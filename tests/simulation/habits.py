@@ -56,6 +56,8 @@ class Habits:
         else:  # never
             if self.rng.random() < 0.35:
                 self.s.plan(inv.due + timedelta(days=self.rng.randrange(3, 34)), self._proposal(c))
+        if profile == "on_time" and self.rng.random() < 0.02:  # a proposal against a paying customer
+            self.s.plan(inv.due + timedelta(days=self.rng.randrange(1, 20)), self._proposal(c))
         self._maybe_outage(c, today)
 
     # -- payments (Art. 34, 35) ----------------------------------------------------------------
@@ -84,7 +86,11 @@ class Habits:
         whole = self.rng.random() < 0.4
         amount = inv.total if whole else max(1, int(inv.total * self.rng.choice((0.1, 0.3, 0.6))))
         filed = today + timedelta(days=self.rng.randrange(0, DISPUTE_WINDOW + 1))
-        answered = filed + timedelta(days=self.rng.randrange(1, 8))
+        # Mostly within the 7 days; sometimes the company answers late, so a dispute is open past due.
+        late_answer = self.rng.random() < 0.3
+        answered = filed + timedelta(days=self.rng.randrange(40, 70) if late_answer else self.rng.randrange(1, 8))
+        if late_answer:
+            self.s.plan(inv.due + timedelta(days=self.rng.randrange(2, 20)), self._proposal(c))
         corrected = self.rng.choice((0, 0, amount, max(1, amount // 2)))
 
         def file(day: date) -> None:
@@ -167,7 +173,7 @@ class Habits:
 
     def _confirmation(self, c: Contract, tid: int) -> object:
         def confirm(day: date) -> None:
-            if not c.proposal_pending:
+            if not c.proposal_pending or c.termination is not None:
                 return
             self.w.at(day, 18)
             allowed = self.books.confirmable(c, day)

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import libvirt
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from agents.client import ControlPlaneClient
@@ -97,7 +97,9 @@ class World:
         self._define_network()
         self._register_host_and_pool()
         self.reconciler = self._agent(tmp_path / "agent")
+        self._last_pass: tuple[object, ...] = ()
         self.at(start)
+        self.heartbeat()
         self.agent_pass()
 
     # -- setup ---------------------------------------------------------------------------------
@@ -165,9 +167,11 @@ class World:
         # The clock never goes back: a day's events keep their order, each no earlier than the last.
         moment = max(seoul_midnight(day) + timedelta(hours=hour, minutes=minute), self.clock.now)
         self.clock.now = moment
-        # The agent beats every few seconds in real life: at every simulated moment the host is up.
-        self.agent_client.heartbeat(Heartbeat(libvirt_uri=TEST_URI, libvirt_connected=True))
         return moment
+
+    def heartbeat(self) -> None:
+        """The agent beats every few seconds in real life; placement wants the host up at this moment."""
+        self.agent_client.heartbeat(Heartbeat(libvirt_uri=TEST_URI, libvirt_connected=True))
 
     def run_renewal(self) -> None:
         enforcement_jobs.daily_renewal(self.jobs)
@@ -188,7 +192,17 @@ class World:
                 return
 
     def agent_pass(self) -> None:
-        """One full reconcile pass of the host agent."""
+        """One full reconcile pass of the host agent, when the desired state moved since the last one (the
+        real agent's watch wakes it the same way; a pass over an unchanged state changes nothing)."""
+        with self.engine.connect() as db:
+            fingerprint = tuple(
+                db.execute(
+                    text("SELECT COUNT(*), SUM(generation), MAX(updated_at) FROM servers WHERE deleted_at IS NULL")
+                ).one()
+            )
+        if fingerprint == self._last_pass:
+            return
+        self._last_pass = fingerprint
         result = self.reconciler.run_once()
         if result.errors:
             raise AssertionError(f"agent pass failed: {result.errors}")

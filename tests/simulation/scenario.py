@@ -102,6 +102,7 @@ class Scenario:
             return
         w.call("POST", f"/v1/contracts/{cid}/approve", t.operator)
         w.call("POST", f"/v1/contracts/{cid}/activate", t.operator, json={})
+        w.heartbeat()
         server = {"name": f"sim-{n}", "vcpus": 1, "memory_mib": 64, "disk_gib": 1, "contract_id": cid}
         c = self.books.open(cid, customer, today, rate - discount)
         c.server_id = w.call("POST", "/v1/servers", t.operator, json=server, expect=201).json()["id"]
@@ -149,11 +150,12 @@ class Scenario:
         withdraw = self.rng.random() < 0.3
 
         def request(day: date) -> None:
-            if c.termination is not None or c.proposal_pending or self.books.overdue(c, day + timedelta(days=60)):
+            if c.termination is not None or c.proposal_pending or self.books.overdue(c, day):
                 return
-            if any(i.outstanding for i in c.invoices) or self.world_state(c) != "active":
+            if self.world_state(c) != "active":
                 return
-            last = min(day + timedelta(days=self.rng.randrange(TERMINATION_NOTICE, 40)), c.term_end)
+            # At most 30 days ahead: nothing unpaid now can reach its restriction day (D+31) before then.
+            last = min(day + timedelta(days=self.rng.randrange(TERMINATION_NOTICE, 31)), c.term_end)
             if last < acts_on(day, TERMINATION_NOTICE - 1):
                 return
             self.world.at(day, 14)
