@@ -19,6 +19,7 @@ from controlplane.models.disputes import Dispute, DisputeOutcome
 from controlplane.notify.messages import NoticeDraft
 from controlplane.policy_registry import pinned_policy
 from controlplane.services.audit import record_change
+from controlplane.services.billing.credits import settle_with_credit
 from controlplane.services.billing.payments import lift_paid_restrictions
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.notices import queue_notice
@@ -132,6 +133,11 @@ def answer_dispute(
     )
     _notify_answer(session, dispute, contract.customer_id, now=now)
     session.commit()
+    if corrected_amount:
+        # Art. 35(3): what was paid beyond the corrected total is cash credit, and credit settles the
+        # customer's open invoices as soon as it arises (its own transaction: payments' lock order).
+        settle_with_credit(session, customer_id=contract.customer_id, now=now, actor=actor)
+        session.commit()
     return dispute
 
 
