@@ -88,7 +88,17 @@ class Books:
         self._seq += 1
         following = next_month(m)
         inv = Invoice(
-            c.id, m, self._seq, today, last_day(following), supply, vat, c.unbilled_late, pen, used, total - used
+            c.id,
+            m,
+            self._seq,
+            today,
+            last_day(following),
+            supply,
+            vat,
+            c.unbilled_late,
+            pen,
+            used,
+            total - used,
         )
         if inv.total <= 0:
             inv.paid = inv.total
@@ -124,7 +134,9 @@ class Books:
     def settle_credit(self, customer: int, today: date) -> None:
         """Art. 35(3): cash credit settles the customer's open invoices, oldest first, as it arises."""
         if self.credit[customer] > 0:
-            self.credit[customer] = self._settle(self._open_of(customer, None, today), self.credit[customer], today)
+            self.credit[customer] = self._settle(
+                self._open_of(customer, None, today), self.credit[customer], today
+            )
 
     def overdue(self, c: Contract, today: date) -> int:
         """What is past due on `today` after open disputes, less the customer's credit (Art. 35(3))."""
@@ -157,7 +169,12 @@ class Books:
         """What the terms require at the day's sweep: restrict, lift, terminate, end customer requests."""
         for c in self.contracts.values():
             t = c.termination
-            if t is not None and t.started_on is None and t.kind == "customer_request" and today > t.effective_on:
+            if (
+                t is not None
+                and t.started_on is None
+                and t.kind == "customer_request"
+                and today > t.effective_on
+            ):
                 t.started_on = today
             if t is not None and t.started_on is not None:
                 continue

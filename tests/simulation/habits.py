@@ -88,7 +88,9 @@ class Habits:
         filed = today + timedelta(days=self.rng.randrange(0, DISPUTE_WINDOW + 1))
         # Mostly within the 7 days; sometimes the company answers late, so a dispute is open past due.
         late_answer = self.rng.random() < 0.3
-        answered = filed + timedelta(days=self.rng.randrange(40, 70) if late_answer else self.rng.randrange(1, 8))
+        answered = filed + timedelta(
+            days=self.rng.randrange(40, 70) if late_answer else self.rng.randrange(1, 8)
+        )
         if late_answer:
             self.s.plan(inv.due + timedelta(days=self.rng.randrange(2, 20)), self._proposal(c))
         corrected = self.rng.choice((0, 0, amount, max(1, amount // 2)))
@@ -96,13 +98,14 @@ class Habits:
         def file(day: date) -> None:
             self.w.at(day, 12)
             body = {"amount": amount, "reason": "the March fee looks wrong"}
-            made = self.w.call("POST", f"/v1/invoices/{inv.api_id}/disputes", self.w.tokens.billing, json=body, expect=201)
+            made = self.w.call(
+                "POST", f"/v1/invoices/{inv.api_id}/disputes", self.w.tokens.billing, json=body, expect=201
+            )
             self.books.dispute(inv, amount)
             self.s.counts["disputes"] += 1
             self.s.plan(answered, answer_it(made.json()["id"]))
-            if not whole:  # the undisputed part is paid on time by those who pay
-                if profile != "never":
-                    self.s.plan(inv.due, self._undisputed(c, inv))
+            if not whole and profile != "never":  # those who pay pay the undisputed part on time
+                self.s.plan(inv.due, self._undisputed(c, inv))
 
         def answer_it(dispute_id: int) -> object:
             def answer(day: date) -> None:
@@ -161,13 +164,19 @@ class Habits:
                 return
             self.w.at(day, 17)
             body = {"kind": "ex_officio", "reason": "fees unpaid"}
-            made = self.w.call("POST", f"/v1/contracts/{c.id}/terminations", self.w.tokens.billing, json=body, expect=201).json()
+            made = self.w.call(
+                "POST", f"/v1/contracts/{c.id}/terminations", self.w.tokens.billing, json=body, expect=201
+            ).json()
             c.proposal_pending = True
             self.s.counts["ex_officio_proposals"] += 1
-            refused = self.w.call("POST", f"/v1/terminations/{made['id']}/confirm", self.w.tokens.billing, expect=409)
+            refused = self.w.call(
+                "POST", f"/v1/terminations/{made['id']}/confirm", self.w.tokens.billing, expect=409
+            )
             self.s._expect("two-person rule" in refused.text, f"billing confirmed termination {made['id']}")
             if self.rng.random() < 0.7:
-                self.s.plan(day + timedelta(days=self.rng.randrange(1, 12)), self._confirmation(c, made["id"]))
+                self.s.plan(
+                    day + timedelta(days=self.rng.randrange(1, 12)), self._confirmation(c, made["id"])
+                )
 
         return propose
 
@@ -219,10 +228,15 @@ class Habits:
             }
             self.w.call("POST", "/v1/outages", self.w.tokens.operator, json=body, expect=201)
             month = f"{day.year:04d}-{day.month:02d}"
-            claim = self.w.call("POST", f"/v1/contracts/{c.id}/availability-claims?month={month}", self.w.tokens.billing)
+            claim = self.w.call(
+                "POST", f"/v1/contracts/{c.id}/availability-claims?month={month}", self.w.tokens.billing
+            )
             expected = sla_credit(c.rate_on(day), month_of(day), started, started, resolved)
             if claim.json()["credit"] != expected:
-                raise Expectation(f"contract {c.id}: availability credit {claim.json()['credit']} != {expected} for {month} (Art. 36(3))")
+                raise Expectation(
+                    f"contract {c.id}: availability credit {claim.json()['credit']} != {expected} "
+                    f"for {month} (Art. 36(3))"
+                )
             c.outage_credit_pending += expected
             self.s.counts["outages"] += 1
 

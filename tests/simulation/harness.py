@@ -144,7 +144,9 @@ class World:
         )
         self.pool_dir = state_dir.parent / "pool"
         self.pool_dir.mkdir()
-        driver = LibvirtDriver(self.conn, pool_name=self.run_id, pool_path=str(self.pool_dir), stop_timeout_s=0.1)
+        driver = LibvirtDriver(
+            self.conn, pool_name=self.run_id, pool_path=str(self.pool_dir), stop_timeout_s=0.1
+        )
         driver.ensure_pool()
         self.driver = driver
         return Reconciler(driver, self.agent_client, DeletionJournal(state_dir), AgentMetrics())
@@ -197,7 +199,10 @@ class World:
         with self.engine.connect() as db:
             fingerprint = tuple(
                 db.execute(
-                    text("SELECT COUNT(*), SUM(generation), MAX(updated_at) FROM servers WHERE deleted_at IS NULL")
+                    text(
+                        "SELECT COUNT(*), SUM(generation), MAX(updated_at) FROM servers "
+                        "WHERE deleted_at IS NULL"
+                    )
                 ).one()
             )
         if fingerprint == self._last_pass:
@@ -234,9 +239,7 @@ class World:
     def call(
         self, method: str, path: str, token: str, *, expect: int | tuple[int, ...] = 200, **kwargs: Any
     ) -> httpx.Response:
-        response = self.client.request(
-            method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs
-        )
+        response = self.client.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
         allowed = (expect,) if isinstance(expect, int) else expect
         if response.status_code not in allowed:
             raise ApiError(

@@ -40,7 +40,10 @@ class Tally:
 
     def report(self) -> str:
         width = max(len(name) for name in INVARIANTS)
-        rows = [f"{name:<{width}}  checked {self.checked[name]:>9,}  held {self.held[name]:>9,}" for name in INVARIANTS]
+        rows = [
+            f"{name:<{width}}  checked {self.checked[name]:>9,}  held {self.held[name]:>9,}"
+            for name in INVARIANTS
+        ]
         return "\n".join(rows)
 
 
@@ -62,7 +65,9 @@ class Snapshot:
         states = {int(i): str(s) for i, s in db.execute(text("SELECT id, state FROM contracts"))}
         blocked = {
             int(r[0])
-            for r in db.execute(text("SELECT contract_id FROM blocks WHERE lifted_at IS NULL AND kind='nonpayment'"))
+            for r in db.execute(
+                text("SELECT contract_id FROM blocks WHERE lifted_at IS NULL AND kind='nonpayment'")
+            )
         }
         servers: dict[int, list[tuple[str, str, bool, bool]]] = defaultdict(list)
         for sid, cid, desired, suspended, wiped in db.execute(
@@ -73,12 +78,17 @@ class Snapshot:
         ):
             servers[int(cid)].append((str(sid), str(desired), bool(suspended), bool(wiped)))
         leases: dict[int, list[str]] = defaultdict(list)
-        for cid, address in db.execute(text("SELECT contract_id, address FROM address_leases WHERE released_at IS NULL")):
+        for cid, address in db.execute(
+            text("SELECT contract_id, address FROM address_leases WHERE released_at IS NULL")
+        ):
             leases[int(cid)].append(str(address))
         twice = [
             str(a)
             for (a,) in db.execute(
-                text("SELECT address FROM address_leases WHERE released_at IS NULL GROUP BY address HAVING COUNT(*) > 1")
+                text(
+                    "SELECT address FROM address_leases WHERE released_at IS NULL "
+                    "GROUP BY address HAVING COUNT(*) > 1"
+                )
             )
         ]
         return cls(states, blocked, servers, leases, twice, _invoices(db), _money(db))
@@ -114,7 +124,9 @@ def _invoices(db: Connection) -> dict[tuple[int, str], dict[str, int]]:
 def _money(db: Connection) -> dict[int, dict[str, int]]:
     """Per customer: money received, refunded, credit left, and the invoices' figures."""
     money: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for cust, amount in db.execute(text("SELECT customer_id, SUM(amount) FROM payments GROUP BY customer_id")):
+    for cust, amount in db.execute(
+        text("SELECT customer_id, SUM(amount) FROM payments GROUP BY customer_id")
+    ):
         money[int(cust)]["cash_in"] = int(amount)
     for cust, reason, amount in db.execute(
         text("SELECT customer_id, reason, SUM(amount) FROM credit_entries GROUP BY customer_id, reason")
@@ -170,21 +182,30 @@ class Checker:
         if not ending:
             punished = state != "active" or any(d != "running" or s or w for _, d, s, w in servers)
             if c.restricted_since is None:
-                detail = f"contract {c.id} ({state}, servers {servers}) owes nothing restrictable: {self._owes(c, today)}"
+                detail = f"contract {c.id} ({state}, servers {servers}) owes nothing restrictable: "
+                detail += self._owes(c, today)
                 self.check(NOT_PUNISHED, not punished, today, detail)
             else:
                 suspended = state == "restricted" and c.id in snap.nonpayment_blocked
                 suspended = suspended and all(d == "suspended" for _, d, _, _ in servers)
-                detail = f"contract {c.id} is {state} (servers {servers}); restricted since {c.restricted_since}: {self._owes(c, today)}"
+                detail = f"contract {c.id} is {state} (servers {servers}); "
+                detail += f"restricted since {c.restricted_since}: {self._owes(c, today)}"
                 self.check(RESTRICTED, suspended, today, detail)
             return
         assert t is not None and t.started_on is not None
         done = state == "terminated" if today > t.started_on else state in ("terminating", "terminated")
-        self.check(TERMINATED, done, today, f"contract {c.id} is {state}; {t.kind} termination started {t.started_on}")
+        self.check(
+            TERMINATED,
+            done,
+            today,
+            f"contract {c.id} is {state}; {t.kind} termination started {t.started_on}",
+        )
         if today > t.started_on:
             data = [f for sid, _, _, _ in servers for f in self.world.customer_data_left(sid)]
             domains = [sid for sid, _, _, _ in servers if f"dcloud-{sid}" in snap.domains]
-            wiped = all(w for _, _, _, w in servers) and not snap.leases.get(c.id) and not data and not domains
+            wiped = (
+                all(w for _, _, _, w in servers) and not snap.leases.get(c.id) and not data and not domains
+            )
             detail = (
                 f"contract {c.id}: servers {servers}, addresses held {snap.leases.get(c.id)}, "
                 f"customer data left in {data}, domains left {domains}"
@@ -192,18 +213,26 @@ class Checker:
             self.check(WIPED, wiped and servers != [], today, detail)
 
     def _owes(self, c: Contract, today: date) -> str:
-        return ", ".join(
-            f"invoice {i.month} due {i.due} total {i.total} paid {i.paid} disputed {i.disputed_open} "
-            f"restriction day {i.restriction_day()}"
-            for i in c.invoices
-            if i.outstanding
-        ) or "nothing unpaid"
+        return (
+            ", ".join(
+                f"invoice {i.month} due {i.due} total {i.total} paid {i.paid} disputed {i.disputed_open} "
+                f"restriction day {i.restriction_day()}"
+                for i in c.invoices
+                if i.outstanding
+            )
+            or "nothing unpaid"
+        )
 
     def _invoices(self, c: Contract, snap: Snapshot, today: date) -> None:
         mine = {m: v for (cid, m), v in snap.invoices.items() if cid == c.id}
         expected = {f"{i.month[0]:04d}-{i.month[1]:02d}": i for i in c.invoices}
         same_months = set(mine) == set(expected)
-        self.check(INVOICES, same_months, today, f"contract {c.id}: invoices {sorted(mine)} != expected {sorted(expected)}")
+        self.check(
+            INVOICES,
+            same_months,
+            today,
+            f"contract {c.id}: invoices {sorted(mine)} != expected {sorted(expected)}",
+        )
         for month, inv in expected.items():
             got = mine[month]
             want = {
@@ -217,11 +246,15 @@ class Checker:
                 "corrected": inv.corrected,
             }
             diff = {k: (got[k], v) for k, v in want.items() if got[k] != v}
-            self.check(INVOICES, not diff, today, f"contract {c.id} invoice {month}: (product, terms) differ: {diff}")
+            self.check(
+                INVOICES, not diff, today, f"contract {c.id} invoice {month}: (product, terms) differ: {diff}"
+            )
 
     def _ledger(self, snap: Snapshot, today: date) -> None:
         for customer in sorted({c.customer for c in self.books.contracts.values()}):
-            invoices = [v for (cid, _), v in snap.invoices.items() if self.books.contracts[cid].customer == customer]
+            invoices = [
+                v for (cid, _), v in snap.invoices.items() if self.books.contracts[cid].customer == customer
+            ]
             m = snap.money.get(customer, {})
             invoiced = sum(v["total"] + v["credit_used"] + v["corrected"] for v in invoices)
             outstanding = sum(max(0, v["total"] - v["paid"]) for v in invoices)
@@ -230,7 +263,8 @@ class Checker:
             product = (invoiced, paid, outstanding, credited)
             terms = self.books.invoiced_paid_outstanding_credited(customer)
             ok = invoiced == paid + outstanding + credited and product == terms
-            detail = f"customer {customer}: (invoiced, paid, outstanding, credited) product {product}, terms {terms}"
+            detail = f"customer {customer}: (invoiced, paid, outstanding, credited) "
+            detail += f"product {product}, terms {terms}"
             self.check(LEDGER, ok, today, detail)
 
     def _addresses(self, snap: Snapshot, today: date) -> None:
@@ -239,4 +273,6 @@ class Checker:
 
         ips = list(dhcp_hosts(net).values())
         twice = sorted({ip for ip in ips if ips.count(ip) > 1})
-        self.check(ADDRESSES, not snap.held_twice and not twice, today, f"store {snap.held_twice}, libvirt {twice}")
+        self.check(
+            ADDRESSES, not snap.held_twice and not twice, today, f"store {snap.held_twice}, libvirt {twice}"
+        )

@@ -62,7 +62,9 @@ class Result:
 
 def simulate(plan: Plan, tmp_path: Path) -> Result:
     started = time.monotonic()
-    print(f"simulation: DCLOUD_SIM_SEED={plan.seed} contracts={plan.contracts} months={plan.months}", flush=True)
+    print(
+        f"simulation: DCLOUD_SIM_SEED={plan.seed} contracts={plan.contracts} months={plan.months}", flush=True
+    )
     tally = Tally()
     with world(tmp_path, START) as w:
         books = Books()
@@ -115,7 +117,9 @@ def _link_invoice_ids(w: World, books: Books, month: tuple[int, int]) -> None:
     """The API's ids of the month's invoices, so the simulated customers can pay and dispute them."""
     first = date(month[0], month[1], 1).isoformat()
     with w.engine.connect() as db:
-        ids = dict(db.execute(text("SELECT contract_id, id FROM invoices WHERE month = :m"), {"m": first}).all())
+        ids = dict(
+            db.execute(text("SELECT contract_id, id FROM invoices WHERE month = :m"), {"m": first}).all()
+        )
     for c in books.contracts.values():
         for inv in c.invoices:
             if inv.month == month:

@@ -10,21 +10,16 @@ import random
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from tests.simulation.books import Books
 from tests.simulation.harness import World
 from tests.simulation.oracle import (
-    DISPUTE_WINDOW,
     TERMINATION_NOTICE,
     Contract,
-    Invoice,
     acts_on,
-    days_in,
     first_day,
     month_of,
-    next_month,
-    sla_credit,
 )
 
 Event = Callable[[date], None]
@@ -93,10 +88,16 @@ class Scenario:
         cid = contract["id"]
         # Art. 8(6): an unpaid balance past due on another service of the customer withholds approval.
         owing = sum(
-            i.outstanding for c in self.books.customer_contracts(customer) for i in c.invoices if i.due < today
+            i.outstanding
+            for c in self.books.customer_contracts(customer)
+            for i in c.invoices
+            if i.due < today
         )
         expected = "held" if owing else "applied"
-        self._expect(contract["state"] == expected, f"contract {cid} was {contract['state']}, owing {owing:,} elsewhere")
+        self._expect(
+            contract["state"] == expected,
+            f"contract {cid} was {contract['state']}, owing {owing:,} elsewhere",
+        )
         if owing:
             self.counts["held_for_arrears"] += 1
             return
@@ -119,7 +120,9 @@ class Scenario:
             "contact_name": "김",
             "contact_phone": "02-555-0101",
         }
-        customer: int = self.world.call("POST", "/v1/customers", self.world.tokens.billing, json=body, expect=201).json()["id"]
+        customer: int = self.world.call(
+            "POST", "/v1/customers", self.world.tokens.billing, json=body, expect=201
+        ).json()["id"]
         return customer
 
     # -- plan changes and terminations ---------------------------------------------------------
@@ -136,7 +139,9 @@ class Scenario:
                 return
             self.world.at(day, 11)
             body = {"effective_from": effective.isoformat(), "monthly_fee": rate}
-            self.world.call("POST", f"/v1/contracts/{c.id}/plan-changes", self.world.tokens.billing, json=body, expect=201)
+            self.world.call(
+                "POST", f"/v1/contracts/{c.id}/plan-changes", self.world.tokens.billing, json=body, expect=201
+            )
             c.fee_periods.append((effective, rate))
             c.fee_periods.sort()
             self.counts["plan_changes"] += 1
@@ -159,13 +164,29 @@ class Scenario:
             if last < acts_on(day, TERMINATION_NOTICE - 1):
                 return
             self.world.at(day, 14)
-            body = {"kind": "customer_request", "reason": "moving elsewhere", "effective_on": last.isoformat()}
-            made = self.world.call("POST", f"/v1/contracts/{c.id}/terminations", self.world.tokens.operator, json=body, expect=201).json()
+            body = {
+                "kind": "customer_request",
+                "reason": "moving elsewhere",
+                "effective_on": last.isoformat(),
+            }
+            made = self.world.call(
+                "POST",
+                f"/v1/contracts/{c.id}/terminations",
+                self.world.tokens.operator,
+                json=body,
+                expect=201,
+            ).json()
             self.books.request_termination(c, last, day)
-            self._expect(made["penalty"] == c.termination.penalty, f"contract {c.id}: penalty {made['penalty']} != {c.termination.penalty} (Art. 32(3))")
+            self._expect(
+                made["penalty"] == c.termination.penalty,
+                f"contract {c.id}: penalty {made['penalty']} != {c.termination.penalty} (Art. 32(3))",
+            )
             self.counts["customer_terminations"] += 1
             if withdraw:
-                self.plan(day + timedelta(days=self.rng.randrange(1, (last - day).days + 1)), self._withdrawal(c, made["id"]))
+                self.plan(
+                    day + timedelta(days=self.rng.randrange(1, (last - day).days + 1)),
+                    self._withdrawal(c, made["id"]),
+                )
 
         self.plan(ask_on, request)
 
@@ -174,7 +195,12 @@ class Scenario:
             if c.termination is None or c.termination.started_on is not None:
                 return
             self.world.at(day, 15)
-            self.world.call("POST", f"/v1/terminations/{tid}/withdraw", self.world.tokens.operator, json={"reason": "stays"})
+            self.world.call(
+                "POST",
+                f"/v1/terminations/{tid}/withdraw",
+                self.world.tokens.operator,
+                json={"reason": "stays"},
+            )
             self.books.withdraw(c)
             self.counts["withdrawals"] += 1
 
