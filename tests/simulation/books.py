@@ -148,11 +148,18 @@ class Books:
         return [i for i in c.invoices if i.restriction_day() <= today and i.overdue_for_restriction() > 0]
 
     # -- disputes (Art. 35(1),(2)) and extensions (Art. 33(1)) --------------------------------
-    def dispute(self, inv: Invoice, amount: int) -> None:
+    def _accrue_through(self, inv: Invoice, today: date) -> None:
+        """A dispute filed or answered changes what bears late fees: what accrued so far is carried."""
+        if today > inv.due:
+            self.contracts[inv.contract].unbilled_late += accrue(inv, today)
+
+    def dispute(self, inv: Invoice, amount: int, today: date) -> None:
+        self._accrue_through(inv, today)
         inv.disputed_open = amount
 
     def answer(self, inv: Invoice, corrected: int, today: date) -> None:
         customer = self.contracts[inv.contract].customer
+        self._accrue_through(inv, today)
         if corrected < inv.disputed_open:
             inv.upheld_not_before = acts_on(today, 7)
         inv.disputed_open = 0

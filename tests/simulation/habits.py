@@ -101,7 +101,7 @@ class Habits:
             made = self.w.call(
                 "POST", f"/v1/invoices/{inv.api_id}/disputes", self.w.tokens.billing, json=body, expect=201
             )
-            self.books.dispute(inv, amount)
+            self.books.dispute(inv, amount, day)
             self.s.counts["disputes"] += 1
             self.s.plan(answered, answer_it(made.json()["id"]))
             if not whole and profile != "never":  # those who pay pay the undisputed part on time
