@@ -1,4 +1,4 @@
-.PHONY: run test setup lint bench
+.PHONY: run test setup lint bench soak
 
 # Set up this host and run everything (API :8080, agent metrics :9177, WHOIS :4343).
 run:
@@ -19,3 +19,8 @@ lint:
 bench: setup
 	bash scripts/ensure-postgres.sh
 	.venv/bin/python -m bench
+
+# The full time-travel simulation: 1,000 contracts over 2 simulated years, invariant counts printed.
+# DCLOUD_SIM_SEED=<n> replays a run; DCLOUD_SIM_CONTRACTS and DCLOUD_SIM_MONTHS change its size.
+soak:
+	.venv/bin/python -m tests.simulation.run

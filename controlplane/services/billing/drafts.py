@@ -65,13 +65,16 @@ def plan_periods(facts: ContractFacts) -> list[PlanPeriod]:
     if facts.term_start is None:
         return []
     changes = facts.fee_periods or [(facts.term_start, facts.monthly_fee, facts.discount)]
+    # The service began on the first fee period (the open date), not on the current term's start: a
+    # renewal (Art. 18) starts a new term mid-month, and the days before it were used and billed too.
+    opened = changes[0][0]
     periods = []
     for index, (first, fee, discount) in enumerate(changes):
         following = changes[index + 1][0] if index + 1 < len(changes) else None
         last = following - timedelta(days=1) if following is not None else facts.service_last_day
         if facts.service_last_day is not None and last is not None:
             last = min(last, facts.service_last_day)
-        periods.append(PlanPeriod(fee, max(first, facts.term_start), last, discount, facts.plan))
+        periods.append(PlanPeriod(fee, max(first, opened), last, discount, facts.plan))
     return periods
 
 

@@ -123,6 +123,7 @@ def load_facts(session: Session, contract_ids: list[int]) -> dict[int, ContractF
         select(LateFee.id, LateFee.invoice_id, LateFee.amount, Invoice.contract_id)
         .join(Invoice, col(Invoice.id) == col(LateFee.invoice_id))
         .where(_among(Invoice.contract_id, contract_ids), col(LateFee.billed_on_invoice_id).is_(None))
+        .where(col(LateFee.amount) > 0)  # a row of 0 only marks days that bore nothing
         .order_by(col(LateFee.id))
     ).all():
         if contract_id in facts:

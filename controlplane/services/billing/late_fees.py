@@ -44,11 +44,17 @@ def accrue_late_fee(
     ).all()
     start = max([invoice.due_date, *(r.accrued_through for r in rows if r.accrued_through)])
     days = (through - start).days
-    principal = late_fee_principal(session, invoice)
-    if days <= 0 or principal <= 0:
+    if days <= 0:
         return None
+    # A stretch with nothing to bear late fees (all paid, or all under open dispute) is still recorded,
+    # as a row of 0: else its days would be charged on whatever is unpaid at the next accrual.
+    principal = late_fee_principal(session, invoice)
     earlier = [(r.principal, r.overdue_days) for r in rows]
-    amount = late_fee_increment(earlier, sum(r.amount for r in rows), principal, days, policy)
+    amount = (
+        late_fee_increment(earlier, sum(r.amount for r in rows), principal, days, policy)
+        if principal > 0
+        else 0
+    )
     row = LateFee(
         invoice_id=invoice.id or 0,
         payment_id=payment_id,

@@ -58,7 +58,7 @@ def settle_invoices(
         # Art. 34: what accrued on the whole unpaid fee up to this day is carried first, then it is paid.
         day = paid_on_for(invoice) if paid_on_for is not None else paid_on
         fee = _accrue(session, invoice, contracts[invoice.contract_id], day, payment_id)
-        if fee is not None:
+        if fee is not None and fee.amount > 0:
             fees.append(fee)
         remaining -= part
         invoice.paid_amount += part

@@ -100,7 +100,11 @@ def decide_contract(
         return actions  # a confirmed termination supersedes restricting the same contract
     if policy is None:
         return actions + _blocks(facts, as_of, at, None) + [_policy_unknown(facts, as_of)]
-    actions += _nonpayment(facts, as_of, policy)
+    nonpayment = _nonpayment(facts, as_of, policy)
+    if any(a.kind == SweepKind.TERMINATE for a in nonpayment):
+        # Art. 21(1) by policy supersedes a proposal still waiting for its second operator.
+        actions = [a for a in actions if a.kind != SweepKind.ELIGIBLE]
+    actions += nonpayment
     actions += _blocks(facts, as_of, at, policy)
     actions += _disputes_due(facts, as_of)
     actions += _spam_fix_missed(facts, as_of)
@@ -266,8 +270,12 @@ def _nonpayment(facts: ContractFacts, as_of: date, policy: Policy) -> list[Sweep
     out: list[SweepAction] = []
     for action in decide_nonpayment(nonpayment_input(facts, as_of, policy), policy=policy):
         ids = tuple(int(i) for i in action.invoice_ids)
-        if action.kind == ActionKind.TERMINATE and facts.termination is not None:
-            continue  # already decided; listed by _pending_termination
+        if (
+            action.kind == ActionKind.TERMINATE
+            and facts.termination is not None
+            and facts.termination.confirmed
+        ):
+            continue  # already decided; listed by _pending_termination (an unconfirmed proposal is not)
         terminate = SweepKind.TERMINATE if action.automatic else SweepKind.ELIGIBLE
         kind = {
             ActionKind.RESTRICT: SweepKind.RESTRICT,

@@ -8,7 +8,7 @@ upholds the amount, whose restriction day is then counted from the original due 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
@@ -19,6 +19,8 @@ from controlplane.models.disputes import Dispute, DisputeOutcome
 from controlplane.notify.messages import NoticeDraft
 from controlplane.policy_registry import pinned_policy
 from controlplane.services.audit import record_change
+from controlplane.services.billing.credits import settle_with_credit
+from controlplane.services.billing.late_fees import accrue_late_fee
 from controlplane.services.billing.payments import lift_paid_restrictions
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.notices import queue_notice
@@ -26,6 +28,7 @@ from controlplane.services.tenancy import contracts_of
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.deadlines import dispute_answer, dispute_window
 from controlplane.terms.periods import days_after
+from controlplane.terms.policy import Policy
 
 ART_35_1, ART_35_2 = "Art. 35(1)", "Art. 35(2)"
 
@@ -66,6 +69,7 @@ def file_dispute(
         )
     if open_dispute(session, invoice_id) is not None:
         raise Conflict(f"invoice {invoice_id} already has an open dispute", field="invoice_id")
+    _accrue_until(session, invoice, today, policy)  # the days before filing bore late fees on all of it
     dispute = Dispute(
         invoice_id=invoice_id,
         contract_id=contract.id or 0,
@@ -113,6 +117,10 @@ def answer_dispute(
     if outcome is DisputeOutcome.UPHELD and corrected_amount:
         raise InvalidInput("an upheld invoice is not corrected", field="corrected_amount")
     before = dispute_snapshot(dispute)
+    # The days while open bore no late fee on the disputed part (Art. 35(1)): accrue them before it ends.
+    _accrue_until(
+        session, _invoice(session, dispute.invoice_id), seoul_date(now), pinned_policy(contract.terms_version)
+    )
     dispute.answered_at, dispute.answered_by, dispute.answer = now, actor, answer
     dispute.outcome, dispute.corrected_amount = outcome.value, corrected_amount
     if corrected_amount < dispute.amount:
@@ -133,7 +141,18 @@ def answer_dispute(
     )
     _notify_answer(session, dispute, contract.customer_id, now=now)
     session.commit()
+    if corrected_amount:
+        # Art. 35(3): what was paid beyond the corrected total is cash credit, and credit settles the
+        # customer's open invoices as soon as it arises (its own transaction: payments' lock order).
+        settle_with_credit(session, customer_id=contract.customer_id, now=now, actor=actor)
+        session.commit()
     return dispute
+
+
+def _accrue_until(session: Session, invoice: Invoice, today: date, policy: Policy) -> None:
+    """Late fees are accrued in stretches of one principal: a dispute filed or answered ends one."""
+    if today > invoice.due_date:
+        accrue_late_fee(session, invoice, through=today, policy=policy)
 
 
 def _credit_note(session: Session, dispute: Dispute, *, now: datetime) -> None:

@@ -29,6 +29,8 @@ class PenaltyLines:
             select(Termination, Contract)
             .join(Contract, col(Contract.id) == col(Termination.contract_id))
             .where(col(Termination.contract_id).in_(contract_ids), col(Termination.penalty) > 0)
+            # A withdrawn termination ended nothing, and a proposal decided nothing yet: neither is billed.
+            .where(col(Termination.withdrawn_at).is_(None), col(Termination.confirmed_by).is_not(None))
             .where(col(Termination.effective_on).between(month.first_day, month.last_day))
         )
         found: dict[int, list[ExtraLine]] = {}

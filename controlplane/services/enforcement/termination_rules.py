@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from controlplane.errors import Conflict
@@ -15,6 +14,7 @@ from controlplane.models.billing import Invoice
 from controlplane.models.customer import Contract, ContractState
 from controlplane.models.enforcement import Termination
 from controlplane.services.billing.credits import credit_balance
+from controlplane.services.billing.dispute_holds import open_disputed_amounts
 from controlplane.terms.calendar import seoul_date
 from controlplane.terms.lifecycle import TerminationKind
 
@@ -77,12 +77,15 @@ def check_confirmable(
 
 
 def is_paid_up(session: Session, contract: Contract, today: date) -> bool:
-    """Nothing of the contract is past due, or the customer's cash credit covers all of it (Art. 35(3))."""
-    overdue = session.exec(
-        select(func.coalesce(func.sum(col(Invoice.total) - col(Invoice.paid_amount)), 0)).where(
+    """Nothing of the contract is past due once amounts under open dispute are left out (Art. 35(1)), or
+    the customer's cash credit covers all of it (Art. 35(3))."""
+    rows = session.exec(
+        select(Invoice.id, col(Invoice.total) - col(Invoice.paid_amount)).where(
             Invoice.contract_id == contract.id,
             col(Invoice.due_date) < today,
             col(Invoice.paid_amount) < col(Invoice.total),
         )
-    ).one()
-    return int(overdue) <= max(0, credit_balance(session, contract.customer_id))
+    ).all()
+    disputed = open_disputed_amounts(session, [int(i or 0) for i, _ in rows])
+    overdue = sum(max(0, int(unpaid) - disputed.get(int(i or 0), 0)) for i, unpaid in rows)
+    return overdue <= max(0, credit_balance(session, contract.customer_id))

@@ -334,10 +334,14 @@ def decide_by_policy(
     actor: str,
 ) -> Termination:
     """Art. 21(1) with `auto_terminate_nonpayment`: decided and confirmed by the policy itself (the sweep
-    re-decided it from fresh facts under the contract lock a moment ago); bears the Art. 20(4) penalty."""
+    re-decided it from fresh facts under the contract lock a moment ago); bears the Art. 20(4) penalty.
+    A proposal still waiting for its second operator is taken over: it decided nothing yet."""
     existing = session.exec(select(Termination).where(Termination.contract_id == contract.id)).first()
-    if existing is not None and existing.withdrawn_at is None:
+    if existing is not None and existing.withdrawn_at is None and existing.confirmed_by is not None:
         return existing
+    superseded = (
+        termination_snapshot(existing) if existing is not None and existing.withdrawn_at is None else None
+    )
     confirmed_by = f"policy:auto_terminate_nonpayment ({actor})"
     termination = _filled(
         existing,
@@ -364,6 +368,7 @@ def decide_by_policy(
         entity_id=termination.id or 0,
         action=f"decide:{kind}",
         clause=clause,
+        before=superseded,
         after=termination_snapshot(termination),
     )
     return termination
