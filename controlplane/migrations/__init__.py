@@ -1,6 +1,8 @@
 """Alembic migrations, configured in code so they ship inside the package (no alembic.ini needed).
 
-`upgrade(engine)` is what `dcloud db upgrade`, `dcloud up` and the tests call.
+`upgrade(engine)` is what `dcloud db upgrade`, `dcloud up` and the tests call. Several control-plane
+replicas may run it at the same moment (each unit's ExecStartPre): on PostgreSQL it holds a session
+advisory lock while it migrates, so the second waits, then finds the store at head and does nothing.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
+# pg_advisory_lock key of schema migrations ("dcloud" + 0xDB); distinct from the leader and pool locks.
+MIGRATION_LOCK_KEY = 0x6463_6C6F_7564_00DB
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -24,7 +29,32 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), revision)  # SQLite: one file, one writer at a time
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        conn.commit()  # a session lock: it outlives this transaction, and the migration's own
+        try:
+            config = alembic_config(engine)
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+        finally:
+            conn.rollback()  # whatever a failed migration left open, so the unlock can run
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            conn.commit()
+
+
+def head_revision(engine: Engine) -> str | None:
+    """The newest revision this build ships (what `/readyz` expects the store to be at)."""
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def is_current(conn: Connection) -> bool:
+    """Whether the store behind `conn` is at this build's head revision."""
+    from alembic.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision() == head_revision(conn.engine)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
