@@ -7,12 +7,13 @@ advisory lock while it migrates, so the second waits, then finds the store at he
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 # pg_advisory_lock key of schema migrations ("dcloud" + 0xDB); distinct from the leader and pool locks.
@@ -45,16 +46,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             conn.commit()
 
 
-def head_revision(engine: Engine) -> str | None:
+@lru_cache(maxsize=1)
+def head_revision() -> str | None:
     """The newest revision this build ships (what `/readyz` expects the store to be at)."""
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-
-
-def is_current(conn: Connection) -> bool:
-    """Whether the store behind `conn` is at this build's head revision."""
-    from alembic.migration import MigrationContext
-
-    return MigrationContext.configure(conn).get_current_revision() == head_revision(conn.engine)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -33,7 +33,7 @@ def test_three_replicas_upgrading_an_empty_store_at_once_all_succeed(pg_url: str
     outcomes = [(p.wait(timeout=120), *p.communicate()) for p in replicas]
     engine: Engine = make_engine(pg_url)
     try:
-        head = head_revision(engine)
+        head = head_revision()
         for code, out, err in outcomes:
             assert code == 0, err
             assert f"database at revision {head}" in out
