@@ -13,6 +13,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./var/dcloud.db"
     libvirt_uri: str = "qemu:///system"
+    # The agent's control plane; several replicas comma-separated, tried in turn when one fails.
     api_url: str = "http://127.0.0.1:8080"
     api_host: str = "127.0.0.1"
     api_port: int = 8080

@@ -30,7 +30,9 @@ def client_for(args: argparse.Namespace) -> httpx.Client:
     token = os.environ.get("DCLOUD_TOKEN", "")
     if not token:
         raise SystemExit(f"dcloud {args.command}: error: DCLOUD_TOKEN is not set (a bearer token of yours)")
-    return httpx.Client(base_url=args.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    # DCLOUD_API_URL may list several replicas (the agents' env file): a person's command uses the first.
+    base_url = args.api_url.split(",")[0].strip()
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
 def call(

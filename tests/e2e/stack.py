@@ -120,7 +120,7 @@ class LiveStack:
         self.engine.dispose()
 
 
-def _serve_api(engine: Engine, settings: Settings, clock: Clock | None) -> tuple[str, Callable[[], None]]:
+def serve_api(engine: Engine, settings: Settings, clock: Clock | None) -> tuple[str, Callable[[], None]]:
     port = free_port()
     app = create_app(settings=settings, engine=engine, clock=clock)
     # An agent's desired-state watch may be in flight when we stop: cut it after a second, not its wait.
@@ -192,7 +192,7 @@ def start_stack(
     conn = libvirt.open(QEMU_URI)
     stack = LiveStack(run_id, engine, "", "", run_id, settings, conn, clock or system_clock)
     try:
-        base_url, stop_api = _serve_api(engine, settings, clock)
+        base_url, stop_api = serve_api(engine, settings, clock)
         stack.base_url = base_url
         stack._stops.append(stop_api)
         now = stack.clock()
