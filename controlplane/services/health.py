@@ -8,6 +8,7 @@ traffic, and neither does one whose database went away.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
