@@ -169,6 +169,13 @@ class Heartbeat(BaseModel):
     agent_version: Reported = "0.1.0"
     libvirt_uri: Reported
     libvirt_connected: bool
+    # The hypervisor's identity (libvirt's capabilities host UUID) while connected: the control plane
+    # refuses a second host row claiming a hypervisor another live agent already serves.
+    libvirt_host_id: Annotated[str, Field(min_length=1, max_length=255, pattern=_PRINTABLE)] | None = None
+    # The active libvirt networks on the host (address pools are checked against them); None: not known.
+    networks: list[Annotated[str, Field(max_length=64, pattern=_PRINTABLE)]] | None = Field(
+        default=None, max_length=256
+    )
 
 
 # The header on `desired-state` carrying the version of the state it lists.

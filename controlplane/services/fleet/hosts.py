@@ -88,22 +88,71 @@ def set_admin_state(session: Session, *, now: datetime, actor: str, name: str, a
     return host
 
 
-def record_heartbeat(session: Session, *, now: datetime, host: Host) -> Host:
+class HypervisorClaimed(Conflict):
+    """A second host row's agent reports a hypervisor that another live agent already serves (409)."""
+
+
+def record_heartbeat(
+    session: Session,
+    *,
+    now: datetime,
+    host: Host,
+    settings: Settings,
+    libvirt_host_id: str | None = None,
+    networks: list[str] | None = None,
+) -> Host:
+    """The host is alive; with a libvirt identity, claims that hypervisor for this host row alone.
+
+    Two host rows on one hypervisor would count its capacity twice and let two agents fight over its
+    domains, so a claim held by another host that is still heartbeating is refused; one held by a host
+    whose agent went silent (the hypervisor moved, libvirtd got a new UUID) passes to this one.
+    """
     # Not audited: a heartbeat changes no customer's service, and would flood the trail.
+    if libvirt_host_id is not None and host.libvirt_host_id != libvirt_host_id:
+        _claim_hypervisor(session, host=host, libvirt_host_id=libvirt_host_id, now=now, settings=settings)
     host.last_heartbeat_at = now
+    if networks is not None:
+        host.networks = sorted(set(networks))
     session.add(host)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError as exc:  # another host claimed it between our check and our write
+        session.rollback()
+        raise HypervisorClaimed(
+            f"libvirt host {libvirt_host_id} was just claimed by another host", field="libvirt_host_id"
+        ) from exc
     return host
+
+
+def _claim_hypervisor(
+    session: Session, *, host: Host, libvirt_host_id: str, now: datetime, settings: Settings
+) -> None:
+    holder = session.exec(select(Host).where(Host.libvirt_host_id == libvirt_host_id)).first()
+    if holder is not None and holder.id != host.id:
+        if _heartbeating(holder, now=now, settings=settings):
+            raise HypervisorClaimed(
+                f"libvirt host {libvirt_host_id} is already served by host {holder.name!r}, whose agent is "
+                f"alive: one agent per hypervisor; stop this agent or point it at its own libvirt",
+                field="libvirt_host_id",
+            )
+        holder.libvirt_host_id = None
+        session.add(holder)
+        session.flush()  # release the unique value before this host takes it
+    host.libvirt_host_id = libvirt_host_id
+
+
+def _heartbeating(host: Host, *, now: datetime, settings: Settings) -> bool:
+    if host.last_heartbeat_at is None:
+        return False
+    grace = timedelta(seconds=settings.heartbeat_interval_s * settings.heartbeat_missed_limit)
+    return now - host.last_heartbeat_at <= grace
 
 
 def host_health(host: Host, *, now: datetime, settings: Settings) -> HostHealth:
     """`up` while heartbeats arrive; `unknown` (never `down`) after the missed-interval grace."""
     if host.admin_state == HostAdminState.MAINTENANCE:
         return HostHealth.MAINTENANCE
-    if host.last_heartbeat_at is None:
-        return HostHealth.UNKNOWN
-    grace = timedelta(seconds=settings.heartbeat_interval_s * settings.heartbeat_missed_limit)
-    return HostHealth.UP if now - host.last_heartbeat_at <= grace else HostHealth.UNKNOWN
+    return HostHealth.UP if _heartbeating(host, now=now, settings=settings) else HostHealth.UNKNOWN
 
 
 def usage_by_host(session: Session, host_ids: list[int] | None = None) -> dict[int, Usage]:
