@@ -22,12 +22,13 @@ from wsgiref.simple_server import WSGIServer
 import libvirt
 
 from agents.client import ControlPlaneClient, ControlPlaneRejected, DesiredSource
+from agents.dispatch import ServerDispatch
 from agents.driver import DriverError, LibvirtDriver
 from agents.events import EventSubscription, Wakeup, start_event_loop
 from agents.host_identity import active_networks, libvirt_host_id
 from agents.journal import DeletionJournal
 from agents.metrics import AgentMetrics, LibvirtCollector, start_metrics_server
-from agents.reconcile import Reconciler
+from agents.reconcile import PassResult, Reconciler
 from agents.watch import DesiredWatch, supports_watch
 from controlplane.config import Settings
 from controlplane.protocol import Heartbeat
@@ -82,6 +83,9 @@ class Agent:
         self.wakeup = Wakeup()
         self.metrics = AgentMetrics()
         self.journal = DeletionJournal(settings.state_dir)
+        self.dispatch: ServerDispatch[PassResult] = ServerDispatch(
+            max_workers=settings.agent_max_parallel, wait_s=settings.agent_pass_wait_s, on_late=self._late
+        )
         self.conn: libvirt.virConnect | None = None
         self.reconciler: Reconciler | None = None
         self.metrics_server: WSGIServer | None = None
@@ -110,6 +114,7 @@ class Agent:
         finally:
             if self.watch is not None:
                 self.watch.join(0.5)  # a watch in flight ends by itself at its wait_s; don't hold shutdown
+            self.dispatch.stop()
             self._disconnect()
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
@@ -147,6 +152,14 @@ class Agent:
             self._next["poll"] = now + self.settings.agent_poll_interval_s
             self._desired_changed.clear()
             self._guarded(reconciler.run_once)
+
+    def _late(self, server_id: str, part: PassResult) -> None:
+        """A worker finished a step its pass stopped waiting for: report it, then look at that server
+        again (an order given meanwhile was skipped while it was busy)."""
+        reconciler = self.reconciler
+        if reconciler is not None:
+            reconciler.report_late(server_id, part)  # a failed report is counted; the next pass resends
+        self.wakeup.server_changed(server_id)
 
     def desired_changed(self) -> None:
         """Called from the watch thread: ask the loop for a full pass right away."""
@@ -199,7 +212,7 @@ class Agent:
             self._backoff_s = min(self._backoff_s * 2, _RECONNECT_MAX_S)
             return
         self.conn, self._subscription = conn, subscription
-        self.reconciler = Reconciler(driver, self.source, self.journal, self.metrics)
+        self.reconciler = Reconciler(driver, self.source, self.journal, self.metrics, dispatch=self.dispatch)
         self.connections_opened += 1
         self._backoff_s = 0.5
         self._next["resync"] = 0.0  # whatever happened while we were away, look at everything

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     # Long-poll the control plane's desired-state watch so orders reach libvirt at once; the poll
     # above stays as the fallback when the watch is off or failing.
     agent_watch: bool = True
+    # Servers one agent converges at once (a slow stop holds one worker, not the host), and how long a
+    # pass waits for them before reporting the slow ones as busy (they report themselves when done).
+    agent_max_parallel: int = 4
+    agent_pass_wait_s: float = 1.0
     suspend_mode: Literal["pause", "managedsave"] = "pause"
     stop_timeout_s: float = 60.0
     storage_pool: str = "dcloud"
