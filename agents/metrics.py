@@ -33,7 +33,10 @@ from agents.metrics_exposition import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METRICS_PORT = 9177
+# Not 9177: Debian's prometheus-libvirt-exporter listens there, and an operator may run both on a host
+# (it is the bench baseline). Prometheus's exporter range 9100-9999 is fully allocated, so dcloud's agent
+# sits outside it, on a port /etc/services does not name.
+DEFAULT_METRICS_PORT = 8179
 
 ConnFactory = Callable[[], "libvirt.virConnect | None"]
 

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     host_name: str | None = None
     state_dir: str = "./var"
     # Agent behaviour
-    agent_metrics_port: int = 9177
+    agent_metrics_port: int = 8179  # agents.metrics.DEFAULT_METRICS_PORT
     # Where the agent's /metrics listens: loopback unless a deployment opens it to its Prometheus.
     agent_metrics_addr: str = "127.0.0.1"
     agent_poll_interval_s: float = 10.0
