@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from wsgiref.simple_server import WSGIServer
 
 import libvirt
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
@@ -196,4 +196,6 @@ def start_metrics_server(
     `registry` may carry further collectors to expose; libvirt and agent series appear once even if
     they are registered there too. `port=0` picks a free port (read back `server.server_port`).
     """
-    return serve_metrics(port, addr, collector, [agent_metrics, registry])
+    # process_* of the agent itself (prometheus_client's collector, unregistered: served from here only).
+    process = ProcessCollector(registry=None)
+    return serve_metrics(port, addr, collector, [agent_metrics, process, registry])
