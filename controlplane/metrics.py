@@ -20,8 +20,8 @@ from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.metrics_scheduling import record_scheduler_leader, scheduling_families
 from controlplane.models import Contract, DesiredState, Host, ObservedState, OrphanDomain, Server
-from controlplane.models.customer import ContractState
 from controlplane.models.audit import AuditEvent
+from controlplane.models.customer import ContractState
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
