@@ -5,6 +5,7 @@ database that cannot be reached. Never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -50,10 +51,8 @@ def remove_created_file(path: Path) -> None:
     """Undo the empty store a failed command created where none was (and its WAL files)."""
     for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         candidate.unlink(missing_ok=True)
-    try:
-        path.parent.rmdir()  # only if the command created the directory too and left it empty
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):  # only if the command created the directory and left it empty
+        path.parent.rmdir()
 
 
 def _no_table(exc: SQLAlchemyError) -> bool:
