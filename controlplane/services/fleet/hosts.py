@@ -16,7 +16,16 @@ from controlplane.models.server import Server
 from controlplane.schemas.hosts import HostCreate, Usage
 from controlplane.services.audit import record_change
 
-_AUDITED = ("name", "libvirt_uri", "vcpus", "memory_mib", "disk_gib", "admin_state")
+_AUDITED = (
+    "name",
+    "libvirt_uri",
+    "vcpus",
+    "memory_mib",
+    "disk_gib",
+    "admin_state",
+    "cpu_allocation_ratio",
+    "ram_allocation_ratio",
+)
 
 
 def host_snapshot(host: Host) -> dict[str, object]:
@@ -69,18 +78,31 @@ def list_hosts(session: Session) -> list[Host]:
 
 
 def set_admin_state(session: Session, *, now: datetime, actor: str, name: str, admin_state: str) -> Host:
+    return update_host(session, now=now, actor=actor, name=name, changes={"admin_state": admin_state})
+
+
+def update_host(
+    session: Session, *, now: datetime, actor: str, name: str, changes: dict[str, object]
+) -> Host:
+    """Admin state and allocation ratios; one audit row naming what changed, none when nothing did.
+
+    Lowering a ratio below what is placed already is allowed (like Nova): it only stops new placements.
+    """
     host = get_host(session, name)
     before = host_snapshot(host)
-    if host.admin_state != admin_state:
-        host.admin_state = admin_state
+    changed = {k: v for k, v in changes.items() if v is not None and getattr(host, k) != v}
+    if changed:
+        for key, value in changed.items():
+            setattr(host, key, value)
         session.add(host)
+        action = f"admin_state:{changed['admin_state']}" if "admin_state" in changed else "update"
         record_change(
             session,
             at=now,
             actor=actor,
             entity_type="host",
             entity_id=host.id or 0,
-            action=f"admin_state:{admin_state}",
+            action=action,
             before=before,
             after=host_snapshot(host),
         )

@@ -30,17 +30,31 @@ class Demand:
     disk_gib: int
 
 
+def vcpu_limit(host: Host) -> int:
+    """What placement may hand out: the host's CPUs times its allocation ratio (Nova's rule)."""
+    return int(host.vcpus * host.cpu_allocation_ratio)
+
+
+def memory_limit(host: Host) -> int:
+    return int(host.memory_mib * host.ram_allocation_ratio)
+
+
 def fits(host: Host, used: Usage, demand: Demand) -> bool:
+    # Disk is never overcommitted: a full pool fails writes inside every guest at once.
     return (
-        used.vcpus + demand.vcpus <= host.vcpus
-        and used.memory_mib + demand.memory_mib <= host.memory_mib
+        used.vcpus + demand.vcpus <= vcpu_limit(host)
+        and used.memory_mib + demand.memory_mib <= memory_limit(host)
         and used.disk_gib + demand.disk_gib <= host.disk_gib
     )
 
 
 def _load(host: Host, used: Usage) -> float:
-    """The fullest dimension decides how loaded a host is."""
-    return max(used.vcpus / host.vcpus, used.memory_mib / host.memory_mib, used.disk_gib / host.disk_gib)
+    """The fullest dimension (of what may be handed out) decides how loaded a host is."""
+    return max(
+        used.vcpus / max(vcpu_limit(host), 1),
+        used.memory_mib / max(memory_limit(host), 1),
+        used.disk_gib / host.disk_gib,
+    )
 
 
 def _serialise_on_sqlite(session: Session) -> None:
@@ -64,8 +78,8 @@ def place_on_named_host(session: Session, *, name: str, demand: Demand, now: dat
     used = usage_by_host(session, [host.id or 0]).get(host.id or 0, Usage())
     if not fits(host, used, demand):
         raise NoCapacity(
-            f"host {name!r} has no room: free vcpus {host.vcpus - used.vcpus}, "
-            f"memory_mib {host.memory_mib - used.memory_mib}, disk_gib {host.disk_gib - used.disk_gib}",
+            f"host {name!r} has no room: free vcpus {vcpu_limit(host) - used.vcpus}, "
+            f"memory_mib {memory_limit(host) - used.memory_mib}, disk_gib {host.disk_gib - used.disk_gib}",
             field="host",
         )
     return host
