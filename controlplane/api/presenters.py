@@ -11,7 +11,7 @@ from controlplane.models.host import Host, OrphanDomain
 from controlplane.models.server import DeletionRecord, Server
 from controlplane.schemas.audit import AuditEventPublic
 from controlplane.schemas.hosts import HostPublic, OrphanPublic, Usage
-from controlplane.schemas.servers import DeletionRecordPublic, ServerPublic
+from controlplane.schemas.servers import DeletionRecordPublic, ServerAddress, ServerPublic
 from controlplane.schemas.tokens import TokenPublic
 from controlplane.services.fleet.hosts import host_health
 
@@ -39,8 +39,12 @@ def orphan_public(row: OrphanDomain) -> OrphanPublic:
     return OrphanPublic.model_validate(row, from_attributes=True)
 
 
-def server_public(server: Server, *, host_name: str) -> ServerPublic:
-    return ServerPublic.model_validate({**server.model_dump(), "host": host_name})
+def server_public(
+    server: Server, *, host_name: str, addresses: list[ServerAddress] | None = None
+) -> ServerPublic:
+    return ServerPublic.model_validate(
+        {**server.model_dump(), "host": host_name, "addresses": addresses or []}
+    )
 
 
 def deletion_record_public(record: DeletionRecord, *, host_name: str) -> DeletionRecordPublic:

@@ -23,6 +23,16 @@ class ServerCreate(BaseModel):
     disk_gib: Whole = Field(ge=1, le=MAX_DISK_GIB)
     host: Line | None = Field(default=None, min_length=1, max_length=63)
     contract_id: Id | None = None
+    # The address pool to lease from (it must serve the host); default: the host's pools, then shared ones.
+    pool: Line | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ServerAddress(BaseModel):
+    address: str
+    pool: str
+    kind: str  # primary (Art. 24(1)) or extra (by the contract's agreement)
+    network: str
+    mac: str
 
 
 class ServerPublic(BaseModel):
@@ -41,6 +51,7 @@ class ServerPublic(BaseModel):
     updated_at: datetime
     observed_at: datetime | None
     deleted_at: datetime | None
+    addresses: list[ServerAddress] = Field(default_factory=list)
 
 
 class DeletionRecordPublic(BaseModel):

@@ -11,12 +11,13 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, 
 from controlplane.api.presenters import deletion_record_public, server_public
 from controlplane.models.auth import Role
 from controlplane.models.server import Server
-from controlplane.schemas.servers import DeletionRecordPublic, ServerPublic
+from controlplane.schemas.servers import DeletionRecordPublic, ServerAddress, ServerPublic
 from controlplane.schemas.servers import ServerCreate as ServerCreateBody
 from controlplane.schemas.types import Key, Line
 from controlplane.services.fleet import hosts as host_service
 from controlplane.services.fleet import servers as server_service
 from controlplane.services.fleet.servers import Action
+from network.service import addresses_of
 
 router = APIRouter(prefix="/v1/servers", tags=["servers"])
 
@@ -30,7 +31,15 @@ def _public(session: Session, server: Server) -> ServerPublic:
 
 def _publics(session: Session, servers: list[Server]) -> list[ServerPublic]:
     names = host_service.host_names(session, {s.host_id for s in servers})
-    return [server_public(s, host_name=names.get(s.host_id, "")) for s in servers]
+    held = addresses_of(session, [s.id for s in servers])
+    return [
+        server_public(
+            s,
+            host_name=names.get(s.host_id, ""),
+            addresses=[ServerAddress(**vars(a)) for a in held.get(s.id, [])],
+        )
+        for s in servers
+    ]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

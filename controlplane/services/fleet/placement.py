@@ -85,12 +85,15 @@ def place_on_named_host(session: Session, *, name: str, demand: Demand, now: dat
     return host
 
 
-def place_anywhere(session: Session, *, demand: Demand, now: datetime, settings: Settings) -> Host:
-    """The least loaded `up` host with room; NoCapacity (409) naming the demand when none fits."""
+def place_anywhere(
+    session: Session, *, demand: Demand, now: datetime, settings: Settings, only: list[str] | None = None
+) -> Host:
+    """The least loaded `up` host with room (among `only`, when given); NoCapacity (409) when none fits."""
     _serialise_on_sqlite(session)
-    query = (
-        select(Host).where(Host.admin_state == HostAdminState.ACTIVE).order_by(col(Host.id)).with_for_update()
-    )
+    query = select(Host).where(Host.admin_state == HostAdminState.ACTIVE)
+    if only:
+        query = query.where(col(Host.name).in_(only))
+    query = query.order_by(col(Host.id)).with_for_update()
     draining = draining_windows(session, now)  # a `drain` window: no new placements there (Art. 14(2))
     up = [h for h in session.exec(query).all() if host_health(h, now=now, settings=settings) == HostHealth.UP]
     hosts = [h for h in up if (h.id or 0) not in draining]

@@ -16,7 +16,7 @@ from controlplane.schemas.servers import ServerCreate
 from controlplane.services.audit import record_change
 from controlplane.services.fleet.placement import Demand, place_anywhere, place_on_named_host
 from controlplane.services.fleet.server_guards import check_action_allowed
-from network.service import allocate_server_address
+from network.service import allocate_server_address, named_pool
 
 Action = Literal["start", "stop", "suspend", "resume", "delete"]
 
@@ -59,10 +59,12 @@ def create_server(
             f"contract {contract.id} is still {contract.state}; approve it first", field="contract_id"
         )
     demand = Demand(vcpus=data.vcpus, memory_mib=data.memory_mib, disk_gib=data.disk_gib)
+    # A named pool bound to some hosts narrows placement to them (checked again when leasing).
+    served = named_pool(session, data.pool).host_names if data.pool is not None else []
     if data.host is not None:
         host = place_on_named_host(session, name=data.host, demand=demand, now=now)
     else:
-        host = place_anywhere(session, demand=demand, now=now, settings=settings)
+        host = place_anywhere(session, demand=demand, now=now, settings=settings, only=served or None)
     server = Server(
         name=data.name,
         host_id=host.id or 0,
@@ -77,7 +79,7 @@ def create_server(
     session.add(server)
     session.flush()
     # Art. 24(1): one address per server, leased in the same transaction (a full pool refuses the server).
-    lease = allocate_server_address(session, server=server, at=now)
+    lease = allocate_server_address(session, server=server, at=now, pool_name=data.pool)
     record_change(
         session,
         at=now,
