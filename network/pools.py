@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from controlplane.errors import Conflict, NotFound
+from controlplane.errors import Conflict, InvalidInput, NotFound
+from controlplane.models import Host
 from network import ipam
 from network.models import AddressLease, AddressPool, FreeAddress
 from network.policy import quarantine_days
@@ -53,6 +54,7 @@ def create_pool(session: Session, *, spec: PoolSpec, at: datetime) -> AddressPoo
         raise Conflict(f"{shape.network} overlaps the existing pool {clash}", field="cidr")
     if any(p.name == spec.name for p in existing):
         raise Conflict(f"a pool named {spec.name!r} already exists", field="name")
+    _check_network_on_hosts(session, spec)
     pool = AddressPool(
         name=spec.name,
         cidr=str(shape.network),
@@ -67,6 +69,26 @@ def create_pool(session: Session, *, spec: PoolSpec, at: datetime) -> AddressPoo
     session.add(pool)
     session.flush()
     return pool
+
+
+def _check_network_on_hosts(session: Session, spec: PoolSpec) -> None:
+    """The pool's libvirt network must exist on the hosts it serves, as their agents last reported.
+
+    A host whose agent has not reported its networks yet is not held against the pool (it is checked
+    when it does: the agent then fails to attach and says so); one that reported them without this
+    network is a typo or a host not set up yet, and refused here rather than at the first server."""
+    query = select(Host)
+    if spec.host_names:
+        query = query.where(col(Host.name).in_(spec.host_names))
+    lacking = sorted(
+        h.name for h in session.exec(query).all() if h.networks and spec.network_name not in h.networks
+    )
+    if lacking:
+        raise InvalidInput(
+            f"libvirt network {spec.network_name!r} is not on host(s) {', '.join(lacking)} "
+            f"(as their agents report)",
+            field="network_name",
+        )
 
 
 def register_pool(session: Session, *, spec: PoolSpec, at: datetime) -> AddressPool:

@@ -57,3 +57,23 @@ def test_naming_a_pool_that_does_not_serve_the_named_host_is_refused(api: Api) -
     response = api.call("POST", "/v1/servers", role="operator", json=body)
     assert (response.status_code, response.json()["field"]) == (422, "pool")
     assert api.count(Server) == 0
+
+
+def _report_networks(api: Api, host: str, networks: list[str]) -> None:
+    body = {"libvirt_uri": "qemu:///system", "libvirt_connected": True, "networks": networks}
+    response = api.call("POST", f"/v1/hosts/{host}/heartbeat", role=f"agent:{host}", json=body)
+    assert response.status_code == 200, response.text
+
+
+def test_a_pool_on_a_network_its_hosts_lack_is_refused_naming_them(api: Api) -> None:
+    api.add_host("hv1")
+    api.add_host("hv2")
+    _report_networks(api, "hv1", ["dctest-net", "default"])
+    _report_networks(api, "hv2", ["default"])
+    body = {"name": "web", "cidr": "192.0.2.0/29", "network_name": "dctest-net"}
+    response = api.call("POST", "/v1/pools", role="operator", json=body)
+    assert (response.status_code, response.json()["field"]) == (422, "network_name")
+    assert "hv2" in response.json()["detail"] and "hv1" not in response.json()["detail"]
+    body["host_names"] = ["hv1"]  # only where the network is
+    assert api.call("POST", "/v1/pools", role="operator", json=body).status_code == 201
+    assert api.call("GET", "/v1/hosts/hv2").json()["networks"] == ["default"]
