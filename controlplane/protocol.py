@@ -39,6 +39,20 @@ class ObservedState(StrEnum):
     ERROR = "error"
 
 
+# The observed state said in the desired state's words, so an order and what the host shows compare
+# directly: `suspended` is observed as libvirt's `paused` (RAM kept) or `saved` (managed save).
+# `pending` and `error` have no order of their own and stay as they are.
+AS_DESIRED: dict[ObservedState, str] = {
+    ObservedState.RUNNING: DesiredState.RUNNING.value,
+    ObservedState.PAUSED: DesiredState.SUSPENDED.value,
+    ObservedState.SAVED: DesiredState.SUSPENDED.value,
+    ObservedState.SHUTOFF: DesiredState.STOPPED.value,
+    ObservedState.DELETED: DesiredState.DELETED.value,
+    ObservedState.PENDING: ObservedState.PENDING.value,
+    ObservedState.ERROR: ObservedState.ERROR.value,
+}
+
+
 # What an agent reports is stored: no NUL or other control characters (PostgreSQL cannot store NUL), and
 # no integer past a signed 64-bit column. Agents import this module, so it stays on pydantic alone.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"

@@ -9,6 +9,7 @@ from controlplane.models.audit import AuditEvent
 from controlplane.models.auth import ApiToken
 from controlplane.models.host import Host, OrphanDomain
 from controlplane.models.server import DeletionRecord, Server
+from controlplane.protocol import AS_DESIRED, ObservedState
 from controlplane.schemas.audit import AuditEventPublic
 from controlplane.schemas.hosts import HostPublic, OrphanPublic, Usage
 from controlplane.schemas.servers import DeletionRecordPublic, ServerAddress, ServerPublic
@@ -42,8 +43,15 @@ def orphan_public(row: OrphanDomain) -> OrphanPublic:
 def server_public(
     server: Server, *, host_name: str, addresses: list[ServerAddress] | None = None
 ) -> ServerPublic:
+    state = AS_DESIRED.get(ObservedState(server.observed_state), server.observed_state)
     return ServerPublic.model_validate(
-        {**server.model_dump(), "host": host_name, "addresses": addresses or []}
+        {
+            **server.model_dump(),
+            "host": host_name,
+            "addresses": addresses or [],
+            "state": state,
+            "converged": state == server.desired_state,
+        }
     )
 
 

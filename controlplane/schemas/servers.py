@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +46,10 @@ class ServerPublic(BaseModel):
     desired_state: DesiredState
     observed_state: ObservedState
     observed_detail: str | None
+    # The observed state in the desired state's vocabulary (paused/saved -> suspended, shutoff ->
+    # stopped), and whether the host shows what was ordered.
+    state: Literal["running", "stopped", "suspended", "deleted", "pending", "error"]
+    converged: bool
     generation: int
     created_at: datetime
     updated_at: datetime

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, require_roles
 from controlplane.api.presenters import deletion_record_public, server_public
 from controlplane.models.auth import Role
-from controlplane.models.server import Server
+from controlplane.models.server import DesiredState, Server
 from controlplane.schemas.servers import DeletionRecordPublic, ServerAddress, ServerPublic
 from controlplane.schemas.servers import ServerCreate as ServerCreateBody
 from controlplane.schemas.types import Key, Line
@@ -55,10 +55,13 @@ def list_servers(
     _who: Reader,
     session: SessionDep,
     host: Annotated[Line | None, Query(max_length=63)] = None,
-    include_deleted: bool = True,
+    desired_state: DesiredState | None = None,
+    include_deleted: Annotated[bool, Query(description="also list servers whose disks are wiped")] = False,
 ) -> list[ServerPublic]:
     host_id = host_service.get_host(session, host).id if host is not None else None
-    servers = server_service.list_servers(session, host_id=host_id, include_deleted=include_deleted)
+    servers = server_service.list_servers(
+        session, host_id=host_id, include_deleted=include_deleted, desired_state=desired_state
+    )
     return _publics(session, list(servers))
 
 

@@ -101,11 +101,17 @@ def get_server(session: Session, server_id: str) -> Server:
 
 
 def list_servers(
-    session: Session, *, host_id: int | None = None, include_deleted: bool = True
+    session: Session,
+    *,
+    host_id: int | None = None,
+    include_deleted: bool = True,
+    desired_state: DesiredState | None = None,
 ) -> list[Server]:
     query = select(Server)
     if host_id is not None:
         query = query.where(Server.host_id == host_id)
+    if desired_state is not None:
+        query = query.where(Server.desired_state == desired_state.value)
     if not include_deleted:
         query = query.where(col(Server.deleted_at).is_(None))
     return list(session.exec(query.order_by(col(Server.created_at), col(Server.id))).all())
