@@ -32,7 +32,8 @@ def store_readiness(engine: Engine) -> Readiness:
             conn.execute(text("SELECT 1"))
             revision = MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as exc:
-        reason = f"store unreachable: {type(exc.orig or exc).__name__}"
+        cause = getattr(exc, "orig", None) or exc  # the driver's error when there is one
+        reason = f"store unreachable: {type(cause).__name__}"
         return Readiness(ready=False, revision=None, expected_revision=expected, reason=reason)
     if revision != expected:
         reason = f"store at revision {revision}, this build needs {expected}: run `dcloud db upgrade`"
