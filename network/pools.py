@@ -98,6 +98,49 @@ def register_pool(session: Session, *, spec: PoolSpec, at: datetime) -> AddressP
     return pool
 
 
+def update_pool(
+    session: Session,
+    *,
+    pool_id: int,
+    enabled: bool | None = None,
+    description: str | None = None,
+    host_names: list[str] | None = None,
+) -> AddressPool:
+    """What an operator may fix on a pool without touching a lent address: enable/disable, description,
+    the hosts it serves (checked against their networks). Committed."""
+    pool = get_pool(session, pool_id)
+    if host_names is not None:
+        spec = PoolSpec(
+            name=pool.name, cidr=pool.cidr, network_name=pool.network_name, host_names=tuple(host_names)
+        )
+        _check_network_on_hosts(session, spec)
+        pool.host_names = list(host_names)
+    if enabled is not None:
+        pool.enabled = enabled
+    if description is not None:
+        pool.description = description
+    session.add(pool)
+    session.commit()
+    return pool
+
+
+def delete_pool(session: Session, *, pool_id: int) -> None:
+    """Only a pool that never lent an address: leases are the address history (Art. 24), kept for good."""
+    pool = get_pool(session, pool_id)
+    ever = session.exec(
+        select(func.count()).select_from(AddressLease).where(AddressLease.pool_id == pool_id)
+    ).one()
+    if ever:
+        raise Conflict(
+            f"pool {pool.name} has lent {ever} address(es); their history is kept, so disable it instead",
+            field="pool_id",
+        )
+    for entry in session.exec(select(FreeAddress).where(FreeAddress.pool_id == pool_id)).all():
+        session.delete(entry)
+    session.delete(pool)
+    session.commit()
+
+
 def list_pools(session: Session) -> list[AddressPool]:
     return list(session.exec(select(AddressPool).order_by(col(AddressPool.id))).all())
 

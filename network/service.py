@@ -56,7 +56,9 @@ def holder_of(session: Session, server: Server, kind: str = "primary") -> Holder
 
 def candidate_pools(session: Session, host_name: str | None) -> list[AddressPool]:
     """Pools bound to the host first, then pools for every host; IPv4 before IPv6; oldest first."""
-    pools = session.exec(select(AddressPool).order_by(col(AddressPool.id))).all()
+    pools = session.exec(
+        select(AddressPool).where(col(AddressPool.enabled)).order_by(col(AddressPool.id))
+    ).all()
     bound = [p for p in pools if host_name is not None and host_name in p.host_names]
     shared = [p for p in pools if not p.host_names]
     return sorted(bound, key=lambda p: p.ip_version) + sorted(shared, key=lambda p: p.ip_version)
@@ -186,6 +188,8 @@ def named_pool(session: Session, name: str, *, field: str = "pool") -> AddressPo
     pool = session.exec(select(AddressPool).where(AddressPool.name == name)).first()
     if pool is None:
         raise InvalidInput(f"no address pool named {name!r}", field=field)
+    if not pool.enabled:
+        raise InvalidInput(f"address pool {name!r} is disabled", field=field)
     return pool
 
 
