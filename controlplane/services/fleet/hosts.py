@@ -119,7 +119,7 @@ def record_heartbeat(
     *,
     now: datetime,
     host: Host,
-    settings: Settings,
+    settings: Settings | None = None,
     libvirt_host_id: str | None = None,
     networks: list[str] | None = None,
 ) -> Host:
@@ -131,7 +131,8 @@ def record_heartbeat(
     """
     # Not audited: a heartbeat changes no customer's service, and would flood the trail.
     if libvirt_host_id is not None and host.libvirt_host_id != libvirt_host_id:
-        _claim_hypervisor(session, host=host, libvirt_host_id=libvirt_host_id, now=now, settings=settings)
+        grace = settings or Settings()  # the heartbeat grace decides whether a holder is still alive
+        _claim_hypervisor(session, host=host, libvirt_host_id=libvirt_host_id, now=now, settings=grace)
     host.last_heartbeat_at = now
     if networks is not None:
         host.networks = sorted(set(networks))
