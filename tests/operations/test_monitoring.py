@@ -105,6 +105,7 @@ def _access_line(path: str) -> None:
 
 
 def test_agent_polling_access_lines_are_debug_and_other_requests_info() -> None:
+    logging.getLogger("uvicorn.access").setLevel(logging.NOTSET)  # a uvicorn started earlier may set it
     stream = io.StringIO()
     configure_logging(stream=stream)
     _access_line("/v1/hosts/hv1/desired-state/watch?since=abc&wait_s=25")
