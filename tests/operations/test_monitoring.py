@@ -45,10 +45,12 @@ def _requests(route: str, status_class: str, method: str = "GET") -> tuple[str, 
 def restore_logging() -> Iterator[None]:
     root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
     handlers, level, access_level = list(root.handlers), root.level, access.level
+    access_handlers, access_propagate = list(access.handlers), access.propagate
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
     access.setLevel(access_level)
+    access.handlers, access.propagate = access_handlers, access_propagate
 
 
 def test_requests_are_counted_by_route_template_and_status_class(api: Api) -> None:
@@ -105,7 +107,9 @@ def _access_line(path: str) -> None:
 
 
 def test_agent_polling_access_lines_are_debug_and_other_requests_info() -> None:
-    logging.getLogger("uvicorn.access").setLevel(logging.NOTSET)  # a uvicorn started earlier may set it
+    access = logging.getLogger("uvicorn.access")  # a uvicorn started earlier may have configured it
+    access.setLevel(logging.NOTSET)
+    access.handlers, access.propagate = [], True
     stream = io.StringIO()
     configure_logging(stream=stream)
     _access_line("/v1/hosts/hv1/desired-state/watch?since=abc&wait_s=25")
