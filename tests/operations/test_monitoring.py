@@ -43,14 +43,20 @@ def _requests(route: str, status_class: str, method: str = "GET") -> tuple[str, 
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
-    handlers, level, access_level = list(root.handlers), root.level, access.level
-    access_handlers, access_propagate = list(access.handlers), access.propagate
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    saved = {
+        name: (lg.level, list(lg.handlers), lg.propagate, lg.disabled)
+        for name in ("uvicorn", "uvicorn.access")
+        if (lg := logging.getLogger(name))
+    }
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    access.setLevel(access_level)
-    access.handlers, access.propagate = access_handlers, access_propagate
+    for name, (lvl, hs, propagate, disabled) in saved.items():
+        lg = logging.getLogger(name)
+        lg.setLevel(lvl)
+        lg.handlers, lg.propagate, lg.disabled = hs, propagate, disabled
 
 
 def test_requests_are_counted_by_route_template_and_status_class(api: Api) -> None:
@@ -107,9 +113,10 @@ def _access_line(path: str) -> None:
 
 
 def test_agent_polling_access_lines_are_debug_and_other_requests_info() -> None:
-    access = logging.getLogger("uvicorn.access")  # a uvicorn started earlier may have configured it
-    access.setLevel(logging.NOTSET)
-    access.handlers, access.propagate = [], True
+    for name in ("uvicorn", "uvicorn.access"):  # a uvicorn started earlier may have configured them
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.NOTSET)
+        logger.handlers, logger.propagate, logger.disabled = [], True, False
     stream = io.StringIO()
     configure_logging(stream=stream)
     _access_line("/v1/hosts/hv1/desired-state/watch?since=abc&wait_s=25")
