@@ -4,7 +4,7 @@ them), and CPU/RAM overcommit ratios that placement applies (Nova's allocation r
 be disabled (no new leases).
 
 Revision ID: 0015_operations
-Revises: 0011_job_runs_maintenance
+Revises: 0014_terms_workflows
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_operations"
-down_revision: str | None = "0011_job_runs_maintenance"
+down_revision: str | None = "0014_terms_workflows"
 branch_labels = None
 depends_on = None
 
