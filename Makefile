@@ -1,6 +1,6 @@
 .PHONY: run test setup lint bench soak
 
-# Set up this host and run everything (API :8080, agent metrics :9177, WHOIS :4343).
+# Set up this host and run everything (API :8080, agent metrics :8179, WHOIS :4343).
 run:
 	bash scripts/run.sh
 

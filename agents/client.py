@@ -2,6 +2,10 @@
 
 `DesiredSource` is the seam: the reconciler only needs these four calls, so tests can drive it with
 an in-memory or file-backed source while production uses `ControlPlaneClient`.
+
+Several control-plane replicas may be given (`DCLOUD_API_URL=https://cp-1:8080,https://cp-2:8080`): the
+client stays on one until it fails (a transport error or a 5xx), then moves to the next, so an agent
+keeps converging through a replica's restart or loss without a load balancer in between.
 """
 
 from __future__ import annotations
@@ -45,12 +49,21 @@ class DesiredSource(Protocol):
     def heartbeat(self, beat: Heartbeat) -> None: ...
 
 
+def split_api_urls(api_url: str | list[str]) -> list[str]:
+    """`"https://a:8080, https://b:8080/"` (or a list) -> ["https://a:8080", "https://b:8080"]."""
+    items = api_url.split(",") if isinstance(api_url, str) else api_url
+    urls = [u.strip().rstrip("/") for u in items if u.strip()]
+    if not urls:
+        raise ValueError("no control plane URL given (DCLOUD_API_URL)")
+    return urls
+
+
 class ControlPlaneClient:
-    """The agent's side of the routes in controlplane/protocol.py, with timeouts and retries."""
+    """The agent's side of the routes in controlplane/protocol.py, with timeouts, retries and failover."""
 
     def __init__(
         self,
-        api_url: str,
+        api_url: str | list[str],
         token: str,
         host_name: str,
         *,
@@ -65,8 +78,9 @@ class ControlPlaneClient:
         self._attempts = max(1, attempts)
         self._backoff_s = backoff_s
         self._timeout_s = timeout_s
+        self.api_urls = split_api_urls(api_url)
+        self._current = 0  # index of the replica in use; moves on when it fails
         self._http = httpx.Client(
-            base_url=api_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(timeout_s),
             transport=transport,
@@ -133,24 +147,28 @@ class ControlPlaneClient:
         timeout_s: float | None = None,
         attempts: int | None = None,
     ) -> httpx.Response:
-        """Send with exponential backoff on transport errors and 5xx; 4xx are final.
+        """Send with exponential backoff on transport errors and 5xx, each retry on the next replica;
+        4xx are final. A request is tried at least once on every replica.
 
         Failures are raised, not logged: the caller (a pass, the heartbeat, the watch) logs them once,
         with what it was doing.
         """
         last_error: str = ""
         timeout = httpx.Timeout(timeout_s) if timeout_s is not None else httpx.USE_CLIENT_DEFAULT
-        tries = attempts or self._attempts
+        tries = max(attempts or self._attempts, len(self.api_urls))
         for attempt in range(tries):
-            if attempt:
-                time.sleep(self._backoff_s * 2 ** (attempt - 1))
+            if attempt and attempt % len(self.api_urls) == 0:  # every replica failed once: back off
+                time.sleep(self._backoff_s * 2 ** (attempt // len(self.api_urls) - 1))
+            url = self.api_urls[self._current] + path
             try:
-                response = self._http.request(method, path, json=json, params=params, timeout=timeout)
+                response = self._http.request(method, url, json=json, params=params, timeout=timeout)
             except httpx.TransportError as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
+                last_error = f"{self.api_urls[self._current]}: {type(exc).__name__}: {exc}"
+                self._fail_over()
                 continue
             if response.status_code >= 500:
-                last_error = f"HTTP {response.status_code}"
+                last_error = f"{self.api_urls[self._current]}: HTTP {response.status_code}"
+                self._fail_over()
                 continue
             if response.status_code == 404 and missing_ok:
                 return response
@@ -158,3 +176,6 @@ class ControlPlaneClient:
                 raise ControlPlaneRejected(response.status_code, response.text)
             return response
         raise ControlPlaneUnavailable(f"{method} {path}: {last_error} (after {tries} attempts)")
+
+    def _fail_over(self) -> None:
+        self._current = (self._current + 1) % len(self.api_urls)

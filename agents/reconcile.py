@@ -3,13 +3,17 @@
 Like a Kubernetes controller: every action is idempotent and chosen from (desired, observed), so a
 pass that follows a crash simply continues. One server's failure is logged and counted and never
 stops the others. Domains dcloud does not own are reported as orphans and never touched.
+
+Given a `ServerDispatch` (agents/dispatch.py), servers converge in parallel, one step at a time each:
+a server still busy from an earlier pass is reported as it stands, and its slow step (a stop waiting
+for ACPI, a managed save, a wipe) reports itself when it ends. Without one, servers converge in turn.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import assert_never
@@ -18,6 +22,7 @@ import libvirt
 
 from agents.client import ControlPlaneRejected, ControlPlaneUnavailable, DesiredSource
 from agents.deletion import DeletionSequence, WipeNotConfirmed
+from agents.dispatch import ServerDispatch
 from agents.driver import DriverError
 from agents.host_driver import HostDriver
 from agents.journal import REPORT_SENT, DeletionJournal
@@ -86,8 +91,10 @@ class Reconciler:
         metrics: AgentMetrics | None = None,
         *,
         clock: Clock = system_clock,
+        dispatch: ServerDispatch[PassResult] | None = None,
     ) -> None:
         self.driver = driver
+        self.dispatch = dispatch
         self.source = source
         self.journal = journal
         self.metrics = metrics
@@ -105,8 +112,7 @@ class Reconciler:
         listed = {server.id: server for server in desired.servers}
         current = self.driver.managed_domains()
         result = PassResult(observed=HostObservedState(full=True))
-        for server in desired.servers:
-            self._converge_into(result, server, current.get(server.id))
+        self._converge_all(result, [(server, current.get(server.id)) for server in desired.servers])
         for server_id, state in sorted(current.items()):
             if server_id not in listed:  # ours by name and metadata, unknown to the control plane
                 result.observed.servers.append(ObservedServer(id=server_id, state=state))
@@ -121,7 +127,10 @@ class Reconciler:
         """A prompt pass for servers a libvirt event named; reports only those (full=False)."""
         started = time.perf_counter()
         result = PassResult(observed=HostObservedState(full=False))
+        wanted: list[tuple[DesiredServer, ObservedState | None]] = []
         for server_id in sorted(set(server_ids)):
+            if self.dispatch is not None and self.dispatch.busy(server_id):
+                continue  # its work in flight reports it when done
             try:
                 server = self.source.desired_one(server_id)
             except (ControlPlaneUnavailable, ControlPlaneRejected) as exc:
@@ -131,10 +140,41 @@ class Reconciler:
                 state = self.driver.observe(server_id)
                 result.observed.servers.append(ObservedServer(id=server_id, state=state))
                 continue
-            self._converge_into(result, server, None)
+            wanted.append((server, None))
+        self._converge_all(result, wanted)
         self._report(result)
         self._observe_duration(time.perf_counter() - started)
         return result
+
+    def _converge_all(
+        self, result: PassResult, servers: list[tuple[DesiredServer, ObservedState | None]]
+    ) -> None:
+        """Converge each server, in turn or through the dispatch; a busy one is reported as it stands."""
+        if self.dispatch is None:
+            for server, state in servers:
+                self._converge_into(result, server, state)
+            return
+        jobs = {server.id: self._job(server, state) for server, state in servers}
+        submitted = self.dispatch.run(jobs)
+        for server, _state in servers:
+            if server.id in submitted.done:
+                _merge(result, submitted.done[server.id])
+            elif server.id in submitted.busy:
+                state, _detail = self.driver.observe_detail(server.id)
+                detail = "busy: a step ordered earlier is still running"
+                result.observed.servers.append(ObservedServer(id=server.id, state=state, detail=detail))
+
+    def _job(self, server: DesiredServer, state: ObservedState | None) -> Callable[[], PassResult]:
+        def converge_one() -> PassResult:
+            part = PassResult(observed=HostObservedState(full=False))
+            self._converge_into(part, server, state)
+            return part
+
+        return converge_one
+
+    def report_late(self, _server_id: str, part: PassResult) -> None:
+        """A step that outlasted its pass ends (on a worker thread): report that server alone."""
+        self._report(part)
 
     def _converge_into(self, result: PassResult, server: DesiredServer, state: ObservedState | None) -> None:
         """Converge one server, catching its failure so the pass goes on."""
@@ -254,6 +294,12 @@ class Reconciler:
     def _observe_duration(self, seconds: float) -> None:
         if self.metrics is not None:
             self.metrics.observe_reconcile(seconds)
+
+
+def _merge(result: PassResult, part: PassResult) -> None:
+    result.observed.servers.extend(part.observed.servers)
+    result.observed.deletions.extend(part.observed.deletions)
+    result.errors.update(part.errors)
 
 
 def _error_kind(exc: BaseException) -> str:

@@ -16,17 +16,20 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 from wsgiref.simple_server import WSGIServer
 
 import libvirt
 
-from agents.client import ControlPlaneClient, DesiredSource
+from agents.client import ControlPlaneClient, ControlPlaneRejected, DesiredSource
 from agents.console import ConsoleWatch, supports_console
+from agents.dispatch import ServerDispatch
 from agents.driver import DriverError, LibvirtDriver
 from agents.events import EventSubscription, Wakeup, start_event_loop
+from agents.host_identity import active_networks, libvirt_host_id
 from agents.journal import DeletionJournal
 from agents.metrics import AgentMetrics, LibvirtCollector, start_metrics_server
-from agents.reconcile import Reconciler
+from agents.reconcile import PassResult, Reconciler
 from agents.watch import DesiredWatch, supports_watch
 from controlplane.clock import Clock, system_clock
 from controlplane.config import Settings
@@ -42,6 +45,7 @@ _RECONNECT_MAX_S = 30.0
 _EVENT_BATCH_LIMIT = 20
 
 OpenConnection = Callable[[str], libvirt.virConnect]
+_T = TypeVar("_T")
 
 
 def run_agent(
@@ -85,6 +89,9 @@ class Agent:
         self.wakeup = Wakeup()
         self.metrics = AgentMetrics()
         self.journal = DeletionJournal(settings.state_dir)
+        self.dispatch: ServerDispatch[PassResult] = ServerDispatch(
+            max_workers=settings.agent_max_parallel, wait_s=settings.agent_pass_wait_s, on_late=self._late
+        )
         self.conn: libvirt.virConnect | None = None
         self.reconciler: Reconciler | None = None
         self.metrics_server: WSGIServer | None = None
@@ -96,6 +103,10 @@ class Agent:
         self._desired_changed = threading.Event()
         self._backoff_s = 0.5
         self._next = {"resync": 0.0, "poll": 0.0, "heartbeat": 0.0, "connect": 0.0}
+        self._host_id: str | None = None
+        # Why the control plane refused this agent's claim on its hypervisor (another live agent serves
+        # it); while set, the agent converges nothing, so two agents never act on one libvirt.
+        self.refused: str | None = None
 
     def run(self) -> None:
         start_event_loop()  # before any connection is opened, as libvirt requires
@@ -110,6 +121,7 @@ class Agent:
         finally:
             if self.watch is not None:
                 self.watch.join(0.5)  # a watch in flight ends by itself at its wait_s; don't hold shutdown
+            self.dispatch.stop()
             self._disconnect()
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
@@ -121,15 +133,15 @@ class Agent:
         self._ensure_console_watch()
         if self.conn is None and now >= self._next["connect"]:
             self._connect()
-        if self.conn is not None:
-            self._run_due(now)
-        if now >= self._next["heartbeat"]:
+        if now >= self._next["heartbeat"]:  # first: a refused claim must stop the pass below
             self._heartbeat()
+        if self.conn is not None and self.refused is None:
+            self._run_due(now)
         timeout = min(self._next.values()) - time.monotonic()
         changed, lost = self.wakeup.wait(min(max(timeout, 0.0), _MAX_SLEEP_S))
         if self.conn is not None and (lost or not _alive(self.conn)):
             self._disconnect()
-        elif changed and self.reconciler is not None:
+        elif changed and self.reconciler is not None and self.refused is None:
             reconciler = self.reconciler
             if len(changed) > _EVENT_BATCH_LIMIT:  # one listing beats a request per server
                 self._guarded(reconciler.run_once)
@@ -148,6 +160,14 @@ class Agent:
             self._next["poll"] = now + self.settings.agent_poll_interval_s
             self._desired_changed.clear()
             self._guarded(reconciler.run_once)
+
+    def _late(self, server_id: str, part: PassResult) -> None:
+        """A worker finished a step its pass stopped waiting for: report it, then look at that server
+        again (an order given meanwhile was skipped while it was busy)."""
+        reconciler = self.reconciler
+        if reconciler is not None:
+            reconciler.report_late(server_id, part)  # a failed report is counted; the next pass resends
+        self.wakeup.server_changed(server_id)
 
     def desired_changed(self) -> None:
         """Called from the watch thread: ask the loop for a full pass right away."""
@@ -213,10 +233,14 @@ class Agent:
             self._backoff_s = min(self._backoff_s * 2, _RECONNECT_MAX_S)
             return
         self.conn, self._subscription = conn, subscription
-        self.reconciler = Reconciler(driver, self.source, self.journal, self.metrics, clock=self.clock)
+        self.reconciler = Reconciler(
+            driver, self.source, self.journal, self.metrics, clock=self.clock, dispatch=self.dispatch
+        )
         self.connections_opened += 1
         self._backoff_s = 0.5
         self._next["resync"] = 0.0  # whatever happened while we were away, look at everything
+        self._next["heartbeat"] = 0.0  # claim this hypervisor before the first pass acts on it
+        self._host_id = _quietly(lambda: libvirt_host_id(conn))
         log.info("connected to %s", uri)
 
     def _disconnect(self) -> None:
@@ -229,12 +253,43 @@ class Agent:
 
     def _heartbeat(self) -> None:
         self._next["heartbeat"] = time.monotonic() + self.settings.heartbeat_interval_s
-        beat = Heartbeat(libvirt_uri=self.settings.libvirt_uri, libvirt_connected=self.conn is not None)
+        conn = self.conn
+        beat = Heartbeat(
+            libvirt_uri=self.settings.libvirt_uri,
+            libvirt_connected=conn is not None,
+            libvirt_host_id=self._host_id if conn is not None else None,
+            networks=_quietly(lambda: active_networks(conn)) if conn is not None else None,
+        )
         try:
             self.source.heartbeat(beat)
+        except ControlPlaneRejected as exc:
+            if exc.status_code == 409:
+                self._refuse(str(exc))
+                return
+            log.warning("heartbeat failed: %s", exc)
+            self.metrics.count_error("control_plane")
         except Exception as exc:
             log.warning("heartbeat failed: %s", exc)
             self.metrics.count_error("control_plane")
+        else:
+            if self.refused is not None:
+                log.info("the control plane accepts this agent for %s again; converging", self._host_id)
+            self.refused = None
+
+    def _refuse(self, reason: str) -> None:
+        """Logged once per distinct refusal (the heartbeat repeats it every interval)."""
+        if reason != self.refused:
+            log.error("not converging this host: %s", reason)
+        self.refused = reason
+        self.metrics.count_error("hypervisor_claimed")
+
+
+def _quietly(probe: Callable[[], _T]) -> _T | None:
+    """A best-effort libvirt read for the heartbeat: a failure leaves the field unknown."""
+    try:
+        return probe()
+    except libvirt.libvirtError:
+        return None
 
 
 def _alive(conn: libvirt.virConnect) -> bool:

@@ -13,6 +13,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./var/dcloud.db"
     libvirt_uri: str = "qemu:///system"
+    # The agent's control plane; several replicas comma-separated, tried in turn when one fails.
     api_url: str = "http://127.0.0.1:8080"
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -20,7 +21,7 @@ class Settings(BaseSettings):
     host_name: str | None = None
     state_dir: str = "./var"
     # Agent behaviour
-    agent_metrics_port: int = 9177
+    agent_metrics_port: int = 8179  # agents.metrics.DEFAULT_METRICS_PORT
     # Where the agent's /metrics listens: loopback unless a deployment opens it to its Prometheus.
     agent_metrics_addr: str = "127.0.0.1"
     agent_poll_interval_s: float = 10.0
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     # Long-poll the control plane's desired-state watch so orders reach libvirt at once; the poll
     # above stays as the fallback when the watch is off or failing.
     agent_watch: bool = True
+    # Servers one agent converges at once (a slow stop holds one worker, not the host), and how long a
+    # pass waits for them before reporting the slow ones as busy (they report themselves when done).
+    agent_max_parallel: int = 4
+    agent_pass_wait_s: float = 1.0
     suspend_mode: Literal["pause", "managedsave"] = "pause"
     stop_timeout_s: float = 60.0
     storage_pool: str = "dcloud"

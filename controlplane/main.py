@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from controlplane.api.console_relay import ConsoleRelay
 from controlplane.api.errors import install_error_handlers, install_validation_handler
+from controlplane.api.http_metrics import HttpMetrics, HttpMetricsMiddleware
 from controlplane.api.limits import BodySizeLimit
 from controlplane.api.main import api_router
 from controlplane.api.openapi_contract import install_openapi_contract
@@ -35,7 +36,9 @@ def create_app(
     app.state.draining = threading.Event()
     # Console sessions this replica is relaying (controlplane/api/console_relay.py).
     app.state.console_relay = ConsoleRelay()
-    app.add_middleware(BodySizeLimit)  # outermost: nothing reads a body over 1 MiB
+    app.add_middleware(BodySizeLimit)  # nothing reads a body over 1 MiB
+    # Outermost, so a refused body and an error response are counted like any other answer.
+    app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics_registry))
     install_error_handlers(app)
     install_validation_handler(app)
     app.include_router(api_router)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func
@@ -19,8 +19,9 @@ from sqlmodel import Session, col, select
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.metrics_scheduling import record_scheduler_leader, scheduling_families
-from controlplane.models import Contract, DesiredState, Host, OrphanDomain, Server
+from controlplane.models import Contract, DesiredState, Host, ObservedState, OrphanDomain, Server
 from controlplane.models.audit import AuditEvent
+from controlplane.models.customer import ContractState
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block
 from controlplane.models.notices import Notice
@@ -29,12 +30,19 @@ from controlplane.policy_registry import known_policies
 from controlplane.services.enforcement.spam_metrics import spam_deadlines
 from controlplane.services.fleet.hosts import host_health
 from controlplane.services.notices import MAX_ATTEMPTS
+from controlplane.terms.actions import NoticeKind
 from controlplane.terms.calendar import seoul_date
 from network.metrics import register_network_metrics
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ControlPlaneCollector", "build_registry", "record_scheduler_leader"]
+
+# Every labelled gauge starts each known label set at 0: an alert on `x > 0` and a dashboard's graph need
+# the series to exist before the first event, and `absent()` then means "not scraped", never "none yet".
+_BLOCK_KINDS = ("nonpayment", "spam", "security", "emergency", "operator")
+_BLOCK_SCOPES = ("full", "smtp")
+_CHANNELS = ("email", "sms")
 
 
 class ControlPlaneCollector(Collector):
@@ -64,6 +72,7 @@ class ControlPlaneCollector(Collector):
             "Contracts by life-cycle state (map section 1)",
             col(Contract.state),
             "state",
+            known=[state.value for state in ContractState],
         )
         yield self._unknown_policies(session)
         blocks = GaugeMetricFamily(
@@ -76,7 +85,10 @@ class ControlPlaneCollector(Collector):
             .where(col(Block.lifted_at).is_(None))
             .group_by(col(Block.kind), col(Block.scope))
         )
+        counts = {(kind, scope): 0 for kind in _BLOCK_KINDS for scope in _BLOCK_SCOPES}
         for kind, scope, count in session.exec(query).all():
+            counts[(kind, scope)] = count
+        for (kind, scope), count in sorted(counts.items()):
             blocks.add_metric([kind, scope], float(count))
         yield blocks
         yield self._notices(session, now)
@@ -137,7 +149,9 @@ class ControlPlaneCollector(Collector):
             .where(col(Notice.sent_at).is_(None), col(Notice.attempts) >= MAX_ATTEMPTS)
             .group_by(col(Notice.kind))
         )
-        for kind, count in session.exec(query).all():
+        counts = dict.fromkeys((kind.value for kind in NoticeKind), 0)
+        counts.update(session.exec(query).all())
+        for kind, count in sorted(counts.items()):
             family.add_metric([kind], float(count))
         return family
 
@@ -176,7 +190,10 @@ class ControlPlaneCollector(Collector):
             .where(col(Server.deleted_at).is_(None))
             .group_by(col(Server.desired_state), col(Server.observed_state))
         )
+        counts = {(d.value, o.value): 0 for d in DesiredState for o in ObservedState}
         for desired, observed, count in session.exec(query).all():
+            counts[(desired, observed)] = count
+        for (desired, observed), count in sorted(counts.items()):
             family.add_metric([desired, observed], float(count))
         yield family
         oldest = session.exec(
@@ -200,15 +217,22 @@ class ControlPlaneCollector(Collector):
             .where(col(Notice.sent_at).is_(None))
             .group_by(col(Notice.channel))
         )
-        for channel, count in session.exec(query).all():
+        counts = dict.fromkeys(_CHANNELS, 0)
+        counts.update(session.exec(query).all())
+        for channel, count in sorted(counts.items()):
             family.add_metric([channel], float(count))
         return family
 
 
-def _grouped(session: Session, name: str, doc: str, column: object, label: str) -> Metric:
+def _grouped(
+    session: Session, name: str, doc: str, column: object, label: str, *, known: list[str]
+) -> Metric:
     family = GaugeMetricFamily(name, doc, labels=[label])
+    counts = dict.fromkeys(known, 0)
     for value, count in session.exec(select(column, func.count()).group_by(column)).all():  # type: ignore[call-overload]
-        family.add_metric([str(value)], float(count))
+        counts[str(value)] = count
+    for value, count in sorted(counts.items()):
+        family.add_metric([value], float(count))
     return family
 
 
@@ -226,5 +250,6 @@ def build_registry(engine: Engine, clock: Clock, settings: Settings) -> Collecto
     """One registry per app: the control plane's own families plus the network module's."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ControlPlaneCollector(engine, clock, settings))
+    ProcessCollector(registry=registry)  # process_* (CPU, memory, open fds) of this replica
     register_network_metrics(registry, engine, clock)
     return registry

@@ -39,6 +39,20 @@ class ObservedState(StrEnum):
     ERROR = "error"
 
 
+# The observed state said in the desired state's words, so an order and what the host shows compare
+# directly: `suspended` is observed as libvirt's `paused` (RAM kept) or `saved` (managed save).
+# `pending` and `error` have no order of their own and stay as they are.
+AS_DESIRED: dict[ObservedState, str] = {
+    ObservedState.RUNNING: DesiredState.RUNNING.value,
+    ObservedState.PAUSED: DesiredState.SUSPENDED.value,
+    ObservedState.SAVED: DesiredState.SUSPENDED.value,
+    ObservedState.SHUTOFF: DesiredState.STOPPED.value,
+    ObservedState.DELETED: DesiredState.DELETED.value,
+    ObservedState.PENDING: ObservedState.PENDING.value,
+    ObservedState.ERROR: ObservedState.ERROR.value,
+}
+
+
 # What an agent reports is stored: no NUL or other control characters (PostgreSQL cannot store NUL), and
 # no integer past a signed 64-bit column. Agents import this module, so it stays on pydantic alone.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -170,6 +184,13 @@ class Heartbeat(BaseModel):
     agent_version: Reported = "0.1.0"
     libvirt_uri: Reported
     libvirt_connected: bool
+    # The hypervisor's identity (libvirt's capabilities host UUID) while connected: the control plane
+    # refuses a second host row claiming a hypervisor another live agent already serves.
+    libvirt_host_id: Annotated[str, Field(min_length=1, max_length=255, pattern=_PRINTABLE)] | None = None
+    # The active libvirt networks on the host (address pools are checked against them); None: not known.
+    networks: list[Annotated[str, Field(max_length=64, pattern=_PRINTABLE)]] | None = Field(
+        default=None, max_length=256
+    )
 
 
 # The header on `desired-state` carrying the version of the state it lists.

@@ -23,6 +23,7 @@ from network.schemas import (
     DisclosureRecord,
     PoolCreate,
     PoolPublic,
+    PoolUpdate,
     TenurePublic,
     UsageRequestCreate,
     UsageRequestPublic,
@@ -58,6 +59,16 @@ def create_pool(body: PoolCreate, _p: Operator, session: SessionDep, clock: Cloc
 @router.get("/v1/pools", response_model=list[PoolPublic], tags=["network"])
 def list_pools(_p: Reader, session: SessionDep) -> Any:
     return pools.list_pools(session)
+
+
+@router.patch("/v1/pools/{pool_id}", response_model=PoolPublic, tags=["network"])
+def update_pool(pool_id: Id, body: PoolUpdate, _p: Operator, session: SessionDep) -> Any:
+    return pools.update_pool(session, pool_id=pool_id, **body.model_dump())
+
+
+@router.delete("/v1/pools/{pool_id}", status_code=204, tags=["network"])
+def delete_pool(pool_id: Id, _p: Operator, session: SessionDep) -> None:
+    pools.delete_pool(session, pool_id=pool_id)
 
 
 @router.get("/v1/pools/{pool_id}/utilisation", response_model=UtilisationPublic, tags=["network"])

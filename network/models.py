@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, text
+from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
 from controlplane.models.types import UTCDateTime
@@ -37,6 +38,8 @@ class AddressPool(SQLModel, table=True):
     lease_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     description: str | None = Field(default=None, max_length=400)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # A disabled pool lends no new address; the ones it lent stay until released.
+    enabled: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
 
 
 class AddressLease(SQLModel, table=True):

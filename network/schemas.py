@@ -25,6 +25,16 @@ class PoolCreate(BaseModel):
     description: Line | None = Field(default=None, max_length=400)
 
 
+class PoolUpdate(BaseModel):
+    """Fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    description: Line | None = Field(default=None, max_length=400)
+    host_names: list[HostRef] | None = Field(default=None, max_length=1024)
+
+
 class PoolPublic(BaseModel):
     id: int
     name: str
@@ -36,6 +46,7 @@ class PoolPublic(BaseModel):
     host_names: list[str]
     description: str | None
     created_at: datetime
+    enabled: bool = True
 
 
 class UtilisationPublic(BaseModel):

@@ -56,7 +56,9 @@ def holder_of(session: Session, server: Server, kind: str = "primary") -> Holder
 
 def candidate_pools(session: Session, host_name: str | None) -> list[AddressPool]:
     """Pools bound to the host first, then pools for every host; IPv4 before IPv6; oldest first."""
-    pools = session.exec(select(AddressPool).order_by(col(AddressPool.id))).all()
+    pools = session.exec(
+        select(AddressPool).where(col(AddressPool.enabled)).order_by(col(AddressPool.id))
+    ).all()
     bound = [p for p in pools if host_name is not None and host_name in p.host_names]
     shared = [p for p in pools if not p.host_names]
     return sorted(bound, key=lambda p: p.ip_version) + sorted(shared, key=lambda p: p.ip_version)
@@ -182,9 +184,27 @@ def allocate_in_pool(session: Session, *, pool_id: int, holder: Holder, at: date
     raise Conflict(f"pool {pool.name} keeps colliding with active leases; check for leases made by hand")
 
 
-def _allocate(session: Session, *, server: Server, holder: Holder, at: datetime) -> AddressLease | None:
+def named_pool(session: Session, name: str, *, field: str = "pool") -> AddressPool:
+    pool = session.exec(select(AddressPool).where(AddressPool.name == name)).first()
+    if pool is None:
+        raise InvalidInput(f"no address pool named {name!r}", field=field)
+    if not pool.enabled:
+        raise InvalidInput(f"address pool {name!r} is disabled", field=field)
+    return pool
+
+
+def _allocate(
+    session: Session, *, server: Server, holder: Holder, at: datetime, pool_name: str | None = None
+) -> AddressLease | None:
     host = session.get(Host, server.host_id)
-    pools = candidate_pools(session, host.name if host else None)
+    host_name = host.name if host else None
+    if pool_name is not None:
+        chosen = named_pool(session, pool_name)
+        if chosen.host_names and host_name not in chosen.host_names:
+            raise InvalidInput(f"pool {pool_name!r} does not serve host {host_name!r}", field="pool")
+        pools = [chosen]
+    else:
+        pools = candidate_pools(session, host_name)
     if not pools:
         return None
     for pool in pools:
@@ -206,12 +226,45 @@ def active_leases(session: Session, server_id: str) -> list[AddressLease]:
     )
 
 
-def allocate_server_address(session: Session, *, server: Server, at: datetime) -> AddressLease | None:
-    """The one address every server gets on creation (Art. 24(1)); idempotent; None if no pool applies."""
+def allocate_server_address(
+    session: Session, *, server: Server, at: datetime, pool_name: str | None = None
+) -> AddressLease | None:
+    """The one address every server gets on creation (Art. 24(1)); idempotent; None if no pool applies.
+
+    `pool_name` picks the pool (it must serve the server's host); otherwise the host's pools come first."""
     for lease in active_leases(session, server.id):
         if lease.kind == "primary":
             return lease
-    return _allocate(session, server=server, holder=holder_of(session, server), at=at)
+    holder = holder_of(session, server)
+    return _allocate(session, server=server, holder=holder, at=at, pool_name=pool_name)
+
+
+@dataclass(frozen=True)
+class HeldAddress:
+    address: str
+    pool: str
+    kind: str
+    network: str
+    mac: str
+
+
+def addresses_of(session: Session, server_ids: list[str]) -> dict[str, list[HeldAddress]]:
+    """Each server's active addresses (primary first), in one query: what `GET /v1/servers` shows."""
+    held: dict[str, list[HeldAddress]] = {sid: [] for sid in server_ids}
+    if not server_ids:
+        return held
+    rows = session.exec(
+        select(AddressLease, AddressPool)
+        .join(AddressPool, col(AddressPool.id) == AddressLease.pool_id)
+        .where(col(AddressLease.server_id).in_(server_ids), col(AddressLease.released_at).is_(None))
+        .order_by(col(AddressLease.kind).desc(), col(AddressLease.id))
+    ).all()
+    for lease, pool in rows:
+        mac = ipam.mac_for_lease(lease.id or 0)
+        held[lease.server_id].append(
+            HeldAddress(lease.address, pool.name, lease.kind, pool.network_name, mac)
+        )
+    return held
 
 
 def allocate_extra_address(

@@ -17,6 +17,7 @@ from controlplane.api.routes import (
     enforcement,
     fee_increases,
     firewall,
+    health,
     hosts,
     invoices,
     maintenance_windows,
@@ -33,6 +34,8 @@ from controlplane.api.routes import (
 
 api_router = APIRouter()
 api_router.include_router(metrics.router)
+# Liveness and readiness probes for a load balancer in front of several replicas.
+api_router.include_router(health.router)
 api_router.include_router(hosts.router)
 api_router.include_router(agent.router)
 api_router.include_router(servers.router)

@@ -9,9 +9,10 @@ from controlplane.models.audit import AuditEvent
 from controlplane.models.auth import ApiToken
 from controlplane.models.host import Host, OrphanDomain
 from controlplane.models.server import DeletionRecord, Server
+from controlplane.protocol import AS_DESIRED, ObservedState
 from controlplane.schemas.audit import AuditEventPublic
 from controlplane.schemas.hosts import HostPublic, OrphanPublic, Usage
-from controlplane.schemas.servers import DeletionRecordPublic, ServerPublic
+from controlplane.schemas.servers import DeletionRecordPublic, ServerAddress, ServerPublic
 from controlplane.schemas.tokens import TokenPublic
 from controlplane.services.fleet.hosts import host_health
 
@@ -24,6 +25,9 @@ def host_public(host: Host, *, now: datetime, settings: Settings, used: Usage | 
         vcpus=host.vcpus,
         memory_mib=host.memory_mib,
         disk_gib=host.disk_gib,
+        cpu_allocation_ratio=host.cpu_allocation_ratio,
+        ram_allocation_ratio=host.ram_allocation_ratio,
+        networks=list(host.networks),
         admin_state=host.admin_state,
         health=host_health(host, now=now, settings=settings).value,
         last_heartbeat_at=host.last_heartbeat_at,
@@ -36,8 +40,19 @@ def orphan_public(row: OrphanDomain) -> OrphanPublic:
     return OrphanPublic.model_validate(row, from_attributes=True)
 
 
-def server_public(server: Server, *, host_name: str) -> ServerPublic:
-    return ServerPublic.model_validate({**server.model_dump(), "host": host_name})
+def server_public(
+    server: Server, *, host_name: str, addresses: list[ServerAddress] | None = None
+) -> ServerPublic:
+    state = AS_DESIRED.get(ObservedState(server.observed_state), server.observed_state)
+    return ServerPublic.model_validate(
+        {
+            **server.model_dump(),
+            "host": host_name,
+            "addresses": addresses or [],
+            "state": state,
+            "converged": state == server.desired_state,
+        }
+    )
 
 
 def deletion_record_public(record: DeletionRecord, *, host_name: str) -> DeletionRecordPublic:

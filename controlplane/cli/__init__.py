@@ -59,7 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from controlplane.errors import DcloudError
     from controlplane.policy_registry import PolicyFileInvalid, configure_policies
 
     args = build_parser().parse_args(argv)
@@ -79,9 +78,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyFileInvalid as exc:
         print(f"dcloud {args.command}: error: DCLOUD_POLICY_FILE: {exc.message}", file=sys.stderr)
         return EXIT_ERROR
+    return _run(args, settings.database_url)
+
+
+def _run(args: argparse.Namespace, database_url: str) -> int:
+    """The command, with every mistake an operator can make reported on one line (no traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from controlplane.cli import store_errors
+    from controlplane.errors import DcloudError
+
+    missing = store_errors.missing_sqlite_file(database_url)
     try:
         return int(args.func(args))
     except DcloudError as exc:
         where = f"{exc.field}: " if exc.field else ""
         print(f"dcloud {args.command}: error: {where}{exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except SQLAlchemyError as exc:
+        line = store_errors.describe(exc, database_url, missing=missing)
+        print(f"dcloud {args.command}: error: {line}", file=sys.stderr)
+        if missing is not None and missing.exists():
+            store_errors.remove_created_file(missing)
+        return EXIT_ERROR
+    except Exception as exc:
+        if type(exc).__module__ != "libvirt":
+            raise
+        print(f"dcloud {args.command}: error: libvirt: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -66,6 +66,8 @@ def client_for(args: argparse.Namespace) -> httpx.Client:
         url, token = connection(args)
     except CliError as exc:
         raise SystemExit(f"dcloud {args.command}: error: {exc}") from None
+    # DCLOUD_API_URL may list several replicas (the agents' env file): a person's command uses the first.
+    url = url.split(",")[0].strip()
     args.api_url = url  # named in a "cannot reach" error
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 

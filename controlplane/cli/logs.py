@@ -10,6 +10,9 @@ Records carry what the code logs and nothing more: no request bodies, no extra f
 one line whatever it quotes (a reason, a name, an agent's report): in text format every control or bidi
 character of the message, line breaks included, is written as a visible `\\uXXXX`, so no logged value
 can forge a record; JSON lines get the same from json.dumps (and bidi escaped the same way).
+
+Access lines of what polls (agents' desired-state, watch, heartbeat and report routes; Prometheus scrapes;
+load balancers' probes) are DEBUG, not INFO: an idle fleet must not write a line per agent per second.
 """
 
 from __future__ import annotations
@@ -27,6 +30,25 @@ TEXT_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 # plugin it sets up whenever migrations are inspected.
 DEFAULT_LEVELS: dict[str, int] = {"apscheduler": logging.WARNING, "alembic.runtime.plugins": logging.WARNING}
 ROOT = ""
+
+
+ACCESS_LOGGER = "uvicorn.access"
+_POLLING_PATH = re.compile(
+    r"^(/v1/hosts/[^/?]+/(desired-state(/watch)?|heartbeat|observed-state|servers/[^/?]+/desired-state)"
+    r"|/metrics|/healthz|/readyz)(\?|$)"
+)
+
+
+class PollingAtDebug(logging.Filter):
+    """uvicorn's access lines for polling routes become DEBUG records (and are dropped below DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        path = args[2] if len(args) >= 3 else None  # uvicorn: (client, method, path, http version, status)
+        if not isinstance(path, str) or not _POLLING_PATH.match(path):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 class LogLevelsInvalid(ValueError):
@@ -102,4 +124,7 @@ def configure_logging(
     root.addHandler(handler)
     for name, level in wanted.items():
         logging.getLogger(name or None).setLevel(level)
+    access = logging.getLogger(ACCESS_LOGGER)
+    if not any(isinstance(f, PollingAtDebug) for f in access.filters):
+        access.addFilter(PollingAtDebug())
     return handler

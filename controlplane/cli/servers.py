@@ -35,9 +35,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
+    import sys
+
     from agents.runner import run_agent
 
-    run_agent(settings_from(args))
+    try:
+        run_agent(settings_from(args))
+    except ValueError as exc:  # a setting the agent cannot start without (token, URLs)
+        print(f"dcloud agent: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

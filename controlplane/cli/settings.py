@@ -8,7 +8,10 @@ from controlplane.config import Settings
 
 GLOBAL_FLAGS = {
     "database_url": ("--database-url", "store URL (DCLOUD_DATABASE_URL; default sqlite:///./var/dcloud.db)"),
-    "api_url": ("--api-url", "control plane URL the agent talks to (DCLOUD_API_URL)"),
+    "api_url": (
+        "--api-url",
+        "control plane URL(s) the agent talks to, comma-separated replicas (DCLOUD_API_URL)",
+    ),
     "token": ("--token", "bearer token for the agent (DCLOUD_TOKEN)"),
     "libvirt_uri": ("--libvirt-uri", "libvirt connection of this host (DCLOUD_LIBVIRT_URI)"),
     "host_name": ("--host-name", "this host's name in dcloud (DCLOUD_HOST_NAME; default: hostname)"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Float, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from controlplane.models.types import UTCDateTime
@@ -36,6 +37,21 @@ class Host(SQLModel, table=True):
     admin_state: str = Field(default=HostAdminState.ACTIVE, max_length=16)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_heartbeat_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # The hypervisor's own identity as its agent reports it (libvirt's capabilities host UUID): one agent,
+    # hence one host row, per hypervisor; a second row claiming it is refused instead of counted twice.
+    libvirt_host_id: str | None = Field(default=None, max_length=255, unique=True)
+    # The libvirt networks the agent last reported (pools are checked against them).
+    networks: list[Any] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # Overcommit like Nova's cpu_allocation_ratio / ram_allocation_ratio: placement may hand out
+    # vcpus * ratio and memory_mib * ratio; disk is never overcommitted.
+    cpu_allocation_ratio: float = Field(
+        default=1.0, sa_column=Column(Float, nullable=False, server_default="1")
+    )
+    ram_allocation_ratio: float = Field(
+        default=1.0, sa_column=Column(Float, nullable=False, server_default="1")
+    )
 
 
 class OrphanDomain(SQLModel, table=True):

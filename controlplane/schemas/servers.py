@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,16 @@ class ServerCreate(BaseModel):
     disk_gib: Whole = Field(ge=1, le=MAX_DISK_GIB)
     host: Line | None = Field(default=None, min_length=1, max_length=63)
     contract_id: Id | None = None
+    # The address pool to lease from (it must serve the host); default: the host's pools, then shared ones.
+    pool: Line | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ServerAddress(BaseModel):
+    address: str
+    pool: str
+    kind: str  # primary (Art. 24(1)) or extra (by the contract's agreement)
+    network: str
+    mac: str
 
 
 class ServerPublic(BaseModel):
@@ -36,11 +46,16 @@ class ServerPublic(BaseModel):
     desired_state: DesiredState
     observed_state: ObservedState
     observed_detail: str | None
+    # The observed state in the desired state's vocabulary (paused/saved -> suspended, shutoff ->
+    # stopped), and whether the host shows what was ordered.
+    state: Literal["running", "stopped", "suspended", "deleted", "pending", "error"]
+    converged: bool
     generation: int
     created_at: datetime
     updated_at: datetime
     observed_at: datetime | None
     deleted_at: datetime | None
+    addresses: list[ServerAddress] = Field(default_factory=list)
 
 
 class DeletionRecordPublic(BaseModel):

@@ -38,8 +38,10 @@ class Plan:
     months: int
 
     @classmethod
-    def from_env(cls, *, contracts: int, months: int) -> Plan:
-        seed = int(os.environ.get("DCLOUD_SIM_SEED") or random.SystemRandom().randrange(1, 2**31))
+    def from_env(cls, *, contracts: int, months: int, seed: int | None = None) -> Plan:
+        """DCLOUD_SIM_SEED wins; else the given seed; else a fresh random one (printed on failure)."""
+        chosen = os.environ.get("DCLOUD_SIM_SEED") or seed or random.SystemRandom().randrange(1, 2**31)
+        seed = int(chosen)
         return cls(
             seed,
             int(os.environ.get("DCLOUD_SIM_CONTRACTS") or contracts),

@@ -66,7 +66,14 @@ def heartbeat(
     body: Heartbeat, host: AgentOnly, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> HostPublic:
     now = clock()
-    row = host_service.record_heartbeat(session, now=now, host=host)
+    row = host_service.record_heartbeat(
+        session,
+        now=now,
+        host=host,
+        settings=settings,
+        libvirt_host_id=body.libvirt_host_id,
+        networks=body.networks,
+    )
     return host_public(row, now=now, settings=settings, used=None)
 
 

@@ -52,9 +52,7 @@ def update_host(
     host: Key, body: HostUpdate, who: Writer, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> HostPublic:
     now = clock()
-    row = host_service.set_admin_state(
-        session, now=now, actor=who.actor, name=host, admin_state=body.admin_state
-    )
+    row = host_service.update_host(session, now=now, actor=who.actor, name=host, changes=body.model_dump())
     used = host_service.usage_by_host(session, [row.id or 0]).get(row.id or 0)
     return host_public(row, now=now, settings=settings, used=used)
 

@@ -14,14 +14,15 @@ from sqlmodel import Session
 from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, TenantDep, require_roles
 from controlplane.api.presenters import deletion_record_public, server_public
 from controlplane.models.auth import Role
-from controlplane.models.server import Server
-from controlplane.schemas.servers import DeletionRecordPublic, ServerPublic
+from controlplane.models.server import DesiredState, Server
+from controlplane.schemas.servers import DeletionRecordPublic, ServerAddress, ServerPublic
 from controlplane.schemas.servers import ServerCreate as ServerCreateBody
 from controlplane.schemas.types import Key, Line
 from controlplane.services.fleet import hosts as host_service
 from controlplane.services.fleet import servers as server_service
 from controlplane.services.fleet.servers import Action
 from controlplane.services.tenancy import Owned
+from network.service import addresses_of
 
 router = APIRouter(prefix="/v1/servers", tags=["servers"])
 
@@ -39,7 +40,15 @@ def _public(session: Session, server: Server) -> ServerPublic:
 
 def _publics(session: Session, servers: list[Server]) -> list[ServerPublic]:
     names = host_service.host_names(session, {s.host_id for s in servers})
-    return [server_public(s, host_name=names.get(s.host_id, "")) for s in servers]
+    held = addresses_of(session, [s.id for s in servers])
+    return [
+        server_public(
+            s,
+            host_name=names.get(s.host_id, ""),
+            addresses=[ServerAddress(**vars(a)) for a in held.get(s.id, [])],
+        )
+        for s in servers
+    ]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -56,13 +65,18 @@ def list_servers(
     tenant: TenantDep,
     session: SessionDep,
     host: Annotated[Line | None, Query(max_length=63)] = None,
-    include_deleted: bool = True,
+    desired_state: DesiredState | None = None,
+    include_deleted: Annotated[bool, Query(description="also list servers whose disks are wiped")] = False,
 ) -> list[ServerPublic]:
     if tenant.is_customer and host is not None:
         return []  # hosts are not a tenant's to name: the filter finds none of its servers
     host_id = host_service.get_host(session, host).id if host is not None else None
     servers = server_service.list_servers(
-        session, host_id=host_id, include_deleted=include_deleted, customer_id=tenant.customer_id
+        session,
+        host_id=host_id,
+        include_deleted=include_deleted,
+        desired_state=desired_state,
+        customer_id=tenant.customer_id,
     )
     return _publics(session, list(servers))
 

@@ -16,7 +16,16 @@ from controlplane.models.server import Server
 from controlplane.schemas.hosts import HostCreate, Usage
 from controlplane.services.audit import record_change
 
-_AUDITED = ("name", "libvirt_uri", "vcpus", "memory_mib", "disk_gib", "admin_state")
+_AUDITED = (
+    "name",
+    "libvirt_uri",
+    "vcpus",
+    "memory_mib",
+    "disk_gib",
+    "admin_state",
+    "cpu_allocation_ratio",
+    "ram_allocation_ratio",
+)
 
 
 def host_snapshot(host: Host) -> dict[str, object]:
@@ -69,18 +78,31 @@ def list_hosts(session: Session) -> list[Host]:
 
 
 def set_admin_state(session: Session, *, now: datetime, actor: str, name: str, admin_state: str) -> Host:
+    return update_host(session, now=now, actor=actor, name=name, changes={"admin_state": admin_state})
+
+
+def update_host(
+    session: Session, *, now: datetime, actor: str, name: str, changes: dict[str, object]
+) -> Host:
+    """Admin state and allocation ratios; one audit row naming what changed, none when nothing did.
+
+    Lowering a ratio below what is placed already is allowed (like Nova): it only stops new placements.
+    """
     host = get_host(session, name)
     before = host_snapshot(host)
-    if host.admin_state != admin_state:
-        host.admin_state = admin_state
+    changed = {k: v for k, v in changes.items() if v is not None and getattr(host, k) != v}
+    if changed:
+        for key, value in changed.items():
+            setattr(host, key, value)
         session.add(host)
+        action = f"admin_state:{changed['admin_state']}" if "admin_state" in changed else "update"
         record_change(
             session,
             at=now,
             actor=actor,
             entity_type="host",
             entity_id=host.id or 0,
-            action=f"admin_state:{admin_state}",
+            action=action,
             before=before,
             after=host_snapshot(host),
         )
@@ -88,22 +110,72 @@ def set_admin_state(session: Session, *, now: datetime, actor: str, name: str, a
     return host
 
 
-def record_heartbeat(session: Session, *, now: datetime, host: Host) -> Host:
+class HypervisorClaimed(Conflict):
+    """A second host row's agent reports a hypervisor that another live agent already serves (409)."""
+
+
+def record_heartbeat(
+    session: Session,
+    *,
+    now: datetime,
+    host: Host,
+    settings: Settings | None = None,
+    libvirt_host_id: str | None = None,
+    networks: list[str] | None = None,
+) -> Host:
+    """The host is alive; with a libvirt identity, claims that hypervisor for this host row alone.
+
+    Two host rows on one hypervisor would count its capacity twice and let two agents fight over its
+    domains, so a claim held by another host that is still heartbeating is refused; one held by a host
+    whose agent went silent (the hypervisor moved, libvirtd got a new UUID) passes to this one.
+    """
     # Not audited: a heartbeat changes no customer's service, and would flood the trail.
+    if libvirt_host_id is not None and host.libvirt_host_id != libvirt_host_id:
+        grace = settings or Settings()  # the heartbeat grace decides whether a holder is still alive
+        _claim_hypervisor(session, host=host, libvirt_host_id=libvirt_host_id, now=now, settings=grace)
     host.last_heartbeat_at = now
+    if networks is not None:
+        host.networks = sorted(set(networks))
     session.add(host)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError as exc:  # another host claimed it between our check and our write
+        session.rollback()
+        raise HypervisorClaimed(
+            f"libvirt host {libvirt_host_id} was just claimed by another host", field="libvirt_host_id"
+        ) from exc
     return host
+
+
+def _claim_hypervisor(
+    session: Session, *, host: Host, libvirt_host_id: str, now: datetime, settings: Settings
+) -> None:
+    holder = session.exec(select(Host).where(Host.libvirt_host_id == libvirt_host_id)).first()
+    if holder is not None and holder.id != host.id:
+        if _heartbeating(holder, now=now, settings=settings):
+            raise HypervisorClaimed(
+                f"libvirt host {libvirt_host_id} is already served by host {holder.name!r}, whose agent is "
+                f"alive: one agent per hypervisor; stop this agent or point it at its own libvirt",
+                field="libvirt_host_id",
+            )
+        holder.libvirt_host_id = None
+        session.add(holder)
+        session.flush()  # release the unique value before this host takes it
+    host.libvirt_host_id = libvirt_host_id
+
+
+def _heartbeating(host: Host, *, now: datetime, settings: Settings) -> bool:
+    if host.last_heartbeat_at is None:
+        return False
+    grace = timedelta(seconds=settings.heartbeat_interval_s * settings.heartbeat_missed_limit)
+    return now - host.last_heartbeat_at <= grace
 
 
 def host_health(host: Host, *, now: datetime, settings: Settings) -> HostHealth:
     """`up` while heartbeats arrive; `unknown` (never `down`) after the missed-interval grace."""
     if host.admin_state == HostAdminState.MAINTENANCE:
         return HostHealth.MAINTENANCE
-    if host.last_heartbeat_at is None:
-        return HostHealth.UNKNOWN
-    grace = timedelta(seconds=settings.heartbeat_interval_s * settings.heartbeat_missed_limit)
-    return HostHealth.UP if now - host.last_heartbeat_at <= grace else HostHealth.UNKNOWN
+    return HostHealth.UP if _heartbeating(host, now=now, settings=settings) else HostHealth.UNKNOWN
 
 
 def usage_by_host(session: Session, host_ids: list[int] | None = None) -> dict[int, Usage]:

@@ -30,17 +30,31 @@ class Demand:
     disk_gib: int
 
 
+def vcpu_limit(host: Host) -> int:
+    """What placement may hand out: the host's CPUs times its allocation ratio (Nova's rule)."""
+    return int(host.vcpus * host.cpu_allocation_ratio)
+
+
+def memory_limit(host: Host) -> int:
+    return int(host.memory_mib * host.ram_allocation_ratio)
+
+
 def fits(host: Host, used: Usage, demand: Demand) -> bool:
+    # Disk is never overcommitted: a full pool fails writes inside every guest at once.
     return (
-        used.vcpus + demand.vcpus <= host.vcpus
-        and used.memory_mib + demand.memory_mib <= host.memory_mib
+        used.vcpus + demand.vcpus <= vcpu_limit(host)
+        and used.memory_mib + demand.memory_mib <= memory_limit(host)
         and used.disk_gib + demand.disk_gib <= host.disk_gib
     )
 
 
 def _load(host: Host, used: Usage) -> float:
-    """The fullest dimension decides how loaded a host is."""
-    return max(used.vcpus / host.vcpus, used.memory_mib / host.memory_mib, used.disk_gib / host.disk_gib)
+    """The fullest dimension (of what may be handed out) decides how loaded a host is."""
+    return max(
+        used.vcpus / max(vcpu_limit(host), 1),
+        used.memory_mib / max(memory_limit(host), 1),
+        used.disk_gib / host.disk_gib,
+    )
 
 
 def _serialise_on_sqlite(session: Session) -> None:
@@ -64,19 +78,22 @@ def place_on_named_host(session: Session, *, name: str, demand: Demand, now: dat
     used = usage_by_host(session, [host.id or 0]).get(host.id or 0, Usage())
     if not fits(host, used, demand):
         raise NoCapacity(
-            f"host {name!r} has no room: free vcpus {host.vcpus - used.vcpus}, "
-            f"memory_mib {host.memory_mib - used.memory_mib}, disk_gib {host.disk_gib - used.disk_gib}",
+            f"host {name!r} has no room: free vcpus {vcpu_limit(host) - used.vcpus}, "
+            f"memory_mib {memory_limit(host) - used.memory_mib}, disk_gib {host.disk_gib - used.disk_gib}",
             field="host",
         )
     return host
 
 
-def place_anywhere(session: Session, *, demand: Demand, now: datetime, settings: Settings) -> Host:
-    """The least loaded `up` host with room; NoCapacity (409) naming the demand when none fits."""
+def place_anywhere(
+    session: Session, *, demand: Demand, now: datetime, settings: Settings, only: list[str] | None = None
+) -> Host:
+    """The least loaded `up` host with room (among `only`, when given); NoCapacity (409) when none fits."""
     _serialise_on_sqlite(session)
-    query = (
-        select(Host).where(Host.admin_state == HostAdminState.ACTIVE).order_by(col(Host.id)).with_for_update()
-    )
+    query = select(Host).where(Host.admin_state == HostAdminState.ACTIVE)
+    if only:
+        query = query.where(col(Host.name).in_(only))
+    query = query.order_by(col(Host.id)).with_for_update()
     draining = draining_windows(session, now)  # a `drain` window: no new placements there (Art. 14(2))
     up = [h for h in session.exec(query).all() if host_health(h, now=now, settings=settings) == HostHealth.UP]
     hosts = [h for h in up if (h.id or 0) not in draining]

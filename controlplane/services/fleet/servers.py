@@ -17,7 +17,7 @@ from controlplane.services.audit import record_change
 from controlplane.services.fleet.placement import Demand, place_anywhere, place_on_named_host
 from controlplane.services.fleet.server_guards import check_action_allowed
 from controlplane.services.tenancy import contracts_of
-from network.service import allocate_server_address
+from network.service import allocate_server_address, named_pool
 
 Action = Literal["start", "stop", "suspend", "resume", "delete"]
 
@@ -60,10 +60,12 @@ def create_server(
             f"contract {contract.id} is still {contract.state}; approve it first", field="contract_id"
         )
     demand = Demand(vcpus=data.vcpus, memory_mib=data.memory_mib, disk_gib=data.disk_gib)
+    # A named pool bound to some hosts narrows placement to them (checked again when leasing).
+    served = named_pool(session, data.pool).host_names if data.pool is not None else []
     if data.host is not None:
         host = place_on_named_host(session, name=data.host, demand=demand, now=now)
     else:
-        host = place_anywhere(session, demand=demand, now=now, settings=settings)
+        host = place_anywhere(session, demand=demand, now=now, settings=settings, only=served or None)
     server = Server(
         name=data.name,
         host_id=host.id or 0,
@@ -78,7 +80,7 @@ def create_server(
     session.add(server)
     session.flush()
     # Art. 24(1): one address per server, leased in the same transaction (a full pool refuses the server).
-    lease = allocate_server_address(session, server=server, at=now)
+    lease = allocate_server_address(session, server=server, at=now, pool_name=data.pool)
     record_change(
         session,
         at=now,
@@ -105,6 +107,7 @@ def list_servers(
     host_id: int | None = None,
     include_deleted: bool = True,
     customer_id: int | None = None,
+    desired_state: DesiredState | None = None,
 ) -> list[Server]:
     """Servers, oldest first; `customer_id` keeps a tenant's own (those of its contracts)."""
     query = select(Server)
@@ -112,6 +115,8 @@ def list_servers(
         query = query.where(col(Server.contract_id).in_(contracts_of(customer_id)))
     if host_id is not None:
         query = query.where(Server.host_id == host_id)
+    if desired_state is not None:
+        query = query.where(Server.desired_state == desired_state.value)
     if not include_deleted:
         query = query.where(col(Server.deleted_at).is_(None))
     return list(session.exec(query.order_by(col(Server.created_at), col(Server.id))).all())

@@ -64,8 +64,11 @@ def test_errors_are_counted_per_kind(registry: CollectorRegistry) -> None:
     assert registry.get_sample_value("dcloud_agent_reconcile_errors_total", {"kind": "control_plane"}) == 1
 
 
-def test_the_default_port_is_9177() -> None:
-    assert DEFAULT_METRICS_PORT == 9177
+def test_the_default_port_is_not_the_debian_libvirt_exporters() -> None:
+    from controlplane.config import Settings
+
+    assert DEFAULT_METRICS_PORT == Settings().agent_metrics_port == 8179
+    assert DEFAULT_METRICS_PORT != 9177  # prometheus-libvirt-exporter's port
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ def _agree(scrape: Callable[[], tuple], ask_libvirt: Callable[[], tuple]) -> tup
     raise AssertionError(f"scrape {scraped} never matched libvirt {direct}")
 
 
-def test_a_real_guest_exposes_cpu_memory_vcpus_block_and_interface_stats(
+def test_a_real_guest_exposes_cpu_block_and_interface_stats_and_nothing_unasked(
     qemu_guest: tuple[libvirt.virConnect, libvirt.virDomain], registry: CollectorRegistry
 ) -> None:
     conn, dom = qemu_guest
@@ -174,8 +174,9 @@ def test_a_real_guest_exposes_cpu_memory_vcpus_block_and_interface_stats(
         return registry.get_sample_value(name, labels)
 
     assert sample("libvirt_domain_info_cpu_time_seconds_total", labels) > 0
-    assert sample("libvirt_domain_info_vcpus", labels) == 2
-    assert sample("libvirt_domain_info_memory_bytes", labels) == 64 * 1024 * 1024
+    # Not asked of libvirtd (the balloon and vcpu groups cost QEMU round trips; no dashboard uses them).
+    assert sample("libvirt_domain_info_vcpus", labels) is None
+    assert sample("libvirt_domain_info_memory_bytes", labels) is None
     # Compared with virDomainBlockStats / virDomainInterfaceStats, separate calls from the bulk one.
     _agree(
         lambda: tuple(
