@@ -10,6 +10,7 @@ from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from controlplane.models.types import UTCDateTime, new_id
+from controlplane.protocol import DiskFormat
 
 
 class ImageState(StrEnum):
@@ -19,11 +20,8 @@ class ImageState(StrEnum):
     DELETED = "deleted"
 
 
-class ImageFormat(StrEnum):
-    """The only disk formats accepted; everything else is refused at import."""
-
-    RAW = "raw"
-    QCOW2 = "qcow2"
+# The only disk formats accepted (the wire's enum): everything else is refused at import.
+ImageFormat = DiskFormat
 
 
 class Image(SQLModel, table=True):
