@@ -221,9 +221,7 @@ def _metadata(server: DesiredServer, marks: AgentMarks) -> etree._Element:
     return metadata
 
 
-def _devices(
-    server: DesiredServer, disks: GuestDisks, hw: GuestHardware, filter_name: str
-) -> etree._Element:
+def _devices(server: DesiredServer, disks: GuestDisks, hw: GuestHardware, filter_name: str) -> etree._Element:
     devices = etree.Element("devices")
     disk = etree.SubElement(devices, "disk", type="file", device="disk")
     # discard=unmap lets the guest punch holes, so freed blocks hold no data and wiping stays cheap.

@@ -92,7 +92,9 @@ def build_seed_iso(documents: SeedDocuments) -> bytes:
     contents = (documents.meta_data, documents.user_data, documents.network_config)
     for (iso_name, long_name), text in zip(_FILES, contents, strict=True):
         data = text.encode()
-        iso.add_fp(io.BytesIO(data), len(data), f"/{iso_name}", rr_name=long_name, joliet_path=f"/{long_name}")
+        iso.add_fp(
+            io.BytesIO(data), len(data), f"/{iso_name}", rr_name=long_name, joliet_path=f"/{long_name}"
+        )
     out = io.BytesIO()
     iso.write_fp(out)
     iso.close()

@@ -37,7 +37,10 @@ def orphan_public(row: OrphanDomain) -> OrphanPublic:
 
 
 def server_public(server: Server, *, host_name: str) -> ServerPublic:
-    return ServerPublic.model_validate({**server.model_dump(), "host": host_name})
+    fields = server.model_dump(exclude={"password_hash"})
+    return ServerPublic.model_validate(
+        {**fields, "host": host_name, "has_password": server.password_hash is not None}
+    )
 
 
 def deletion_record_public(record: DeletionRecord, *, host_name: str) -> DeletionRecordPublic:

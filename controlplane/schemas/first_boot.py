@@ -51,7 +51,9 @@ def check_ssh_public_key(value: str) -> str:
     """One OpenSSH public key line: `<type> <base64 blob> [comment]`, the blob naming the same type."""
     parts = value.strip().split(None, 2)
     if len(value) > _MAX_KEY_CHARS or len(parts) < 2 or parts[0] not in KEY_TYPES:
-        raise PydanticCustomError("ssh_key", "must be an OpenSSH public key line (type, key, optional comment)")
+        raise PydanticCustomError(
+            "ssh_key", "must be an OpenSSH public key line (type, key, optional comment)"
+        )
     try:
         blob = base64.b64decode(parts[1], validate=True)
         (length,) = struct.unpack(">I", blob[:4])
@@ -73,5 +75,7 @@ def check_password_hash(value: str) -> str:
 
 
 Hostname = Annotated[str, Field(min_length=1, max_length=63), AfterValidator(check_hostname)]
-SshPublicKey = Annotated[str, Field(min_length=1, max_length=_MAX_KEY_CHARS), AfterValidator(check_ssh_public_key)]
+SshPublicKey = Annotated[
+    str, Field(min_length=1, max_length=_MAX_KEY_CHARS), AfterValidator(check_ssh_public_key)
+]
 PasswordHash = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(check_password_hash)]

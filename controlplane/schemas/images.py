@@ -20,7 +20,9 @@ class ImageImport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Line = Field(min_length=1, max_length=128)
-    source_url: Line | None = Field(default=None, min_length=8, max_length=2048, pattern=r"^[hH][tT][tT][pP][sS]?://")
+    source_url: Line | None = Field(
+        default=None, min_length=8, max_length=2048, pattern=r"^[hH][tT][tT][pP][sS]?://"
+    )
     source_path: Line | None = Field(default=None, min_length=2, max_length=2048, pattern=r"^/")
     sha256: str | None = Field(default=None, pattern=SHA256_PATTERN, description="verified when given")
     min_disk_gib: Whole | None = Field(default=None, ge=1, le=MAX_MIN_DISK_GIB)

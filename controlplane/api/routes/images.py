@@ -31,7 +31,12 @@ def import_image(
     """Accepted as `importing`; poll the image until it is `active` or `failed` (with the reason)."""
     image = image_service.register_import(session, now=clock(), actor=who.actor, data=body, settings=settings)
     background.add_task(
-        image_service.run_import, engine, image_id=image.id, source=body.source, settings=settings, clock=clock
+        image_service.run_import,
+        engine,
+        image_id=image.id,
+        source=body.source,
+        settings=settings,
+        clock=clock,
     )
     return ImagePublic.model_validate(image, from_attributes=True)
 

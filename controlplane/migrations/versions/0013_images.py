@@ -45,7 +45,9 @@ def upgrade() -> None:
     with op.batch_alter_table("servers") as batch:
         batch.add_column(sa.Column("image_id", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("hostname", sa.String(length=63), nullable=True))
-        batch.add_column(sa.Column("ssh_authorized_keys", sa.JSON(), nullable=False, server_default=_EMPTY_LIST))
+        batch.add_column(
+            sa.Column("ssh_authorized_keys", sa.JSON(), nullable=False, server_default=_EMPTY_LIST)
+        )
         batch.add_column(sa.Column("password_hash", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("domain_type", sa.String(length=8), nullable=True))
         batch.add_column(sa.Column("reboot_seq", sa.Integer(), nullable=False, server_default="0"))

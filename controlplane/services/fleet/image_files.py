@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -159,7 +160,9 @@ def _check_qcow2_header(head: bytes) -> None:
     if version == 3 and len(head) >= 80:
         (incompatible,) = struct.unpack(">Q", head[72:80])
         if incompatible & _QCOW2_EXTERNAL_DATA_FILE:
-            raise ImageRejected("the qcow2 image uses an external data file (refused: it would read a host file)")
+            raise ImageRejected(
+                "the qcow2 image uses an external data file (refused: it would read a host file)"
+            )
 
 
 def inspect_image(path: Path) -> Inspected:
@@ -195,7 +198,7 @@ def _check_qcow2(path: Path) -> None:
         raise ImageRejected("qemu-img check finds the qcow2 image corrupt or truncated")
 
 
-def _qemu_img_json(args: list[str], what: str) -> dict[str, object]:
+def _qemu_img_json(args: list[str], what: str) -> dict[str, Any]:
     result = _run_qemu_img(args)
     if result.returncode != 0:
         first = (result.stderr.strip().splitlines() or ["no output"])[-1][:300]

@@ -77,7 +77,12 @@ def register_import(
     session.add(image)
     session.flush()
     record_change(
-        session, at=now, actor=actor, entity_type="image", entity_id=image.id, action="import",
+        session,
+        at=now,
+        actor=actor,
+        entity_type="image",
+        entity_id=image.id,
+        action="import",
         after={**image_snapshot(image), "source": image.source},
     )
     session.commit()
@@ -115,8 +120,14 @@ def run_import(engine: Engine, *, image_id: str, source: str, settings: Settings
         return
     minimum = max(min_disk_gib(inspected.virtual_size_bytes), wanted_min or 0)
     _settle(
-        engine, image_id, clock(), sha256=arrived.sha256, size_bytes=arrived.size_bytes,
-        disk_format=inspected.disk_format, virtual_size_bytes=inspected.virtual_size_bytes, min_disk=minimum,
+        engine,
+        image_id,
+        clock(),
+        sha256=arrived.sha256,
+        size_bytes=arrived.size_bytes,
+        disk_format=inspected.disk_format,
+        virtual_size_bytes=inspected.virtual_size_bytes,
+        min_disk=minimum,
     )
 
 
@@ -144,8 +155,13 @@ def _settle(
         image.updated_at = now
         session.add(image)
         record_change(
-            session, at=now, actor="system:image-import", entity_type="image", entity_id=image_id,
-            action="import_failed" if failure else "import_done", before=before,
+            session,
+            at=now,
+            actor="system:image-import",
+            entity_type="image",
+            entity_id=image_id,
+            action="import_failed" if failure else "import_done",
+            before=before,
             after={**image_snapshot(image), "failure_reason": image.failure_reason},
         )
     if failure:
@@ -204,8 +220,14 @@ def set_hidden(session: Session, *, now: datetime, actor: str, image_id: str, hi
     image.hidden, image.updated_at = hidden, now
     session.add(image)
     record_change(
-        session, at=now, actor=actor, entity_type="image", entity_id=image_id,
-        action="hide" if hidden else "unhide", before=before, after=image_snapshot(image),
+        session,
+        at=now,
+        actor=actor,
+        entity_type="image",
+        entity_id=image_id,
+        action="hide" if hidden else "unhide",
+        before=before,
+        after=image_snapshot(image),
     )
     session.commit()
     return image
@@ -233,8 +255,14 @@ def delete_image(session: Session, *, now: datetime, actor: str, image_id: str, 
     image.state, image.updated_at = ImageState.DELETED, now
     session.add(image)
     record_change(
-        session, at=now, actor=actor, entity_type="image", entity_id=image_id, action="delete",
-        before=before, after=image_snapshot(image),
+        session,
+        at=now,
+        actor=actor,
+        entity_type="image",
+        entity_id=image_id,
+        action="delete",
+        before=before,
+        after=image_snapshot(image),
     )
     session.commit()
     if path is not None:  # after the commit: a failed commit must not leave an active image without file
