@@ -59,7 +59,10 @@ TEST_DRIVER_HARDWARE = GuestHardware(machine=None, cpu_mode=None, rng=False, gue
 
 
 def hardware_for(domain_type: str, *, cpu_mode: str | None = "host-model") -> GuestHardware:
-    """The hardware of a `domain_type` guest; `cpu_mode` applies to KVM (TCG keeps QEMU's CPU)."""
+    """The hardware of a `domain_type` guest; `cpu_mode` applies to KVM (TCG keeps QEMU's CPU).
+
+    (The driver passes its own `cpu_mode`: None there means QEMU's default CPU on KVM too.)
+    """
     if domain_type == DomainType.TEST:
         return TEST_DRIVER_HARDWARE
     if domain_type == DomainType.QEMU:

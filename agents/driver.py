@@ -134,7 +134,7 @@ class LibvirtDriver:
         image_pool_name: str = "dcloud-images",
         image_pool_path: str = "/var/lib/dcloud/image-cache",
         disk_mode: DiskMode = "overlay",
-        cpu_mode: str = "host-model",
+        cpu_mode: str | None = None,
     ) -> None:
         if suspend_mode not in ("pause", "managedsave"):
             raise ValueError(f"suspend_mode must be 'pause' or 'managedsave', not {suspend_mode!r}")

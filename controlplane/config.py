@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     image_disk_mode: Literal["overlay", "copy"] = "overlay"
     # Guest hardware: libvirt's CPU mode for KVM guests, and the host's domain type (None: kvm if the
     # hypervisor offers it, else qemu). Set "qemu" where /dev/kvm is a software hypervisor (kvm_pvm).
-    guest_cpu_mode: str = "host-model"
+    # None (env: DCLOUD_GUEST_CPU_MODE=null) leaves QEMU's default CPU: needed on kvm_pvm hosts, where
+    # host-model makes QEMU abort setting an MSR the software hypervisor lacks.
+    guest_cpu_mode: str | None = "host-model"
     domain_type: Literal["kvm", "qemu", "test"] | None = None
 
     def images_path(self) -> str:

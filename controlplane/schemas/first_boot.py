@@ -74,8 +74,19 @@ def check_password_hash(value: str) -> str:
     return value
 
 
-Hostname = Annotated[str, Field(min_length=1, max_length=63), AfterValidator(check_hostname)]
-SshPublicKey = Annotated[
-    str, Field(min_length=1, max_length=_MAX_KEY_CHARS), AfterValidator(check_ssh_public_key)
+# The OpenAPI patterns are the outline; the validators are the rule (and give the clearer error).
+Hostname = Annotated[
+    str,
+    Field(min_length=1, max_length=63, json_schema_extra={"pattern": _LABEL.pattern}),
+    AfterValidator(check_hostname),
 ]
-PasswordHash = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(check_password_hash)]
+SshPublicKey = Annotated[
+    str,
+    Field(min_length=1, max_length=_MAX_KEY_CHARS, json_schema_extra={"pattern": r"^(ssh|ecdsa|sk)-[ -~]+$"}),
+    AfterValidator(check_ssh_public_key),
+]
+PasswordHash = Annotated[
+    str,
+    Field(min_length=1, max_length=255, json_schema_extra={"pattern": _CRYPT.pattern}),
+    AfterValidator(check_password_hash),
+]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controlplane.models.image import ImageState
 from controlplane.protocol import DiskFormat
-from controlplane.schemas.types import Line, Whole
+from controlplane.schemas.types import IntegerOnly, Line
 
 MAX_MIN_DISK_GIB = 64 * 1024
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -25,7 +26,7 @@ class ImageImport(BaseModel):
     )
     source_path: Line | None = Field(default=None, min_length=2, max_length=2048, pattern=r"^/")
     sha256: str | None = Field(default=None, pattern=SHA256_PATTERN, description="verified when given")
-    min_disk_gib: Whole | None = Field(default=None, ge=1, le=MAX_MIN_DISK_GIB)
+    min_disk_gib: Annotated[int, Field(ge=1, le=MAX_MIN_DISK_GIB), IntegerOnly] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ImageImport:

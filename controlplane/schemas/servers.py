@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from controlplane.protocol import DesiredState, DomainType, ObservedState
 from controlplane.schemas.first_boot import Hostname, PasswordHash, SshPublicKey
-from controlplane.schemas.types import Id, Key, Line, Whole
+from controlplane.schemas.types import Id, IntegerOnly, Key, Line, Whole
 
 MAX_MEMORY_MIB = 1024 * 1024  # 1 TiB
 MAX_DISK_GIB = 64 * 1024  # 64 TiB
@@ -45,9 +45,9 @@ class ServerResize(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    vcpus: Whole | None = Field(default=None, ge=1, le=64)
-    memory_mib: Whole | None = Field(default=None, ge=64, le=MAX_MEMORY_MIB)
-    disk_gib: Whole | None = Field(default=None, ge=1, le=MAX_DISK_GIB)
+    vcpus: Annotated[int, Field(ge=1, le=64), IntegerOnly] | None = None
+    memory_mib: Annotated[int, Field(ge=64, le=MAX_MEMORY_MIB), IntegerOnly] | None = None
+    disk_gib: Annotated[int, Field(ge=1, le=MAX_DISK_GIB), IntegerOnly] | None = None
 
 
 class ServerPublic(BaseModel):
