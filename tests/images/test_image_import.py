@@ -95,7 +95,9 @@ def test_http_error_fails_the_image(api: Api, tmp_path: Path) -> None:
 
 def test_file_outside_the_import_directories_is_422(api: Api, tmp_path: Path) -> None:
     outside = raw_image(tmp_path / "outside.raw")
-    response = api.call("POST", "/v1/images", role="operator", json={"name": "x", "source_path": str(outside)})
+    response = api.call(
+        "POST", "/v1/images", role="operator", json={"name": "x", "source_path": str(outside)}
+    )
     assert response.status_code == 422
     assert response.json()["field"] == "source_path"
 
