@@ -45,11 +45,19 @@ def ensure_rebooted(dom: libvirt.virDomain, server: DesiredServer, config: dict[
     elif active:
         _soft_reboot(dom)
     marks = AgentMarks(seed=config.get("seed"), reboot=order.seq)
-    xml = etree.tostring(metadata_element(server, marks), encoding="unicode")
+    xml = _without_namespace(metadata_element(server, marks))
     flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (libvirt.VIR_DOMAIN_AFFECT_LIVE if active else 0)
     dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, METADATA_PREFIX, METADATA_NS, flags)
     log.info("%s: reboot %d carried out (%s)", dom.name(), order.seq, "hard" if order.hard else "soft")
     return True
+
+
+def _without_namespace(element: etree._Element) -> str:
+    """setMetadata wants the element bare: libvirt puts it into METADATA_NS under METADATA_PREFIX itself."""
+    bare = etree.Element(etree.QName(element).localname)
+    for child in element:
+        etree.SubElement(bare, etree.QName(child).localname).text = child.text
+    return etree.tostring(bare, encoding="unicode")
 
 
 def _soft_reboot(dom: libvirt.virDomain) -> None:
