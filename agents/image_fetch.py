@@ -67,6 +67,9 @@ def download_image(
         except _Retry as exc:
             last_error = str(exc)
             continue
+        if hashed >= image.size_bytes:
+            break
+        last_error = f"the transfer ended after {hashed} of {image.size_bytes} bytes"
     else:
         raise ImageFetchFailed(f"image {image.id}: {last_error} (after {attempts} attempts)")
     _verify(dest, image, hasher, hashed)

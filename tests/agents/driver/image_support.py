@@ -41,11 +41,13 @@ def desired_image(path: Path, image_id: str, disk_format: DiskFormat, virtual_si
 
 
 @contextlib.contextmanager
-def image_pool(conn: libvirt.virConnect, name: str, path: str) -> Iterator[tuple[str, str]]:
+def image_pool(name: str, path: str) -> Iterator[tuple[str, str]]:
     """(pool name, path) of a cache pool removed at the end, its volumes and partial dir included."""
     try:
         yield name, path
     finally:
+        # A fresh connection: the test's own may have died with a libvirtd restart.
+        conn = libvirt.open("qemu:///system")
         with contextlib.suppress(libvirt.libvirtError):
             pool = conn.storagePoolLookupByName(name)
             for vol in pool.listAllVolumes(0):
@@ -56,3 +58,4 @@ def image_pool(conn: libvirt.virConnect, name: str, path: str) -> Iterator[tuple
             pool.undefine()
         shutil.rmtree(path, ignore_errors=True)
         shutil.rmtree(f"{path}.partial", ignore_errors=True)
+        conn.close()

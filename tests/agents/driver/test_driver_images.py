@@ -43,7 +43,7 @@ def image_driver(
     served: tuple[LoopbackImageSource, Path],
 ) -> Iterator[Callable[..., LibvirtDriver]]:
     tag = secrets.token_hex(2)
-    with image_pool(qemu_conn, f"dctest-{RUN}-{tag}-images", f"/var/tmp/dctest-{RUN}-{tag}-images") as (
+    with image_pool(f"dctest-{RUN}-{tag}-images", f"/var/tmp/dctest-{RUN}-{tag}-images") as (
         name,
         path,
     ):
