@@ -196,3 +196,50 @@ def test_raw_image_min_disk_can_be_raised_at_import(api: Api, import_dir: Path) 
     body = {"name": "r", "source_path": str(path), "min_disk_gib": 3, "sha256": sha256_of(path)}
     created = api.call("POST", "/v1/images", role="operator", json=body).json()
     assert api.call("GET", f"/v1/images/{created['id']}").json()["min_disk_gib"] == 3
+
+
+def test_deletion_record_lists_the_shared_base_as_holding_no_customer_data(
+    api: Api, image: dict[str, Any]
+) -> None:
+    api.add_host("hv1")
+    server = _create(api, image_id=image["id"]).json()
+    api.call("DELETE", f"/v1/servers/{server['id']}", role="operator")
+    name = f"dcloud-{server['id']}"
+    volumes = [
+        {
+            "name": f"{name}-disk0",
+            "path": f"/p/{name}-disk0",
+            "capacity_bytes": 4 << 30,
+            "bytes_overwritten": 1 << 20,
+        },
+        {
+            "name": f"{name}-seed",
+            "path": f"/p/{name}-seed",
+            "capacity_bytes": 69632,
+            "bytes_overwritten": 69632,
+        },
+    ]
+    base = {
+        "name": f"{image['id']}.qcow2",
+        "path": f"/cache/{image['id']}.qcow2",
+        "image_id": image["id"],
+        "customer_data": False,
+        "other_users": 2,
+    }
+    deletion = {
+        "server_id": server["id"],
+        "domain_name": name,
+        "volumes": volumes,
+        "shared_bases": [base],
+        "bytes_overwritten": (1 << 20) + 69632,
+        "method": "zero-extents+fsync",
+        "started_at": "2027-03-02T09:00:01Z",
+        "finished_at": "2027-03-02T09:00:05Z",
+    }
+    report = {"deletions": [deletion], "full": False}
+    assert api.call("POST", "/v1/hosts/hv1/observed-state", role="agent:hv1", json=report).status_code == 204
+    record = api.call("GET", f"/v1/servers/{server['id']}/deletion-record").json()
+    assert [v["name"] for v in record["volumes"]] == [f"{name}-disk0", f"{name}-seed"]
+    assert record["shared_bases"] == [base]
+    # The image is free again once its last server is wiped.
+    assert api.call("DELETE", f"/v1/images/{image['id']}", role="operator").status_code == 200

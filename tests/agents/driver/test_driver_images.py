@@ -322,3 +322,31 @@ def test_a_qcow2_base_gets_an_overlay_naming_qcow2(
     server = _on_image(new_server, image)
     driver.ensure_defined(server)
     assert _qemu_img_info(_vol(driver, server, "disk0").path())["backing-filename-format"] == "qcow2"
+
+
+def test_the_reconcile_loop_reboots_once_and_reports_the_observed_size(
+    image_driver: Callable[..., LibvirtDriver],
+    new_server: ServerFactory,
+    raw_base: DesiredImage,
+    tmp_path: Path,
+) -> None:
+    from agents.reconcile import Reconciler
+
+    driver = image_driver()
+    server = _on_image(new_server, raw_base, domain_type="qemu")
+    source = MemorySource([server])
+    reconciler = Reconciler(driver, source, DeletionJournal(tmp_path / "journal"))
+    reconciler.run_once()
+    source.servers[server.id] = server.model_copy(
+        update={"reboot": RebootOrder(seq=1), "generation": server.generation + 1}
+    )
+    reconciler.run_once()
+    meta = driver._config_metadata(driver.conn.lookupByName(f"dcloud-{server.id}"))
+    assert meta["reboot"] == "1"
+    observed = source.reports[-1].servers[0]
+    assert (observed.state, observed.vcpus, observed.memory_mib, observed.disk_bytes) == (
+        "running",
+        1,
+        64,
+        GIB,
+    )
