@@ -206,7 +206,7 @@ def _id_from_name(name: str) -> str | None:
 
 
 def metadata_element(server: DesiredServer, marks: AgentMarks) -> etree._Element:
-    """The `<dcloud:server>` element (bare of its namespace, it is what setMetadata gets when a mark changes)."""
+    """The `<dcloud:server>` element; bare of its namespace it is what setMetadata gets for a new mark."""
     el = etree.Element(f"{{{METADATA_NS}}}server", nsmap={METADATA_PREFIX: METADATA_NS})
     _text(el, f"{{{METADATA_NS}}}id", server.id)
     _text(el, f"{{{METADATA_NS}}}name", server.name)

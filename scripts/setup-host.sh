@@ -10,6 +10,8 @@ log() { printf '== %s\n' "$*"; }
 APT_PACKAGES=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libvirt-dev pkg-config ebtables
   dnsmasq-base whois gcc python3-dev python3-venv prometheus
+  # Images (issue 9): prlimit bounds qemu-img on imported files.
+  util-linux
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -12,7 +12,19 @@ from collections.abc import Sequence
 
 # Each module registers its own subcommands and imports only its siblings below it, never this package:
 # the heavy parts (uvicorn, the API, libvirt, the store) load when a command runs, not at parse time.
-from controlplane.cli import admin, cases, invoices, jobs, maintenance, network, policy, servers, sweep, terms
+from controlplane.cli import (
+    admin,
+    cases,
+    images,
+    invoices,
+    jobs,
+    maintenance,
+    network,
+    policy,
+    servers,
+    sweep,
+    terms,
+)
 from controlplane.cli.logs import LogLevelsInvalid, configure_logging
 from controlplane.cli.settings import add_global_flags, settings_from
 
@@ -36,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_parsers(subs)
     jobs.add_parsers(subs)
     maintenance.add_parsers(subs)
+    images.add_parsers(subs)
     return parser
 
 

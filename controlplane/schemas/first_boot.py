@@ -29,6 +29,7 @@ KEY_TYPES = frozenset(
     }
 )
 _MAX_KEY_CHARS = 16 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # crypt(3) hashes cloud-init hands to `chpasswd -e`: sha-256, sha-512, yescrypt, bcrypt. (md5-crypt and
 # DES are refused: too weak to publish even as a hash.)
 _CRYPT = re.compile(
@@ -50,7 +51,8 @@ def check_hostname(value: str) -> str:
 def check_ssh_public_key(value: str) -> str:
     """One OpenSSH public key line: `<type> <base64 blob> [comment]`, the blob naming the same type."""
     parts = value.strip().split(None, 2)
-    if len(value) > _MAX_KEY_CHARS or len(parts) < 2 or parts[0] not in KEY_TYPES:
+    # One line only: a newline in the comment would put a second key line into authorized_keys.
+    if _CONTROL.search(value) or len(value) > _MAX_KEY_CHARS or len(parts) < 2 or parts[0] not in KEY_TYPES:
         raise PydanticCustomError(
             "ssh_key", "must be an OpenSSH public key line (type, key, optional comment)"
         )

@@ -243,3 +243,10 @@ def test_deletion_record_lists_the_shared_base_as_holding_no_customer_data(
     assert record["shared_bases"] == [base]
     # The image is free again once its last server is wiped.
     assert api.call("DELETE", f"/v1/images/{image['id']}", role="operator").status_code == 200
+
+
+def test_a_key_with_a_second_line_in_its_comment_is_422(api: Api, image: dict[str, Any]) -> None:
+    api.add_host("hv1")
+    sneaky = ssh_key(comment="me\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA other")
+    response = _create(api, image_id=image["id"], ssh_authorized_keys=[sneaky])
+    assert response.status_code == 422

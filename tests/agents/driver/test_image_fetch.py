@@ -50,15 +50,21 @@ def test_a_partial_file_from_an_earlier_run_is_continued(image_file: Path, tmp_p
 def test_a_wrong_checksum_deletes_the_download(image_file: Path, tmp_path: Path) -> None:
     image = desired_image(image_file, "img1", DiskFormat.RAW, 4 * MIB).model_copy(update={"sha256": "f" * 64})
     dest = tmp_path / "dest"
-    with serve_files(image_file.parent) as (url, _files), httpx.Client(base_url=url) as http:
-        with pytest.raises(ImageFetchFailed, match="checksum mismatch"):
-            download_image(http, "/img1", image, dest, attempts=1)
+    with (
+        serve_files(image_file.parent) as (url, _files),
+        httpx.Client(base_url=url) as http,
+        pytest.raises(ImageFetchFailed, match="checksum mismatch"),
+    ):
+        download_image(http, "/img1", image, dest, attempts=1)
     assert not dest.exists()
 
 
 def test_a_refusal_is_final(image_file: Path, tmp_path: Path) -> None:
     image = desired_image(image_file, "img1", DiskFormat.RAW, 4 * MIB)
-    with serve_files(image_file.parent) as (url, files), httpx.Client(base_url=url) as http:
-        with pytest.raises(ImageFetchFailed, match="HTTP 404"):
-            download_image(http, "/nope", image, tmp_path / "dest", attempts=3)
+    with (
+        serve_files(image_file.parent) as (url, files),
+        httpx.Client(base_url=url) as http,
+        pytest.raises(ImageFetchFailed, match="HTTP 404"),
+    ):
+        download_image(http, "/nope", image, tmp_path / "dest", attempts=3)
     assert len(files.requests) == 1
