@@ -250,3 +250,40 @@ def test_a_key_with_a_second_line_in_its_comment_is_422(api: Api, image: dict[st
     sneaky = ssh_key(comment="me\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA other")
     response = _create(api, image_id=image["id"], ssh_authorized_keys=[sneaky])
     assert response.status_code == 422
+
+
+def test_a_plan_change_with_a_size_reaches_the_contracts_servers(api: Api) -> None:
+    from controlplane.db import session_scope
+    from tests.utils.factories import make_contract, make_customer
+
+    api.add_host("hv1")
+    with session_scope(api.engine) as session:
+        contract_id = make_contract(session, make_customer(session)).id
+    server = api.add_server(contract_id=contract_id, vcpus=1, memory_mib=1024, disk_gib=10)
+    body = {
+        "plan": "std-4",
+        "effective_from": "2027-03-10",
+        "monthly_fee": 200_000,
+        "server_size": {"vcpus": 2, "memory_mib": 2048, "disk_gib": 20},
+    }
+    response = api.call("POST", f"/v1/contracts/{contract_id}/plan-changes", role="billing", json=body)
+    assert response.status_code == 201, response.text
+    desired = api.call("GET", f"/v1/hosts/hv1/servers/{server['id']}/desired-state", role="agent:hv1").json()
+    assert (desired["vcpus"], desired["memory_mib"], desired["disk_gib"]) == (2, 2048, 20)
+    events = api.call("GET", f"/v1/audit?entity_type=server&entity_id={server['id']}", role="auditor").json()
+    assert [e["clause"] for e in events if e["action"] == "resize"] == ["Art. 32(2)"]
+
+
+def test_a_plan_change_that_would_shrink_a_disk_is_409_and_changes_nothing(api: Api) -> None:
+    from controlplane.db import session_scope
+    from tests.utils.factories import make_contract, make_customer
+
+    api.add_host("hv1")
+    with session_scope(api.engine) as session:
+        contract_id = make_contract(session, make_customer(session)).id
+    api.add_server(contract_id=contract_id, disk_gib=10)
+    body = {"effective_from": "2027-03-10", "monthly_fee": 50_000, "server_size": {"disk_gib": 5}}
+    response = api.call("POST", f"/v1/contracts/{contract_id}/plan-changes", role="billing", json=body)
+    assert response.status_code == 409
+    contract = api.call("GET", f"/v1/contracts/{contract_id}", role="billing").json()
+    assert contract["monthly_fee"] == 100_000

@@ -64,6 +64,34 @@ def resize_server(
     return server
 
 
+def resize_contract_servers(
+    session: Session, *, now: datetime, actor: str, contract_id: int, size: ServerResize
+) -> list[Server]:
+    """A plan change's size reaching each live server of the contract (no commit: the plan change's)."""
+    query = select(Server).where(
+        Server.contract_id == contract_id,
+        col(Server.deleted_at).is_(None),
+        Server.desired_state != DesiredState.DELETED,
+    )
+    changed = []
+    for server in session.exec(query.order_by(col(Server.id))).all():
+        before = server_snapshot(server)
+        if apply_resize(session, server=server, data=size, now=now):
+            record_change(
+                session,
+                at=now,
+                actor=actor,
+                entity_type="server",
+                entity_id=server.id,
+                action="resize",
+                clause="Art. 32(2)",
+                before=before,
+                after=server_snapshot(server),
+            )
+            changed.append(server)
+    return changed
+
+
 def apply_resize(session: Session, *, server: Server, data: ServerResize, now: datetime) -> bool:
     """Checks and applies new sizes without committing; False when nothing changes.
 
