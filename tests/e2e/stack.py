@@ -181,6 +181,8 @@ def start_stack(
         host_name=run_id,
         storage_pool=run_id,
         storage_pool_path=str(POOL_ROOT / run_id),
+        image_dir=str(tmp_path / "images"),
+        image_import_dirs=[str(tmp_path / "import")],
         image_pool=f"{run_id}-images",
         image_pool_path=str(POOL_ROOT / f"{run_id}-images"),
         # kvm_pvm here: QEMU aborts on host-model's MSRs, so e2e guests keep QEMU's default CPU.
