@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 import libvirt
@@ -116,6 +117,29 @@ def detect_domain_type(conn: libvirt.virConnect) -> str:
     raise DriverError(f"libvirt at {conn.getURI()} offers no usable domain type for {GUEST_ARCH}")
 
 
+def hardware_virtualisation(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU offers VT-x/AMD-V. Without it /dev/kvm is a software hypervisor (kvm_pvm), where
+    QEMU aborts on the MSRs a host-model CPU asks for."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return True  # cannot tell: keep the configured mode
+    return any(
+        flag in ("vmx", "svm")
+        for line in text.splitlines()
+        if line.startswith("flags")
+        for flag in line.split()
+    )
+
+
+def usable_cpu_mode(cpu_mode: str | None, *, hardware: bool) -> str | None:
+    """The configured CPU mode, or QEMU's default CPU where host-model/passthrough cannot work."""
+    if cpu_mode in ("host-model", "host-passthrough") and not hardware:
+        log.warning("no VT-x/AMD-V on this host: KVM guests get QEMU's default CPU, not %s", cpu_mode)
+        return None
+    return cpu_mode
+
+
 def volume_name(server_id: str, index: int = 0) -> str:
     return disk_volume_name(server_id, index)
 
@@ -134,7 +158,7 @@ class LibvirtDriver:
         image_pool_name: str = "dcloud-images",
         image_pool_path: str = "/var/lib/dcloud/image-cache",
         disk_mode: DiskMode = "overlay",
-        cpu_mode: str | None = None,
+        cpu_mode: str | None = "host-model",
     ) -> None:
         if suspend_mode not in ("pause", "managedsave"):
             raise ValueError(f"suspend_mode must be 'pause' or 'managedsave', not {suspend_mode!r}")
@@ -145,7 +169,7 @@ class LibvirtDriver:
         self.stop_timeout_s = stop_timeout_s
         self.domain_type = domain_type or detect_domain_type(conn)
         self.disk_mode: DiskMode = disk_mode
-        self.cpu_mode = cpu_mode
+        self.cpu_mode = usable_cpu_mode(cpu_mode, hardware=hardware_virtualisation())
         self.images = ImageCache(
             conn, pool_name=image_pool_name, pool_path=image_pool_path, source=image_source
         )

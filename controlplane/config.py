@@ -73,8 +73,8 @@ class Settings(BaseSettings):
     image_disk_mode: Literal["overlay", "copy"] = "overlay"
     # Guest hardware: libvirt's CPU mode for KVM guests, and the host's domain type (None: kvm if the
     # hypervisor offers it, else qemu). Set "qemu" where /dev/kvm is a software hypervisor (kvm_pvm).
-    # None (env: DCLOUD_GUEST_CPU_MODE=null) leaves QEMU's default CPU: needed on kvm_pvm hosts, where
-    # host-model makes QEMU abort setting an MSR the software hypervisor lacks.
+    # None (env: DCLOUD_GUEST_CPU_MODE=null) leaves QEMU's default CPU. On a host without VT-x/AMD-V
+    # (kvm_pvm) the agent falls back to that by itself: QEMU aborts on the MSRs host-model asks for.
     guest_cpu_mode: str | None = "host-model"
     domain_type: Literal["kvm", "qemu", "test"] | None = None
 

@@ -185,8 +185,6 @@ def start_stack(
         image_import_dirs=[str(tmp_path / "import")],
         image_pool=f"{run_id}-images",
         image_pool_path=str(POOL_ROOT / f"{run_id}-images"),
-        # kvm_pvm here: QEMU aborts on host-model's MSRs, so e2e guests keep QEMU's default CPU.
-        guest_cpu_mode=None,
         suspend_mode=suspend_mode,
         stop_timeout_s=2.0,
         agent_poll_interval_s=poll_interval_s,

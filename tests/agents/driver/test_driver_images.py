@@ -209,9 +209,22 @@ def test_kvm_guest_gets_the_configured_cpu_mode(
     image_driver: Callable[..., LibvirtDriver], new_server: ServerFactory, raw_base: DesiredImage
 ) -> None:
     driver = image_driver(cpu_mode="host-model", domain_type="kvm")
+    driver.cpu_mode = "host-model"  # as on a host with VT-x/AMD-V, whatever this one has
     server = _on_image(new_server, raw_base)
     driver.ensure_defined(server)
     assert _domain_xml(driver.conn, server).find("cpu").get("mode") == "host-model"
+
+
+def test_without_hardware_virtualisation_host_model_falls_back_to_qemus_cpu(tmp_path: Path) -> None:
+    from agents.driver import hardware_virtualisation, usable_cpu_mode
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 hypervisor\n")
+    assert hardware_virtualisation(str(cpuinfo)) is False
+    assert usable_cpu_mode("host-model", hardware=False) is None
+    assert usable_cpu_mode("host-model", hardware=True) == "host-model"
+    cpuinfo.write_text("flags\t\t: fpu svm sse2\n")
+    assert hardware_virtualisation(str(cpuinfo)) is True
 
 
 def test_disk_grows_online_and_the_observed_size_follows(
