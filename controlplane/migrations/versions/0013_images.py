@@ -2,7 +2,7 @@
 reboot orders and observed size, the shared bases a deletion record lists, and a pool's DNS servers.
 
 Revision ID: 0013_images
-Revises: 0011_job_runs_maintenance
+Revises: 0014_terms_workflows
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_images"
-down_revision: str | None = "0011_job_runs_maintenance"
+down_revision: str | None = "0014_terms_workflows"
 branch_labels = None
 depends_on = None
 
