@@ -18,7 +18,14 @@ from agents.deletion import DeletionSequence
 from agents.driver import DriverError, LibvirtDriver
 from agents.journal import DeletionJournal
 from agents.seed import read_seed_iso, seed_label
-from controlplane.protocol import DesiredImage, DesiredServer, DiskFormat, FirstBoot, RebootOrder
+from controlplane.protocol import (
+    DesiredImage,
+    DesiredServer,
+    DesiredState,
+    DiskFormat,
+    FirstBoot,
+    RebootOrder,
+)
 from tests.agents.driver.conftest import RUN, ServerFactory
 from tests.agents.driver.image_support import LoopbackImageSource, desired_image, image_pool
 from tests.agents.reconcile.sources import MemorySource
@@ -281,7 +288,7 @@ def test_delete_wipes_overlay_and_seed_but_never_the_shared_base(
     base = driver.images.cached(raw_base)
     assert base is not None
     base_bytes = Path(base.path()).read_bytes()
-    gone = first.model_copy(update={"desired_state": "deleted"})
+    gone = first.model_copy(update={"desired_state": DesiredState.DELETED})
     source = MemorySource([gone])
     entry = DeletionSequence(driver, source, DeletionJournal(tmp_path / "journal")).run(gone)
     report = entry.to_report()
