@@ -11,14 +11,17 @@ keeps converging through a replica's restart or loss without a load balancer in 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
 import httpx
 
+from agents.image_fetch import download_image
 from controlplane.protocol import (
     DESIRED_VERSION_HEADER,
     ConsoleOrders,
+    DesiredImage,
     DesiredServer,
     DesiredVersion,
     Heartbeat,
@@ -132,6 +135,11 @@ class ControlPlaneClient:
 
     def heartbeat(self, beat: Heartbeat) -> None:
         self._request("POST", f"{self._host_path}/heartbeat", json=beat.model_dump(mode="json"))
+
+    def fetch_image(self, image: DesiredImage, dest: Path) -> None:
+        """Stream an image into `dest`, resuming a partial file there; verified (agents/image_fetch.py)."""
+        path = f"{self._host_path}/images/{quote(image.id, safe='')}/file"
+        download_image(self._http, path, image, dest, attempts=self._attempts + 2, backoff_s=self._backoff_s)
 
     def close(self) -> None:
         self._http.close()

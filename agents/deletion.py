@@ -75,7 +75,11 @@ class DeletionSequence:
 
     def _begin(self, server: DesiredServer) -> DeletionEntry:
         entry = DeletionEntry(
-            server=server, domain_name=self._driver.domain_name(server.id), started_at=self._clock()
+            server=server,
+            domain_name=self._driver.domain_name(server.id),
+            started_at=self._clock(),
+            # Before any volume goes: afterwards no overlay would say which base it sat on.
+            shared_bases=self._driver.shared_bases(server.id),
         )
         self._journal.record(entry, STEP_BEGIN)
         return entry

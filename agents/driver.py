@@ -13,25 +13,32 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 import libvirt
 from lxml import etree
 
-from agents import bandwidth, netbinding, nwfilters, storage, traffic_filters
+from agents import bandwidth, guest_ops, netbinding, nwfilters, storage, traffic_filters
 from agents.domain_states import map_state
 from agents.domain_xml import (
     GUEST_ARCH,
     METADATA_NS,
+    AgentMarks,
+    GuestDisks,
     build_domain_xml,
     check_server_id,
     domain_name_for,
     filter_name_for,
+    hardware_for,
     parse_metadata,
     parse_server_id,
 )
-from agents.host_driver import SuspendMode
-from controlplane.protocol import DesiredServer, ObservedState, OrphanReport
+from agents.guest_disks import disk_volume_name, prepare_disks
+from agents.host_driver import DiskMode, GuestSize, SuspendMode
+from agents.image_cache import ImageCache
+from agents.image_fetch import ImageSource
+from controlplane.protocol import DesiredServer, ObservedState, OrphanReport, SharedBase
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +117,31 @@ def detect_domain_type(conn: libvirt.virConnect) -> str:
     raise DriverError(f"libvirt at {conn.getURI()} offers no usable domain type for {GUEST_ARCH}")
 
 
+def hardware_virtualisation(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU offers VT-x/AMD-V. Without it /dev/kvm is a software hypervisor (kvm_pvm), where
+    QEMU aborts on the MSRs a host-model CPU asks for."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return True  # cannot tell: keep the configured mode
+    return any(
+        flag in ("vmx", "svm")
+        for line in text.splitlines()
+        if line.startswith("flags")
+        for flag in line.split()
+    )
+
+
+def usable_cpu_mode(cpu_mode: str | None, *, hardware: bool) -> str | None:
+    """The configured CPU mode, or QEMU's default CPU where host-model/passthrough cannot work."""
+    if cpu_mode in ("host-model", "host-passthrough") and not hardware:
+        log.warning("no VT-x/AMD-V on this host: KVM guests get QEMU's default CPU, not %s", cpu_mode)
+        return None
+    return cpu_mode
+
+
 def volume_name(server_id: str, index: int = 0) -> str:
-    return f"{domain_name_for(server_id)}-disk{index}"
+    return disk_volume_name(server_id, index)
 
 
 class LibvirtDriver:
@@ -124,6 +154,11 @@ class LibvirtDriver:
         suspend_mode: SuspendMode = "pause",
         stop_timeout_s: float = 60.0,
         domain_type: str | None = None,
+        image_source: ImageSource | None = None,
+        image_pool_name: str = "dcloud-images",
+        image_pool_path: str = "/var/lib/dcloud/image-cache",
+        disk_mode: DiskMode = "overlay",
+        cpu_mode: str | None = "host-model",
     ) -> None:
         if suspend_mode not in ("pause", "managedsave"):
             raise ValueError(f"suspend_mode must be 'pause' or 'managedsave', not {suspend_mode!r}")
@@ -133,6 +168,11 @@ class LibvirtDriver:
         self.suspend_mode: SuspendMode = suspend_mode
         self.stop_timeout_s = stop_timeout_s
         self.domain_type = domain_type or detect_domain_type(conn)
+        self.disk_mode: DiskMode = disk_mode
+        self.cpu_mode = usable_cpu_mode(cpu_mode, hardware=hardware_virtualisation())
+        self.images = ImageCache(
+            conn, pool_name=image_pool_name, pool_path=image_pool_path, source=image_source
+        )
         self._nwfilter_supported: bool | None = None
 
     # -- storage -------------------------------------------------------------------------------
@@ -147,7 +187,17 @@ class LibvirtDriver:
         pool = self._pool_or_none()
         if pool is None:
             return []
-        return storage.volumes_named(pool, re.compile(rf"^{re.escape(domain_name_for(server_id))}-disk\d+$"))
+        # Every volume the server owns: its disks and its seed (all customer data, all wiped).
+        own = re.compile(rf"^{re.escape(domain_name_for(server_id))}-(disk\d+|seed)$")
+        return storage.volumes_named(pool, own)
+
+    @_libvirt_op
+    def shared_bases(self, server_id: str) -> list[SharedBase]:
+        """The cached image bases under the server's overlays: listed in its deletion record, never wiped."""
+        pool = self._pool_or_none()
+        if pool is None:
+            return []
+        return guest_ops.shared_bases_of(self.images, pool, self.server_volumes(server_id))
 
     @_libvirt_op
     def delete_volume(self, vol: libvirt.virStorageVol) -> None:
@@ -165,16 +215,28 @@ class LibvirtDriver:
         dom = self._lookup(server.id)
         if dom is not None:
             self._require_ours(dom, server.id)
-        want = server.disk_gib * storage.GIB
-        vol = storage.ensure_raw_volume(self.ensure_pool(), volume_name(server.id), want, dom)
+        config = self._config_metadata(dom) if dom is not None else {}
+        prepared = prepare_disks(
+            self.conn,
+            self.ensure_pool(),
+            self.images,
+            server,
+            dom,
+            seed_mark_now=config.get("seed"),
+            full_copy=self.disk_mode == "copy",
+        )
+        # A new domain has carried out every reboot ordered so far; an existing one keeps its mark.
+        reboot_mark = guest_ops.reboot_mark(config) if dom is not None else guest_ops.ordered_reboot(server)
+        marks = AgentMarks(seed=prepared.seed_mark, reboot=reboot_mark)
         filter_name = self._filter_for(server)
         if dom is None:
-            self.conn.defineXML(self._domain_xml(server, vol, filter_name, uuid=None))
+            self.conn.defineXML(self._domain_xml(server, prepared.disks, marks, filter_name, uuid=None))
             log.info("defined domain %s (generation %d)", self.domain_name(server.id), server.generation)
             return
-        if self._config_generation(dom) != server.generation:
+        if _generation(config) != server.generation or config.get("seed") != prepared.seed_mark:
             # Keep the UUID: libvirt refuses a same-named definition with another identity.
-            self.conn.defineXML(self._domain_xml(server, vol, filter_name, uuid=dom.UUIDString()))
+            xml = self._domain_xml(server, prepared.disks, marks, filter_name, uuid=dom.UUIDString())
+            self.conn.defineXML(xml)
             log.info("redefined domain %s (generation %d)", dom.name(), server.generation)
         if server.networks and self._has_nwfilter():
             nwfilters.sync_interface_filters(dom, server, filter_name)
@@ -240,7 +302,19 @@ class LibvirtDriver:
             return (ObservedState.ERROR, f"domain {dom.name()} carries no dcloud metadata for this server")
         return self._state_of(dom)
 
+    @_libvirt_op
+    def observe_size(self, server_id: str) -> GuestSize | None:
+        """vCPUs and memory the guest has now, and its system disk's capacity (None: no domain)."""
+        dom = self._lookup(server_id)
+        return guest_ops.guest_size(dom) if dom is not None else None
+
     # -- power ---------------------------------------------------------------------------------
+
+    @_libvirt_op
+    def ensure_rebooted(self, server: DesiredServer) -> bool:
+        """Carry out the server's latest reboot order once (soft: agent/ACPI; hard: reset); True if done."""
+        dom = self._require(server.id)
+        return guest_ops.ensure_rebooted(dom, server, self._config_metadata(dom))
 
     @_libvirt_op
     def start(self, server_id: str) -> None:
@@ -335,12 +409,8 @@ class LibvirtDriver:
                 return None
             raise
 
-    def _config_generation(self, dom: libvirt.virDomain) -> int | None:
-        meta = self._metadata(dom, libvirt.VIR_DOMAIN_AFFECT_CONFIG if dom.isPersistent() else 0)
-        try:
-            return int(meta["generation"]) if meta else None
-        except (KeyError, ValueError):
-            return None
+    def _config_metadata(self, dom: libvirt.virDomain) -> dict[str, str]:
+        return self._metadata(dom, libvirt.VIR_DOMAIN_AFFECT_CONFIG if dom.isPersistent() else 0) or {}
 
     def _state_of(self, dom: libvirt.virDomain) -> tuple[ObservedState, str | None]:
         state, reason = dom.state()
@@ -372,10 +442,23 @@ class LibvirtDriver:
         return self._nwfilter_supported
 
     def _domain_xml(
-        self, server: DesiredServer, vol: libvirt.virStorageVol, filter_name: str, *, uuid: str | None
+        self,
+        server: DesiredServer,
+        disks: GuestDisks,
+        marks: AgentMarks,
+        filter_name: str,
+        *,
+        uuid: str | None,
     ) -> str:
+        domain_type = server.domain_type or self.domain_type
         return build_domain_xml(
-            server, domain_type=self.domain_type, volume_path=vol.path(), smtp_filter=filter_name, uuid=uuid
+            server,
+            domain_type=domain_type,
+            disks=disks,
+            hardware=hardware_for(domain_type, cpu_mode=self.cpu_mode),
+            marks=marks,
+            smtp_filter=filter_name,
+            uuid=uuid,
         )
 
     def _make_running(self, dom: libvirt.virDomain) -> None:
@@ -428,3 +511,10 @@ class LibvirtDriver:
                     raise
                 log.debug("undefine flags %#x unsupported: %s", flags, err.get_error_message())
         dom.undefine()
+
+
+def _generation(meta: dict[str, str]) -> int | None:
+    try:
+        return int(meta["generation"]) if meta else None
+    except (KeyError, ValueError):
+        return None

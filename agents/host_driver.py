@@ -7,14 +7,26 @@ Every operation is idempotent: calling one whose effect already holds does nothi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import libvirt
 
-from controlplane.protocol import DesiredServer, ObservedState, OrphanReport
+from controlplane.protocol import DesiredServer, ObservedState, OrphanReport, SharedBase
 
 # pause keeps the guest's RAM; managedsave writes it to disk and frees it.
 SuspendMode = Literal["pause", "managedsave"]
+# overlay: a qcow2 overlay on the host's cached base; copy: a full qcow2 copy of the image per server.
+DiskMode = Literal["overlay", "copy"]
+
+
+@dataclass(frozen=True)
+class GuestSize:
+    """What a guest has now (the resize's "observed size"): vCPUs, memory, its system disk's capacity."""
+
+    vcpus: int
+    memory_mib: int
+    disk_bytes: int | None
 
 
 class HostDriver(Protocol):
@@ -29,6 +41,8 @@ class HostDriver(Protocol):
     def observe(self, server_id: str) -> ObservedState: ...
 
     def observe_detail(self, server_id: str) -> tuple[ObservedState, str | None]: ...
+
+    def observe_size(self, server_id: str) -> GuestSize | None: ...
 
     # -- definition
     def domain_name(self, server_id: str) -> str: ...
@@ -50,9 +64,13 @@ class HostDriver(Protocol):
 
     def stop(self, server_id: str) -> None: ...
 
+    def ensure_rebooted(self, server: DesiredServer) -> bool: ...
+
     # -- deletion
     def destroy_and_undefine(self, server_id: str) -> None: ...
 
     def server_volumes(self, server_id: str) -> list[libvirt.virStorageVol]: ...
 
     def delete_volume(self, vol: libvirt.virStorageVol) -> None: ...
+
+    def shared_bases(self, server_id: str) -> list[SharedBase]: ...

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from controlplane.protocol import DeletionReport, DesiredServer, WipedVolume
+from controlplane.protocol import DeletionReport, DesiredServer, SharedBase, WipedVolume
 
 # Step names, in the order the delete sequence journals them.
 STEP_BEGIN = "begin"
@@ -70,6 +70,8 @@ class DeletionEntry(BaseModel):
     steps: list[str] = Field(default_factory=list)
     wiped: dict[str, WipeRecord] = Field(default_factory=dict)
     deleted_volumes: list[str] = Field(default_factory=list)
+    # Image bases under the server's overlay, found before anything was deleted: reported, never wiped.
+    shared_bases: list[SharedBase] = Field(default_factory=list)
     finished_at: datetime | None = None
 
     def done(self, step: str) -> bool:
@@ -91,6 +93,7 @@ class DeletionEntry(BaseModel):
                 )
                 for w in wipes
             ],
+            shared_bases=list(self.shared_bases),
             bytes_overwritten=sum(w.bytes_overwritten for w in wipes),
             method=",".join(methods),
             started_at=self.started_at,

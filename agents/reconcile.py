@@ -61,11 +61,12 @@ _TRANSITIONS: dict[DesiredState, dict[ObservedState, PowerAction]] = {
 
 # What the domain's definition is derived from besides the generation: an SMTP block that starts on
 # its announced day or a newly leased address changes these without any write to the server row.
-DefinitionKey = tuple[int, bool, tuple[tuple[str, str, str], ...], str]
+# Every attachment field counts: the seed's network-config is built from prefix, gateway and DNS too.
+DefinitionKey = tuple[int, bool, tuple[str, ...], str]
 
 
 def definition_key(server: DesiredServer) -> DefinitionKey:
-    networks = tuple((n.network, n.mac, n.ip) for n in server.networks)
+    networks = tuple(n.model_dump_json() for n in server.networks)
     return (server.generation, server.block_outbound_smtp, networks, traffic_key(server))
 
 
@@ -212,7 +213,18 @@ class Reconciler:
             log.info("%s: %s -> %s (%s)", server.id, state, server.desired_state, action)
             self._apply(action, server)
             state, detail = self.driver.observe_detail(server.id)
-        return ObservedServer(id=server.id, state=state, detail=detail, generation=server.generation)
+        if server.reboot is not None and state in (_O.RUNNING, _O.SHUTOFF):
+            self.driver.ensure_rebooted(server)
+        size = self.driver.observe_size(server.id)
+        return ObservedServer(
+            id=server.id,
+            state=state,
+            detail=detail,
+            generation=server.generation,
+            vcpus=size.vcpus if size else None,
+            memory_mib=size.memory_mib if size else None,
+            disk_bytes=size.disk_bytes if size else None,
+        )
 
     def _action_for(self, server: DesiredServer, observed: ObservedState) -> PowerAction | None:
         desired = server.desired_state

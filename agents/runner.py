@@ -27,6 +27,7 @@ from agents.dispatch import ServerDispatch
 from agents.driver import DriverError, LibvirtDriver
 from agents.events import EventSubscription, Wakeup, start_event_loop
 from agents.host_identity import active_networks, libvirt_host_id
+from agents.image_fetch import ImageSource
 from agents.journal import DeletionJournal
 from agents.metrics import AgentMetrics, LibvirtCollector, start_metrics_server
 from agents.reconcile import PassResult, Reconciler
@@ -222,6 +223,12 @@ class Agent:
                 pool_path=self.settings.storage_pool_path,
                 suspend_mode=self.settings.suspend_mode,
                 stop_timeout_s=self.settings.stop_timeout_s,
+                domain_type=self.settings.domain_type,
+                image_source=self.source if isinstance(self.source, ImageSource) else None,
+                image_pool_name=self.settings.image_pool,
+                image_pool_path=self.settings.image_pool_path,
+                disk_mode=self.settings.image_disk_mode,
+                cpu_mode=self.settings.guest_cpu_mode,
             )
             driver.ensure_pool()
             subscription = EventSubscription(conn, self.wakeup)

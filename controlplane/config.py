@@ -68,6 +68,32 @@ class Settings(BaseSettings):
     console_attach_timeout_s: float = 15.0
     console_relay_url: str | None = None
     log_levels: str | None = None
+    # Images (issue 9). The control plane keeps image files under `image_dir` (default <state_dir>/images)
+    # and imports a local file only from under one of `image_import_dirs` (default <state_dir>/import),
+    # so an operator cannot turn a host file (a key, the store) into an image.
+    image_dir: str | None = None
+    image_import_dirs: list[str] = []
+    # A URL that sends nothing for this long fails the import; the whole download has a deadline too.
+    image_fetch_timeout_s: float = 30.0
+    image_fetch_deadline_s: float = 6 * 3600.0
+    image_max_bytes: int = 256 * 1024**3
+    # The agent's image cache: one libvirt dir pool per host, shared bases never holding customer data.
+    image_pool: str = "dcloud-images"
+    image_pool_path: str = "/var/lib/dcloud/image-cache"
+    # "overlay": a qcow2 overlay on the cached base (default); "copy": a full qcow2 copy per server.
+    image_disk_mode: Literal["overlay", "copy"] = "overlay"
+    # Guest hardware: libvirt's CPU mode for KVM guests, and the host's domain type (None: kvm if the
+    # hypervisor offers it, else qemu). Set "qemu" where /dev/kvm is a software hypervisor (kvm_pvm).
+    # None (env: DCLOUD_GUEST_CPU_MODE=null) leaves QEMU's default CPU. On a host without VT-x/AMD-V
+    # (kvm_pvm) the agent falls back to that by itself: QEMU aborts on the MSRs host-model asks for.
+    guest_cpu_mode: str | None = "host-model"
+    domain_type: Literal["kvm", "qemu", "test"] | None = None
+
+    def images_path(self) -> str:
+        return self.image_dir or f"{self.state_dir.rstrip('/')}/images"
+
+    def import_roots(self) -> list[str]:
+        return self.image_import_dirs or [f"{self.state_dir.rstrip('/')}/import"]
 
 
 @lru_cache

@@ -7,6 +7,9 @@ Before the irreversible wipe step the agent re-reads one server with
 To act on orders at once rather than at its next poll, the agent long-polls
 `GET /v1/hosts/{host}/desired-state/watch?since=<version>&wait_s=<0..60>` (a `DesiredVersion`), starting
 from the version sent with the desired state in the `X-Desired-Version` header.
+A server built from an image names it in `DesiredServer.image`; an agent whose host lacks the file
+streams it from `GET /v1/hosts/{host}/images/{image_id}/file` (Range honoured, so a cut download resumes;
+the `ETag` is the image's sha256) and verifies the sha256 before caching it.
 """
 
 from __future__ import annotations
@@ -61,12 +64,57 @@ ReportedId = Annotated[str, Field(min_length=1, max_length=128, pattern=_PRINTAB
 ByteCount = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
 
 
+class DiskFormat(StrEnum):
+    """The only image formats dcloud accepts; every qemu-img call names one (never lets it guess)."""
+
+    RAW = "raw"
+    QCOW2 = "qcow2"
+
+
+class DomainType(StrEnum):
+    """libvirt domain types: kvm in production; qemu (TCG) where KVM is a software hypervisor."""
+
+    KVM = "kvm"
+    QEMU = "qemu"
+    TEST = "test"
+
+
 class NetworkAttachment(BaseModel):
     """One interface on the host's libvirt network, bound to the server's address (Art. 24)."""
 
     network: str
     mac: str
     ip: str
+    # For the guest's own static configuration (first-boot network-config); None where the pool has none.
+    prefix: int | None = None
+    gateway: str | None = None
+    dns: list[str] = Field(default_factory=list)
+
+
+class DesiredImage(BaseModel):
+    """The image a server's disk is built on, as the control plane recorded it at import."""
+
+    id: str
+    sha256: str
+    disk_format: DiskFormat
+    size_bytes: int
+    virtual_size_bytes: int
+
+
+class FirstBoot(BaseModel):
+    """What the NoCloud seed tells cloud-init: the guest's name and who may log in."""
+
+    hostname: str
+    ssh_authorized_keys: list[str] = Field(default_factory=list)
+    # A crypt(3) hash only: dcloud never carries a plaintext password.
+    password_hash: str | None = None
+
+
+class RebootOrder(BaseModel):
+    """The latest reboot ordered; the agent carries out each `seq` once (soft: ACPI/agent; hard: reset)."""
+
+    seq: int
+    hard: bool = False
 
 
 class FirewallAction(StrEnum):
@@ -128,6 +176,11 @@ class DesiredServer(BaseModel):
     bandwidth_kbytes: int | None = Field(default=None, ge=1, le=2**31 - 1)
     firewall: FirewallSet | None = None
     networks: list[NetworkAttachment] = Field(default_factory=list)
+    # Issue 9: None keeps the old behaviour (a blank raw disk, no seed, the host's domain type).
+    image: DesiredImage | None = None
+    first_boot: FirstBoot | None = None
+    domain_type: DomainType | None = None
+    reboot: RebootOrder | None = None
 
 
 def traffic_key(server: DesiredServer) -> str:
@@ -146,6 +199,10 @@ class ObservedServer(BaseModel):
     state: ObservedState
     detail: Reported | None = None
     generation: ByteCount | None = None
+    # The size the running definition has (a resize is "observed" once these match the order).
+    vcpus: ByteCount | None = None
+    memory_mib: ByteCount | None = None
+    disk_bytes: ByteCount | None = None
 
 
 class WipedVolume(BaseModel):
@@ -155,10 +212,22 @@ class WipedVolume(BaseModel):
     bytes_overwritten: ByteCount
 
 
+class SharedBase(BaseModel):
+    """An image base the server's overlay was built on: shared, holding no customer data, never wiped."""
+
+    name: Reported
+    path: Reported
+    image_id: Reported
+    customer_data: bool = False
+    # Other overlays on this host still on it when the server was deleted (it stays cached either way).
+    other_users: ByteCount = 0
+
+
 class DeletionReport(BaseModel):
     server_id: ReportedId
     domain_name: Reported
     volumes: list[WipedVolume] = Field(max_length=1024)
+    shared_bases: list[SharedBase] = Field(default_factory=list, max_length=16)
     bytes_overwritten: ByteCount
     method: Reported
     # Aware instants only: a naive one names no moment (the control plane bounds them, deletion_times.py).

@@ -51,7 +51,12 @@ DisclosureOfficer = Annotated[Principal, Depends(disclosure_officer)]
 @router.post("/v1/pools", status_code=201, response_model=PoolPublic, tags=["network"])
 def create_pool(body: PoolCreate, _p: Operator, session: SessionDep, clock: ClockDep) -> Any:
     spec = pools.PoolSpec(
-        **body.model_dump() | {"reserved": tuple(body.reserved), "host_names": tuple(body.host_names)}
+        **body.model_dump()
+        | {
+            "reserved": tuple(body.reserved),
+            "host_names": tuple(body.host_names),
+            "dns_servers": tuple(body.dns_servers),
+        }
     )
     return pools.register_pool(session, spec=spec, at=clock())
 

@@ -26,6 +26,8 @@ class AddressPool(SQLModel, table=True):
     cidr: str = Field(max_length=64, unique=True)
     ip_version: int
     gateway: str | None = Field(default=None, max_length=64)
+    # Resolvers a guest is told in its first-boot network config (issue 9); empty: none configured.
+    dns_servers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Addresses never handed out besides network, broadcast and gateway (canonical strings).
     reserved: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # The libvirt network on the host that carries this pool's addresses to the VMs.

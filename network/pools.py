@@ -28,6 +28,7 @@ class PoolSpec:
     reserved: tuple[str, ...] = ()
     host_names: tuple[str, ...] = ()
     description: str | None = None
+    dns_servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def create_pool(session: Session, *, spec: PoolSpec, at: datetime) -> AddressPoo
         network_name=spec.network_name,
         host_names=list(spec.host_names),
         description=spec.description,
+        dns_servers=[str(ipam.parse_address(a, field="dns_servers")) for a in spec.dns_servers],
         created_at=at,
     )
     session.add(pool)

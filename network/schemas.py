@@ -23,6 +23,8 @@ class PoolCreate(BaseModel):
     reserved: list[Address] = Field(default_factory=list, max_length=4096)
     host_names: list[HostRef] = Field(default_factory=list, max_length=1024, description="empty: every host")
     description: Line | None = Field(default=None, max_length=400)
+    # Told to the guests in their first-boot network config (issue 9).
+    dns_servers: list[Address] = Field(default_factory=list, max_length=8)
 
 
 class PoolUpdate(BaseModel):
@@ -45,6 +47,7 @@ class PoolPublic(BaseModel):
     network_name: str
     host_names: list[str]
     description: str | None
+    dns_servers: list[str] = Field(default_factory=list)
     created_at: datetime
     enabled: bool = True
 

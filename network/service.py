@@ -349,7 +349,14 @@ def attachments_for(session: Session, server_ids: list[str]) -> dict[str, list[N
         assert lease.id is not None
         mac = ipam.mac_for_lease(lease.id)
         result[lease.server_id].append(
-            NetworkAttachment(network=pool.network_name, mac=mac, ip=lease.address)
+            NetworkAttachment(
+                network=pool.network_name,
+                mac=mac,
+                ip=lease.address,
+                prefix=int(pool.cidr.rpartition("/")[2]),
+                gateway=pool.gateway,
+                dns=list(pool.dns_servers),
+            )
         )
     return result
 

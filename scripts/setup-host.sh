@@ -12,6 +12,8 @@ APT_PACKAGES=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libvirt-dev pkg-config ebtables
   dnsmasq-base whois gcc python3-dev python3-venv prometheus
   mmdebstrap grub-pc-bin fdisk e2fsprogs bc openssl
+  # Images (issue 9): prlimit bounds qemu-img on imported files.
+  util-linux
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

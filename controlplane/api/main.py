@@ -19,6 +19,7 @@ from controlplane.api.routes import (
     firewall,
     health,
     hosts,
+    images,
     invoices,
     maintenance_windows,
     metrics,
@@ -39,6 +40,8 @@ api_router.include_router(health.router)
 api_router.include_router(hosts.router)
 api_router.include_router(agent.router)
 api_router.include_router(servers.router)
+# Images servers boot from (issue 9).
+api_router.include_router(images.router)
 api_router.include_router(tokens.router)
 api_router.include_router(audit.router)
 # Billing: customers, contracts, invoices, payments.

@@ -46,11 +46,12 @@ def server_public(
     state = AS_DESIRED.get(ObservedState(server.observed_state), server.observed_state)
     return ServerPublic.model_validate(
         {
-            **server.model_dump(),
+            **server.model_dump(exclude={"password_hash"}),
             "host": host_name,
             "addresses": addresses or [],
             "state": state,
             "converged": state == server.desired_state,
+            "has_password": server.password_hash is not None,
         }
     )
 

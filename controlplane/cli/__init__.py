@@ -20,6 +20,7 @@ from controlplane.cli import (
     console,
     contracts_api,
     fleet_api,
+    images,
     invoices,
     jobs,
     maintenance,
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     for api_family in (fleet_api, contracts_api, billing_api, admin_api):  # `dcloud <resource> <action>`
         api_family.add_parsers(subs)
     console.add_parsers(subs)
+    images.add_parsers(subs)
     return parser
 
 

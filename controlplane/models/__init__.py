@@ -17,6 +17,7 @@ from controlplane.models.customer import Contract, ContractState, Customer
 from controlplane.models.disputes import Dispute
 from controlplane.models.enforcement import Block, Outage, Termination
 from controlplane.models.host import Host, HostAdminState, HostHealth, OrphanDomain
+from controlplane.models.image import Image, ImageFormat, ImageState
 from controlplane.models.jobs import JobOutcome, JobRun
 from controlplane.models.maintenance import (
     MaintenanceServerRecord,
@@ -58,6 +59,9 @@ __all__ = [
     "Host",
     "HostAdminState",
     "HostHealth",
+    "Image",
+    "ImageFormat",
+    "ImageState",
     "Invoice",
     "InvoiceLine",
     "JobOutcome",

@@ -36,6 +36,21 @@ class Server(SQLModel, table=True):
     # Set while a suspend-and-resume maintenance window holds it saved: the agent managed-saves it (RAM
     # freed, state kept) whatever its suspend mode, and the window's end restores it (Art. 14(2)).
     suspended_for_maintenance: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    # Boot source and first-boot setup (issue 9): no image means a blank disk, as before.
+    image_id: str | None = Field(default=None, foreign_key="images.id", index=True, max_length=32)
+    hostname: str | None = Field(default=None, max_length=63)
+    ssh_authorized_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Only ever a crypt(3) hash: dcloud never receives or stores a plaintext password.
+    password_hash: str | None = Field(default=None, max_length=255)
+    # "kvm" or "qemu" (TCG) for this server only; None: the host agent's own choice.
+    domain_type: str | None = Field(default=None, max_length=8)
+    # Each reboot order bumps the sequence; the agent applies every sequence number once.
+    reboot_seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    reboot_hard: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    # What the agent last saw of the running definition (the resize's "observed size").
+    observed_vcpus: int | None = None
+    observed_memory_mib: int | None = None
+    observed_disk_bytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     observed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
@@ -54,6 +69,8 @@ class DeletionRecord(SQLModel, table=True):
     volumes: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     bytes_overwritten: int = Field(sa_column=Column(BigInteger, nullable=False))
     method: str = Field(max_length=64)
+    # Shared image bases the server's overlay sat on: listed, never wiped (they hold no customer data).
+    shared_bases: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     finished_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from controlplane.models.customer import ContractState
+from controlplane.schemas.servers import ServerResize
 from controlplane.schemas.types import Day, Id, Line, Text, Whole
 
 MAX_FEE = 10**12  # a trillion won a month is already absurd; anything above is a typo
@@ -51,6 +52,9 @@ class PlanChange(BaseModel):
     effective_from: Day
     monthly_fee: Whole = Field(ge=0, le=MAX_FEE)
     discount: Whole = Field(default=0, ge=0, le=MAX_FEE)
+    # The new plan's server size (issue 9): applied to every live server of the contract when the change
+    # is recorded (disks only grow; vCPUs and memory at the next boot). None keeps each server's own.
+    server_size: ServerResize | None = None
 
 
 class AddOnCreate(BaseModel):

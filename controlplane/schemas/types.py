@@ -73,6 +73,9 @@ def _range(low: Any, high: Any) -> Any:
 
 
 _Integer = BeforeValidator(_whole_number)
+# For an optional bounded whole number: `Annotated[int, Field(ge=.., le=..), IntegerOnly] | None` (the bounds
+# must sit before the validator for the OpenAPI to show them).
+IntegerOnly = _Integer
 
 # Ids of rows: in bodies, paths and queries alike.
 Id = Annotated[int, Field(ge=1, le=MAX_ID), _Integer]

@@ -120,6 +120,8 @@ class LiveStack:
         purge(self.conn, self.run_id)
         shutil.rmtree(POOL_ROOT / self.run_id, ignore_errors=True)
         self.http.close()
+        shutil.rmtree(POOL_ROOT / f"{self.run_id}-images", ignore_errors=True)
+        shutil.rmtree(POOL_ROOT / f"{self.run_id}-images.partial", ignore_errors=True)
         self.conn.close()
         self.engine.dispose()
 
@@ -183,6 +185,10 @@ def start_stack(
         host_name=run_id,
         storage_pool=run_id,
         storage_pool_path=str(POOL_ROOT / run_id),
+        image_dir=str(tmp_path / "images"),
+        image_import_dirs=[str(tmp_path / "import")],
+        image_pool=f"{run_id}-images",
+        image_pool_path=str(POOL_ROOT / f"{run_id}-images"),
         suspend_mode=suspend_mode,
         stop_timeout_s=2.0,
         agent_poll_interval_s=poll_interval_s,

@@ -7,6 +7,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, Response, status
+from fastapi.responses import FileResponse
 from fastapi.routing import APIRouter
 from starlette.concurrency import run_in_threadpool
 
@@ -34,6 +35,7 @@ from controlplane.schemas.hosts import HostPublic
 from controlplane.schemas.types import Key, Line
 from controlplane.services.fleet import agent_state
 from controlplane.services.fleet import hosts as host_service
+from controlplane.services.fleet import images as image_service
 
 router = APIRouter(prefix="/v1/hosts/{host}", tags=["agent"])
 
@@ -130,3 +132,17 @@ def desired_server(
 @router.post("/observed-state", status_code=status.HTTP_204_NO_CONTENT)
 def observed_state(body: HostObservedState, host: AgentOnly, session: SessionDep, clock: ClockDep) -> None:
     agent_state.apply_observed_state(session, now=clock(), host=host, report=body)
+
+
+@router.get("/images/{image_id}/file", response_class=FileResponse)
+def image_file(image_id: Key, host: AgentOnly, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    """An active image's bytes for the host's cache; Range requests resume a cut download.
+
+    The ETag is the sha256 recorded at import, which the agent verifies before using the file.
+    """
+    image = image_service.servable_image(session, image_id)
+    return FileResponse(
+        image_service.image_file(settings, image),
+        media_type="application/octet-stream",
+        headers={"ETag": f'"{image.sha256}"', "Cache-Control": "no-store"},
+    )

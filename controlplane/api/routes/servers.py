@@ -15,10 +15,17 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, 
 from controlplane.api.presenters import deletion_record_public, server_public
 from controlplane.models.auth import Role
 from controlplane.models.server import DesiredState, Server
-from controlplane.schemas.servers import DeletionRecordPublic, ServerAddress, ServerPublic
+from controlplane.schemas.servers import (
+    DeletionRecordPublic,
+    ServerAddress,
+    ServerPublic,
+    ServerReboot,
+    ServerResize,
+)
 from controlplane.schemas.servers import ServerCreate as ServerCreateBody
 from controlplane.schemas.types import Key, Line
 from controlplane.services.fleet import hosts as host_service
+from controlplane.services.fleet import server_changes as change_service
 from controlplane.services.fleet import servers as server_service
 from controlplane.services.fleet.servers import Action
 from controlplane.services.tenancy import Owned
@@ -139,3 +146,26 @@ def get_deletion_record(
     record = server_service.get_deletion_record(session, server_id)
     names = host_service.host_names(session, {record.host_id})
     return deletion_record_public(record, host_name=names.get(record.host_id, ""))
+
+
+@router.post("/{server_id}/reboot")
+def reboot_server(
+    server_id: Key, who: Writer, session: SessionDep, clock: ClockDep, body: ServerReboot | None = None
+) -> ServerPublic:
+    """Ordered through the desired state: soft asks the guest (ACPI / guest agent), hard resets it."""
+    hard = body.hard if body is not None else False
+    server = change_service.reboot_server(
+        session, now=clock(), actor=who.actor, server_id=server_id, hard=hard
+    )
+    return _public(session, server)
+
+
+@router.post("/{server_id}/resize")
+def resize_server(
+    server_id: Key, body: ServerResize, who: Writer, session: SessionDep, clock: ClockDep
+) -> ServerPublic:
+    """The disk grows online (never shrinks: 409); vCPUs and memory apply at the next boot."""
+    server = change_service.resize_server(
+        session, now=clock(), actor=who.actor, server_id=server_id, data=body
+    )
+    return _public(session, server)

@@ -27,6 +27,7 @@ from controlplane.services.audit import record_change
 from controlplane.services.billing.payments import customer_overdue_amount
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.customers import get_customer
+from controlplane.services.fleet.server_changes import resize_contract_servers
 from controlplane.services.notices import queue_notice
 from controlplane.terms.approval import ApplicantFacts, Hold, HoldReason, automatic_holds, hold_clause
 from controlplane.terms.calendar import seoul_date
@@ -304,6 +305,8 @@ def change_plan(
     contract.plan = data.plan or contract.plan
     contract.updated_at = now
     session.add_all([period, contract])
+    if data.server_size is not None:
+        resize_contract_servers(session, now=now, actor=actor, contract_id=contract_id, size=data.server_size)
     record_change(
         session,
         at=now,

@@ -15,18 +15,24 @@ from controlplane.errors import Conflict, NotFound
 from controlplane.models.customer import Contract
 from controlplane.models.enforcement import PARTIAL_SCOPES, Block
 from controlplane.models.host import Host, OrphanDomain
+from controlplane.models.image import Image
 from controlplane.models.server import DeletionRecord, DesiredState, ObservedState, Server
 from controlplane.protocol import (
     DeletionReport,
+    DesiredImage,
     DesiredServer,
+    DomainType,
+    FirstBoot,
     HostDesiredState,
     HostObservedState,
     NetworkAttachment,
     ObservedServer,
     OrphanReport,
+    RebootOrder,
 )
 from controlplane.services.audit import record_change
 from controlplane.services.fleet.deletion_times import check_deletion_times
+from controlplane.services.fleet.images import desired_image
 from controlplane.services.fleet.server_guards import wipe_allowed_clause, wipe_withheld
 from controlplane.services.fleet.traffic import ServerTraffic, traffic_for
 from network.models import AddressLease
@@ -38,7 +44,11 @@ log = logging.getLogger(__name__)
 
 
 def _desired(
-    server: Server, networks: list[NetworkAttachment], traffic: ServerTraffic, withhold_wipe: bool = False
+    server: Server,
+    networks: list[NetworkAttachment],
+    traffic: ServerTraffic,
+    withhold_wipe: bool = False,
+    image: DesiredImage | None = None,
 ) -> DesiredServer:
     # A delete whose contract is not terminating is served as "stopped": data kept, nothing wiped.
     state = DesiredState.STOPPED if withhold_wipe else server.desired_state
@@ -57,7 +67,30 @@ def _desired(
         bandwidth_kbytes=traffic.bandwidth_kbytes,
         firewall=traffic.firewall,
         suspend_mode="managedsave" if server.suspended_for_maintenance else None,
+        image=image,
+        first_boot=_first_boot(server),
+        domain_type=DomainType(server.domain_type) if server.domain_type else None,
+        reboot=RebootOrder(seq=server.reboot_seq, hard=server.reboot_hard) if server.reboot_seq else None,
     )
+
+
+def _first_boot(server: Server) -> FirstBoot | None:
+    if server.image_id is None or server.hostname is None:
+        return None
+    return FirstBoot(
+        hostname=server.hostname,
+        ssh_authorized_keys=list(server.ssh_authorized_keys),
+        password_hash=server.password_hash,
+    )
+
+
+def _images(session: Session, servers: list[Server]) -> dict[str, DesiredImage]:
+    """image id -> what the agent needs to fetch and verify it, for the servers built on an image."""
+    ids = {s.image_id for s in servers if s.image_id is not None}
+    if not ids:
+        return {}
+    rows = session.exec(select(Image).where(col(Image.id).in_(ids))).all()
+    return {row.id: desired_image(row) for row in rows}
 
 
 def _traffic(
@@ -90,9 +123,13 @@ def desired_state_for_host(
     networks = _networks(session, [s.id for s in servers])
     traffic = _traffic(session, servers, now, management_prefixes)
     withheld = wipe_withheld(session, servers)
+    images = _images(session, servers)
     return HostDesiredState(
         host=host.name,
-        servers=[_desired(s, networks.get(s.id, []), traffic[s.id], s.id in withheld) for s in servers],
+        servers=[
+            _desired(s, networks.get(s.id, []), traffic[s.id], s.id in withheld, images.get(s.image_id or ""))
+            for s in servers
+        ],
     )
 
 
@@ -173,7 +210,8 @@ def desired_server(
     traffic = _traffic(session, [server], now, management_prefixes)
     withheld = wipe_withheld(session, [server])
     networks = _networks(session, [server.id]).get(server.id, [])
-    return _desired(server, networks, traffic[server.id], server.id in withheld)
+    image = _images(session, [server]).get(server.image_id or "")
+    return _desired(server, networks, traffic[server.id], server.id in withheld, image)
 
 
 def apply_observed_state(session: Session, *, now: datetime, host: Host, report: HostObservedState) -> None:
@@ -289,6 +327,12 @@ def _observe(
     server.observed_state = observed.state
     server.observed_detail = (observed.detail or None) and observed.detail[:1024]
     server.observed_at = now
+    if observed.vcpus is not None:
+        server.observed_vcpus = observed.vcpus
+    if observed.memory_mib is not None:
+        server.observed_memory_mib = observed.memory_mib
+    if observed.disk_bytes is not None:
+        server.observed_disk_bytes = observed.disk_bytes
     session.add(server)
     if before != observed.state:
         record_change(
@@ -313,6 +357,7 @@ def _record_deletion(
             host_id=host.id or 0,
             domain_name=report.domain_name,
             volumes=[v.model_dump() for v in report.volumes],
+            shared_bases=[b.model_dump() for b in report.shared_bases],
             bytes_overwritten=report.bytes_overwritten,
             method=report.method,
             started_at=report.started_at,
@@ -336,6 +381,7 @@ def _record_deletion(
                 "bytes_overwritten": report.bytes_overwritten,
                 "method": report.method,
                 "volumes": [v.name for v in report.volumes],
+                "shared_bases_not_wiped": [b.name for b in report.shared_bases],
             },
         )
     if server.deleted_at is None:

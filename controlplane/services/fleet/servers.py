@@ -14,6 +14,7 @@ from controlplane.models.customer import Contract, ContractState
 from controlplane.models.server import DeletionRecord, DesiredState, Server
 from controlplane.schemas.servers import ServerCreate
 from controlplane.services.audit import record_change
+from controlplane.services.fleet.images import usable_image
 from controlplane.services.fleet.placement import Demand, place_anywhere, place_on_named_host
 from controlplane.services.fleet.server_guards import check_action_allowed
 from controlplane.services.tenancy import contracts_of
@@ -45,7 +46,25 @@ def server_snapshot(server: Server) -> dict[str, object]:
         "disk_gib": server.disk_gib,
         "desired_state": server.desired_state,
         "generation": server.generation,
+        "image_id": server.image_id,
+        "hostname": server.hostname,
     }
+
+
+def _check_boot_source(session: Session, data: ServerCreate) -> None:
+    """An image must be usable and fit the disk; first-boot settings need an image to act on."""
+    if data.image_id is None:
+        for name in ("hostname", "ssh_authorized_keys", "password_hash"):
+            if getattr(data, name):
+                raise InvalidInput("first-boot settings need an image_id to boot from", field=name)
+        return
+    image = usable_image(session, data.image_id)
+    if image.min_disk_gib is not None and data.disk_gib < image.min_disk_gib:
+        raise InvalidInput(
+            f"disk_gib {data.disk_gib} is smaller than image {image.id}'s minimum "
+            f"of {image.min_disk_gib} GiB",
+            field="disk_gib",
+        )
 
 
 def create_server(
@@ -59,6 +78,7 @@ def create_server(
         raise InvalidInput(
             f"contract {contract.id} is still {contract.state}; approve it first", field="contract_id"
         )
+    _check_boot_source(session, data)
     demand = Demand(vcpus=data.vcpus, memory_mib=data.memory_mib, disk_gib=data.disk_gib)
     # A named pool bound to some hosts narrows placement to them (checked again when leasing).
     served = named_pool(session, data.pool).host_names if data.pool is not None else []
@@ -74,11 +94,18 @@ def create_server(
         memory_mib=data.memory_mib,
         disk_gib=data.disk_gib,
         desired_state=DesiredState.RUNNING,
+        image_id=data.image_id,
+        ssh_authorized_keys=list(data.ssh_authorized_keys),
+        password_hash=data.password_hash,
+        domain_type=data.domain_type,
         created_at=now,
         updated_at=now,
     )
     session.add(server)
     session.flush()
+    if data.image_id is not None:
+        # A valid DNS label the guest can always take, when the operator names none.
+        server.hostname = data.hostname or f"srv-{server.id[:12]}"
     # Art. 24(1): one address per server, leased in the same transaction (a full pool refuses the server).
     lease = allocate_server_address(session, server=server, at=now, pool_name=data.pool)
     record_change(

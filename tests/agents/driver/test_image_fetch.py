@@ -1,0 +1,70 @@
+"""The agent's image download (agents/image_fetch.py) against a loopback server: resumed with Range after
+a cut, resumed from a partial file of an earlier run, and a file that does not verify is deleted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agents.image_fetch import ImageFetchFailed, download_image
+from controlplane.protocol import DiskFormat
+from tests.agents.driver.image_support import desired_image
+from tests.utils.images import raw_image, serve_files
+
+MIB = 1024**2
+
+
+@pytest.fixture
+def image_file(tmp_path: Path) -> Path:
+    root = tmp_path / "served"
+    root.mkdir()
+    path = raw_image(root / "img1", size_mib=4)
+    with path.open("r+b") as f:  # data all through, so a wrong resume offset changes the hash
+        f.write(bytes(range(256)) * (4 * MIB // 256))
+    return path
+
+
+def test_a_cut_download_resumes_with_range_and_verifies(image_file: Path, tmp_path: Path) -> None:
+    image = desired_image(image_file, "img1", DiskFormat.RAW, 4 * MIB)
+    dest = tmp_path / "dest"
+    with serve_files(image_file.parent, cut_after=MIB) as (url, files), httpx.Client(base_url=url) as http:
+        download_image(http, "/img1", image, dest, attempts=3, backoff_s=0.01)
+    assert dest.read_bytes() == image_file.read_bytes()
+    assert files.requests[0] == ("/img1", None)
+    assert files.requests[1][1] is not None and files.requests[1][1].startswith("bytes=")
+    assert int(files.requests[1][1][6:].rstrip("-")) > 0
+
+
+def test_a_partial_file_from_an_earlier_run_is_continued(image_file: Path, tmp_path: Path) -> None:
+    image = desired_image(image_file, "img1", DiskFormat.RAW, 4 * MIB)
+    dest = tmp_path / "dest"
+    dest.write_bytes(image_file.read_bytes()[: 3 * MIB])
+    with serve_files(image_file.parent) as (url, files), httpx.Client(base_url=url) as http:
+        download_image(http, "/img1", image, dest, attempts=1)
+    assert files.requests == [("/img1", f"bytes={3 * MIB}-")]
+    assert dest.read_bytes() == image_file.read_bytes()
+
+
+def test_a_wrong_checksum_deletes_the_download(image_file: Path, tmp_path: Path) -> None:
+    image = desired_image(image_file, "img1", DiskFormat.RAW, 4 * MIB).model_copy(update={"sha256": "f" * 64})
+    dest = tmp_path / "dest"
+    with (
+        serve_files(image_file.parent) as (url, _files),
+        httpx.Client(base_url=url) as http,
+        pytest.raises(ImageFetchFailed, match="checksum mismatch"),
+    ):
+        download_image(http, "/img1", image, dest, attempts=1)
+    assert not dest.exists()
+
+
+def test_a_refusal_is_final(image_file: Path, tmp_path: Path) -> None:
+    image = desired_image(image_file, "img1", DiskFormat.RAW, 4 * MIB)
+    with (
+        serve_files(image_file.parent) as (url, files),
+        httpx.Client(base_url=url) as http,
+        pytest.raises(ImageFetchFailed, match="HTTP 404"),
+    ):
+        download_image(http, "/nope", image, tmp_path / "dest", attempts=3)
+    assert len(files.requests) == 1
