@@ -109,6 +109,9 @@ RULES: dict[str, Rule] = {
     "DELETE /v1/servers/{server_id}": FORBIDDEN,
     "GET /v1/servers/{server_id}/deletion-record": own(server="deleted_server_id"),
     "POST /v1/servers/{server_id}/console-tickets": own(201),
+    "POST /v1/servers/{server_id}/reboot": own(),
+    # a size change is a plan change (Art. 32(2)), which staff record
+    "POST /v1/servers/{server_id}/resize": FORBIDDEN,
     "GET /v1/servers/{server_id}/console-sessions": own(),
     "POST /v1/servers/{server_id}/extra-addresses": FORBIDDEN,
     # invoices, disputes, payments
@@ -184,6 +187,17 @@ RULES: dict[str, Rule] = {
     "GET /rdap/ip/{address}": PUBLIC,
     "GET /rdap/ip/{prefix}/{length}": PUBLIC,
     "GET /metrics": PUBLIC,
+    "GET /healthz": PUBLIC,
+    "GET /readyz": PUBLIC,
+    # images: the catalogue is the operator's; a customer's servers are created by staff
+    "GET /v1/images": FORBIDDEN,
+    "POST /v1/images": FORBIDDEN,
+    "GET /v1/images/{image_id}": FORBIDDEN,
+    "POST /v1/images/{image_id}/hide": FORBIDDEN,
+    "DELETE /v1/images/{image_id}": FORBIDDEN,
+    "GET /v1/hosts/{host}/images/{image_id}/file": FORBIDDEN,
+    "PATCH /v1/pools/{pool_id}": FORBIDDEN,
+    "DELETE /v1/pools/{pool_id}": FORBIDDEN,
 }
 
 STATIC = {
@@ -249,7 +263,9 @@ def tenants(api: Api) -> Tenants:
 
 def test_every_route_has_a_tenant_rule(api: Api) -> None:
     served = _app_routes(api)
-    assert served - set(RULES) == set(), "routes without a tenant rule: add them to RULES"
+    assert served - set(RULES) == set(), (
+        f"routes without a tenant rule: add them to RULES: {sorted(served - set(RULES))}"
+    )
     assert set(RULES) - served == set(), "rules for routes that no longer exist"
 
 
@@ -298,10 +314,10 @@ def _block(api: Api, contract_id: int, scope: str) -> None:
     assert response.status_code == 201, response.text
 
 
-def test_a_customer_cannot_start_or_stop_a_fully_restricted_server(tenants: Tenants) -> None:
+def test_a_customer_cannot_start_stop_or_reboot_a_fully_restricted_server(tenants: Tenants) -> None:
     t = tenants
     _block(t.api, t.mine.contract_id, "full")
-    for action in ("stop", "start"):
+    for action in ("stop", "start", "reboot"):
         response = t.call("POST", f"/v1/servers/{{server_id}}/{action}", own(), t.mine.ids())
         assert response.status_code == 409, response.text
         assert "Art. 16(4)-6" in response.json()["detail"]

@@ -150,12 +150,23 @@ def get_deletion_record(
 
 @router.post("/{server_id}/reboot")
 def reboot_server(
-    server_id: Key, who: Writer, session: SessionDep, clock: ClockDep, body: ServerReboot | None = None
+    server_id: Key,
+    who: PowerUser,
+    tenant: TenantDep,
+    session: SessionDep,
+    clock: ClockDep,
+    body: ServerReboot | None = None,
 ) -> ServerPublic:
     """Ordered through the desired state: soft asks the guest (ACPI / guest agent), hard resets it."""
+    tenant.owns(Owned.SERVER, server_id, field="server_id")
     hard = body.hard if body is not None else False
     server = change_service.reboot_server(
-        session, now=clock(), actor=who.actor, server_id=server_id, hard=hard
+        session,
+        now=clock(),
+        actor=who.actor,
+        server_id=server_id,
+        hard=hard,
+        by_tenant=who.role is Role.CUSTOMER,
     )
     return _public(session, server)
 

@@ -20,12 +20,17 @@ from controlplane.schemas.servers import ServerResize
 from controlplane.services.audit import record_change
 from controlplane.services.fleet.hosts import usage_by_host
 from controlplane.services.fleet.placement import Demand, fits
+from controlplane.services.fleet.server_guards import check_action_allowed
 from controlplane.services.fleet.servers import get_server, server_snapshot
 
 
-def reboot_server(session: Session, *, now: datetime, actor: str, server_id: str, hard: bool) -> Server:
+def reboot_server(
+    session: Session, *, now: datetime, actor: str, server_id: str, hard: bool, by_tenant: bool = False
+) -> Server:
     """Orders one reboot of a running server (soft: ACPI / guest agent; hard: reset)."""
     server = get_server(session, server_id)
+    # A customer never acts on its server while a full restriction covers it (Art. 16, 33).
+    check_action_allowed(session, server, "reboot", now, by_tenant=by_tenant)
     if server.desired_state != DesiredState.RUNNING:
         raise Conflict(f"cannot reboot server {server_id}: its desired state is {server.desired_state!r}")
     before = {**server_snapshot(server), "reboot_seq": server.reboot_seq}
