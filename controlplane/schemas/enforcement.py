@@ -128,7 +128,8 @@ class OutageUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resolved_at: Moment | None = None
-    company_fault: bool = Field(default=None, description="omit to keep the current value")
+    # None only as the "left out" default (never validated, so never sent on): the type refuses null.
+    company_fault: bool = Field(default=None, description="omit to keep the current value")  # type: ignore[assignment]
     excluded_reason: Literal["maintenance", "customer_request", "art_15", "art_39"] | None = None
     cause_learned_at: Moment | None = None
 
