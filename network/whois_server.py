@@ -88,6 +88,15 @@ def source_of(peername: object) -> str:
     return str(address)
 
 
+def could_still_be_a_query(buf: bytes, max_bytes: int) -> bool:
+    """Whether more bytes could still make `buf` one valid line (at most `max_bytes`, an optional CR,
+    then LF). Once not, the server answers at once: a client that sent 257 bytes and waits must get
+    the oversize line, not the read timeout."""
+    if b"\n" in buf:
+        return False
+    return len(buf) <= max_bytes or (len(buf) == max_bytes + 1 and buf.endswith(b"\r"))
+
+
 def parse_query(raw: bytes, max_bytes: int) -> str:
     """The query text from the raw bytes read, or QueryRefused naming why."""
     line, sep, rest = raw.partition(b"\n")
@@ -136,8 +145,8 @@ class WhoisService:
 
     async def _read_query(self, reader: asyncio.StreamReader) -> bytes:
         buf = b""
-        while b"\n" not in buf and len(buf) <= self.limits.max_query_bytes + 2:
-            chunk = await reader.read(self.limits.max_query_bytes + 3 - len(buf))
+        while could_still_be_a_query(buf, self.limits.max_query_bytes):
+            chunk = await reader.read(self.limits.max_query_bytes + 2 - len(buf))
             if not chunk:
                 break
             buf += chunk

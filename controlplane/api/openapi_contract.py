@@ -31,6 +31,28 @@ ERROR_BODY: dict[str, Any] = {
     },
 }
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+# RFC 9083 section 6: what an RDAP client gets for a bad or unknown query, in RDAP's own media type.
+RDAP_ERROR: dict[str, Any] = {
+    "title": "RdapError",
+    "type": "object",
+    "required": ["errorCode", "title"],
+    "properties": {
+        "rdapConformance": {"type": "array", "items": {"type": "string"}},
+        "errorCode": {"type": "integer"},
+        "title": {"type": "string"},
+        "description": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_RDAP_MEDIA = "application/rdap+json"
+_RDAP_ANSWERS = {
+    "200": ("the registry's record (RFC 9083)", {"type": "object"}),
+    "400": ("not an IP address or CIDR", {"$ref": "#/components/schemas/RdapError"}),
+    "404": ("not managed by this registry", {"$ref": "#/components/schemas/RdapError"}),
+}
+# Bodies the parser cannot read at all (not UTF-8, not JSON of any kind) are FastAPI's 400.
+_UNREADABLE = "the body could not be read (not UTF-8 JSON)"
+# Routes that answer with something other than JSON, and the media type they send.
+_NOT_JSON = {"/v1/addresses/export.csv": ("text/csv", {"type": "string"})}
 _AUTHED = {"401": "no valid bearer token", "403": "the token's role may not do this"}
 _ALWAYS = {
     "404": "no such resource (or not visible to this token)",
@@ -43,6 +65,16 @@ _ALWAYS = {
 def _public(path: str) -> bool:
     """Routes that need no token: Prometheus scrapes and RDAP (RFC 9083)."""
     return path == "/metrics" or path.startswith("/rdap")
+
+
+def _own_media_types(path: str, responses: dict[str, Any]) -> None:
+    """RDAP answers in application/rdap+json, errors included; the CSV export in text/csv."""
+    if path.startswith("/rdap"):
+        for code, (description, schema) in _RDAP_ANSWERS.items():
+            responses[code] = {"description": description, "content": {_RDAP_MEDIA: {"schema": schema}}}
+    elif path in _NOT_JSON:
+        media, schema = _NOT_JSON[path]
+        responses["200"]["content"] = {media: {"schema": schema}}
 
 
 def install_openapi_contract(app: FastAPI) -> None:
@@ -61,6 +93,10 @@ def install_openapi_contract(app: FastAPI) -> None:
                     operation["security"] = [{"bearer": []}]
                 for code, description in answers.items():
                     responses[code] = {"description": description, "content": _ERROR}
+                if "requestBody" in operation:
+                    responses["400"] = {"description": _UNREADABLE, "content": _ERROR}
+                _own_media_types(path, responses)
+        components["schemas"]["RdapError"] = RDAP_ERROR
         for unused in ("HTTPValidationError", "ValidationError"):
             components["schemas"].pop(unused, None)
         app.openapi_schema = schema

@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from controlplane import policy_registry as policies
-from controlplane.cli.args import iso_date, year_month
+from controlplane.cli.args import in_day_range, iso_date, won, year_month
 from controlplane.errors import NotFound
 from controlplane.terms.availability import Outage, sla_credit
 from controlplane.terms.calendar import SEOUL
@@ -48,20 +48,18 @@ class FlagError(Exception):
 # -- argument types: argparse turns their ValueError into "argument --flag: invalid ... value" (exit 2)
 
 
-def won(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number of KRW (0 or more), got {text!r}")
-    return int(text)
-
-
 def won_list(text: str) -> list[int]:
     return [won(part.strip()) for part in text.split(",")]
 
 
 def seoul_datetime(text: str) -> datetime:
-    """ISO 8601 date-time; without an offset it is Seoul time."""
+    """ISO 8601 date-time; without an offset it is Seoul time. Its Seoul day must be in the declared
+    range (year 1 at +14:00 cannot even be converted to UTC)."""
     moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=SEOUL) if moment.tzinfo is None else moment
+    in_day_range(moment.date(), text)  # first: a day in range cannot overflow astimezone
+    moment = moment.replace(tzinfo=SEOUL) if moment.tzinfo is None else moment
+    in_day_range(moment.astimezone(SEOUL).date(), text)
+    return moment
 
 
 def outage(text: str) -> Outage:

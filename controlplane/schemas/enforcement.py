@@ -131,10 +131,14 @@ class OutageCreate(BaseModel):
 
 
 class OutageUpdate(BaseModel):
+    """Fields left out stay as they are; `null` clears the ones that may be empty (an outage not yet
+    resolved). `company_fault` is never empty: omit it to keep it, `null` is a 422, not a 500."""
+
     model_config = ConfigDict(extra="forbid")
 
     resolved_at: Moment | None = None
-    company_fault: bool | None = None
+    # None only as the "left out" default (never validated, so never sent on): the type refuses null.
+    company_fault: bool = Field(default=None, description="omit to keep the current value")  # type: ignore[assignment]
     excluded_reason: Literal["maintenance", "customer_request", "art_15", "art_39"] | None = None
     cause_learned_at: Moment | None = None
 
