@@ -34,8 +34,10 @@ _XML_FORBIDDEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 # The guest agent's well-known virtio-serial port name (qemu-guest-agent listens on it in the guest).
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
-# The seed is a cdrom: q35 has no IDE, so it sits on the SATA (AHCI) controller q35 always has.
-SEED_TARGET_DEV = "sda"
+# The seed is a read-only virtio disk, not a SATA cdrom: Debian's cloud kernel (and the published
+# genericcloud images) carry no AHCI driver, so a guest never sees a seed on q35's SATA controller.
+# cloud-init's NoCloud finds the `cidata` ISO by its label on any block device.
+SEED_TARGET_DEV = "vdb"
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ def _devices(server: DesiredServer, disks: GuestDisks, hw: GuestHardware, filter
     etree.SubElement(disk, "source", file=disks.path)
     etree.SubElement(disk, "target", dev="vda", bus="virtio")
     if disks.seed_path is not None:
-        devices.append(_seed_cdrom(disks.seed_path, sata=hw.machine == "q35"))
+        devices.append(_seed_disk(disks.seed_path))
     for attachment in server.networks:
         devices.append(_interface(attachment, filter_name, server.bandwidth_kbytes))
     etree.SubElement(devices, "serial", type="pty")
@@ -241,13 +243,13 @@ def _devices(server: DesiredServer, disks: GuestDisks, hw: GuestHardware, filter
     return devices
 
 
-def _seed_cdrom(path: str, *, sata: bool) -> etree._Element:
-    cdrom = etree.Element("disk", type="file", device="cdrom")
-    etree.SubElement(cdrom, "driver", name="qemu", type="raw")
-    etree.SubElement(cdrom, "source", file=path)
-    etree.SubElement(cdrom, "target", dev=SEED_TARGET_DEV if sata else "hdc", bus="sata" if sata else "ide")
-    etree.SubElement(cdrom, "readonly")
-    return cdrom
+def _seed_disk(path: str) -> etree._Element:
+    seed = etree.Element("disk", type="file", device="disk")
+    etree.SubElement(seed, "driver", name="qemu", type="raw")
+    etree.SubElement(seed, "source", file=path)
+    etree.SubElement(seed, "target", dev=SEED_TARGET_DEV, bus="virtio")
+    etree.SubElement(seed, "readonly")
+    return seed
 
 
 def _interface(

@@ -37,6 +37,7 @@ ROLES: tuple[str, ...] = (
     Role.AUDITOR,
     Role.AGENT,
     Role.LAW_ENFORCEMENT,
+    Role.CUSTOMER,
 )
 
 # Bounded by DCLOUD_FUZZ_EXAMPLES (tests/fuzz/harness.py); a role's whole run takes a minute or two.
@@ -55,8 +56,13 @@ class Seeded:
 def _seed(engine: Engine) -> tuple[dict[str, str], RealIds]:
     api = make_api(engine)
     real = seed_world(api)
-    tokens = {role: api.tokens[role] for role in ROLES if role != Role.AGENT}
+    tokens = {role: api.tokens[role] for role in ROLES if role not in (Role.AGENT, Role.CUSTOMER)}
     tokens[Role.AGENT] = api.tokens["agent:hv1"]
+    # A tenant bound to the first seeded customer: its own ids and the other customer's both get fuzzed.
+    bound = {"name": "fuzz-tenant", "role": "customer", "customer_id": real.values["customer_id"][0]}
+    issued = api.call("POST", "/v1/tokens", role="admin", json=bound)
+    assert issued.status_code == 201, issued.text
+    tokens[Role.CUSTOMER] = issued.json()["token"]
     return tokens, real
 
 

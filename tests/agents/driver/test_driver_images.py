@@ -15,6 +15,7 @@ import pytest
 from lxml import etree
 
 from agents.deletion import DeletionSequence
+from agents.domain_xml import SEED_TARGET_DEV
 from agents.driver import DriverError, LibvirtDriver
 from agents.journal import DeletionJournal
 from agents.seed import read_seed_iso, seed_label
@@ -178,8 +179,8 @@ def test_seed_is_a_cidata_cdrom_with_the_servers_documents(
     eth = json.loads(files["network-config"])["ethernets"]["eth0"]
     assert eth["match"]["macaddress"] == attachment.mac.lower()
     assert eth["addresses"] == [f"{attachment.ip}/24"] and eth["gateway4"] == "192.0.2.1"
-    cdrom = _domain_xml(driver.conn, server).find("devices/disk[@device='cdrom']")
-    assert cdrom.find("target").get("bus") == "sata" and cdrom.find("readonly") is not None
+    seed = _domain_xml(driver.conn, server).find(f"devices/disk/target[@dev='{SEED_TARGET_DEV}']/..")
+    assert seed.find("target").get("bus") == "virtio" and seed.find("readonly") is not None
 
 
 def test_seed_is_rebuilt_when_the_address_changes(

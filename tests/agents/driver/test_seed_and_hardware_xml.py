@@ -6,7 +6,7 @@ import json
 
 from lxml import etree
 
-from agents.domain_xml import AgentMarks, GuestDisks, build_domain_xml, hardware_for
+from agents.domain_xml import SEED_TARGET_DEV, AgentMarks, GuestDisks, build_domain_xml, hardware_for
 from agents.seed import build_seed_iso, read_seed_iso, seed_documents, seed_label
 from controlplane.protocol import DesiredServer, DiskFormat, FirstBoot, NetworkAttachment
 
@@ -98,8 +98,9 @@ def test_kvm_guest_is_q35_host_model_with_virtio_rng_and_agent_channel() -> None
     assert root.find("devices/rng").get("model") == "virtio"
     assert root.find("devices/channel/target").get("name") == "org.qemu.guest_agent.0"
     assert root.find("devices/disk[@device='disk']/driver").get("type") == "qcow2"
-    cdrom = root.find("devices/disk[@device='cdrom']")
-    assert cdrom.find("source").get("file") == "/p/seed" and cdrom.find("target").get("bus") == "sata"
+    seed = root.find(f"devices/disk/target[@dev='{SEED_TARGET_DEV}']/..")
+    assert seed.find("source").get("file") == "/p/seed" and seed.find("target").get("bus") == "virtio"
+    assert seed.find("readonly") is not None
 
 
 def test_cpu_mode_is_configurable_and_tcg_keeps_qemus_cpu() -> None:
