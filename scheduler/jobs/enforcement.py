@@ -12,6 +12,7 @@ from controlplane.services.contracts.terms_changes import announce_terms_changes
 from controlplane.services.enforcement import availability  # also registers the SLA-credit invoice lines
 from controlplane.services.enforcement import sweep as enforcement
 from controlplane.services.enforcement.disputes import list_disputes
+from controlplane.services.enforcement.spam import open_deadlines as spam_deadlines
 from controlplane.terms.calendar import YearMonth, seoul_date
 from scheduler.registry import JobContext, register_job
 from scheduler.schedule import JOB_TIMES
@@ -70,7 +71,11 @@ def monthly_sla_figures(ctx: JobContext) -> None:
             )
 
 
-# Art. 35(1): a dispute is answered within 7 days; warn the morning one is due or overdue.
+# Art. 35(1): a dispute is answered within 7 days; Art. 26(4),(5): a spam complaint is answered, and the
+# customer's fix reported, within 7 days. Warn the morning one is due or overdue.
+SPAM_CLAUSES = {"answer": "Art. 26(4)", "fix_report": "Art. 26(5)"}
+
+
 @register_job("case-deadlines", **JOB_TIMES["case-deadlines"])
 def case_deadlines(ctx: JobContext) -> None:
     today = seoul_date(ctx.clock())
@@ -84,4 +89,14 @@ def case_deadlines(ctx: JobContext) -> None:
                     dispute.invoice_id,
                     dispute.answer_due_on,
                     "overdue" if left < 0 else "due within a day",
+                )
+        for stage, due_on in spam_deadlines(session):
+            left = (due_on - today).days
+            if left <= 1:
+                log.warning(
+                    "spam complaint %s due %s (%s, %s)",
+                    stage.replace("_", " "),
+                    due_on,
+                    "overdue" if left < 0 else "due within a day",
+                    SPAM_CLAUSES.get(stage, "Art. 26"),
                 )

@@ -3,12 +3,17 @@ the event not counted, Seoul calendar days), notices through the outbox, the pla
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 
+from controlplane.clock import FixedClock
 from controlplane.models.notices import Notice
+from scheduler.jobs.enforcement import case_deadlines
+from scheduler.registry import JobContext
 from tests.utils.api import Api
 from tests.utils.workflows import contract_with_servers, desired
 
@@ -144,3 +149,21 @@ def test_a_complaint_naming_neither_address_nor_server_is_refused(api: Api) -> N
     body = {"complainant": "KISA", "received_at": RECEIVED, "evidence": "headers"}
     response = api.call("POST", "/v1/spam-complaints", role="operator", json=body)
     assert response.status_code == 422 and "server_id" in response.text
+
+
+def _deadline_warnings(api: Api, now: datetime, caplog: pytest.LogCaptureFixture) -> list[str]:
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="scheduler.jobs.enforcement"):
+        case_deadlines(JobContext(engine=api.engine, settings=api.settings, clock=FixedClock(now)))
+    return [r.getMessage() for r in caplog.records if "spam complaint" in r.getMessage()]
+
+
+def test_the_deadline_job_warns_on_the_day_a_spam_answer_is_due_and_not_before(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, ids = contract_with_servers(api, servers=1)
+    _file(api, ids[0])  # received 2027-03-02: answer due by the end of 2027-03-09 (Art. 26(4))
+    assert _deadline_warnings(api, datetime(2027, 3, 6, 1, tzinfo=UTC), caplog) == []
+    assert _deadline_warnings(api, datetime(2027, 3, 9, 1, tzinfo=UTC), caplog) == [
+        "spam complaint answer due 2027-03-09 (due within a day, Art. 26(4))"
+    ]
