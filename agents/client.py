@@ -138,8 +138,9 @@ class ControlPlaneClient:
 
     def fetch_image(self, image: DesiredImage, dest: Path) -> None:
         """Stream an image into `dest`, resuming a partial file there; verified (agents/image_fetch.py)."""
-        path = f"{self._host_path}/images/{quote(image.id, safe='')}/file"
-        download_image(self._http, path, image, dest, attempts=self._attempts + 2, backoff_s=self._backoff_s)
+        # A full URL: the client has no base URL, since requests move between replicas (_request).
+        url = self.api_urls[self._current] + f"{self._host_path}/images/{quote(image.id, safe='')}/file"
+        download_image(self._http, url, image, dest, attempts=self._attempts + 2, backoff_s=self._backoff_s)
 
     def close(self) -> None:
         self._http.close()

@@ -24,7 +24,7 @@ import httpx
 import libvirt
 import uvicorn
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from controlplane.clock import Clock, system_clock
 from controlplane.config import Settings
@@ -32,6 +32,7 @@ from controlplane.db import make_engine
 from controlplane.main import create_app
 from controlplane.migrations import upgrade
 from controlplane.models.auth import Role
+from controlplane.models.host import Host
 from controlplane.services.tokens import issue_token
 from tests.agents.reconcile.helpers import purge
 
@@ -81,6 +82,17 @@ class LiveStack:
         """Another person's token (a second operator, a billing clerk): a distinct actor to the API."""
         with Session(self.engine, expire_on_commit=False) as session:
             return issue_token(session, now=self.clock(), actor="e2e", role=role, name=name).plaintext
+
+    def wait_for_reported_network(self, network: str) -> None:
+        """Pools are checked against the networks the agents report: a network this test just made is
+        known once the agent's next heartbeat names it."""
+
+        def reported() -> bool:
+            with Session(self.engine) as session:
+                host = session.exec(select(Host).where(Host.name == self.host_name)).first()
+                return host is not None and network in (host.networks or [])
+
+        wait_for(reported, timeout=30, what=f"the agent to report network {network!r}")
 
     def create_server(self, name: str, **fields: Any) -> dict[str, Any]:
         body = {"name": name, "vcpus": 1, "memory_mib": 64, "disk_gib": 1, **fields}

@@ -155,6 +155,7 @@ def _pool_on(stack: LiveStack, net: TestNetwork) -> int:
         "network_name": net.name,
         "host_names": [stack.host_name],
     }
+    stack.wait_for_reported_network(net.name)
     response = stack.api("POST", "/v1/pools", json=body)
     assert response.status_code == 201, response.text
     return int(response.json()["id"])
