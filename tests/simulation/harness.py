@@ -149,7 +149,10 @@ class World:
         )
         driver.ensure_pool()
         self.driver = driver
-        return Reconciler(driver, self.agent_client, DeletionJournal(state_dir), AgentMetrics())
+        # The agent shares the simulated clock: its deletion reports must not predate the wipe order.
+        return Reconciler(
+            driver, self.agent_client, DeletionJournal(state_dir), AgentMetrics(), clock=self.clock
+        )
 
     def _purge_libvirt(self) -> None:
         try:
