@@ -111,6 +111,10 @@ def apply(
     for action in actions:
         by_contract[action.contract_id].append(action)
     for contract_id, group in by_contract.items():
+        # What this contract's transaction did counts only once it committed: a commit that fails (the
+        # database went away at that moment) rolls every action back, so none of them may be reported
+        # as applied.
+        outcome = ApplyResult()
         try:
             with session_scope(engine) as session:
                 _apply_contract(
@@ -122,11 +126,15 @@ def apply(
                     actor=actor,
                     policies=lookup,
                     override=policy,
-                    result=result,
+                    result=outcome,
                 )
         except Exception as exc:  # one contract's failure must not stop the sweep for the others
             log.exception("enforcement on contract %s failed", contract_id)
             result.failed += [(a, f"{type(exc).__name__}: {exc}") for a in group]
+            continue
+        result.applied += outcome.applied
+        result.dropped += outcome.dropped
+        result.failed += outcome.failed
     _lift_if_paid_meanwhile(engine, result, at=at, policy=policy)
     return result
 
@@ -328,9 +336,16 @@ def _terminate(
 def _lift_if_paid_meanwhile(
     engine: Engine, result: ApplyResult, *, at: datetime, policy: Policy | None
 ) -> None:
-    """A payment that committed just after a restriction is honoured within the same sweep (Art. 16(5))."""
-    for contract_id in {a.contract_id for a in result.applied if a.kind == SweepKind.RESTRICT}:
-        with session_scope(engine) as session:
-            block_service.lift_nonpayment_if_paid(
-                session, contract_id, at, actor="system:enforcement", policy=policy
-            )
+    """A payment that committed just after a restriction is honoured within the same sweep (Art. 16(5)).
+
+    Best effort, like each contract's apply: a failure here (the database went away mid-sweep) is logged
+    and must not discard the result of the actions already committed. Nothing is lost by skipping it: a
+    restricted contract whose arrears are settled is planned a `lift` by the next sweep."""
+    for contract_id in sorted({a.contract_id for a in result.applied if a.kind == SweepKind.RESTRICT}):
+        try:
+            with session_scope(engine) as session:
+                block_service.lift_nonpayment_if_paid(
+                    session, contract_id, at, actor="system:enforcement", policy=policy
+                )
+        except Exception:
+            log.exception("paid-meanwhile re-check on contract %s failed; next sweep decides", contract_id)
