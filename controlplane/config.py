@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CrashPoint(StrEnum):
+    """Where a test makes the control plane SIGKILL itself (DCLOUD_TEST_CRASH_POINT, scheduler/faults.py),
+    at the first time the job passes it."""
+
+    SWEEP_CONTRACT_COMMITTED = "sweep-contract-committed"  # one contract's decisions committed
+    NOTICE_CLAIMED = "notice-claimed"  # a notice claimed, nothing sent
+    NOTICE_HANDED_OVER = "notice-handed-over"  # the relay accepted it, `sent_at` not recorded
 
 
 class Settings(BaseSettings):
@@ -88,6 +98,9 @@ class Settings(BaseSettings):
     # (kvm_pvm) the agent falls back to that by itself: QEMU aborts on the MSRs host-model asks for.
     guest_cpu_mode: str | None = "host-model"
     domain_type: Literal["kvm", "qemu", "test"] | None = None
+    # TEST ONLY, never set in a deployment: the scheduler's jobs SIGKILL their own process at this point,
+    # for the crash tests (tests/billing/test_delivery_crash.py). Unset (the default) arms nothing.
+    test_crash_point: CrashPoint | None = None
 
     def images_path(self) -> str:
         return self.image_dir or f"{self.state_dir.rstrip('/')}/images"

@@ -1,7 +1,14 @@
-"""E-mail notices over SMTP with the standard library; one connection per message keeps failures local."""
+"""E-mail notices over SMTP with the standard library; one connection per message keeps failures local.
+
+Every message carries a Message-ID derived from its outbox key, the same on every attempt: the outbox
+delivers at least once, and when a control plane dies after the relay accepted a message but before the
+outbox recorded it (services/notices.py), the retry is a duplicate that the relay, the mailbox and the
+reader can tell from a new notice (RFC 5322 3.6.4: one message, one Message-ID).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 from email.message import EmailMessage
 from typing import Protocol
@@ -15,7 +22,17 @@ class DeliveryFailed(Exception):
 
 
 class EmailSender(Protocol):
-    def send(self, *, recipient: str, subject: str, body: str) -> None: ...
+    """Hands one message to a relay; `key` identifies the notice (the same on every retry)."""
+
+    def send(self, *, recipient: str, subject: str, body: str, key: str) -> None: ...
+
+
+def message_id(key: str, sender: str) -> str:
+    """The Message-ID of the notice with outbox key `key`: a digest (the key names contracts and kinds,
+    which a header seen by every relay on the way need not spell out) at the sender's domain."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    domain = sender.rpartition("@")[2] or "dcloud.invalid"
+    return f"<notice.{digest}@{header_text(domain)}>"
 
 
 class SmtpSender:
@@ -36,12 +53,13 @@ class SmtpSender:
             timeout_s=settings.smtp_timeout_s,
         )
 
-    def send(self, *, recipient: str, subject: str, body: str) -> None:
+    def send(self, *, recipient: str, subject: str, body: str, key: str) -> None:
         message = EmailMessage()
         # Header values are one line each, whatever a name or a reason held (notify/headers.py).
         message["From"] = header_text(self.sender)
         message["To"] = header_text(recipient)
         message["Subject"] = header_text(subject)
+        message["Message-ID"] = message_id(key, self.sender)
         message.set_content(body)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:

@@ -4,6 +4,15 @@ Queueing is `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`, so a decision that
 notice twice. Delivery claims one notice at a time with a conditional UPDATE that pushes `next_attempt_at`
 forward by a lease (`... WHERE sent_at IS NULL AND next_attempt_at <= now`): exactly one worker wins the
 claim on SQLite and PostgreSQL alike, and a worker that dies mid-send only delays the notice by the lease.
+
+What a control plane killed during delivery leaves (tests/billing/test_delivery_crash.py kills a real one):
+- before the claim commits, or after it but before the channel accepted the message: nothing was sent;
+  the notice goes out once, when the lease has passed.
+- after the channel accepted it but before `sent_at` committed: the outbox cannot know the message left,
+  so it sends it again when the lease has passed. That is the one duplicate at-least-once allows, and it
+  is marked as one: every attempt carries the notice's key (the e-mail's Message-ID, the SMS gateway's
+  client reference), so the relay, the mailbox or the gateway can tell it from a new notice.
+Exactly once would need the channel to take part in our transaction; SMTP cannot.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, update
@@ -132,13 +142,31 @@ class DeliveryReport:
     failed: int = 0
 
 
+class DeliveryStep(StrEnum):
+    """The points of one notice's delivery between which a crash leaves a different outbox."""
+
+    CLAIMED = "claimed"  # the claim committed; nothing handed to the channel yet
+    HANDED_OVER = "handed_over"  # the channel accepted the message; `sent_at` not yet committed
+
+
+# Called after each step with the notice's id. Production passes none; the crash tests pass one that
+# kills the process there (scheduler/faults.py).
+DeliveryHook = Callable[[DeliveryStep, int], None]
+
+
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4, ... minutes after each failed attempt, at most 6 hours."""
     return min(timedelta(minutes=2 ** max(0, attempts - 1)), MAX_BACKOFF)
 
 
 def deliver_due_notices(
-    engine: Engine, sender: EmailSender, sms: SmsProvider, clock: Clock, *, batch: int = 100
+    engine: Engine,
+    sender: EmailSender,
+    sms: SmsProvider,
+    clock: Clock,
+    *,
+    batch: int = 100,
+    after_step: DeliveryHook | None = None,
 ) -> DeliveryReport:
     """Sends every notice whose time has come; failures are retried later with backoff."""
     report = DeliveryReport()
@@ -146,12 +174,16 @@ def deliver_due_notices(
         notice = _claim(engine, notice_id, clock())
         if notice is None:
             continue  # another worker claimed it first
+        if after_step is not None:
+            after_step(DeliveryStep.CLAIMED, notice_id)
         try:
             _send(notice, sender, sms)
         except DeliveryFailed as exc:
             _record_failure(engine, notice, clock(), str(exc))
             report.failed += 1
             continue
+        if after_step is not None:
+            after_step(DeliveryStep.HANDED_OVER, notice_id)
         _mark_sent(engine, notice_id, clock())
         report.sent += 1
     return report
@@ -187,10 +219,13 @@ def _claim(engine: Engine, notice_id: int, now: datetime) -> Notice | None:
 
 
 def _send(notice: Notice, sender: EmailSender, sms: SmsProvider) -> None:
+    # The dedupe key (one per notice and channel) identifies every attempt of this notice to the channel.
     if notice.channel == "sms":
-        sms.send(phone=notice.recipient, text=f"{notice.subject}\n{notice.body}")
+        sms.send(phone=notice.recipient, text=f"{notice.subject}\n{notice.body}", key=notice.dedupe_key)
     else:
-        sender.send(recipient=notice.recipient, subject=notice.subject, body=notice.body)
+        sender.send(
+            recipient=notice.recipient, subject=notice.subject, body=notice.body, key=notice.dedupe_key
+        )
 
 
 _INVOICE_KEY = "invoice:"

@@ -9,6 +9,7 @@ from controlplane.notify.sms import LoggingSmsProvider
 from controlplane.services.billing.invoicing import generate_invoices
 from controlplane.services.notices import deliver_due_notices
 from controlplane.terms.calendar import YearMonth, seoul_date
+from scheduler.faults import delivery_hook
 from scheduler.registry import JobContext, register_job
 from scheduler.schedule import JOB_TIMES
 
@@ -29,7 +30,11 @@ def invoice_previous_month(ctx: JobContext) -> None:
 @register_job("notice-delivery", **JOB_TIMES["notice-delivery"])
 def deliver_notices(ctx: JobContext) -> None:
     report = deliver_due_notices(
-        ctx.engine, SmtpSender.from_settings(ctx.settings), LoggingSmsProvider(), ctx.clock
+        ctx.engine,
+        SmtpSender.from_settings(ctx.settings),
+        LoggingSmsProvider(),
+        ctx.clock,
+        after_step=delivery_hook(ctx.settings),
     )
     if report.sent or report.failed:
         log.info("notices: %d sent, %d failed", report.sent, report.failed)

@@ -14,6 +14,7 @@ from controlplane.services.enforcement import sweep as enforcement
 from controlplane.services.enforcement.disputes import list_disputes
 from controlplane.services.enforcement.spam import open_deadlines as spam_deadlines
 from controlplane.terms.calendar import YearMonth, seoul_date
+from scheduler.faults import sweep_commit_hook
 from scheduler.registry import JobContext, register_job
 from scheduler.schedule import JOB_TIMES
 
@@ -27,7 +28,9 @@ def daily_sweep(ctx: JobContext) -> None:
     as_of = seoul_date(now)
     with Session(ctx.engine) as session:
         actions = enforcement.plan(session, as_of, now=now)
-    result = enforcement.apply(ctx.engine, actions, as_of, "system:sweep", now=now)
+    result = enforcement.apply(
+        ctx.engine, actions, as_of, "system:sweep", now=now, after_commit=sweep_commit_hook(ctx.settings)
+    )
     log.info(
         "sweep %s: %d applied, %d dropped, %d failed",
         as_of,

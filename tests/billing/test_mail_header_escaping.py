@@ -20,7 +20,9 @@ def relay() -> Iterator[Relay]:
 
 def test_a_subject_with_crlf_adds_no_header(relay: Relay) -> None:
     subject = "Invoice for 주식회사\r\nBcc: victim@example.org\r\n\r\nforged body"
-    relay.sender().send(recipient="billing@example.kr", subject=subject, body="the real body\n")
+    relay.sender().send(
+        recipient="billing@example.kr", subject=subject, body="the real body\n", key="invoice:1:email"
+    )
     [message] = relay.recorder.messages
     assert message["Bcc"] is None
     subject_sent = str(make_header(decode_header(message["Subject"])))

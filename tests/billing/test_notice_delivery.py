@@ -116,10 +116,10 @@ def test_a_claimed_notice_is_not_sent_by_a_second_worker(
             self.inner = SmtpSender(host="127.0.0.1", port=port, sender="n@d.test")
             self.nested_sent = -1
 
-        def send(self, *, recipient: str, subject: str, body: str) -> None:
+        def send(self, *, recipient: str, subject: str, body: str, key: str) -> None:
             nested = deliver_due_notices(sqlite_engine, self.inner, LoggingSmsProvider(), clock)
             self.nested_sent = nested.sent
-            self.inner.send(recipient=recipient, subject=subject, body=body)
+            self.inner.send(recipient=recipient, subject=subject, body=body, key=key)
 
     sender = SecondWorkerInside()
     report = deliver_due_notices(sqlite_engine, sender, LoggingSmsProvider(), clock)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import assert_never
@@ -91,11 +92,14 @@ def apply(
     *,
     now: datetime,
     policy: Policy | None = None,
+    after_commit: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """Executes a plan, one transaction per contract, each action re-checked under the contract lock.
 
     Only today or an earlier day may be applied: a day ahead is for dry runs ("what happens on
-    2027-03-30?"), and applying it would restrict or terminate before the terms allow.
+    2027-03-30?"), and applying it would restrict or terminate before the terms allow. `after_commit`
+    is called with each contract's id once its transaction committed (production passes none; the crash
+    tests kill the process there, scheduler/faults.py).
     """
     if as_of > seoul_date(now):
         raise InvalidInput(
@@ -135,6 +139,8 @@ def apply(
         result.applied += outcome.applied
         result.dropped += outcome.dropped
         result.failed += outcome.failed
+        if after_commit is not None:
+            after_commit(contract_id)
     _lift_if_paid_meanwhile(engine, result, at=at, policy=policy)
     return result
 
