@@ -61,9 +61,11 @@ def test_a_killed_leader_session_loses_leadership(
     first, second = electors
     assert first.is_leader()
     with psycopg.connect(conninfo, autocommit=True) as admin:
-        # The leader's own connection dies (as if its host crashed): the lock is freed by PostgreSQL.
+        # The leader's own connection dies (as if its host crashed): the lock is freed by PostgreSQL once
+        # the backend has exited. pg_terminate_backend only signals it unless given a timeout to wait
+        # for the exit (PostgreSQL 14+); without one, CI once asked before the lock was gone.
         admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory' AND granted"
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
     assert second.is_leader() is True
