@@ -52,13 +52,17 @@ class GuestHardware:
     cpu_mode: str | None = "host-model"
     rng: bool = True
     guest_agent: bool = True
+    # vCPU sockets a running guest may grow into (hot-plug); 0: exactly the server's vCPUs, no headroom.
+    max_vcpus: int = 0
 
 
 # libvirt's test:/// driver knows none of q35, CPU modes, rng or channels: it gets the bare machine.
 TEST_DRIVER_HARDWARE = GuestHardware(machine=None, cpu_mode=None, rng=False, guest_agent=False)
 
 
-def hardware_for(domain_type: str, *, cpu_mode: str | None = "host-model") -> GuestHardware:
+def hardware_for(
+    domain_type: str, *, cpu_mode: str | None = "host-model", max_vcpus: int = 0
+) -> GuestHardware:
     """The hardware of a `domain_type` guest; `cpu_mode` applies to KVM (TCG keeps QEMU's CPU).
 
     (The driver passes its own `cpu_mode`: None there means QEMU's default CPU on KVM too.)
@@ -66,8 +70,8 @@ def hardware_for(domain_type: str, *, cpu_mode: str | None = "host-model") -> Gu
     if domain_type == DomainType.TEST:
         return TEST_DRIVER_HARDWARE
     if domain_type == DomainType.QEMU:
-        return GuestHardware(cpu_mode=None)
-    return GuestHardware(cpu_mode=cpu_mode)
+        return GuestHardware(cpu_mode=None, max_vcpus=max_vcpus)
+    return GuestHardware(cpu_mode=cpu_mode, max_vcpus=max_vcpus)
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,11 @@ def build_domain_xml(
     root.append(_metadata(server, marks or AgentMarks()))
     _text(root, "memory", str(server.memory_mib), unit="MiB")
     _text(root, "currentMemory", str(server.memory_mib), unit="MiB")
-    _text(root, "vcpu", str(server.vcpus), placement="static")
+    if hw.max_vcpus > server.vcpus:
+        # The guest starts with its own vCPUs present and may be given more while it runs, up to the max.
+        _text(root, "vcpu", str(hw.max_vcpus), placement="static", current=str(server.vcpus))
+    else:
+        _text(root, "vcpu", str(server.vcpus), placement="static")
     os_el = etree.SubElement(root, "os")
     _text(os_el, "type", "hvm", **({"machine": hw.machine} if hw.machine else {}))
     etree.SubElement(os_el, "boot", dev="hd")

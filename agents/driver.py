@@ -159,6 +159,9 @@ class LibvirtDriver:
         image_pool_path: str = "/var/lib/dcloud/image-cache",
         disk_mode: DiskMode = "overlay",
         cpu_mode: str | None = "host-model",
+        max_vcpus: int = 0,
+        image_min_age_s: float = 86400.0,
+        image_prune_interval_s: float = 3600.0,
     ) -> None:
         if suspend_mode not in ("pause", "managedsave"):
             raise ValueError(f"suspend_mode must be 'pause' or 'managedsave', not {suspend_mode!r}")
@@ -174,6 +177,10 @@ class LibvirtDriver:
             conn, pool_name=image_pool_name, pool_path=image_pool_path, source=image_source
         )
         self._nwfilter_supported: bool | None = None
+        self.max_vcpus = max_vcpus
+        self.image_min_age_s = image_min_age_s
+        self.image_prune_interval_s = image_prune_interval_s
+        self._next_image_prune = 0.0
 
     # -- storage -------------------------------------------------------------------------------
 
@@ -198,6 +205,21 @@ class LibvirtDriver:
         if pool is None:
             return []
         return guest_ops.shared_bases_of(self.images, pool, self.server_volumes(server_id))
+
+    @_libvirt_op
+    def prune_image_bases(self, servers: list[DesiredServer]) -> list[str]:
+        """Cached bases no guest uses, no listed server needs and unused for `image_min_age_s`: deleted.
+
+        At most once per `image_prune_interval_s`: it reads every volume's header on the host.
+        """
+        if time.monotonic() < self._next_image_prune:
+            return []
+        self._next_image_prune = time.monotonic() + self.image_prune_interval_s
+        pool = self._pool_or_none()
+        if pool is None:
+            return []
+        keep = {server.image.id for server in servers if server.image is not None}
+        return self.images.prune_unused(pool, keep=keep, min_age_s=self.image_min_age_s)
 
     @_libvirt_op
     def delete_volume(self, vol: libvirt.virStorageVol) -> None:
@@ -238,6 +260,7 @@ class LibvirtDriver:
             xml = self._domain_xml(server, prepared.disks, marks, filter_name, uuid=dom.UUIDString())
             self.conn.defineXML(xml)
             log.info("redefined domain %s (generation %d)", dom.name(), server.generation)
+            guest_ops.grow_live_vcpus(dom, server.vcpus)
         if server.networks and self._has_nwfilter():
             nwfilters.sync_interface_filters(dom, server, filter_name)
         if server.networks:
@@ -455,7 +478,7 @@ class LibvirtDriver:
             server,
             domain_type=domain_type,
             disks=disks,
-            hardware=hardware_for(domain_type, cpu_mode=self.cpu_mode),
+            hardware=hardware_for(domain_type, cpu_mode=self.cpu_mode, max_vcpus=self.max_vcpus),
             marks=marks,
             smtp_filter=filter_name,
             uuid=uuid,

@@ -69,6 +69,38 @@ def _soft_reboot(dom: libvirt.virDomain) -> None:
         dom.reboot(libvirt.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN)
 
 
+def grow_live_vcpus(dom: libvirt.virDomain, vcpus: int) -> bool:
+    """Hot-plug a running guest up to `vcpus` when its definition left room; else the next boot does it.
+
+    Only growth is live: taking vCPUs from a running guest needs its consent (an ACPI eject it may
+    refuse), so a smaller plan takes effect at the next boot, as does memory (no hot-plug memory here).
+    The guest agent, where it answers, brings the new vCPUs online inside the guest.
+    """
+    if not dom.isActive():
+        return False
+    try:
+        live = dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        room = dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_VCPU_MAXIMUM)
+    except libvirt.libvirtError as err:
+        log.debug("%s: live vCPU count unavailable (%s)", dom.name(), err.get_error_message())
+        return False
+    if vcpus <= live or vcpus > room:
+        return False
+    try:
+        dom.setVcpusFlags(vcpus, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    except libvirt.libvirtError as err:
+        log.warning(
+            "%s: vCPU hot-plug to %d refused (%s); at next boot", dom.name(), vcpus, err.get_error_message()
+        )
+        return False
+    try:
+        dom.setVcpusFlags(vcpus, libvirt.VIR_DOMAIN_VCPU_GUEST)
+    except libvirt.libvirtError as err:
+        log.debug("%s: guest agent did not online the new vCPUs (%s)", dom.name(), err.get_error_message())
+    log.info("%s: %d vCPUs live (was %d)", dom.name(), vcpus, live)
+    return True
+
+
 def guest_size(dom: libvirt.virDomain) -> GuestSize:
     """What the guest has now: live vCPUs/memory when running, else the definition's; the disk's capacity."""
     _state, max_kib, _mem_kib, vcpus, _cpu_time = dom.info()

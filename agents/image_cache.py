@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 
 import libvirt
@@ -58,6 +59,7 @@ class ImageCache:
         name = base_volume_name(image)
         vol = storage.find_volume(pool, name)
         if vol is not None:
+            _mark_used(vol)
             return vol
         if self.source is None:
             raise ImageFetchFailed(f"image {image.id} is not cached here and no image source is configured")
@@ -74,21 +76,65 @@ class ImageCache:
 
     def bases_in_use(self, server_pool: libvirt.virStoragePool) -> dict[str, list[str]]:
         """base path -> names of the overlays in `server_pool` that name it as their backing file."""
-        users: dict[str, list[str]] = {}
-        for vol in server_pool.listAllVolumes(0):
-            backing = storage.backing_path_of(vol)
-            if backing is not None:
-                users.setdefault(os.path.realpath(backing), []).append(vol.name())
-        return users
+        return _backing_users([server_pool])
 
-    def prune_unused(self, server_pool: libvirt.virStoragePool, *, keep: set[str]) -> list[str]:
-        """Delete cached bases no overlay uses and no listed image id needs; returns the names removed."""
-        in_use = self.bases_in_use(server_pool)
+    def prune_unused(
+        self,
+        server_pool: libvirt.virStoragePool,
+        *,
+        keep: set[str],
+        min_age_s: float = 0.0,
+        now: float | None = None,
+    ) -> list[str]:
+        """Delete cached bases no overlay uses, no listed image id needs and nothing used for `min_age_s`.
+
+        Overlays are looked for in every active pool of the host, not only `server_pool`: a base that
+        QEMU opens for any guest is in use, whoever made the overlay. A base in use, or kept, is marked
+        used now, so the age counts from its last use (Nova's remove_unused_original_minimum_age_seconds).
+        """
+        cache = storage.find_pool(self.conn, self.pool_name)
+        if cache is None or not cache.isActive():
+            return []
+        cache.refresh(0)
+        pools = [p for p in self.conn.listAllStoragePools(0) if p.isActive() and p.name() != self.pool_name]
+        if server_pool.name() not in {p.name() for p in pools}:
+            pools.append(server_pool)
+        in_use = _backing_users(pools)
+        now = time.time() if now is None else now
         removed = []
-        for vol in self.pool().listAllVolumes(0):
+        for vol in cache.listAllVolumes(0):
             image_id = vol.name().rpartition(".")[0]
             if image_id in keep or in_use.get(os.path.realpath(vol.path())):
+                _mark_used(vol, now)
+                continue
+            if now - _last_used(vol) < min_age_s:
                 continue
             storage.delete_volume(vol)
             removed.append(vol.name())
+            log.info("pruned cached image base %s (unused)", vol.name())
         return removed
+
+
+def _backing_users(pools: list[libvirt.virStoragePool]) -> dict[str, list[str]]:
+    users: dict[str, list[str]] = {}
+    for pool in pools:
+        for vol in pool.listAllVolumes(0):
+            backing = storage.backing_path_of(vol)
+            if backing is not None:
+                users.setdefault(os.path.realpath(backing), []).append(vol.name())
+    return users
+
+
+def _mark_used(vol: libvirt.virStorageVol, now: float | None = None) -> None:
+    """The base file's mtime is its last use: QEMU only reads a base, so nothing else moves it."""
+    try:
+        os.utime(vol.path(), None if now is None else (now, now))
+    except OSError as err:  # a remote pool, or a file that vanished: age then counts from the fetch
+        log.debug("cannot mark %s used: %s", vol.name(), err)
+
+
+def _last_used(vol: libvirt.virStorageVol) -> float:
+    try:
+        return os.stat(vol.path()).st_mtime
+    except OSError:
+        return 0.0

@@ -119,6 +119,7 @@ class Reconciler:
                 result.observed.servers.append(ObservedServer(id=server_id, state=state))
         self._drop_unlisted(listed)
         self.driver.prune_traffic_filters(desired.servers)  # Art. 20(8): a gone contract's firewall
+        self.driver.prune_image_bases(desired.servers)
         result.observed.orphans = self.driver.orphans()
         self._report(result)
         self._observe_duration(time.perf_counter() - started)

@@ -229,6 +229,9 @@ class Agent:
                 image_pool_path=self.settings.image_pool_path,
                 disk_mode=self.settings.image_disk_mode,
                 cpu_mode=self.settings.guest_cpu_mode,
+                max_vcpus=self.settings.guest_max_vcpus,
+                image_min_age_s=self.settings.image_cache_min_age_s,
+                image_prune_interval_s=self.settings.image_prune_interval_s,
             )
             driver.ensure_pool()
             subscription = EventSubscription(conn, self.wakeup)

@@ -6,6 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -92,11 +93,18 @@ class Settings(BaseSettings):
     image_pool_path: str = "/var/lib/dcloud/image-cache"
     # "overlay": a qcow2 overlay on the cached base (default); "copy": a full qcow2 copy per server.
     image_disk_mode: Literal["overlay", "copy"] = "overlay"
+    # A cached base no guest on the host uses and no server of the host needs is deleted once unused
+    # this long (checked at most every image_prune_interval_s), like Nova's image cache manager.
+    image_cache_min_age_s: float = 86400.0
+    image_prune_interval_s: float = 3600.0
     # Guest hardware: libvirt's CPU mode for KVM guests, and the host's domain type (None: kvm if the
     # hypervisor offers it, else qemu). Set "qemu" where /dev/kvm is a software hypervisor (kvm_pvm).
     # None (env: DCLOUD_GUEST_CPU_MODE=null) leaves QEMU's default CPU. On a host without VT-x/AMD-V
     # (kvm_pvm) the agent falls back to that by itself: QEMU aborts on the MSRs host-model asks for.
     guest_cpu_mode: str | None = "host-model"
+    # vCPUs a running guest may be hot-plugged up to on a resize (its definition's maximum); a plan
+    # beyond it, a smaller plan, and any memory change take effect at the guest's next boot.
+    guest_max_vcpus: int = Field(default=8, ge=0, le=255)
     domain_type: Literal["kvm", "qemu", "test"] | None = None
     # TEST ONLY, never set in a deployment: the scheduler's jobs SIGKILL their own process at this point,
     # for the crash tests (tests/billing/test_delivery_crash.py). Unset (the default) arms nothing.

@@ -5,8 +5,10 @@ wipes the server's volumes but never the shared base."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from agents.domain_xml import SEED_TARGET_DEV
 from agents.driver import DriverError, LibvirtDriver
 from agents.journal import DeletionJournal
 from agents.seed import read_seed_iso, seed_label
+from agents.storage import ensure_dir_pool, qcow2_volume_xml
 from controlplane.protocol import (
     DesiredImage,
     DesiredServer,
@@ -251,6 +254,40 @@ def test_disk_grows_online_and_the_observed_size_follows(
     assert driver.observe(server.id) == "running"
 
 
+def test_more_vcpus_reach_a_running_guest_within_its_headroom(
+    image_driver: Callable[..., LibvirtDriver], new_server: ServerFactory, raw_base: DesiredImage
+) -> None:
+    driver = image_driver(max_vcpus=4)
+    server = _on_image(new_server, raw_base, domain_type="qemu")
+    driver.ensure_defined(server)
+    vcpu = _domain_xml(driver.conn, server).find("vcpu")
+    assert vcpu is not None and (vcpu.text, vcpu.get("current")) == ("4", "1")
+    driver.start(server.id)
+    driver.ensure_defined(server.model_copy(update={"vcpus": 3, "generation": server.generation + 1}))
+    size = driver.observe_size(server.id)
+    assert size is not None and size.vcpus == 3  # hot-plugged: no reboot needed
+    assert _domain_xml(driver.conn, server).find("vcpu").get("current") == "3"  # type: ignore[union-attr]
+
+
+def test_vcpus_beyond_the_headroom_or_fewer_wait_for_the_next_boot(
+    image_driver: Callable[..., LibvirtDriver], new_server: ServerFactory, raw_base: DesiredImage
+) -> None:
+    driver = image_driver(max_vcpus=2)
+    server = _on_image(new_server, raw_base, domain_type="qemu", vcpus=2)
+    driver.ensure_defined(server)
+    driver.start(server.id)
+    bigger = server.model_copy(update={"vcpus": 3, "generation": server.generation + 1})
+    driver.ensure_defined(bigger)
+    assert driver.observe_size(server.id).vcpus == 2  # type: ignore[union-attr]
+    assert _domain_xml(driver.conn, server).findtext("vcpu") == "3"  # the config has it for the next boot
+    smaller = server.model_copy(update={"vcpus": 1, "generation": server.generation + 2})
+    driver.ensure_defined(smaller)
+    assert driver.observe_size(server.id).vcpus == 2  # type: ignore[union-attr]
+    driver.stop(server.id)
+    driver.start(server.id)
+    assert driver.observe_size(server.id).vcpus == 1  # type: ignore[union-attr]
+
+
 def test_a_reboot_order_is_carried_out_once(
     image_driver: Callable[..., LibvirtDriver], new_server: ServerFactory, raw_base: DesiredImage
 ) -> None:
@@ -314,6 +351,59 @@ def test_an_unused_base_can_be_pruned(
         driver.delete_volume(vol)
     assert driver.images.prune_unused(driver.ensure_pool(), keep={raw_base.id}) == []
     assert driver.images.prune_unused(driver.ensure_pool(), keep=set()) == [f"{raw_base.id}.raw"]
+
+
+def test_the_reconcile_pass_prunes_a_base_only_after_it_was_unused_for_the_minimum_age(
+    image_driver: Callable[..., LibvirtDriver], new_server: ServerFactory, raw_base: DesiredImage
+) -> None:
+    driver = image_driver(image_min_age_s=3600.0, image_prune_interval_s=0.0)
+    server = _on_image(new_server, raw_base)
+    driver.ensure_defined(server)
+    base = driver.images.cached(raw_base)
+    assert base is not None
+    assert driver.prune_image_bases([server]) == []  # needed by a listed server
+    driver.destroy_and_undefine(server.id)
+    for vol in driver.server_volumes(server.id):
+        driver.delete_volume(vol)
+    assert driver.prune_image_bases([]) == []  # just used: younger than the minimum age
+    two_hours_ago = time.time() - 7200
+    os.utime(base.path(), (two_hours_ago, two_hours_ago))
+    assert driver.prune_image_bases([]) == [f"{raw_base.id}.raw"]
+    assert driver.images.cached(raw_base) is None
+
+
+def test_a_base_an_overlay_in_another_pool_uses_is_never_pruned(
+    image_driver: Callable[..., LibvirtDriver], new_server: ServerFactory, raw_base: DesiredImage
+) -> None:
+    driver = image_driver(image_min_age_s=0.0, image_prune_interval_s=0.0)
+    server = _on_image(new_server, raw_base)
+    driver.ensure_defined(server)  # caches the base, overlay in the server pool
+    base = driver.images.cached(raw_base)
+    assert base is not None
+    tag = secrets.token_hex(2)
+    with image_pool(f"dctest-{RUN}-{tag}-other", f"/var/tmp/dctest-{RUN}-{tag}-other") as (name, path):
+        other = ensure_dir_pool(driver.conn, name, path)
+        overlay = other.createXML(qcow2_volume_xml("dctest-overlay.qcow2", GIB, base.path(), "raw"), 0)
+        driver.destroy_and_undefine(server.id)
+        for vol in driver.server_volumes(server.id):
+            driver.delete_volume(vol)
+        assert driver.prune_image_bases([]) == []  # QEMU may open it for the other pool's guest
+        overlay.delete(0)
+        assert driver.prune_image_bases([]) == [f"{raw_base.id}.raw"]
+
+
+def test_pruning_waits_for_its_interval(
+    image_driver: Callable[..., LibvirtDriver], new_server: ServerFactory, raw_base: DesiredImage
+) -> None:
+    driver = image_driver(image_min_age_s=0.0, image_prune_interval_s=3600.0)
+    assert driver.prune_image_bases([]) == []  # the first pass prunes (nothing cached yet)
+    server = _on_image(new_server, raw_base)
+    driver.ensure_defined(server)
+    driver.destroy_and_undefine(server.id)
+    for vol in driver.server_volumes(server.id):
+        driver.delete_volume(vol)
+    assert driver.prune_image_bases([]) == []  # within the interval: not looked at
+    assert driver.images.cached(raw_base) is not None
 
 
 def test_an_image_that_does_not_verify_leaves_nothing_on_the_host(
