@@ -1,6 +1,8 @@
 """The month a renewed term starts is billed whole: the days before the renewal belong to the previous
 term and were used too. Found by the time-travel simulation (seed 2): a contract opened on 2027-01-09
-and renewed on 2028-01-09 was billed only 2028-01-09 .. 01-31."""
+and renewed on 2028-01-09 was billed only 2028-01-09 .. 01-31. And a term starting on the 1st renews
+(00:30) before that morning's invoicing run (01:00): the month just ended is billed all the same (seed
+1444545220: opened 2027-05-01, renewed 2028-05-01, never invoiced for 2028-04)."""
 
 from __future__ import annotations
 
@@ -42,3 +44,56 @@ def test_the_month_of_a_renewal_bills_every_day_of_both_terms(
     invoice, lines = invoice_of(sqlite_engine, cid, "2028-01")
     assert [(line.period_from, line.period_to) for line in lines] == [(date(2028, 1, 1), date(2028, 1, 31))]
     assert (invoice.supply_amount, invoice.vat_amount) == (310_000, 31_000)
+
+
+def _opened_on_the_first(
+    engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract
+) -> int:
+    with Session(engine) as session:
+        contract = contract_factory(
+            session,
+            customer_factory(session),
+            monthly_fee=270_000,
+            desired_open_date=date(2027, 5, 1),
+            term_start=date(2027, 5, 1),
+            term_end=date(2028, 4, 30),
+        )
+        session.add(
+            FeePeriod(contract_id=contract.id or 0, effective_from=date(2027, 5, 1), monthly_fee=270_000)
+        )
+        session.commit()
+        return contract.id or 0
+
+
+def test_a_term_renewed_on_the_first_still_gets_the_invoice_of_the_month_just_ended(
+    sqlite_engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract
+) -> None:
+    cid = _opened_on_the_first(sqlite_engine, customer_factory, contract_factory)
+    # 00:30 Seoul on 2028-05-01 is 15:30 UTC the day before: the renewal job, then the invoicing job.
+    renewed = renew_contracts(
+        sqlite_engine, as_of=date(2028, 5, 1), now=datetime(2028, 4, 30, 15, 30, tzinfo=UTC)
+    )
+    assert renewed.renewed == [cid]
+    report = generate_invoices(
+        sqlite_engine,
+        month=YearMonth.parse("2028-04"),
+        as_of=date(2028, 5, 1),
+        now=datetime(2028, 4, 30, 16, 0, tzinfo=UTC),
+    )
+    assert report.created == 1
+    invoice, lines = invoice_of(sqlite_engine, cid, "2028-04")
+    assert [(line.period_from, line.period_to) for line in lines] == [(date(2028, 4, 1), date(2028, 4, 30))]
+    assert (invoice.supply_amount, invoice.vat_amount) == (270_000, 27_000)
+
+
+def test_a_contract_opening_on_the_first_is_not_invoiced_for_the_month_before(
+    sqlite_engine: Engine, customer_factory: MakeCustomer, contract_factory: MakeContract
+) -> None:
+    _opened_on_the_first(sqlite_engine, customer_factory, contract_factory)
+    report = generate_invoices(
+        sqlite_engine,
+        month=YearMonth.parse("2027-04"),
+        as_of=date(2027, 5, 1),
+        now=datetime(2027, 4, 30, 16, 0, tzinfo=UTC),
+    )
+    assert (report.considered, report.created) == (0, 0)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, exists
+from sqlalchemy import and_, exists, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -76,10 +76,23 @@ def billable_contract_ids(session: Session, month: YearMonth) -> list[int]:
             col(Invoice.due_date) < month.last_day,
         )
     )
+    # The service opened by the month's end: the first fee period is the open date. `term_start` alone is
+    # the current term's first day, which a renewal (Art. 18) moves on: a term starting on the 1st renews
+    # before that morning's run, and the month just ended must still be billed (simulation, seed
+    # 1444545220: a contract opened 2027-05-01 and renewed 2028-05-01 never got its 2028-04 invoice).
+    opened = or_(
+        col(Contract.term_start) <= month.last_day,
+        exists().where(
+            and_(
+                col(FeePeriod.contract_id) == col(Contract.id),
+                col(FeePeriod.effective_from) <= month.last_day,
+            )
+        ),
+    )
     query = (
         select(Contract.id)
         .where(col(Contract.state).in_(BILLABLE_STATES), col(Contract.term_start).is_not(None))
-        .where(col(Contract.term_start) <= month.last_day, ~invoiced, ~ended_before | still_owing)
+        .where(opened, ~invoiced, ~ended_before | still_owing)
         .order_by(col(Contract.id))
     )
     return [i for i in session.exec(query).all() if i is not None]
