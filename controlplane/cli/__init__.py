@@ -17,6 +17,7 @@ from controlplane.cli import (
     admin_api,
     billing_api,
     cases,
+    cases_api,
     console,
     contracts_api,
     fleet_api,
@@ -25,6 +26,7 @@ from controlplane.cli import (
     jobs,
     maintenance,
     network,
+    network_api,
     policy,
     servers,
     sweep,
@@ -53,7 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_parsers(subs)
     jobs.add_parsers(subs)
     maintenance.add_parsers(subs)
-    for api_family in (fleet_api, contracts_api, billing_api, admin_api):  # `dcloud <resource> <action>`
+    for api_family in (
+        fleet_api,
+        contracts_api,
+        billing_api,
+        admin_api,
+        cases_api,
+        network_api,
+    ):  # `dcloud <resource> <action>`
         api_family.add_parsers(subs)
     console.add_parsers(subs)
     images.add_parsers(subs)

@@ -12,6 +12,7 @@ from typing import Any
 
 from controlplane.cli import admin_api, fleet_api
 from controlplane.cli.args import leaf
+from controlplane.cli.rest import Endpoint, add_api_variant
 from controlplane.cli.settings import settings_from
 
 
@@ -143,5 +144,6 @@ def add_parsers(subs: Any) -> None:
     register.add_argument("--vcpus", type=int)
     register.add_argument("--memory-mib", type=int)
     register.add_argument("--disk-gib", type=int)
-    leaf(host_subs, "list", cmd_host_list, "list hosts with health and capacity in use")
+    listing = leaf(host_subs, "list", cmd_host_list, "list hosts with health and capacity in use")
+    add_api_variant(listing, Endpoint("GET", "/v1/hosts", fleet_api.HOST_COLUMNS))
     fleet_api.add_host_actions(host_subs)

@@ -9,6 +9,7 @@ would overflow on it (a traceback instead of an answer).
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import date
 from typing import Any
 
@@ -60,3 +61,14 @@ def leaf(
     parser: argparse.ArgumentParser = subs.add_parser(name, help=help_, description=description or help_)
     parser.set_defaults(func=func)
     return parser
+
+
+def json_list(text: str) -> list[Any]:
+    """A JSON array given on the command line (e.g. firewall rules)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a JSON array, got {shown(text)} ({exc})") from None
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError(f"expected a JSON array, got {shown(text)}")
+    return value

@@ -1,6 +1,6 @@
 """`dcloud invoice …` and `dcloud payment …`, through the API (table, or --json).
 
-dcloud invoice list CONTRACT | show ID | run --month YYYY-MM [--as-of YYYY-MM-DD]
+dcloud invoice list CONTRACT | show ID | run --month YYYY-MM [--as-of YYYY-MM-DD] | extend ID --until D
 dcloud payment create --customer ID --amount KRW [--contract ID] [--method M] [--reference R]
                       [--received-at ISO] --idempotency-key K
 dcloud payment show ID
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from controlplane.cli import cases_api
 from controlplane.cli.contracts_api import INVOICE_COLUMNS
 from controlplane.cli.rest import Endpoint, add_endpoint, arg, pick, resource
 
@@ -39,6 +40,7 @@ def add_parsers(subparsers: Any) -> None:
         arg("--month", required=True, help="month of use, YYYY-MM"),
         arg("--as-of", help="run as on this Seoul day, YYYY-MM-DD"),
     )
+    cases_api.add_invoice_actions(invoice)
     _payment(resource(subparsers, "payment", "payments received: record, show"))
 
 

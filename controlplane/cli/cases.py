@@ -5,6 +5,7 @@ dcloud termination propose CONTRACT --kind insolvency|ex_officio --reason TEXT
 dcloud termination request CONTRACT --last-day YYYY-MM-DD --reason TEXT   (the customer's own request)
 dcloud termination confirm ID        (a second operator: never the proposer's token, never billing)
 dcloud termination withdraw ID --reason TEXT
+dcloud termination show ID
 dcloud dispute list [--open]
 dcloud dispute file INVOICE --amount KRW --reason TEXT
 dcloud dispute answer ID --outcome upheld|corrected [--corrected-amount KRW] --answer TEXT
@@ -17,6 +18,7 @@ from typing import Any
 
 from controlplane.cli.api_client import add_api_flags, call
 from controlplane.cli.args import iso_date
+from controlplane.cli.routes import calls
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -51,9 +53,17 @@ def _termination(subparsers: Any) -> None:
     withdraw = subs.add_parser("withdraw", help="withdraw a termination that has not started")
     withdraw.add_argument("termination", type=int)
     withdraw.add_argument("--reason", required=True)
-    for parser in (listing, propose, request, confirm, withdraw):
+    show = subs.add_parser("show", help="one termination")
+    show.add_argument("termination", type=int)
+    for parser in (listing, propose, request, confirm, withdraw, show):
         add_api_flags(parser)
         parser.set_defaults(func=cmd_termination)
+    calls(listing, ("GET", "/v1/terminations"))
+    calls(propose, ("POST", "/v1/contracts/{contract}/terminations"))
+    calls(request, ("POST", "/v1/contracts/{contract}/terminations"))
+    calls(confirm, ("POST", "/v1/terminations/{termination}/confirm"))
+    calls(withdraw, ("POST", "/v1/terminations/{termination}/withdraw"))
+    calls(show, ("GET", "/v1/terminations/{termination}"))
 
 
 def _dispute(subparsers: Any) -> None:
@@ -78,6 +88,9 @@ def _dispute(subparsers: Any) -> None:
     for parser in (listing, file, answer):
         add_api_flags(parser)
         parser.set_defaults(func=cmd_dispute)
+    calls(listing, ("GET", "/v1/disputes"))
+    calls(file, ("POST", "/v1/invoices/{invoice}/disputes"))
+    calls(answer, ("POST", "/v1/disputes/{dispute}/answer"))
 
 
 def cmd_termination(args: argparse.Namespace, client: Any = None) -> int:
@@ -106,6 +119,8 @@ def cmd_termination(args: argparse.Namespace, client: Any = None) -> int:
                 },
                 client=client,
             )
+        case "show":
+            return call(args, "GET", f"/v1/terminations/{args.termination}", client=client)
         case "confirm":
             return call(args, "POST", f"/v1/terminations/{args.termination}/confirm", client=client)
         case "withdraw":

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from controlplane.cli.api_client import add_api_flags, client_for, detail_of
 from controlplane.cli.args import leaf
+from controlplane.cli.routes import calls
 
 ESCAPE = 0x1D  # Ctrl-]
 EXIT_REFUSED = 1
@@ -121,3 +122,4 @@ def add_parsers(subs: Any) -> None:
     )
     parser.add_argument("server", help="the server's id")
     add_api_flags(parser)
+    calls(parser, ("POST", "/v1/servers/{server}/console-tickets"))

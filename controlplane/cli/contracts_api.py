@@ -14,11 +14,11 @@ dcloud block create CONTRACT --kind K --notice before|after --reason T [...]
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
+from controlplane.cli import contract_changes_api
 from controlplane.cli.args import iso_date
-from controlplane.cli.rest import Endpoint, add_endpoint, arg, pick, resource
+from controlplane.cli.rest import Endpoint, add_endpoint, arg, pick, resource, with_dates
 
 CUSTOMER_COLUMNS = ("id", "kind", "name", "email", "contact_name", "contact_phone", "created_at")
 CONTRACT_COLUMNS = ("id", "customer_id", "state", "plan", "monthly_fee", "discount", "term_start", "term_end")
@@ -109,6 +109,7 @@ def _contract(subs: Any) -> None:
     _contract_writes(subs)
     _contract_states(subs)
     _contract_changes(subs)
+    contract_changes_api.add_contract_actions(subs)
 
 
 def _contract_writes(subs: Any) -> None:
@@ -119,7 +120,7 @@ def _contract_writes(subs: Any) -> None:
         Endpoint(
             "POST",
             "/v1/contracts",
-            body=_dates(
+            body=with_dates(
                 pick(
                     "customer_id",
                     "plan",
@@ -155,7 +156,7 @@ def _contract_states(subs: Any) -> None:
         subs,
         "activate",
         "open the service",
-        Endpoint("POST", "/v1/contracts/{contract}/activate", body=_dates(pick("open_date", "reason"))),
+        Endpoint("POST", "/v1/contracts/{contract}/activate", body=with_dates(pick("open_date", "reason"))),
         _CONTRACT,
         arg("--open-date", type=iso_date),
         arg("--reason"),
@@ -170,7 +171,7 @@ def _contract_changes(subs: Any) -> None:
         Endpoint(
             "POST",
             "/v1/contracts/{contract}/plan-changes",
-            body=_dates(pick("plan", "effective_from", "monthly_fee", "discount")),
+            body=with_dates(pick("plan", "effective_from", "monthly_fee", "discount")),
         ),
         _CONTRACT,
         arg("--effective-from", required=True, type=iso_date),
@@ -185,7 +186,7 @@ def _contract_changes(subs: Any) -> None:
         Endpoint(
             "POST",
             "/v1/contracts/{contract}/add-ons",
-            body=_dates(pick("name", "billing", "fee", "started_on", "ended_on")),
+            body=with_dates(pick("name", "billing", "fee", "started_on", "ended_on")),
         ),
         _CONTRACT,
         arg("--name", required=True),
@@ -201,7 +202,7 @@ def _contract_changes(subs: Any) -> None:
         Endpoint(
             "POST",
             "/v1/contracts/{contract}/terminations",
-            body=_dates(pick("kind", "reason", "effective_on")),
+            body=with_dates(pick("kind", "reason", "effective_on")),
         ),
         _CONTRACT,
         arg("--kind", required=True, choices=["customer_request", "ex_officio", "insolvency"]),
@@ -247,15 +248,3 @@ def _block(subs: Any) -> None:
         arg("block", type=int, help="block id"),
         arg("--reason", required=True),
     )
-
-
-def _dates(build: Any) -> Any:
-    """A body builder whose dates are sent as YYYY-MM-DD."""
-
-    def with_dates(args: argparse.Namespace) -> dict[str, Any]:
-        body: dict[str, Any] = build(args)
-        return {
-            key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in body.items()
-        }
-
-    return with_dates

@@ -1,15 +1,19 @@
 """`dcloud server …` and the API actions of `dcloud host …`, through the API (table, or --json).
 
-dcloud server list [--host NAME] [--live]
-dcloud server show|start|stop|suspend|resume|delete|deletion-record ID
+dcloud server list [--host NAME] [--state S] [--include-deleted]
+dcloud server show|start|stop|suspend|resume|reboot|delete|deletion-record|add-address|consoles ID
 dcloud server create --name N --vcpus N --memory-mib N --disk-gib N [--host NAME] [--contract ID]
+dcloud server resize ID [--vcpus N] [--memory-mib N] [--disk-gib N]
 dcloud host show|orphans NAME
+dcloud host create --name N --uri URI --vcpus N --memory-mib N --disk-gib N [--cpu-ratio R] [--ram-ratio R]
 dcloud host set-state NAME active|maintenance
-(`dcloud host register|list` read and write the store directly, for bootstrapping.)
+(`dcloud host register|list` read and write the store directly, for bootstrapping; `host list --api`
+asks the API.)
 """
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from controlplane.cli.rest import Endpoint, add_endpoint, arg, pick, resource
@@ -36,10 +40,12 @@ def add_parsers(subparsers: Any) -> None:
     add_endpoint(
         subs,
         "list",
-        "servers, optionally on one host",
+        "servers (deleted ones only with --include-deleted), optionally on one host or in one state",
         Endpoint("GET", "/v1/servers", SERVER_COLUMNS, query=_server_query),
         arg("--host", help="only servers on this host"),
-        arg("--live", action="store_true", help="leave out deleted servers"),
+        arg("--state", help="only servers in this state (desired or observed, e.g. running, shutoff)"),
+        arg("--include-deleted", action="store_true", help="also list deleted servers"),
+        arg("--live", action="store_true", help=argparse.SUPPRESS),  # the default now; kept for scripts
     )
     add_endpoint(subs, "show", "one server", Endpoint("GET", "/v1/servers/{server}"), _SERVER)
     add_endpoint(
@@ -60,7 +66,7 @@ def add_parsers(subparsers: Any) -> None:
 
 
 def _server_actions(subs: Any) -> None:
-    for action in ("start", "stop", "suspend", "resume"):
+    for action in ("start", "stop", "suspend", "resume", "reboot"):
         add_endpoint(
             subs, action, f"{action} a server", Endpoint("POST", f"/v1/servers/{{server}}/{action}"), _SERVER
         )
@@ -73,6 +79,30 @@ def _server_actions(subs: Any) -> None:
     )
     add_endpoint(
         subs,
+        "resize",
+        "change a server's vCPUs, memory or disk (disks only grow)",
+        Endpoint("POST", "/v1/servers/{server}/resize", body=pick("vcpus", "memory_mib", "disk_gib")),
+        _SERVER,
+        arg("--vcpus", type=int),
+        arg("--memory-mib", type=int),
+        arg("--disk-gib", type=int),
+    )
+    add_endpoint(
+        subs,
+        "add-address",
+        "give a server one more address (within the contract's agreement)",
+        Endpoint("POST", "/v1/servers/{server}/extra-addresses"),
+        _SERVER,
+    )
+    add_endpoint(
+        subs,
+        "consoles",
+        "the server's console sessions, who opened them and when",
+        Endpoint("GET", "/v1/servers/{server}/console-sessions"),
+        _SERVER,
+    )
+    add_endpoint(
+        subs,
         "deletion-record",
         "what was deleted, when, by whom",
         Endpoint("GET", "/v1/servers/{server}/deletion-record"),
@@ -81,7 +111,11 @@ def _server_actions(subs: Any) -> None:
 
 
 def _server_query(args: Any) -> dict[str, Any]:
-    return {"host": args.host, "include_deleted": "false" if args.live else None}
+    return {
+        "host": args.host,
+        "state": args.state,
+        "include_deleted": "true" if args.include_deleted else None,
+    }
 
 
 def add_host_actions(host_subs: Any) -> None:
@@ -89,6 +123,31 @@ def add_host_actions(host_subs: Any) -> None:
     name = arg("host_name_arg", metavar="NAME", help="host name")
     add_endpoint(
         host_subs, "show", "one host with capacity in use", Endpoint("GET", "/v1/hosts/{host_name_arg}"), name
+    )
+    add_endpoint(
+        host_subs,
+        "create",
+        "register a host through the API (capacity as given; `host register` reads it from libvirt)",
+        Endpoint(
+            "POST",
+            "/v1/hosts",
+            body=pick(
+                "name",
+                "libvirt_uri",
+                "vcpus",
+                "memory_mib",
+                "disk_gib",
+                "cpu_allocation_ratio",
+                "ram_allocation_ratio",
+            ),
+        ),
+        arg("--name", required=True),
+        arg("--uri", dest="libvirt_uri", required=True, help="libvirt URI, e.g. qemu+tls://hv1/system"),
+        arg("--vcpus", required=True, type=int),
+        arg("--memory-mib", required=True, type=int),
+        arg("--disk-gib", required=True, type=int),
+        arg("--cpu-ratio", dest="cpu_allocation_ratio", type=float, help="vCPU overcommit ratio"),
+        arg("--ram-ratio", dest="ram_allocation_ratio", type=float, help="memory overcommit ratio"),
     )
     add_endpoint(
         host_subs,

@@ -3,7 +3,7 @@
 dcloud image import NAME SOURCE [--sha256 HEX] [--min-disk-gib N] [--no-wait]
     SOURCE is an http(s) URL or a file path under the control plane's DCLOUD_IMAGE_IMPORT_DIRS; waits
     until the image is active or failed (with the reason) unless --no-wait.
-dcloud image list [--visible]
+dcloud image list [--visible] | show ID
 dcloud image hide ID [--unhide]
 dcloud image delete ID          (refused while a server is built on it: hide it instead)
 """
@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from controlplane.cli.api_client import EXIT_REFUSED, add_api_flags, call, client_for
+from controlplane.cli.routes import calls
 
 _WAIT_STEP_S = 0.5
 
@@ -45,9 +46,16 @@ def add_parsers(subparsers: Any) -> None:
     hide.add_argument("--unhide", action="store_true", help="show it to new servers again")
     delete = subs.add_parser("delete", help="delete an image no server is built on")
     delete.add_argument("image")
-    for parser in (imp, listing, hide, delete):
+    show = subs.add_parser("show", help="one image with its state and checksum")
+    show.add_argument("image")
+    for parser in (imp, listing, hide, delete, show):
         add_api_flags(parser)
         parser.set_defaults(func=cmd_image)
+    calls(imp, ("POST", "/v1/images"), ("GET", "/v1/images/{image}"))
+    calls(listing, ("GET", "/v1/images"))
+    calls(hide, ("POST", "/v1/images/{image}/hide"))
+    calls(delete, ("DELETE", "/v1/images/{image}"))
+    calls(show, ("GET", "/v1/images/{image}"))
 
 
 def cmd_image(args: argparse.Namespace, client: httpx.Client | None = None) -> int:
@@ -63,6 +71,8 @@ def cmd_image(args: argparse.Namespace, client: httpx.Client | None = None) -> i
         case "hide":
             body = {"hidden": not args.unhide}
             return call(args, "POST", f"/v1/images/{args.image}/hide", body, client=client)
+        case "show":
+            return call(args, "GET", f"/v1/images/{args.image}", client=client)
         case "delete":
             return call(args, "DELETE", f"/v1/images/{args.image}", client=client)
     raise AssertionError(args.action)

@@ -5,6 +5,7 @@ dcloud maintenance create --kind regular|irregular --start ISO --end ISO --host 
                           [--action none|drain|suspend-and-resume] [--reason TEXT]
 dcloud maintenance reschedule ID --start ISO --end ISO
 dcloud maintenance cancel ID --reason TEXT
+dcloud maintenance show ID
 
 Times carry their offset (`2027-03-10T01:00+09:00` or `2027-03-09T16:00Z`); a time without one is read
 as Asia/Seoul. Regular windows must lie inside 00:00-07:00 Seoul on one day.
@@ -18,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from controlplane.cli.api_client import add_api_flags, call
+from controlplane.cli.routes import calls
 
 _SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -62,9 +64,16 @@ def add_parsers(subparsers: Any) -> None:
     cancel = subs.add_parser("cancel", help="cancel a window not yet started (notified customers are told)")
     cancel.add_argument("window", type=int)
     cancel.add_argument("--reason", required=True)
-    for parser in (listing, create, reschedule, cancel):
+    show = subs.add_parser("show", help="one window with its hosts and notices")
+    show.add_argument("window", type=int)
+    for parser in (listing, create, reschedule, cancel, show):
         add_api_flags(parser)
         parser.set_defaults(func=cmd_maintenance)
+    calls(listing, ("GET", "/v1/maintenance-windows"))
+    calls(create, ("POST", "/v1/maintenance-windows"))
+    calls(reschedule, ("PATCH", "/v1/maintenance-windows/{window}"))
+    calls(cancel, ("POST", "/v1/maintenance-windows/{window}/cancel"))
+    calls(show, ("GET", "/v1/maintenance-windows/{window}"))
 
 
 def cmd_maintenance(args: argparse.Namespace, client: Any = None) -> int:
@@ -82,6 +91,8 @@ def cmd_maintenance(args: argparse.Namespace, client: Any = None) -> int:
                 "reason": args.reason,
             }
             return call(args, "POST", "/v1/maintenance-windows", body, client=client)
+        case "show":
+            return call(args, "GET", f"/v1/maintenance-windows/{args.window}", client=client)
         case "reschedule":
             body = {"starts_at": args.start, "ends_at": args.end}
             return call(args, "PATCH", f"/v1/maintenance-windows/{args.window}", body, client=client)

@@ -7,6 +7,7 @@ import signal
 import threading
 from types import FrameType
 
+from controlplane.cli import network_api
 from controlplane.cli.args import leaf
 from controlplane.cli.settings import settings_from
 
@@ -90,7 +91,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     whois.add_argument(
         "--bind", default=None, help="listen address (default DCLOUD_WHOIS_BIND or 127.0.0.1; :: for all)"
     )
-    pool = subparsers.add_parser("pool", help="address pools", description="Create and list address pools.")
+    pool = subparsers.add_parser(
+        "pool", help="address pools", description="Address pools: create, list, update, delete."
+    )
     pool_subs = pool.add_subparsers(dest="pool_command", required=True, metavar="COMMAND")
     create = leaf(pool_subs, "create", cmd_pool_create, "create an address pool (overlaps are refused)")
     create.add_argument("--name", required=True)
@@ -100,4 +103,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     create.add_argument("--reserve", action="append", default=[], help="an address never handed out (repeat)")
     create.add_argument("--host", action="append", default=[], help="restrict the pool to a host (repeat)")
     create.add_argument("--description")
-    leaf(pool_subs, "list", cmd_pool_list, "list pools with size, assigned, quarantined and free counts")
+    listing = leaf(
+        pool_subs, "list", cmd_pool_list, "list pools with size, assigned, quarantined and free counts"
+    )
+    network_api.add_pool_actions(pool_subs, listing, create)

@@ -1,5 +1,6 @@
 """`dcloud policy show [--version V] [--as-of DATE]`: the terms policy versions of this deployment as JSON;
-`dcloud policy check FILE`: validate a policy file before pointing DCLOUD_POLICY_FILE at it.
+`dcloud policy check FILE`: validate a policy file before pointing DCLOUD_POLICY_FILE at it; `dcloud policy
+list` and `dcloud policy get VERSION`: the versions the running control plane has, through the API.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sys
 from typing import Any
 
 from controlplane.cli.args import iso_date
+from controlplane.cli.rest import Endpoint, add_endpoint, arg
 from controlplane.terms.policy import Policy
 
 EXIT_INVALID = 1
@@ -33,6 +35,19 @@ def add_parsers(subparsers: Any) -> None:
     check = subs.add_parser("check", help="validate a policy file; prints its versions or the error")
     check.add_argument("file")
     check.set_defaults(func=cmd_policy_check)
+    add_endpoint(
+        subs,
+        "list",
+        "the versions the running control plane decides with (through the API)",
+        Endpoint("GET", "/v1/policies"),
+    )
+    add_endpoint(
+        subs,
+        "get",
+        "one version as the running control plane has it (through the API)",
+        Endpoint("GET", "/v1/policies/{version}"),
+        arg("version"),
+    )
 
 
 def _record(policy: Policy, current: str) -> dict[str, Any]:

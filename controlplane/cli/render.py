@@ -25,6 +25,21 @@ def render(body: Any, *, columns: Sequence[str], as_json: bool) -> str:
     return cell(body)
 
 
+class FieldMissing(Exception):
+    """`--value FIELD` named a field the answer does not have."""
+
+
+def field_values(body: Any, name: str) -> str:
+    """`--value FIELD`: the field's raw value, one line per item of a list (like `openstack -f value`)."""
+    rows = body if isinstance(body, list) else [body]
+    if not rows:
+        return ""
+    if not all(isinstance(row, dict) for row in rows) or any(name not in row for row in rows):
+        known = ", ".join(rows[0]) if isinstance(rows[0], dict) else "none"
+        raise FieldMissing(f"--value: the answer has no field {name!r} (fields: {known})")
+    return "\n".join(cell(row[name]) for row in rows)
+
+
 def cell(value: Any) -> str:
     if value is None:
         return ""

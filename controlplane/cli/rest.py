@@ -19,7 +19,8 @@ from urllib.parse import quote
 import httpx
 
 from controlplane.cli.api_client import EXIT_REFUSED, CliError, connection
-from controlplane.cli.render import render
+from controlplane.cli.render import FieldMissing, field_values, render
+from controlplane.cli.routes import route
 
 Builder = Callable[[argparse.Namespace], dict[str, Any] | None]
 
@@ -33,6 +34,7 @@ class Endpoint:
     columns: Sequence[str] = ()
     body: Builder | None = None
     query: Builder | None = None
+    text: bool = False  # the answer is a document (CSV), printed as the API sent it
 
 
 def request(
@@ -43,13 +45,14 @@ def request(
     body: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
     client: httpx.Client | None = None,
+    text: bool = False,
 ) -> Any:
-    """Sends one request and returns the decoded JSON body (None for an empty answer)."""
+    """Sends one request and returns the decoded JSON body (None for an empty answer), or its text."""
     if client is not None:
-        return _answer(_send(client, method, path, body, params, str(client.base_url)))
+        return _answer(_send(client, method, path, body, params, str(client.base_url)), text)
     url, token = connection(args)
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
-        return _answer(_send(http, method, path, body, params, url))
+        return _answer(_send(http, method, path, body, params, url), text)
 
 
 def _send(
@@ -70,9 +73,11 @@ def _send(
         raise CliError(f"cannot reach the API at {url}: {exc}") from None
 
 
-def _answer(response: httpx.Response) -> Any:
+def _answer(response: httpx.Response, text: bool = False) -> Any:
     if response.status_code >= 400:
         raise CliError(f"({response.status_code}) {problem(response)}")
+    if text:
+        return response.text
     if not response.content:
         return None
     try:
@@ -104,14 +109,24 @@ def endpoint_command(endpoint: Endpoint) -> Callable[..., int]:
             path = endpoint.path.format(**{k: quote(str(v), safe="") for k, v in vars(args).items()})
             body = endpoint.body(args) if endpoint.body else None
             params = _without_none(endpoint.query(args)) if endpoint.query else None
-            answer = request(args, endpoint.method, path, body=body, params=params, client=client)
-        except CliError as exc:
+            answer = request(
+                args, endpoint.method, path, body=body, params=params, client=client, text=endpoint.text
+            )
+            shown = answer.rstrip("\n") if endpoint.text else _shown(answer, endpoint, args)
+        except (CliError, FieldMissing) as exc:
             print(f"dcloud {command_name(args)}: error: {exc}", file=sys.stderr)
             return EXIT_REFUSED
-        print(render(answer, columns=endpoint.columns, as_json=args.json))
+        if shown:  # `--value` of an empty list prints no lines, not one empty line
+            print(shown)
         return 0
 
     return run
+
+
+def _shown(answer: Any, endpoint: Endpoint, args: argparse.Namespace) -> str:
+    if getattr(args, "value", None):
+        return field_values(answer, args.value)
+    return render(answer, columns=endpoint.columns, as_json=args.json)
 
 
 def command_name(args: argparse.Namespace) -> str:
@@ -129,9 +144,34 @@ def add_endpoint(
     parser: argparse.ArgumentParser = subs.add_parser(name, help=help_, description=help_)
     for flags, options in arguments:
         parser.add_argument(*flags, **options)
-    parser.add_argument("--json", action="store_true", help="print the API's JSON body instead of a table")
-    parser.set_defaults(func=endpoint_command(endpoint), action=name)
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the API's JSON body instead of a table")
+    output.add_argument(
+        "--value",
+        metavar="FIELD",
+        help="print only this field's value (one line per item of a list), e.g. --value id",
+    )
+    parser.set_defaults(
+        func=endpoint_command(endpoint), action=name, routes=(route(endpoint.method, endpoint.path),)
+    )
     return parser
+
+
+def add_api_variant(parser: argparse.ArgumentParser, endpoint: Endpoint) -> None:
+    """`--api` on a store-direct command: with it, the command asks the API (table, --json, --value)."""
+    store_direct = parser.get_default("func")
+    parser.add_argument("--api", action="store_true", help="ask the API (a token) instead of the store")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="with --api: print the API's JSON body")
+    output.add_argument("--value", metavar="FIELD", help="with --api: print only this field's value")
+    through_api = endpoint_command(endpoint)
+
+    def run(args: argparse.Namespace, client: httpx.Client | None = None) -> int:
+        if args.api or client is not None:
+            return through_api(args, client)
+        return int(store_direct(args))
+
+    parser.set_defaults(func=run, routes=(route(endpoint.method, endpoint.path),))
 
 
 def arg(*flags: str, **options: Any) -> tuple[Sequence[str], dict[str, Any]]:
@@ -146,6 +186,16 @@ def pick(*names: str) -> Builder:
         return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
     return build
+
+
+def with_dates(build: Builder) -> Builder:
+    """A body builder whose dates are sent as YYYY-MM-DD."""
+
+    def dated(args: argparse.Namespace) -> dict[str, Any]:
+        body = build(args) or {}
+        return {key: v.isoformat() if hasattr(v, "isoformat") else v for key, v in body.items()}
+
+    return dated
 
 
 def resource(subparsers: Any, name: str, help_: str) -> Any:
