@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,7 @@ from controlplane.cli.logs import LogLevelsInvalid, configure_logging
 from controlplane.cli.settings import add_global_flags, settings_from
 
 EXIT_ERROR = 1
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a process killed by SIGPIPE (128 + 13)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; a reader that stops early (`dcloud server list | head -1`) ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not as "Exception ignored" at exit
+    except BrokenPipeError:
+        # Python's advice: point stdout at devnull so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from controlplane.policy_registry import PolicyFileInvalid, configure_policies
 
     args = build_parser().parse_args(argv)

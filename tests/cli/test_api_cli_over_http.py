@@ -5,7 +5,10 @@ answer is one line naming the problem with exit code 1, never a traceback."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +21,8 @@ from sqlalchemy import Engine
 from controlplane.cli import main
 from controlplane.main import create_app
 from tests.utils.api import Api, make_api
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -126,3 +131,35 @@ def test_the_older_api_commands_read_the_config_file_too(
     (tmp_path / "cli.toml").write_text(f'api_url = "{url}"\ntoken = "{api.tokens["operator"]}"\n')
     assert main(["maintenance", "list"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def _run_into_a_closed_pipe(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`dcloud ARGV | head -0`: the reader is gone before the command writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "controlplane.cli", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_a_reader_that_stops_early_ends_server_list_quietly(served: tuple[Api, str]) -> None:
+    api, url = served
+    api.add_server("dctest-a")
+    env = {"DCLOUD_API_URL": url, "DCLOUD_TOKEN": api.tokens["auditor"]}
+    done = _run_into_a_closed_pipe(["server", "list"], env)
+    assert (done.returncode, done.stderr) == (141, "")  # SIGPIPE's status, and no traceback
+
+
+def test_a_reader_that_stops_early_ends_a_store_less_command_quietly() -> None:
+    done = _run_into_a_closed_pipe(["policy", "show"], {})
+    assert (done.returncode, done.stderr) == (141, "")
