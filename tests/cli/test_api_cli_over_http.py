@@ -163,3 +163,55 @@ def test_a_reader_that_stops_early_ends_server_list_quietly(served: tuple[Api, s
 def test_a_reader_that_stops_early_ends_a_store_less_command_quietly() -> None:
     done = _run_into_a_closed_pipe(["policy", "show"], {})
     assert (done.returncode, done.stderr) == (141, "")
+
+
+def _as(served: tuple[Api, str], monkeypatch: pytest.MonkeyPatch, role: str) -> Api:
+    api, url = served
+    monkeypatch.setenv("DCLOUD_API_URL", url)
+    monkeypatch.setenv("DCLOUD_TOKEN", api.tokens[role])
+    return api
+
+
+def test_host_create_then_host_list_through_the_api(
+    served: tuple[Api, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _as(served, monkeypatch, "admin")
+    create = ["host", "create", "--name", "dctest-hv2", "--uri", "test:///default", "--vcpus", "8"]
+    assert main([*create, "--memory-mib", "16384", "--disk-gib", "100", "--ram-ratio", "1.5"]) == 0
+    capsys.readouterr()
+    assert main(["host", "list", "--api", "--value", "name"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["dctest-hv1", "dctest-hv2"]
+
+
+def test_a_spam_complaint_recorded_and_shown_through_the_cli(
+    served: tuple[Api, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _as(served, monkeypatch, "operator")
+    record = ["spam", "create", "--complainant", "abuse@example.net", "--evidence", "headers attached"]
+    assert (
+        main([*record, "--received-at", "2027-03-02T08:00+00:00", "--address", "192.0.2.10", "--value", "id"])
+        == 0
+    )
+    complaint = capsys.readouterr().out.strip()
+    assert main(["spam", "show", complaint, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["complainant"], shown["answered_at"]) == ("abuse@example.net", None)
+    assert main(["spam", "list", "--open", "--value", "id"]) == 0
+    assert capsys.readouterr().out.split() == [complaint]
+
+
+def test_the_address_export_prints_the_csv_the_api_serves(
+    served: tuple[Api, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = _as(served, monkeypatch, "admin")
+    served_csv = api.call("GET", "/v1/addresses/export.csv").text
+    assert main(["address", "export"]) == 0
+    assert capsys.readouterr().out == served_csv.rstrip("\n") + "\n"
+    assert served_csv.count(",") >= 1  # the header row at least: not an empty answer compared to itself
+
+
+def test_a_refusal_from_a_new_command_is_one_line(
+    served: tuple[Api, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _as(served, monkeypatch, "operator")
+    assert "(404)" in _one_line_error(capsys, ["outage", "update", "999", "--company-fault"])
