@@ -56,6 +56,11 @@ AS_DESIRED: dict[ObservedState, str] = {
 }
 
 
+def observed_as(state: str) -> frozenset[ObservedState]:
+    """The libvirt states that read as `state` in the desired vocabulary (`suspended`: paused, saved)."""
+    return frozenset(observed for observed, word in AS_DESIRED.items() if word == state)
+
+
 # What an agent reports is stored: no NUL or other control characters (PostgreSQL cannot store NUL), and
 # no integer past a signed 64-bit column. Agents import this module, so it stays on pydantic alone.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"

@@ -43,7 +43,11 @@ def add_parsers(subparsers: Any) -> None:
         "servers (deleted ones only with --include-deleted), optionally on one host or in one state",
         Endpoint("GET", "/v1/servers", SERVER_COLUMNS, query=_server_query),
         arg("--host", help="only servers on this host"),
-        arg("--state", help="only servers in this state (desired or observed, e.g. running, shutoff)"),
+        arg(
+            "--state",
+            choices=["running", "stopped", "suspended", "deleted", "pending", "error"],
+            help="only servers in this state as shown (paused and saved are suspended)",
+        ),
         arg("--include-deleted", action="store_true", help="also list deleted servers"),
         arg("--live", action="store_true", help=argparse.SUPPRESS),  # the default now; kept for scripts
     )

@@ -60,6 +60,10 @@ class ServerResize(BaseModel):
     disk_gib: Annotated[int, Field(ge=1, le=MAX_DISK_GIB), IntegerOnly] | None = None
 
 
+# The observed state in the desired state's vocabulary (controlplane.protocol.AS_DESIRED).
+ShownState = Literal["running", "stopped", "suspended", "deleted", "pending", "error"]
+
+
 class ServerPublic(BaseModel):
     id: str
     name: str
@@ -73,7 +77,7 @@ class ServerPublic(BaseModel):
     observed_detail: str | None
     # The observed state in the desired state's vocabulary (paused/saved -> suspended, shutoff ->
     # stopped), and whether the host shows what was ordered.
-    state: Literal["running", "stopped", "suspended", "deleted", "pending", "error"]
+    state: ShownState
     converged: bool
     generation: int
     created_at: datetime

@@ -62,3 +62,31 @@ def test_the_list_hides_wiped_servers_unless_asked(api: Api) -> None:
     assert [s["name"] for s in api.call("GET", "/v1/servers").json()] == ["here"]
     listed = api.call("GET", "/v1/servers", params={"include_deleted": "true"}).json()
     assert {s["name"] for s in listed} == {"gone", "here"}
+
+
+def test_the_list_filters_by_state_as_shown(api: Api) -> None:
+    api.add_host("hv1")
+    paused, saved, running = api.add_server("paused"), api.add_server("saved"), api.add_server("running")
+    for server, libvirt_word in ((paused, "paused"), (saved, "saved"), (running, "running")):
+        _observe(api, server["id"], libvirt_word)
+
+    def named(state: str) -> list[str]:
+        return sorted(s["name"] for s in api.call("GET", "/v1/servers", params={"state": state}).json())
+
+    assert (named("suspended"), named("running"), named("stopped")) == (["paused", "saved"], ["running"], [])
+    assert api.call("GET", "/v1/servers", params={"state": "paused"}).status_code == 422
+
+
+def test_listing_deleted_servers_by_state_shows_them(api: Api) -> None:
+    api.add_host("hv1")
+    gone = api.add_server("gone")
+    api.add_server("here")
+    _observe(api, gone["id"], "deleted")
+    with Session(api.engine) as session:
+        row = session.get(Server, gone["id"])
+        assert row is not None
+        row.deleted_at = datetime(2027, 3, 2, tzinfo=UTC)
+        session.add(row)
+        session.commit()
+    assert [s["name"] for s in api.call("GET", "/v1/servers", params={"state": "deleted"}).json()] == ["gone"]
+    assert "gone" not in {s["name"] for s in api.call("GET", "/v1/servers").json()}

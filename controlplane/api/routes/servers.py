@@ -15,12 +15,14 @@ from controlplane.api.deps import ClockDep, Principal, SessionDep, SettingsDep, 
 from controlplane.api.presenters import deletion_record_public, server_public
 from controlplane.models.auth import Role
 from controlplane.models.server import DesiredState, Server
+from controlplane.protocol import observed_as
 from controlplane.schemas.servers import (
     DeletionRecordPublic,
     ServerAddress,
     ServerPublic,
     ServerReboot,
     ServerResize,
+    ShownState,
 )
 from controlplane.schemas.servers import ServerCreate as ServerCreateBody
 from controlplane.schemas.types import Key, Line
@@ -73,6 +75,10 @@ def list_servers(
     session: SessionDep,
     host: Annotated[Line | None, Query(max_length=63)] = None,
     desired_state: DesiredState | None = None,
+    state: Annotated[
+        ShownState | None,
+        Query(description="only servers in this state as shown (`state`: paused and saved are suspended)"),
+    ] = None,
     include_deleted: Annotated[bool, Query(description="also list servers whose disks are wiped")] = False,
 ) -> list[ServerPublic]:
     if tenant.is_customer and host is not None:
@@ -81,8 +87,10 @@ def list_servers(
     servers = server_service.list_servers(
         session,
         host_id=host_id,
-        include_deleted=include_deleted,
+        # Asking for deleted servers by their state is asking to see them.
+        include_deleted=include_deleted or state == DesiredState.DELETED,
         desired_state=desired_state,
+        observed_states=observed_as(state) if state is not None else None,
         customer_id=tenant.customer_id,
     )
     return _publics(session, list(servers))

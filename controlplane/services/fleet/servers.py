@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Literal
 
@@ -11,7 +12,7 @@ from sqlmodel import Session, col, select
 from controlplane.config import Settings
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.models.customer import Contract, ContractState
-from controlplane.models.server import DeletionRecord, DesiredState, Server
+from controlplane.models.server import DeletionRecord, DesiredState, ObservedState, Server
 from controlplane.schemas.servers import ServerCreate
 from controlplane.services.audit import record_change
 from controlplane.services.fleet.images import usable_image
@@ -135,6 +136,7 @@ def list_servers(
     include_deleted: bool = True,
     customer_id: int | None = None,
     desired_state: DesiredState | None = None,
+    observed_states: Collection[ObservedState] | None = None,
 ) -> list[Server]:
     """Servers, oldest first; `customer_id` keeps a tenant's own (those of its contracts)."""
     query = select(Server)
@@ -144,6 +146,8 @@ def list_servers(
         query = query.where(Server.host_id == host_id)
     if desired_state is not None:
         query = query.where(Server.desired_state == desired_state.value)
+    if observed_states is not None:
+        query = query.where(col(Server.observed_state).in_([state.value for state in observed_states]))
     if not include_deleted:
         query = query.where(col(Server.deleted_at).is_(None))
     return list(session.exec(query.order_by(col(Server.created_at), col(Server.id))).all())
