@@ -251,6 +251,20 @@ def test_invoice_preview_and_run_over_the_api(api: Api) -> None:
     assert preview.json()["lines"] == invoices[0]["lines"]
 
 
+def test_a_rerun_reports_the_invoices_that_already_exist(api: Api) -> None:
+    contract = apply(api, new_customer(api))
+    api.call("POST", f"/v1/contracts/{contract['id']}/approve", role="billing")
+    api.call("POST", f"/v1/contracts/{contract['id']}/activate", role="operator", json={})
+    api.clock.advance(days=30)  # 2027-04-01: March is over
+
+    run = api.call("POST", "/v1/invoices/run?month=2027-03", role="billing").json()
+    rerun = api.call("POST", "/v1/invoices/run?month=2027-03", role="billing").json()
+
+    counts = ("considered", "created", "already_invoiced")
+    assert [run[k] for k in counts] == [1, 1, 0]
+    assert [rerun[k] for k in counts] == [1, 0, 1]
+
+
 def test_preview_with_a_malformed_month_is_422_naming_month(api: Api) -> None:
     contract = apply(api, new_customer(api))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, bindparam, update
+from sqlalchemy import Engine, bindparam, func, update
 from sqlmodel import Session, col, select
 
 from controlplane.db import session_scope
@@ -67,6 +67,9 @@ def register_extra_lines(source: ExtraLineSource) -> None:
 
 @dataclass
 class InvoiceRunReport:
+    """`considered` counts every contract with an invoice or service in the month: `already_invoiced`
+    are those invoiced before this run (a rerun reports them, not zero of zero)."""
+
     month: str
     considered: int = 0
     created: int = 0
@@ -90,6 +93,8 @@ def generate_invoices(
     report = InvoiceRunReport(str(month))
     with session_scope(engine) as session:
         ids = billable_contract_ids(session, month)
+        existing = _invoiced_contracts(session, month)
+    report.considered = report.already_invoiced = existing
     _accrue_late_fees(engine, ids, month)
     for start in range(0, len(ids), chunk_size):
         with session_scope(engine) as session:
@@ -106,6 +111,14 @@ def generate_invoices(
             after=vars(report),
         )
     return report
+
+
+def _invoiced_contracts(session: Session, month: YearMonth) -> int:
+    """Contracts with an invoice for `month` already (the run's own snapshot skips them)."""
+    query = select(func.count(func.distinct(col(Invoice.contract_id)))).where(
+        col(Invoice.month) == month.first_day
+    )
+    return int(session.exec(query).one())
 
 
 def preview_invoice(session: Session, *, contract_id: int, month: YearMonth) -> ContractInvoice | None:
