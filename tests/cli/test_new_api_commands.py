@@ -82,3 +82,13 @@ def test_a_server_resized_and_rebooted(api: Api, capsys: pytest.CaptureFixture[s
     resized = _json(api, capsys, "server", "resize", server, "--memory-mib", "2048", role="operator")
     assert resized["memory_mib"] == 2048
     _json(api, capsys, "server", "reboot", server, role="operator")
+
+
+def test_server_list_by_state_and_with_deleted(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    kept, gone = api.add_server("dctest-kept")["id"], api.add_server("dctest-gone")["id"]
+    body = {"servers": [{"id": kept, "state": "paused"}, {"id": gone, "state": "deleted"}], "full": False}
+    assert api.call(
+        "POST", "/v1/hosts/dctest-hv1/observed-state", role="agent:dctest-hv1", json=body
+    ).is_success
+    assert [s["id"] for s in _json(api, capsys, "server", "list", "--state", "suspended")] == [kept]
+    assert [s["id"] for s in _json(api, capsys, "server", "list", "--state", "deleted")] == [gone]
