@@ -5,7 +5,9 @@ A day, in Seoul time: 00:30 renewal job, 01:00 invoicing job (it runs daily, and
 09:00 on (each with its own token through the API), the outbox and the agent again; at 23:00 the checks.
 
 `python -m tests.simulation.run` (what `make soak` runs) takes DCLOUD_SIM_SEED, DCLOUD_SIM_CONTRACTS
-and DCLOUD_SIM_MONTHS from the environment and prints the invariant counts.
+and DCLOUD_SIM_MONTHS from the environment and prints the invariant counts. DCLOUD_SIM_UNTIL=YYYY-MM-DD
+stops after that day without changing the draws (the run is still sized by its months), so a failing
+day of a long run replays without the months after it.
 """
 
 from __future__ import annotations
@@ -36,22 +38,30 @@ class Plan:
     seed: int
     contracts: int
     months: int
+    until: date | None = None  # the last day simulated, if before the plan's own last day
 
     @classmethod
     def from_env(cls, *, contracts: int, months: int, seed: int | None = None) -> Plan:
         """DCLOUD_SIM_SEED wins; else the given seed; else a fresh random one (printed on failure)."""
         chosen = os.environ.get("DCLOUD_SIM_SEED") or seed or random.SystemRandom().randrange(1, 2**31)
         seed = int(chosen)
+        until = os.environ.get("DCLOUD_SIM_UNTIL")
         return cls(
             seed,
             int(os.environ.get("DCLOUD_SIM_CONTRACTS") or contracts),
             int(os.environ.get("DCLOUD_SIM_MONTHS") or months),
+            date.fromisoformat(until) if until else None,
         )
 
     @property
     def last_day(self) -> date:
         y, m = START.year + (START.month - 1 + self.months) // 12, (START.month - 1 + self.months) % 12 + 1
         return date(y, m, 1) - timedelta(days=1)
+
+    @property
+    def stop_after(self) -> date:
+        """The last day simulated: `until` cuts the run short, the openings stay where `months` put them."""
+        return min(self.last_day, self.until) if self.until is not None else self.last_day
 
 
 @dataclass
@@ -64,8 +74,10 @@ class Result:
 
 def simulate(plan: Plan, tmp_path: Path) -> Result:
     started = time.monotonic()
+    cut = f" until={plan.until}" if plan.until is not None else ""
     print(
-        f"simulation: DCLOUD_SIM_SEED={plan.seed} contracts={plan.contracts} months={plan.months}", flush=True
+        f"simulation: DCLOUD_SIM_SEED={plan.seed} contracts={plan.contracts} months={plan.months}{cut}",
+        flush=True,
     )
     tally = Tally()
     with world(tmp_path, START) as w:
@@ -75,7 +87,7 @@ def simulate(plan: Plan, tmp_path: Path) -> Result:
         checker = Checker(w, books, tally, plan.seed)
         scenario.populate()
         day = START
-        while day <= plan.last_day:
+        while day <= plan.stop_after:
             _one_day(w, books, scenario, habits, day)
             checker.end_of_day(day)
             day += timedelta(days=1)
