@@ -90,6 +90,8 @@ def simulate(plan: Plan, tmp_path: Path) -> Result:
         while day <= plan.stop_after:
             _one_day(w, books, scenario, habits, day)
             checker.end_of_day(day)
+            if day.day == 1:  # a long soak shows how far it got
+                print(f"  {day}: {time.monotonic() - started:.0f}s", flush=True)
             day += timedelta(days=1)
         counts = dict(scenario.counts)
     return Result(plan, tally, counts, time.monotonic() - started)
