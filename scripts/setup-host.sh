@@ -14,6 +14,8 @@ APT_PACKAGES=(
   mmdebstrap grub-pc-bin fdisk e2fsprogs bc openssl
   # Images (issue 9): prlimit bounds qemu-img on imported files.
   util-linux
+  # The README's examples (tests/operations/test_readme_examples.py runs them) use curl and jq.
+  curl jq
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
