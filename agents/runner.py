@@ -26,6 +26,7 @@ from agents.console import ConsoleWatch, supports_console
 from agents.dispatch import ServerDispatch
 from agents.driver import DriverError, LibvirtDriver
 from agents.events import EventSubscription, Wakeup, start_event_loop
+from agents.faults import step_hook
 from agents.host_identity import active_networks, libvirt_host_id
 from agents.image_fetch import ImageSource
 from agents.journal import DeletionJournal
@@ -89,7 +90,9 @@ class Agent:
         self._open = open_connection
         self.wakeup = Wakeup()
         self.metrics = AgentMetrics()
-        self.journal = DeletionJournal(settings.state_dir)
+        self.journal = DeletionJournal(
+            settings.state_dir, after_step=step_hook(settings.test_agent_crash_point)
+        )
         self.dispatch: ServerDispatch[PassResult] = ServerDispatch(
             max_workers=settings.agent_max_parallel, wait_s=settings.agent_pass_wait_s, on_late=self._late
         )

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # TEST ONLY, never set in a deployment: the scheduler's jobs SIGKILL their own process at this point,
     # for the crash tests (tests/billing/test_delivery_crash.py). Unset (the default) arms nothing.
     test_crash_point: CrashPoint | None = None
+    # TEST ONLY, likewise: the agent SIGKILLs itself after this delete step, `STEP[:N]` for its Nth time
+    # (agents/faults.py; tests/agents/reconcile/test_crash_two_volumes.py). Unset arms nothing.
+    test_agent_crash_point: str | None = None
 
     def images_path(self) -> str:
         return self.image_dir or f"{self.state_dir.rstrip('/')}/images"

@@ -4,21 +4,21 @@
         [--mode once|runner] [--crash-after STEP]
 
 `once` runs a single Reconciler pass and exits 0; `runner` runs the real run_agent loop until SIGTERM.
-`--crash-after` (once mode) injects a journal hook that SIGKILLs the process right after that step.
+`--crash-after STEP[:N]` (once mode) arms agents/faults.py: SIGKILL right after the Nth time of that step
+(the runner mode honours DCLOUD_TEST_AGENT_CRASH_POINT the same way).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
 import sys
 
 import libvirt
 
 from agents.driver import LibvirtDriver
-from agents.journal import STEPS, DeletionJournal, StepHook
+from agents.faults import step_hook
+from agents.journal import DeletionJournal
 from agents.metrics import AgentMetrics
 from agents.reconcile import Reconciler
 from agents.runner import run_agent
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", required=True)
     parser.add_argument("--pool-path", required=True)
     parser.add_argument("--mode", choices=["once", "runner"], default="once")
-    parser.add_argument("--crash-after", choices=STEPS, help="once: SIGKILL right after this step")
+    parser.add_argument("--crash-after", help="once: SIGKILL right after this step (STEP[:N])")
     parser.add_argument("--poll-interval", type=float, default=0.5, help="runner: seconds between polls")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
@@ -56,23 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         driver = LibvirtDriver(conn, pool_name=args.pool, pool_path=args.pool_path, stop_timeout_s=1.0)
         driver.ensure_pool()
-        journal = DeletionJournal(args.state_dir, after_step=_sigkill_after(args.crash_after))
+        journal = DeletionJournal(args.state_dir, after_step=step_hook(args.crash_after))
         result = Reconciler(driver, source, journal, AgentMetrics()).run_once()
     finally:
         conn.close()
     return 1 if result.errors else 0
-
-
-def _sigkill_after(crash_step: str | None) -> StepHook | None:
-    """A hook that kills this process the moment the journal passes `crash_step` (kill -9, no cleanup)."""
-    if crash_step is None:
-        return None
-
-    def hook(step: str) -> None:
-        if step == crash_step:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return hook
 
 
 if __name__ == "__main__":
