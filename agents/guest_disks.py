@@ -45,7 +45,33 @@ def prepare_disks(
     seed_mark_now: str | None,
     full_copy: bool = False,
 ) -> PreparedDisks:
-    """Create or grow the system disk and (re)write the seed when its content changed."""
+    """Create or grow the system disk and (re)write the seed when its content changed.
+
+    When that fails (a full pool, say), the volumes this call created are deleted again: they were
+    never attached to a guest, so they hold no customer data, and a failed server leaves nothing.
+    """
+    existing = {vol.name() for vol in pool.listAllVolumes(0)}
+    try:
+        return _prepare(conn, pool, cache, server, dom, seed_mark_now=seed_mark_now, full_copy=full_copy)
+    except libvirt.libvirtError:
+        own = {disk_volume_name(server.id), seed_volume_name(server.id)} - existing
+        pool.refresh(0)
+        for vol in pool.listAllVolumes(0):
+            if vol.name() in own:
+                storage.delete_volume(vol)
+        raise
+
+
+def _prepare(
+    conn: libvirt.virConnect,
+    pool: libvirt.virStoragePool,
+    cache: ImageCache,
+    server: DesiredServer,
+    dom: libvirt.virDomain | None,
+    *,
+    seed_mark_now: str | None,
+    full_copy: bool,
+) -> PreparedDisks:
     want = server.disk_gib * GIB
     name = disk_volume_name(server.id)
     if server.image is None:

@@ -77,12 +77,12 @@ def dir_pool_xml(name: str, path: str) -> str:
     return etree.tostring(root, encoding="unicode")
 
 
-def raw_volume_xml(name: str, capacity_bytes: int) -> str:
+def raw_volume_xml(name: str, capacity_bytes: int, *, allocation_bytes: int = 0) -> str:
     root = etree.Element("volume")
     etree.SubElement(root, "name").text = name
     etree.SubElement(root, "capacity", unit="bytes").text = str(capacity_bytes)
-    # Allocation 0: a sparse raw file; unwritten regions are holes and hold no customer data.
-    etree.SubElement(root, "allocation", unit="bytes").text = "0"
+    # Allocation 0 (a disk): a sparse raw file; unwritten regions are holes and hold no customer data.
+    etree.SubElement(root, "allocation", unit="bytes").text = str(allocation_bytes)
     target = etree.SubElement(root, "target")
     etree.SubElement(target, "format", type="raw")
     etree.SubElement(etree.SubElement(target, "permissions"), "mode").text = "0600"
@@ -162,9 +162,15 @@ def write_volume_bytes(
     if old is not None and old.info()[1] != len(data):
         old.delete(0)
         old = None
-    vol = old or pool.createXML(raw_volume_xml(name, len(data)), 0)
-    stream = conn.newStream(0)
-    vol.upload(stream, 0, len(data), 0)
-    stream.send(data)
-    stream.finish()
+    # Fully allocated up front: on a full pool the create fails with ENOSPC, where a sparse file took
+    # the upload and kept a truncated copy without any error from the stream.
+    vol = old or pool.createXML(raw_volume_xml(name, len(data), allocation_bytes=len(data)), 0)
+    try:
+        stream = conn.newStream(0)
+        vol.upload(stream, 0, len(data), 0)
+        stream.send(data)
+        stream.finish()
+    except libvirt.libvirtError:
+        delete_volume(vol)  # never leave a partial copy behind
+        raise
     return vol
