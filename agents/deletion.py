@@ -1,4 +1,4 @@
-"""The delete sequence of one server: destroy, re-check, wipe, delete volumes, unbind, ready to report.
+"""One server's delete: power off, undefine, re-check, wipe, delete volumes, unbind, ready to report.
 
 Every step is journaled (agents/journal.py) before the next begins, so a pass that starts after a
 crash skips what is done: a wiped volume is never wiped twice, and the report is rebuilt from the
@@ -19,6 +19,7 @@ from agents.journal import (
     STEP_DELETE_VOLUME,
     STEP_DESTROY,
     STEP_NETWORK,
+    STEP_POWER_OFF,
     STEP_REPORT_READY,
     STEP_WIPE,
     DeletionEntry,
@@ -55,6 +56,9 @@ class DeletionSequence:
     def run(self, server: DesiredServer) -> DeletionEntry:
         """Finish every remaining step; raises WipeNotConfirmed when the re-check says no."""
         entry = self._journal.load(server.id) or self._begin(server)
+        if not entry.done(STEP_POWER_OFF) and not entry.done(STEP_DESTROY):
+            self._driver.power_off(server.id)
+            self._journal.record(entry, STEP_POWER_OFF)
         if not entry.done(STEP_DESTROY):
             self._driver.destroy_and_undefine(server.id)
             self._journal.record(entry, STEP_DESTROY)

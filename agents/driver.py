@@ -384,6 +384,16 @@ class LibvirtDriver:
         self._force_off(dom)
 
     @_libvirt_op
+    def power_off(self, server_id: str) -> None:
+        """Force the domain off (the first step of a delete); a missing or stopped domain is fine."""
+        dom = self._lookup(server_id)
+        if dom is None:
+            return
+        self._require_ours(dom, server_id)
+        if dom.isActive():
+            self._force_off(dom)
+
+    @_libvirt_op
     def destroy_and_undefine(self, server_id: str) -> None:
         """Power off and remove the definition (managed save, NVRAM, snapshot metadata included)."""
         dom = self._lookup(server_id)

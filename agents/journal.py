@@ -1,9 +1,9 @@
 """The agent's local deletion journal: which delete steps are done, per server, durable across crashes.
 
-A delete is destroy -> re-check -> wipe each volume -> delete volumes -> remove the network binding ->
-report. The irreversible steps must happen exactly once even when the agent is killed between any two
-of them, so each finished step is written here (JSON, fsync + rename) before the next one starts, and
-the next pass resumes from what the journal says.
+A delete is power off -> undefine -> re-check -> wipe each volume -> delete volumes -> remove the
+network binding -> report. The irreversible steps must happen exactly once even when the agent is
+killed between any two of them, so each finished step is written here (JSON, fsync + rename) before
+the next one starts, and the next pass resumes from what the journal says.
 
 The journal calls its `after_step` hook with each step's name once that step is durable (and the
 reconciler calls it with `REPORT_SENT`). Production passes nothing; the crash tests pass a hook that
@@ -25,7 +25,8 @@ from controlplane.protocol import DeletionReport, DesiredServer, SharedBase, Wip
 
 # Step names, in the order the delete sequence journals them.
 STEP_BEGIN = "begin"
-STEP_DESTROY = "destroy"
+STEP_POWER_OFF = "power_off"  # the domain is off, still defined
+STEP_DESTROY = "destroy"  # off and undefined
 STEP_WIPE = "wipe"  # journaled once per volume
 STEP_DELETE_VOLUME = "delete_volume"  # journaled once per volume
 STEP_NETWORK = "network"
@@ -34,6 +35,7 @@ STEP_REPORT_READY = "report_ready"
 REPORT_SENT = "report_sent"
 STEPS = (
     STEP_BEGIN,
+    STEP_POWER_OFF,
     STEP_DESTROY,
     STEP_WIPE,
     STEP_DELETE_VOLUME,

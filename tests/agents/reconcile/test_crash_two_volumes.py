@@ -25,6 +25,7 @@ pytestmark = pytest.mark.libvirt
 # per volume (both wipes come before the first delete).
 CRASH_POINTS = [
     "begin",
+    "power_off",
     "destroy",
     "wipe:1",
     "wipe:2",
