@@ -6,14 +6,15 @@ cursor and a free list of offsets instead of building an IPSet of the whole pool
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import netaddr  # type: ignore[import-untyped]
 
 from controlplane.errors import InvalidInput
 
-# Locally administered, unicast (bit 1 of the first octet set, bit 0 clear); "dc" names the project.
-_MAC_PREFIX = (0x02, 0xDC)
+# First octet of a MAC: bit 1 set means locally administered, bit 0 set would mean multicast.
+_LOCALLY_ADMINISTERED, _MULTICAST = 0x02, 0x01
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,10 @@ def overlapping(candidate: netaddr.IPNetwork, existing: list[str]) -> str | None
     return None
 
 
-def mac_for_lease(lease_id: int) -> str:
-    """A deterministic MAC per lease: locally administered prefix, then the lease id's low 32 bits."""
-    octets = (*_MAC_PREFIX, *(lease_id & 0xFFFFFFFF).to_bytes(4, "big"))
+def random_mac() -> str:
+    """A random locally administered unicast MAC: 46 random bits, so a guest's MAC reveals no lease id."""
+    first, *rest = secrets.token_bytes(6)
+    octets = ((first | _LOCALLY_ADMINISTERED) & ~_MULTICAST, *rest)
     return ":".join(f"{o:02x}" for o in octets)
 
 

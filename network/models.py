@@ -57,12 +57,16 @@ class AddressLease(SQLModel, table=True):
             postgresql_where=text("released_at IS NULL"),
         ),
         Index("ix_address_leases_pool_offset", "pool_id", "addr_offset"),
+        # Over every lease ever made, not only active ones: a MAC names one interface in the history.
+        Index("uq_address_leases_mac", "mac", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     pool_id: int = Field(foreign_key="address_pools.id", index=True)
     address: str = Field(max_length=64)
     addr_offset: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The interface's MAC (lower case, colon separated), drawn at random when the lease is made.
+    mac: str = Field(max_length=17)
     # "primary" is the one address per server of Art. 24(1); "extra" needs the contract's agreement.
     kind: str = Field(default="primary", max_length=16)
     server_id: str = Field(max_length=32, index=True)

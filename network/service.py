@@ -4,11 +4,13 @@ Each allocation locks only its own pool row (an UPDATE, which PostgreSQL row-loc
 into the write lock), takes the next never-used offset from the pool's cursor, or else the free-list
 entry released longest ago and past quarantine, and inserts the lease. The partial unique index on
 active addresses is the last word: the insert is ON CONFLICT DO NOTHING on it, and a conflict is
-retried with the next candidate (no savepoint round trips).
+retried with the next candidate (no savepoint round trips). Each lease also draws a random MAC; one
+already in the store is redrawn, and the unique index on `address_leases.mac` refuses a repeat outright.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +32,8 @@ Lease = AddressLease
 # Conflicts on the unique index can only come from leases made outside the pool cursor; a few
 # retries step past them without looping forever on a corrupted pool.
 _MAX_CONFLICT_RETRIES = 16
+# 46 random bits make a repeat rare; a few fresh draws step past one without looping on a broken source.
+_MAX_MAC_DRAWS = 8
 
 
 class PoolExhausted(NoCapacity):
@@ -155,7 +159,27 @@ def _oldest_past_pinned_quarantine(session: Session, pool: AddressPool, at: date
     )
 
 
-def allocate_in_pool(session: Session, *, pool_id: int, holder: Holder, at: datetime) -> AddressLease | None:
+def _mac_taken(session: Session, mac: str) -> bool:
+    return session.exec(select(AddressLease.id).where(AddressLease.mac == mac)).first() is not None
+
+
+def unused_mac(session: Session, draw: Callable[[], str] = ipam.random_mac) -> str:
+    """A MAC no lease has ever had; the unique index on `address_leases.mac` is the last word."""
+    for _ in range(_MAX_MAC_DRAWS):
+        mac = draw().lower()
+        if not _mac_taken(session, mac):
+            return mac
+    raise Conflict(f"{_MAX_MAC_DRAWS} MAC draws all collided with existing leases; check the MAC source")
+
+
+def allocate_in_pool(
+    session: Session,
+    *,
+    pool_id: int,
+    holder: Holder,
+    at: datetime,
+    draw_mac: Callable[[], str] = ipam.random_mac,
+) -> AddressLease | None:
     """One lease from one pool under its row lock; None when the pool has nothing to give."""
     pool = _lock_pool(session, pool_id)
     shape = shape_of(pool)
@@ -169,6 +193,7 @@ def allocate_in_pool(session: Session, *, pool_id: int, holder: Holder, at: date
             "pool_id": pool_id,
             "address": str(shape.address_at(offset)),
             "addr_offset": offset,
+            "mac": unused_mac(session, draw_mac),
             "kind": holder.kind,
             "server_id": holder.server_id,
             "contract_id": holder.contract_id,
@@ -260,9 +285,8 @@ def addresses_of(session: Session, server_ids: list[str]) -> dict[str, list[Held
         .order_by(col(AddressLease.kind).desc(), col(AddressLease.id))
     ).all()
     for lease, pool in rows:
-        mac = ipam.mac_for_lease(lease.id or 0)
         held[lease.server_id].append(
-            HeldAddress(lease.address, pool.name, lease.kind, pool.network_name, mac)
+            HeldAddress(lease.address, pool.name, lease.kind, pool.network_name, lease.mac)
         )
     return held
 
@@ -346,12 +370,10 @@ def attachments_for(session: Session, server_ids: list[str]) -> dict[str, list[N
         .order_by(col(AddressLease.kind).desc(), col(AddressLease.id))
     ).all()
     for lease, pool in rows:
-        assert lease.id is not None
-        mac = ipam.mac_for_lease(lease.id)
         result[lease.server_id].append(
             NetworkAttachment(
                 network=pool.network_name,
-                mac=mac,
+                mac=lease.mac,
                 ip=lease.address,
                 prefix=int(pool.cidr.rpartition("/")[2]),
                 gateway=pool.gateway,

@@ -9,15 +9,19 @@ from sqlmodel import Session
 
 from controlplane.clock import FixedClock
 from controlplane.db import session_scope
+from controlplane.errors import Conflict
 from network.models import AddressLease
 from network.pools import PoolSpec, create_pool, utilisation
 from network.service import (
     ExtraAddressNotAgreed,
+    Holder,
     PoolExhausted,
     allocate_extra_address,
+    allocate_in_pool,
     allocate_server_address,
     attachments_for,
     release_server_addresses,
+    unused_mac,
 )
 from tests.utils.factories import make_contract, make_customer, make_host, make_server
 
@@ -134,7 +138,16 @@ def test_database_rejects_a_second_active_holder(engine: Engine, clock: FixedClo
         assert lease is not None
         pool_id, address = lease.pool_id, lease.address
     with pytest.raises(IntegrityError), session_scope(engine) as s:
-        s.add(AddressLease(pool_id=pool_id, address=address, addr_offset=2, server_id="x", leased_at=clock()))
+        s.add(
+            AddressLease(
+                pool_id=pool_id,
+                address=address,
+                addr_offset=2,
+                mac=unused_mac(s),
+                server_id="x",
+                leased_at=clock(),
+            )
+        )
         s.flush()
 
 
@@ -162,7 +175,7 @@ def test_extra_address_needs_the_contracts_agreement(engine: Engine, clock: Fixe
     assert attachments[server.id] == []
 
 
-def test_attachment_macs_are_locally_administered_and_unique_per_lease(
+def test_attachment_macs_are_random_locally_administered_unicast_and_unique_per_lease(
     engine: Engine, clock: FixedClock
 ) -> None:
     with session_scope(engine) as s:
@@ -174,6 +187,7 @@ def test_attachment_macs_are_locally_administered_and_unique_per_lease(
         attachments = attachments_for(s, [sv.id for sv in servers])
     macs = [attachments[sv.id][0].mac for sv in servers]
     assert len(set(macs)) == 3
+    assert not {m for m in macs if m.startswith("02:dc:00:00:00:")}  # not the old lease-id sequence
     for mac in macs:
         first_octet = int(mac.split(":")[0], 16)
         assert first_octet & 0b10 and not first_octet & 0b1  # locally administered, unicast
@@ -186,9 +200,54 @@ def test_an_address_held_outside_the_cursor_is_skipped_not_doubled(engine: Engin
         # A lease written by hand (say, a migration from the old registry) on the cursor's next address.
         s.add(
             AddressLease(
-                pool_id=pool_id, address="192.0.2.2", addr_offset=2, server_id="legacy", leased_at=clock()
+                pool_id=pool_id,
+                address="192.0.2.2",
+                addr_offset=2,
+                mac="02:dc:00:00:00:99",
+                server_id="legacy",
+                leased_at=clock(),
             )
         )
         s.flush()
         lease = allocate_server_address(s, server=make_server(s, make_host(s)), at=clock())
     assert lease is not None and lease.address == "192.0.2.3"
+
+
+def test_a_mac_already_in_the_store_is_redrawn(engine: Engine, clock: FixedClock) -> None:
+    with session_scope(engine) as s:
+        pool_id = _pool(s, clock)
+        first = allocate_server_address(s, server=make_server(s, make_host(s)), at=clock())
+        assert first is not None
+        draws = iter([first.mac.upper(), first.mac, "06:00:00:00:00:07"])  # a forced collision, twice
+        second = allocate_in_pool(
+            s, pool_id=pool_id, holder=Holder("s2", None, None), at=clock(), draw_mac=lambda: next(draws)
+        )
+    assert second is not None and second.mac == "06:00:00:00:00:07"
+
+
+def test_a_mac_source_that_only_collides_is_a_conflict_not_a_loop(engine: Engine, clock: FixedClock) -> None:
+    with session_scope(engine) as s:
+        pool_id = _pool(s, clock)
+        first = allocate_server_address(s, server=make_server(s, make_host(s)), at=clock())
+        assert first is not None
+        with pytest.raises(Conflict, match="MAC draws all collided"):
+            allocate_in_pool(
+                s, pool_id=pool_id, holder=Holder("s2", None, None), at=clock(), draw_mac=lambda: first.mac
+            )
+
+
+def test_database_rejects_a_repeated_mac_even_on_a_released_lease(engine: Engine, clock: FixedClock) -> None:
+    with session_scope(engine) as s:
+        _pool(s, clock)
+        server = make_server(s, make_host(s))
+        lease = allocate_server_address(s, server=server, at=clock())
+        assert lease is not None
+        release_server_addresses(s, server_id=server.id, at=clock())
+        pool_id, mac = lease.pool_id, lease.mac
+    with pytest.raises(IntegrityError), session_scope(engine) as s:
+        s.add(
+            AddressLease(
+                pool_id=pool_id, address="192.0.2.6", addr_offset=6, mac=mac, server_id="x", leased_at=clock()
+            )
+        )
+        s.flush()
