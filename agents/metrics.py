@@ -3,7 +3,8 @@
 Modelled on prometheus_client's ProcessCollector: inputs are injected (the connection factory, the
 registry), and a failing read yields partial output (`libvirt_up 0`) instead of a failed scrape.
 Per-domain series come from ONE bulk `getAllDomainStats` per scrape, as libvirt exporters do, with
-NOWAIT so a domain stuck in a monitor job cannot stall the scrape.
+NOWAIT so a domain stuck in a monitor job cannot stall the scrape. The slow groups (block, CPU time) are
+asked for only when their last answer is older than a max age (`agents.stats_cache`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from prometheus_client.registry import Collector
 from agents.domain_xml import DOMAIN_PREFIX
 from agents.metrics_exposition import (
     LIBVIRT_UP,
+    STATS_AGE,
     DomainStats,
     Samples,
     extract_samples,
@@ -30,6 +32,7 @@ from agents.metrics_exposition import (
     serve_metrics,
     to_metric_families,
 )
+from agents.stats_cache import StatsGroupCache
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,17 @@ def server_id_of(domain_name: str) -> str:
 class LibvirtCollector(Collector):
     """Collects `libvirt_up` and `libvirt_domain_*` from whatever connection `conn_factory` returns."""
 
-    def __init__(self, conn_factory: ConnFactory, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        conn_factory: ConnFactory,
+        registry: CollectorRegistry | None = None,
+        *,
+        stats_max_age_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._conn_factory = conn_factory
+        # max age 0: every scrape reads every group (the cache only ever holds the answer just read).
+        self._cache = StatsGroupCache(STATS_GROUPS, stats_max_age_s, clock)
         # Probed on first use; reset when a connection rejects the flag (e.g. after reconnecting elsewhere).
         self._nowait: bool = True
         self._lock = threading.Lock()
@@ -95,36 +107,39 @@ class LibvirtCollector(Collector):
 
     def samples(self) -> Samples:
         """One scrape's worth of samples: one bulk stats call, then pure formatting."""
-        records = self._read_stats()
+        asked, now = self._cache.plan()
+        records = self._read_stats(asked, now)
         samples = extract_samples(records or [], server_id_of)
         samples[LIBVIRT_UP] = [((), 0.0 if records is None else 1.0)]
+        if records is not None:  # the age of what this scrape exposes, as of its libvirt read
+            samples[STATS_AGE] = [((group,), age) for group, age in sorted(self._cache.ages(now).items())]
         return samples
 
-    def _read_stats(self) -> list[DomainStats] | None:
-        """One bulk stats call; None when there is no usable connection."""
+    def _read_stats(self, asked: int, now: float) -> list[DomainStats] | None:
+        """One bulk stats call for the groups `asked`, the rest from the cache; None without a connection."""
         try:
             conn = self._conn_factory()
             if conn is None:
                 return None
-            return self._all_domain_stats(conn)
+            return self._cache.merge(self._all_domain_stats(conn, asked), asked, now)
         except libvirt.libvirtError as exc:
             log.warning("libvirt stats read failed: %s", exc)
             return None
 
-    def _all_domain_stats(self, conn: libvirt.virConnect) -> list[DomainStats]:
+    def _all_domain_stats(self, conn: libvirt.virConnect, groups: int) -> list[DomainStats]:
         with self._lock:
             nowait = self._nowait
         if not nowait:
-            return conn.getAllDomainStats(STATS_GROUPS, 0)
+            return conn.getAllDomainStats(groups, 0)
         try:
-            return conn.getAllDomainStats(STATS_GROUPS, _NOWAIT)
+            return conn.getAllDomainStats(groups, _NOWAIT)
         except libvirt.libvirtError as exc:
             if exc.get_error_code() not in _FLAG_UNSUPPORTED:
                 raise
             # Older drivers reject NOWAIT: remember that and ask again without it (first scrape only).
             with self._lock:
                 self._nowait = False
-            return conn.getAllDomainStats(STATS_GROUPS, 0)
+            return conn.getAllDomainStats(groups, 0)
 
 
 class AgentMetrics(Collector):

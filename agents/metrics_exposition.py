@@ -51,6 +51,12 @@ _NET = (*_DOM, "device")
 LIBVIRT_UP = Family(
     "libvirt_up", "gauge", "Whether the last libvirt stats read succeeded (1) or not (0).", ()
 )
+STATS_AGE = Family(
+    "dcloud_agent_stats_age_seconds",
+    "gauge",
+    "Seconds since this stats group was last read from libvirt (slow groups are reused up to a max age).",
+    ("group",),
+)
 INFO = Family("libvirt_domain_info", "info", "Domain metadata.", (*_DOM, "uuid"))
 STATE = Family(
     "libvirt_domain_info_state", "gauge", "virDomainState (1 running, 3 paused, 5 shut off).", _DOM
@@ -77,6 +83,7 @@ NET_FIELDS = (
 )
 FAMILIES = (
     LIBVIRT_UP,
+    STATS_AGE,
     INFO,
     STATE,
     CPU,
@@ -181,6 +188,11 @@ def render_text(samples: Samples) -> str:
         out.append(f"# HELP {family.name} {family.doc}\n# TYPE {family.name} {kind}\n")
         if not family.labels:
             out.extend(f"{family.name} {_number(value)}\n" for _values, value in rows)
+            continue
+        if family.labels[:2] != _DOM:  # a host-level family (the stats age): label it as it stands
+            for values, value in rows:
+                pairs = ",".join(f'{k}="{_escape(v)}"' for k, v in zip(family.labels, values, strict=True))
+                out.append(f"{family.name}{{{pairs}}} {_number(value)}\n")
             continue
         extra_keys = family.labels[2:]
         for values, value in rows:

@@ -114,7 +114,7 @@ class Agent:
 
     def run(self) -> None:
         start_event_loop()  # before any connection is opened, as libvirt requires
-        collector = LibvirtCollector(lambda: self.conn)
+        collector = LibvirtCollector(lambda: self.conn, stats_max_age_s=self.settings.agent_stats_max_age_s)
         self.metrics_server = start_metrics_server(
             self.settings.agent_metrics_port, collector, self.metrics, addr=self.settings.agent_metrics_addr
         )

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     agent_metrics_port: int = 8179  # agents.metrics.DEFAULT_METRICS_PORT
     # Where the agent's /metrics listens: loopback unless a deployment opens it to its Prometheus.
     agent_metrics_addr: str = "127.0.0.1"
+    # How long /metrics reuses the slow libvirt stats groups (block, CPU time) before asking again;
+    # 0 reads them on every scrape. 60 s is two scrapes at the shipped 30 s interval: rate(...[5m]) keeps
+    # five distinct points per window.
+    agent_stats_max_age_s: float = 60.0
     agent_poll_interval_s: float = 10.0
     agent_resync_interval_s: float = 180.0
     # Long-poll the control plane's desired-state watch so orders reach libvirt at once; the poll

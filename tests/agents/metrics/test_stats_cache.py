@@ -1,0 +1,113 @@
+"""Slow libvirt stats groups are reused up to a max age, and their age is exposed honestly."""
+
+from __future__ import annotations
+
+import time
+
+import libvirt
+from metrics_test_support import CountingConnection
+from prometheus_client import CollectorRegistry
+
+from agents.metrics import STATS_GROUPS, LibvirtCollector
+from agents.metrics_exposition import render_text
+
+SLOW = libvirt.VIR_DOMAIN_STATS_BLOCK | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+FAST = libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_INTERFACE
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _asked(counting: CountingConnection) -> list[int]:
+    return [groups for groups, _flags in counting.stats_calls]
+
+
+def _cached_collector(
+    conn: libvirt.virConnect, registry: CollectorRegistry, clock: _Clock
+) -> CountingConnection:
+    counting = CountingConnection(conn)
+    LibvirtCollector(lambda: counting, registry, stats_max_age_s=60.0, clock=clock)
+    return counting
+
+
+def test_slow_groups_are_reused_within_the_max_age_from_a_real_guest(qemu_guest, registry) -> None:
+    conn, dom = qemu_guest
+    clock = _Clock()
+    counting = _cached_collector(conn, registry, clock)
+    labels = {"domain": dom.name(), "server_id": dom.name().removeprefix("dcloud-")}
+    block = {**labels, "target_device": "vda"}
+
+    first_cpu = registry.get_sample_value("libvirt_domain_info_cpu_time_seconds_total", labels)
+    first_reads = registry.get_sample_value("libvirt_domain_block_stats_read_requests_total", block)
+    clock.now += 59.0
+    assert registry.get_sample_value("libvirt_domain_info_cpu_time_seconds_total", labels) == first_cpu
+    assert registry.get_sample_value("libvirt_domain_block_stats_read_requests_total", block) == first_reads
+    # One call per scrape (each get_sample_value is one): the first reads all, the next three only FAST.
+    assert _asked(counting) == [
+        STATS_GROUPS,
+        STATS_GROUPS & ~SLOW,
+        STATS_GROUPS & ~SLOW,
+        STATS_GROUPS & ~SLOW,
+    ]
+    assert STATS_GROUPS & ~SLOW == FAST  # the cheap groups are read on every scrape
+
+
+def test_slow_groups_are_read_again_once_older_than_the_max_age(qemu_guest, registry) -> None:
+    conn, dom = qemu_guest
+    clock = _Clock()
+    counting = _cached_collector(conn, registry, clock)
+    labels = {"domain": dom.name(), "server_id": dom.name().removeprefix("dcloud-")}
+
+    first_cpu = registry.get_sample_value("libvirt_domain_info_cpu_time_seconds_total", labels)
+    assert first_cpu is not None
+    deadline = time.monotonic() + 10
+    while dom.getCPUStats(True)[0]["cpu_time"] / 1e9 <= first_cpu and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the guest has used more CPU than the first scrape saw
+    clock.now += 59.0
+    assert registry.get_sample_value("libvirt_domain_info_cpu_time_seconds_total", labels) == first_cpu
+    clock.now += 1.0  # exactly the max age: no longer fresh
+    refreshed = registry.get_sample_value("libvirt_domain_info_cpu_time_seconds_total", labels)
+    assert _asked(counting) == [STATS_GROUPS, STATS_GROUPS & ~SLOW, STATS_GROUPS]
+    assert refreshed is not None and refreshed > first_cpu
+
+
+def test_the_age_gauge_counts_from_the_libvirt_read_and_restarts_at_refresh(qemu_guest, registry) -> None:
+    conn, _dom = qemu_guest
+    clock = _Clock()
+    _cached_collector(conn, registry, clock)
+
+    def age(group: str) -> float | None:
+        return registry.get_sample_value("dcloud_agent_stats_age_seconds", {"group": group})
+
+    assert (age("block"), age("cpu_total")) == (0.0, 0.0)
+    clock.now += 42.5
+    assert (age("block"), age("cpu_total")) == (42.5, 42.5)
+    clock.now += 20.0  # 62.5 s: past the max age, so this scrape reads them again
+    assert (age("block"), age("cpu_total")) == (0.0, 0.0)
+    assert age("balloon") is None and age("vcpu") is None  # never asked for, so never reported
+
+
+def test_without_a_max_age_every_scrape_reads_every_group(test_conn, define_domains, registry) -> None:
+    define_domains(2)
+    counting = CountingConnection(test_conn)
+    LibvirtCollector(lambda: counting, registry)
+
+    registry.get_sample_value("libvirt_up")
+    registry.get_sample_value("libvirt_up")
+    assert _asked(counting) == [STATS_GROUPS, STATS_GROUPS]
+
+
+def test_the_age_gauge_renders_in_the_text_format(test_conn, define_domains) -> None:
+    define_domains(1)
+    clock = _Clock()
+    collector = LibvirtCollector(lambda: test_conn, stats_max_age_s=60.0, clock=clock)
+    collector.samples()
+    clock.now += 3.0
+    text = render_text(collector.samples())
+    assert 'dcloud_agent_stats_age_seconds{group="block"} 3.0\n' in text
+    assert "# TYPE dcloud_agent_stats_age_seconds gauge\n" in text
