@@ -31,6 +31,7 @@ SLOW_GROUPS: dict[int, tuple[str, str]] = {
 class _GroupAnswer:
     taken_at: float
     by_uuid: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stale: bool = False  # read again at the next scrape, whatever its age
 
 
 class StatsGroupCache:
@@ -51,7 +52,9 @@ class StatsGroupCache:
             fresh = [
                 g
                 for g in self._cached
-                if g in self._answers and now - self._answers[g].taken_at < self._max_age_s
+                if g in self._answers
+                and not self._answers[g].stale
+                and now - self._answers[g].taken_at < self._max_age_s
             ]
         asked = self._groups
         for group in fresh:
@@ -70,6 +73,10 @@ class StatsGroupCache:
                         answer.by_uuid[uuid] = {k: v for k, v in stats.items() if k.startswith(prefix)}
                     self._answers[group] = answer
             reused = [self._answers[g] for g in self._cached if not g & asked and g in self._answers]
+            for answer in reused:
+                if any(uuid not in answer.by_uuid for uuid in uuids):
+                    # A domain new since that read has none of the group: read it again at the next scrape.
+                    answer.stale = True
         if not reused:
             return records
         merged: list[DomainStats] = []

@@ -92,6 +92,21 @@ def test_the_age_gauge_counts_from_the_libvirt_read_and_restarts_at_refresh(qemu
     assert age("balloon") is None and age("vcpu") is None  # never asked for, so never reported
 
 
+def test_a_domain_new_since_the_last_read_has_the_slow_groups_read_at_the_next_scrape(
+    test_conn, define_domains, registry
+) -> None:
+    define_domains(1)
+    clock = _Clock()
+    counting = _cached_collector(test_conn, registry, clock)
+
+    registry.get_sample_value("libvirt_up")
+    define_domains(1)
+    registry.get_sample_value("libvirt_up")  # served from the cache, which lacks the new domain
+    registry.get_sample_value("libvirt_up")
+    registry.get_sample_value("libvirt_up")
+    assert _asked(counting) == [STATS_GROUPS, FAST, STATS_GROUPS, FAST]
+
+
 def test_without_a_max_age_every_scrape_reads_every_group(test_conn, define_domains, registry) -> None:
     define_domains(2)
     counting = CountingConnection(test_conn)
