@@ -2,7 +2,8 @@
 # Prepares this Debian 12 host (as root) to run dcloud: system packages, libvirtd + virtlogd running,
 # /dev/kvm usable by QEMU, and the project installed in ./.venv. Safe to run again.
 # (prometheus brings promtool, which the tests use to check what /metrics exposes; mmdebstrap, grub-pc-bin,
-# fdisk and e2fsprogs build the e2e tests' guest image without mounting anything.)
+# fdisk and e2fsprogs build the e2e tests' guest image without mounting anything; prometheus-libvirt-exporter
+# is bench/scrape.py's baseline, which runs its own instance: the packaged service is kept off.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ APT_PACKAGES=(
   util-linux
   # The README's examples (tests/operations/test_readme_examples.py runs them) use curl and jq.
   curl jq
+  prometheus-libvirt-exporter
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -26,6 +28,15 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Debian starts and enables the exporter's service on install (where systemd or an init script may run
+# it): it would hold :9177 and scrape this libvirtd forever. The bench starts its own on a free port.
+if [ -d /run/systemd/system ]; then
+  systemctl disable --now prometheus-libvirt-exporter.service >/dev/null 2>&1 || true
+else
+  /etc/init.d/prometheus-libvirt-exporter stop >/dev/null 2>&1 || true
+  update-rc.d prometheus-libvirt-exporter disable >/dev/null 2>&1 || true
 fi
 
 # The test guest image (scripts/build-test-image.sh) is cached here, one directory per recipe.
