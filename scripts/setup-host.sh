@@ -27,11 +27,24 @@ if ((${#missing[@]})); then
   log "installing system packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # The exporter's postinst would start its service (systemd, or an init script where systemd is absent,
+  # which can fail the install): a policy-rc.d refuses that one service for this install only, and asks
+  # the host's own policy-rc.d, if any, about every other.
+  policy=/usr/sbin/policy-rc.d
+  saved=""
+  if [ -e "$policy" ]; then saved="$policy.dcloud-saved"; mv "$policy" "$saved"; fi
+  restore_policy() { rm -f "$policy"; if [ -n "$saved" ]; then mv "$saved" "$policy"; fi; }
+  trap restore_policy EXIT
+  printf '#!/bin/sh\ncase "$1" in prometheus-libvirt-exporter*) exit 101 ;; esac\n%s\n' \
+    "${saved:+exec $saved \"\$@\"}" >"$policy"
+  chmod 755 "$policy"
   apt-get install -y -qq "${missing[@]}" >/dev/null
+  restore_policy
+  trap - EXIT
 fi
 
-# Debian starts and enables the exporter's service on install (where systemd or an init script may run
-# it): it would hold :9177 and scrape this libvirtd forever. The bench starts its own on a free port.
+# Debian enables the exporter's service on install: on the next boot it would hold :9177 and scrape this
+# libvirtd forever (and a copy installed before this script may be running). The bench starts its own.
 if [ -d /run/systemd/system ]; then
   systemctl disable --now prometheus-libvirt-exporter.service >/dev/null 2>&1 || true
 else
