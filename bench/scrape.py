@@ -33,9 +33,12 @@ from agents.metrics_exposition import Samples, render_text, to_metric_families
 from bench.result import Result
 
 DOMAINS = 500
-QEMU_DOMAINS = 8  # real guests are costly: a few show how the ratio looks where stats come from QEMU
+QEMU_DOMAINS = (
+    10  # real guests are costly: the issue's 10 show how the ratio looks where stats come from QEMU
+)
 SAMPLES = 30
 TARGET = 1.5
+EXPORTER_TARGET = 1.0  # issue 13, item 7: no slower than Debian's exporter on the same guests
 EXPORTER = "prometheus-libvirt-exporter"  # Debian's build of kumina/libvirt_exporter
 CACHE_MAX_AGE_S = 60.0  # the agent's default DCLOUD_AGENT_STATS_MAX_AGE_S
 _NOWAIT = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
@@ -251,7 +254,12 @@ def _qemu_results() -> list[Result]:
     return [
         *results,
         Result(
-            f"  vs exporter, every group fresh, {guests}", scrape * 1000, "ms", exporter * 1000, exporter_name
+            f"  vs exporter, every group fresh, {guests}",
+            scrape * 1000,
+            "ms",
+            exporter * 1000,
+            exporter_name,
+            note="max age 0: block and CPU time asked of libvirt on every scrape",
         ),
         Result(
             f"  vs exporter, slow groups cached, {guests}",
@@ -259,6 +267,7 @@ def _qemu_results() -> list[Result]:
             "ms",
             exporter * 1000,
             exporter_name,
+            EXPORTER_TARGET,
             note=f"agent with max age {CACHE_MAX_AGE_S:g} s: block and CPU time reused, as deployed",
         ),
     ]
