@@ -28,9 +28,12 @@ def _asked(counting: CountingConnection) -> list[int]:
 
 
 def _cached_collector(
-    conn: libvirt.virConnect, registry: CollectorRegistry, clock: _Clock
+    conn: libvirt.virConnect,
+    registry: CollectorRegistry,
+    clock: _Clock,
+    only: list[libvirt.virDomain] | None = None,
 ) -> CountingConnection:
-    counting = CountingConnection(conn)
+    counting = CountingConnection(conn, only=only)
     LibvirtCollector(lambda: counting, registry, stats_max_age_s=60.0, clock=clock)
     return counting
 
@@ -38,7 +41,7 @@ def _cached_collector(
 def test_slow_groups_are_reused_within_the_max_age_from_a_real_guest(qemu_guest, registry) -> None:
     conn, dom = qemu_guest
     clock = _Clock()
-    counting = _cached_collector(conn, registry, clock)
+    counting = _cached_collector(conn, registry, clock, [dom])
     labels = {"domain": dom.name(), "server_id": dom.name().removeprefix("dcloud-")}
     block = {**labels, "target_device": "vda"}
 
@@ -60,7 +63,7 @@ def test_slow_groups_are_reused_within_the_max_age_from_a_real_guest(qemu_guest,
 def test_slow_groups_are_read_again_once_older_than_the_max_age(qemu_guest, registry) -> None:
     conn, dom = qemu_guest
     clock = _Clock()
-    counting = _cached_collector(conn, registry, clock)
+    counting = _cached_collector(conn, registry, clock, [dom])
     labels = {"domain": dom.name(), "server_id": dom.name().removeprefix("dcloud-")}
 
     first_cpu = registry.get_sample_value("libvirt_domain_info_cpu_time_seconds_total", labels)
@@ -77,9 +80,9 @@ def test_slow_groups_are_read_again_once_older_than_the_max_age(qemu_guest, regi
 
 
 def test_the_age_gauge_counts_from_the_libvirt_read_and_restarts_at_refresh(qemu_guest, registry) -> None:
-    conn, _dom = qemu_guest
+    conn, dom = qemu_guest
     clock = _Clock()
-    _cached_collector(conn, registry, clock)
+    _cached_collector(conn, registry, clock, [dom])
 
     def age(group: str) -> float | None:
         return registry.get_sample_value("dcloud_agent_stats_age_seconds", {"group": group})
