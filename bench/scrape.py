@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
@@ -76,9 +77,10 @@ def detect_domain_type_for_qemu() -> str:
 def _qemu_domains(conn: libvirt.virConnect, count: int) -> Iterator[None]:
     """Transient dcbench guests that boot nothing; destroyed (and so gone) afterwards."""
     doms = []
+    run = uuid.uuid4().hex[:6]  # two runs on one libvirtd (another checkout's bench) must not collide
     try:
         for i in range(count):
-            doms.append(conn.createXML(_qemu_domain_xml(f"dcloud-dcbench-q{i:02d}"), 0))
+            doms.append(conn.createXML(_qemu_domain_xml(f"dcloud-dcbench-{run}-q{i:02d}"), 0))
         yield
     finally:
         for dom in doms:
@@ -229,6 +231,7 @@ def _qemu_results() -> list[Result]:
     conn = libvirt.open("qemu:///system")
     try:
         with _qemu_domains(conn, QEMU_DOMAINS), _libvirt_exporter("qemu:///system") as exporter_port:
+            domains = len(conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE))
             raw, _in_process, scrape, _size = _measure(conn)
             cached = _cached_scrape(conn)
             exporter = None
@@ -237,6 +240,8 @@ def _qemu_results() -> list[Result]:
     finally:
         conn.close()
     guests = f"{QEMU_DOMAINS} real QEMU guests"
+    if domains != QEMU_DOMAINS:  # other guests on this libvirtd are scraped too, by both sides alike
+        guests = f"{guests} ({domains} on the host)"
     results = [
         Result(
             f"scrape /metrics, {guests}",
