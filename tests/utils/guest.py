@@ -255,10 +255,22 @@ def booted_guest(conn: libvirt.virConnect, xml: str) -> Iterator[tuple[libvirt.v
     finally:
         if capture is not None and capture.stream is not None:
             close_console(capture.stream)
+        _remove_domain(conn, dom.name())
+
+
+def _remove_domain(conn: libvirt.virConnect, name: str) -> None:
+    """Destroys and undefines `name`, over a new connection if libvirtd restarted under the test (a
+    parallel run's restart test): otherwise the guest would outlive the run."""
+    fresh = None if conn.isAlive() else libvirt.open("qemu:///system")
+    try:
         with contextlib.suppress(libvirt.libvirtError):
-            dom.destroy()
-        with contextlib.suppress(libvirt.libvirtError):
+            dom = (fresh or conn).lookupByName(name)
+            with contextlib.suppress(libvirt.libvirtError):
+                dom.destroy()
             dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+    finally:
+        if fresh is not None:
+            fresh.close()
 
 
 def password_hash(password: str) -> str:
