@@ -95,9 +95,12 @@ def _fetch_rest(
         if response.status_code == 200 and have:  # Range ignored: the whole file again
             hasher, have = hashlib.sha256(), 0
         mode = "ab" if have else "wb"
+        # The body as it arrives when nothing encoded it: re-chunking (iter_bytes) copied every byte
+        # again and cost as much as the transfer itself.
+        chunks = response.iter_bytes(CHUNK) if "content-encoding" in response.headers else response.iter_raw()
         with dest.open(mode) as out:
             try:
-                for chunk in response.iter_bytes(CHUNK):
+                for chunk in chunks:
                     out.write(chunk)
                     hasher.update(chunk)
                     have += len(chunk)

@@ -141,7 +141,7 @@ class Agent:
             self._heartbeat()
         if self.conn is not None and self.refused is None:
             self._run_due(now)
-        timeout = min(self._next.values()) - time.monotonic()
+        timeout = self._next_deadline() - time.monotonic()
         changed, lost = self.wakeup.wait(min(max(timeout, 0.0), _MAX_SLEEP_S))
         if self.conn is not None and (lost or not _alive(self.conn)):
             self._disconnect()
@@ -151,6 +151,17 @@ class Agent:
                 self._guarded(reconciler.run_once)
             else:
                 self._guarded(lambda: reconciler.reconcile_servers(changed))
+
+    def _next_deadline(self) -> float:
+        """The earliest deadline this turn acts on. One it does not act on stays in the past (`connect`
+        once connected, the passes while unconnected or refused) and made the loop wait 0 s: a spin
+        that cost every host a core, and slowed its guests."""
+        due = [self._next["heartbeat"]]
+        if self.conn is None:
+            due.append(self._next["connect"])
+        elif self.refused is None:
+            due += [self._next["resync"], self._next["poll"]]
+        return min(due)
 
     def _run_due(self, now: float) -> None:
         assert self.reconciler is not None

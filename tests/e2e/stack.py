@@ -127,9 +127,15 @@ class LiveStack:
         for stop in reversed(self._stops):
             with contextlib.suppress(Exception):
                 stop()
-        for server_id in self.server_ids:
-            purge(self.conn, f"dcloud-{server_id}")
-        purge(self.conn, self.run_id)
+        # A fresh connection: libvirtd may have restarted under the test (another run's restart test),
+        # and a guest left running on a dead connection's watch would outlive every later test.
+        conn = libvirt.open(QEMU_URI)
+        try:
+            for server_id in self.server_ids:
+                purge(conn, f"dcloud-{server_id}")
+            purge(conn, self.run_id)
+        finally:
+            conn.close()
         shutil.rmtree(POOL_ROOT / self.run_id, ignore_errors=True)
         self.http.close()
         shutil.rmtree(POOL_ROOT / f"{self.run_id}-images", ignore_errors=True)

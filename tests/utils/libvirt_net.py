@@ -68,10 +68,21 @@ def isolated_network(conn: libvirt.virConnect, prefix: str) -> Iterator[TestNetw
         yield TestNetwork(name, subnet)
     finally:
         if net is not None:
+            _remove_network(conn, name)
+
+
+def _remove_network(conn: libvirt.virConnect, name: str) -> None:
+    """Destroys and undefines `name`, over a new connection when libvirtd restarted under the test."""
+    fresh = None if conn.isAlive() else libvirt.open("qemu:///system")  # the only URI with networks here
+    try:
+        with contextlib.suppress(libvirt.libvirtError):
+            net = (fresh or conn).networkLookupByName(name)
             with contextlib.suppress(libvirt.libvirtError):
                 net.destroy()
-            with contextlib.suppress(libvirt.libvirtError):
-                net.undefine()
+            net.undefine()
+    finally:
+        if fresh is not None:
+            fresh.close()
 
 
 def filter_bindings(conn: libvirt.virConnect, mac: str) -> list[tuple[str, str | None]]:

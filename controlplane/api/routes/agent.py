@@ -134,6 +134,13 @@ def observed_state(body: HostObservedState, host: AgentOnly, session: SessionDep
     agent_state.apply_observed_state(session, now=clock(), host=host, report=body)
 
 
+class ImageFileResponse(FileResponse):
+    """An image file in 1 MiB reads: Starlette's 64 KiB made a host's first fetch of an image 2x a copy
+    (each chunk is an event-loop turn and an ASGI message through every middleware)."""
+
+    chunk_size = 1024 * 1024
+
+
 @router.get("/images/{image_id}/file", response_class=FileResponse)
 def image_file(image_id: Key, host: AgentOnly, session: SessionDep, settings: SettingsDep) -> FileResponse:
     """An active image's bytes for the host's cache; Range requests resume a cut download.
@@ -141,7 +148,7 @@ def image_file(image_id: Key, host: AgentOnly, session: SessionDep, settings: Se
     The ETag is the sha256 recorded at import, which the agent verifies before using the file.
     """
     image = image_service.servable_image(session, image_id)
-    return FileResponse(
+    return ImageFileResponse(
         image_service.image_file(settings, image),
         media_type="application/octet-stream",
         headers={"ETag": f'"{image.sha256}"', "Cache-Control": "no-store"},

@@ -98,6 +98,18 @@ def test_lifecycle_event_triggers_a_prompt_pass(test_conn, start_agent, make_ser
     assert agent.connections_opened == 1
 
 
+def test_an_idle_connected_agent_sleeps_between_its_deadlines(test_conn, start_agent, make_server) -> None:
+    server = make_server(0, "running")
+    agent = start_agent(MemorySource([server]), poll_s=1.0)
+    wait_until(lambda: domain_state(test_conn, f"dcloud-{server.id}") == libvirt.VIR_DOMAIN_RUNNING)
+    turns = []
+    step = agent.step
+    agent.step = lambda: (turns.append(1), step())[-1]  # type: ignore[method-assign]
+    threading.Event().wait(2.0)
+    # A pass a second and a heartbeat every half second: a handful of turns, not a spin.
+    assert len(turns) < 40, f"{len(turns)} loop turns in 2 s"
+
+
 def test_heartbeats_say_whether_libvirt_is_connected(test_conn, start_agent, make_server) -> None:
     source = MemorySource([make_server(0, "stopped")])
     start_agent(source)
