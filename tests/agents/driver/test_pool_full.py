@@ -20,11 +20,11 @@ import pytest
 from agents.driver import LibvirtDriver
 from agents.journal import DeletionJournal
 from agents.reconcile import Reconciler
-from controlplane.protocol import DesiredImage, DiskFormat, ObservedState
+from controlplane.protocol import DesiredImage, DiskFormat, FirstBoot, ObservedState
 from tests.agents.driver.conftest import RUN, ServerFactory
 from tests.agents.driver.image_support import LoopbackImageSource, desired_image, image_pool
 from tests.agents.reconcile.sources import MemorySource
-from tests.utils.images import serve_files
+from tests.utils.images import serve_files, ssh_key
 
 pytestmark = pytest.mark.libvirt
 
@@ -97,3 +97,28 @@ def test_a_disk_that_does_not_fit_fails_the_server_with_no_space_and_leaves_no_v
     assert server.id in result.errors
     assert _server_volumes(driver, server.id) == []
     assert driver.observe(server.id) == ObservedState.DELETED
+
+
+def test_a_seed_that_does_not_fit_fails_the_server_with_no_space_and_leaves_no_seed(
+    full_pool_driver: tuple[LibvirtDriver, DesiredImage], new_server: ServerFactory, tmp_path: Path
+) -> None:
+    driver, image = full_pool_driver
+    driver.disk_mode = "overlay"  # the overlay is made while there is room; then the seed upload fails
+    server = new_server(image=image, disk_gib=1)
+    driver.ensure_defined(server)
+    _fill_leaving(Path(driver.pool_path) / "dctest-filler", free_bytes=0)
+    boot = FirstBoot(hostname="web-1", ssh_authorized_keys=[ssh_key()])
+    server = server.model_copy(update={"first_boot": boot, "generation": 2})
+    source = MemorySource([server])
+    Reconciler(driver, source, DeletionJournal(tmp_path / "journal")).run_once()
+    (observed,) = [s for s in source.reports[-1].servers if s.id == server.id]
+    assert observed.state == ObservedState.ERROR
+    assert observed.detail is not None and "no space" in observed.detail.lower()
+    assert f"dcloud-{server.id}-seed" not in _server_volumes(driver, server.id)
+
+
+def _fill_leaving(path: Path, *, free_bytes: int) -> None:
+    """Write real bytes into `path` until only about `free_bytes` are left on its file system."""
+    stat = os.statvfs(path.parent)
+    with path.open("wb") as f:
+        f.write(b"\xff" * max(0, stat.f_bavail * stat.f_frsize - free_bytes))
