@@ -12,6 +12,7 @@ for ACPI, a managed save, a wipe) reports itself when it ends. Without one, serv
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ from controlplane.protocol import (
 )
 
 log = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DETAIL_MAX = 4096  # ObservedServer.detail's limit (controlplane/protocol.py)
 
 
 class PowerAction(StrEnum):
@@ -191,9 +195,10 @@ class Reconciler:
         except WipeNotConfirmed as exc:
             log.warning("%s", exc)
             self._count("wipe_not_confirmed")
-            observed = ObservedServer(id=server.id, state=self.driver.observe(server.id), detail=str(exc))
+            detail = failure_detail(exc, with_type=False)
+            observed = ObservedServer(id=server.id, state=self.driver.observe(server.id), detail=detail)
         except Exception as exc:
-            observed = ObservedServer(id=server.id, state=_O.ERROR, detail=f"{type(exc).__name__}: {exc}")
+            observed = ObservedServer(id=server.id, state=_O.ERROR, detail=failure_detail(exc))
             self._count_error(result, server.id, _error_kind(exc), exc)
         result.observed.servers.append(observed)
 
@@ -313,6 +318,13 @@ def _merge(result: PassResult, part: PassResult) -> None:
     result.observed.servers.extend(part.observed.servers)
     result.observed.deletions.extend(part.observed.deletions)
     result.errors.update(part.errors)
+
+
+def failure_detail(exc: BaseException, *, with_type: bool = True) -> str:
+    """The reason as one printable line the report accepts: libvirt's messages end in a newline
+    (an ENOSPC from qemu-img, say), and a report refused for it would lose the whole pass."""
+    text = f"{type(exc).__name__}: {exc}" if with_type else str(exc)
+    return " ".join(_CONTROL.sub(" ", text).split())[:_DETAIL_MAX]
 
 
 def _error_kind(exc: BaseException) -> str:
