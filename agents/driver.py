@@ -351,11 +351,17 @@ class LibvirtDriver:
 
     @_libvirt_op
     def suspend(self, server_id: str, mode: SuspendMode | None = None) -> None:
-        """Pause (RAM kept) or managed-save (RAM freed) per `mode` (default: the driver's); a stopped
-        domain stays so."""
+        """Pause (RAM kept) or managed-save (RAM freed) per `mode` (default: the driver's).
+
+        A domain that is off (ordered to run but not booted yet, or the guest powered itself off) is
+        started with its vCPUs paused before it has run an instruction: the server then is suspended
+        like any other, and resume boots it. Left off, it would show `stopped` and never converge.
+        """
         dom = self._require(server_id)
         if not dom.isActive():
-            return
+            if dom.hasManagedSaveImage(0):
+                return  # already suspended to disk
+            _start_paused(dom)
         if (mode or self.suspend_mode) == "managedsave":
             # SAVE_RUNNING: the restore lands running even if the domain was paused when saved.
             dom.managedSave(libvirt.VIR_DOMAIN_SAVE_RUNNING)
@@ -551,3 +557,15 @@ def _generation(meta: dict[str, str]) -> int | None:
         return int(meta["generation"]) if meta else None
     except (KeyError, ValueError):
         return None
+
+
+def _start_paused(dom: libvirt.virDomain) -> None:
+    """Start a domain with its vCPUs stopped; where the driver lacks the flag (libvirt's test
+    driver; QEMU has it), start and pause at once."""
+    try:
+        dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() not in _UNSUPPORTED_FLAG_CODES:
+            raise
+        dom.create()
+        dom.suspend()

@@ -59,7 +59,8 @@ _TRANSITIONS: dict[DesiredState, dict[ObservedState, PowerAction]] = {
     _D.RUNNING: {_O.SHUTOFF: PowerAction.START, _O.PAUSED: PowerAction.RESUME, _O.SAVED: PowerAction.RESUME},
     # stop also discards a managed-save image: a stopped server boots fresh.
     _D.STOPPED: {_O.RUNNING: PowerAction.STOP, _O.PAUSED: PowerAction.STOP, _O.SAVED: PowerAction.STOP},
-    _D.SUSPENDED: {_O.RUNNING: PowerAction.SUSPEND},
+    # a server that is off when suspended is started paused (see LibvirtDriver.suspend)
+    _D.SUSPENDED: {_O.RUNNING: PowerAction.SUSPEND, _O.SHUTOFF: PowerAction.SUSPEND},
 }
 
 

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 # Each module registers its own subcommands and imports only its siblings below it, never this package:
 # the heavy parts (uvicorn, the API, libvirt, the store) load when a command runs, not at parse time.
@@ -40,8 +41,19 @@ EXIT_ERROR = 1
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a process killed by SIGPIPE (128 + 13)
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with every usage mistake on one line that points at --help, like the CLI's other errors.
+
+    argparse prints the whole usage block first; for a long command that buries the one line that says
+    what was wrong. Subcommand parsers inherit the class (add_subparsers uses the parent's type).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="dcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_global_flags(parser)

@@ -1,5 +1,6 @@
 """Every store mistake an operator makes is one line on stderr naming it, never a traceback: no store where
-the command looked (a wrong directory), a store not upgraded to this build, a database that is down."""
+the command looked (a wrong directory), a store not upgraded to this build, a database that is down; and
+a usage mistake too."""
 
 from __future__ import annotations
 
@@ -56,3 +57,18 @@ def test_a_database_that_is_down_is_named_without_its_password(tmp_path: Path) -
 def test_an_agent_without_a_token_says_which_setting_is_missing(tmp_path: Path) -> None:
     line = _one_line(_dcloud(tmp_path, "agent"))
     assert "DCLOUD_TOKEN" in line
+
+
+def test_a_usage_mistake_is_one_line_naming_it_and_pointing_at_help(tmp_path: Path) -> None:
+    result = _dcloud(tmp_path, "server", "create", "--name", "web")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("dcloud server create: error: the following arguments are required: --vcpus")
+    assert line.endswith("(see 'dcloud server create --help')")
+
+
+def test_an_unknown_command_is_one_line(tmp_path: Path) -> None:
+    result = _dcloud(tmp_path, "sever", "list")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "invalid choice: 'sever'" in line

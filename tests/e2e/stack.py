@@ -158,6 +158,7 @@ def serve_api(engine: Engine, settings: Settings, clock: Clock | None) -> tuple[
     wait_for(lambda: server.started, timeout=20, what="the API to start")
 
     def stop() -> None:
+        app.state.draining.set()  # open watches answer at once, as under `dcloud serve` (cli/up.py)
         server.should_exit = True
         thread.join(timeout=10)
 

@@ -73,6 +73,29 @@ def test_suspend_in_managedsave_mode_frees_ram_and_resume_restores(make_driver, 
     assert not dom.hasManagedSaveImage(0)  # restored, image consumed
 
 
+def test_suspend_of_a_domain_that_never_ran_starts_it_paused_and_resume_boots_it(driver, new_server) -> None:
+    server = new_server()
+    driver.ensure_defined(server)
+    driver.suspend(server.id)
+    dom = _dom(driver, server.id)
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED
+    assert driver.observe(server.id) == "paused"
+    driver.resume(server.id)
+    assert _state(driver, server.id) == libvirt.VIR_DOMAIN_RUNNING
+
+
+def test_managedsave_of_a_domain_that_never_ran_leaves_a_save_image(make_driver, new_server) -> None:
+    driver = make_driver(suspend_mode="managedsave")
+    server = new_server()
+    driver.ensure_defined(server)
+    driver.suspend(server.id)
+    dom = _dom(driver, server.id)
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF and dom.hasManagedSaveImage(0)
+    assert driver.observe(server.id) == "saved"
+    driver.resume(server.id)
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+
+
 def test_managedsave_of_a_paused_domain_resumes_running(make_driver, new_server) -> None:
     pause = make_driver()
     save = make_driver(suspend_mode="managedsave")

@@ -67,6 +67,16 @@ def test_lifecycle_and_states_on_the_test_driver(tdriver: LibvirtDriver) -> None
     assert tdriver.observe(server.id) == "deleted"
 
 
+def test_suspending_a_server_that_is_off_pauses_it_on_the_test_driver(tdriver: LibvirtDriver) -> None:
+    server = _server()
+    tdriver.ensure_defined(server)
+    tdriver.suspend(server.id)
+    assert tdriver.observe(server.id) == "paused"
+    tdriver.destroy_and_undefine(server.id)
+    for vol in tdriver.server_volumes(server.id):
+        tdriver.delete_volume(vol)
+
+
 def test_many_servers_are_listed_with_their_states(tdriver: LibvirtDriver) -> None:
     servers = [_server() for _ in range(40)]
     for server in servers:

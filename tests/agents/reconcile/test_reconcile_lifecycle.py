@@ -26,6 +26,33 @@ def _fill(path: str, nbytes: int) -> None:
 
 
 @pytest.mark.parametrize(
+    ("suspend_mode", "suspended_state", "reported"),
+    [("pause", libvirt.VIR_DOMAIN_PAUSED, "paused"), ("managedsave", libvirt.VIR_DOMAIN_SHUTOFF, "saved")],
+)
+def test_a_server_suspended_before_it_first_ran_is_suspended_and_resume_boots_it(
+    qemu_conn, make_server, make_reconciler, suspend_mode, suspended_state, reported
+) -> None:
+    server = make_server(0, "suspended")  # suspended before the agent's first pass started it
+    source = MemorySource([server])
+    reconciler, driver = make_reconciler(qemu_conn, source, suspend_mode=suspend_mode)
+    name = driver.domain_name(server.id)
+
+    for _ in range(2):  # managedsave goes off -> paused -> saved, one step a pass
+        reconciler.run_once()
+    assert domain_state(qemu_conn, name) == suspended_state
+    assert source.last_state(server.id) == reported
+    assert bool(qemu_conn.lookupByName(name).hasManagedSaveImage(0)) is (suspend_mode == "managedsave")
+
+    reconciler.run_once()  # converged: nothing more to do
+    assert domain_state(qemu_conn, name) == suspended_state
+
+    source.set_state(server.id, "running")
+    reconciler.run_once()
+    assert domain_state(qemu_conn, name) == libvirt.VIR_DOMAIN_RUNNING
+    assert source.last_state(server.id) == "running"
+
+
+@pytest.mark.parametrize(
     ("suspend_mode", "suspended_state"),
     [("pause", libvirt.VIR_DOMAIN_PAUSED), ("managedsave", libvirt.VIR_DOMAIN_SHUTOFF)],
 )
