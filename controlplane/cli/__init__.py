@@ -53,7 +53,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(
+    parser: argparse.ArgumentParser = OneLineErrorParser(
         prog="dcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_global_flags(parser)
