@@ -63,6 +63,12 @@ class StatsGroupCache:
 
     def merge(self, records: list[DomainStats], asked: int, now: float) -> list[DomainStats]:
         """Stores the slow groups just read; adds the cached ones to each record (a copy, not in place)."""
+        if self._max_age_s <= 0:
+            # No reuse: every group was just read. Only the read time is kept, for the age gauge.
+            with self._lock:
+                for group in self._cached:
+                    self._answers[group] = _GroupAnswer(now)
+            return records
         uuids = [dom.UUIDString() for dom, _stats in records]  # cached in the handle: no RPC
         with self._lock:
             for group in self._cached:
