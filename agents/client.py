@@ -3,20 +3,21 @@
 `DesiredSource` is the seam: the reconciler only needs these four calls, so tests can drive it with
 an in-memory or file-backed source while production uses `ControlPlaneClient`.
 
-Several control-plane replicas may be given (`DCLOUD_API_URL=https://cp-1:8080,https://cp-2:8080`): the
-client stays on one until it fails (a transport error or a 5xx), then moves to the next, so an agent
-keeps converging through a replica's restart or loss without a load balancer in between.
+Several control-plane replicas may be given (`DCLOUD_API_URL=https://cp-1:8080,https://cp-2:8080`): every
+call, the image download included, goes through `agents.failover.Replicas`, which stays on one until it
+fails (a transport error or a 5xx), then moves to the next.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
 import httpx
 
+from agents.failover import ControlPlaneUnavailable as ControlPlaneUnavailable  # callers catch it from here
+from agents.failover import ReplicaFailed, Replicas, split_api_urls
 from agents.image_fetch import download_image
 from controlplane.protocol import (
     DESIRED_VERSION_HEADER,
@@ -28,10 +29,6 @@ from controlplane.protocol import (
     HostDesiredState,
     HostObservedState,
 )
-
-
-class ControlPlaneUnavailable(Exception):
-    """The control plane could not be reached or kept failing; the caller retries on its next pass."""
 
 
 class ControlPlaneRejected(Exception):
@@ -52,15 +49,6 @@ class DesiredSource(Protocol):
     def heartbeat(self, beat: Heartbeat) -> None: ...
 
 
-def split_api_urls(api_url: str | list[str]) -> list[str]:
-    """`"https://a:8080, https://b:8080/"` (or a list) -> ["https://a:8080", "https://b:8080"]."""
-    items = api_url.split(",") if isinstance(api_url, str) else api_url
-    urls = [u.strip().rstrip("/") for u in items if u.strip()]
-    if not urls:
-        raise ValueError("no control plane URL given (DCLOUD_API_URL)")
-    return urls
-
-
 class ControlPlaneClient:
     """The agent's side of the routes in controlplane/protocol.py, with timeouts, retries and failover."""
 
@@ -78,11 +66,8 @@ class ControlPlaneClient:
         self.host_name = host_name
         # The console relay opens WebSockets with the same token (agents/console.py).
         self.auth_header = f"Bearer {token}"
-        self._attempts = max(1, attempts)
-        self._backoff_s = backoff_s
         self._timeout_s = timeout_s
-        self.api_urls = split_api_urls(api_url)
-        self._current = 0  # index of the replica in use; moves on when it fails
+        self.replicas = Replicas(split_api_urls(api_url), attempts=attempts, backoff_s=backoff_s)
         self._http = httpx.Client(
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(timeout_s),
@@ -137,10 +122,14 @@ class ControlPlaneClient:
         self._request("POST", f"{self._host_path}/heartbeat", json=beat.model_dump(mode="json"))
 
     def fetch_image(self, image: DesiredImage, dest: Path) -> None:
-        """Stream an image into `dest`, resuming a partial file there; verified (agents/image_fetch.py)."""
-        # A full URL: the client has no base URL, since requests move between replicas (_request).
-        url = self.api_urls[self._current] + f"{self._host_path}/images/{quote(image.id, safe='')}/file"
-        download_image(self._http, url, image, dest, attempts=self._attempts + 2, backoff_s=self._backoff_s)
+        """Stream an image into `dest`, resuming a partial file there; verified (agents/image_fetch.py).
+
+        A replica that lacks the file answers 503: the rest comes from the next replica, with Range.
+        """
+        path = f"{self._host_path}/images/{quote(image.id, safe='')}/file"
+        download_image(
+            self._http, path, image, dest, attempts=self.replicas.attempts + 2, replicas=self.replicas
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -156,35 +145,18 @@ class ControlPlaneClient:
         timeout_s: float | None = None,
         attempts: int | None = None,
     ) -> httpx.Response:
-        """Send with exponential backoff on transport errors and 5xx, each retry on the next replica;
-        4xx are final. A request is tried at least once on every replica.
-
-        Failures are raised, not logged: the caller (a pass, the heartbeat, the watch) logs them once,
-        with what it was doing.
-        """
-        last_error: str = ""
+        """One call on the replicas (agents/failover.py): transport errors and 5xx move to the next
+        replica, with backoff after each round; 4xx are final."""
         timeout = httpx.Timeout(timeout_s) if timeout_s is not None else httpx.USE_CLIENT_DEFAULT
-        tries = max(attempts or self._attempts, len(self.api_urls))
-        for attempt in range(tries):
-            if attempt and attempt % len(self.api_urls) == 0:  # every replica failed once: back off
-                time.sleep(self._backoff_s * 2 ** (attempt // len(self.api_urls) - 1))
-            url = self.api_urls[self._current] + path
-            try:
-                response = self._http.request(method, url, json=json, params=params, timeout=timeout)
-            except httpx.TransportError as exc:
-                last_error = f"{self.api_urls[self._current]}: {type(exc).__name__}: {exc}"
-                self._fail_over()
-                continue
+
+        def send(base: str) -> httpx.Response:
+            response = self._http.request(method, base + path, json=json, params=params, timeout=timeout)
             if response.status_code >= 500:
-                last_error = f"{self.api_urls[self._current]}: HTTP {response.status_code}"
-                self._fail_over()
-                continue
+                raise ReplicaFailed(f"HTTP {response.status_code}")
             if response.status_code == 404 and missing_ok:
                 return response
             if response.status_code >= 400:
                 raise ControlPlaneRejected(response.status_code, response.text)
             return response
-        raise ControlPlaneUnavailable(f"{method} {path}: {last_error} (after {tries} attempts)")
 
-    def _fail_over(self) -> None:
-        self._current = (self._current + 1) % len(self.api_urls)
+        return self.replicas.call(f"{method} {path}", send, attempts=attempts)

@@ -1,7 +1,8 @@
 """Fetching an image from the control plane into a local file: streamed, resumed with Range, verified.
 
 `GET /v1/hosts/{host}/images/{image_id}/file` (controlplane/protocol.py). A cut transfer keeps its
-partial file and the next attempt (or the next pass, or a restarted agent) asks only for the rest;
+partial file and the next attempt (on the next replica, or the next pass, or a restarted agent) asks
+only for the rest;
 the sha256 runs over the whole file as it arrives (a resumed file's prefix is hashed once, on resume),
 and a file whose checksum or size is wrong is deleted, never cached.
 """
@@ -11,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import httpx
 
+from agents.failover import ControlPlaneUnavailable, ReplicaFailed, Replicas
 from controlplane.protocol import DesiredImage
 
 log = logging.getLogger(__name__)
@@ -42,37 +43,52 @@ def download_image(
     *,
     attempts: int = 5,
     backoff_s: float = 0.5,
+    replicas: Replicas | None = None,
 ) -> None:
-    """Make `dest` hold exactly the image (size and sha256), resuming whatever part of it is there."""
-    hasher, hashed = hashlib.sha256(), 0
-    last_error = "no attempt made"
-    for attempt in range(max(1, attempts)):
-        if attempt:
-            time.sleep(backoff_s * 2 ** (attempt - 1))
+    """Make `dest` hold exactly the image (size and sha256), resuming whatever part of it is there.
+
+    `url_path` is asked of the control-plane `replicas` in turn (agents/failover.py; default: `http`'s
+    own base URL): one that answers a 5xx or cuts the transfer is left for the next, which continues the
+    partial file with Range. The ETag every replica sends is the recorded sha256, so the parts match.
+    """
+    replicas = replicas or Replicas([""], attempts=attempts, backoff_s=backoff_s)
+    download = _Download(http, image, dest)
+    try:
+        replicas.call(f"image {image.id}", lambda base: download.attempt(base + url_path), attempts=attempts)
+    except ControlPlaneUnavailable as exc:
+        raise ImageFetchFailed(str(exc)) from None
+    _verify(dest, image, download.hasher, download.hashed)
+
+
+class _Download:
+    """One image's transfer into `dest` over several attempts: the sha256 of what `dest` holds is
+    carried from one attempt to the next, so a resumed prefix is hashed once."""
+
+    def __init__(self, http: httpx.Client, image: DesiredImage, dest: Path) -> None:
+        self.http, self.image, self.dest = http, image, dest
+        self.hasher, self.hashed = hashlib.sha256(), 0
+
+    def attempt(self, url: str) -> None:
+        """Fetch what `dest` lacks from `url`; `ReplicaFailed` (or a transport error) when it fell short."""
+        dest, size = self.dest, self.image.size_bytes
         have = dest.stat().st_size if dest.exists() else 0
-        if have > image.size_bytes:
+        if have > size:
             dest.unlink()
             have = 0
-        if hashed != have:  # a partial file from an earlier run: hash its prefix once
-            hasher, hashed = _hash_prefix(dest, have)
-        if have == image.size_bytes:
-            break
+        if self.hashed != have:  # a partial file from an earlier run: hash its prefix once
+            self.hasher, self.hashed = _hash_prefix(dest, have)
+        if have == size:
+            return
         try:
-            hasher, hashed = _fetch_rest(http, url_path, dest, have, hasher)
-        except httpx.TransportError as exc:
-            last_error = f"{type(exc).__name__}: {exc}"
+            self.hasher, self.hashed = _fetch_rest(self.http, url, dest, have, self.hasher)
+        except httpx.TransportError:
             if dest.exists():
-                hasher, hashed = _hash_prefix(dest, dest.stat().st_size)
-            continue
+                self.hasher, self.hashed = _hash_prefix(dest, dest.stat().st_size)
+            raise
         except _Retry as exc:
-            last_error = str(exc)
-            continue
-        if hashed >= image.size_bytes:
-            break
-        last_error = f"the transfer ended after {hashed} of {image.size_bytes} bytes"
-    else:
-        raise ImageFetchFailed(f"image {image.id}: {last_error} (after {attempts} attempts)")
-    _verify(dest, image, hasher, hashed)
+            raise ReplicaFailed(str(exc)) from None
+        if self.hashed < size:
+            raise ReplicaFailed(f"the transfer ended after {self.hashed} of {size} bytes")
 
 
 class _Retry(Exception):

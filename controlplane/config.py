@@ -83,9 +83,11 @@ class Settings(BaseSettings):
     console_attach_timeout_s: float = 15.0
     console_relay_url: str | None = None
     log_levels: str | None = None
-    # Images (issue 9). The control plane keeps image files under `image_dir` (default <state_dir>/images)
-    # and imports a local file only from under one of `image_import_dirs` (default <state_dir>/import),
-    # so an operator cannot turn a host file (a key, the store) into an image.
+    # Images (issue 9). The control plane keeps image files under `image_dir` (DCLOUD_IMAGE_DIR, default
+    # <state_dir>/images): with several API replicas, shared storage mounted on every one (a replica
+    # without an image's file answers the agents 503 and they fetch it from another). It imports a local
+    # file only from under one of `image_import_dirs` (default <state_dir>/import), so an operator cannot
+    # turn a host file (a key, the store) into an image.
     image_dir: str | None = None
     image_import_dirs: list[str] = []
     # A URL that sends nothing for this long fails the import; the whole download has a deadline too.

@@ -34,3 +34,12 @@ class Unauthenticated(DcloudError):
 
 class Forbidden(DcloudError):
     """The token's role may not do this (403)."""
+
+
+class Unavailable(DcloudError):
+    """This replica cannot serve the request now; another replica, or a retry after `retry_after_s`,
+    may (503 with Retry-After)."""
+
+    def __init__(self, message: str, *, field: str | None = None, retry_after_s: int = 10) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s

@@ -17,6 +17,7 @@ from controlplane.errors import (
     InvalidInput,
     NotFound,
     Unauthenticated,
+    Unavailable,
 )
 
 _STATUS: list[tuple[type[DcloudError], int]] = [
@@ -25,6 +26,7 @@ _STATUS: list[tuple[type[DcloudError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (InvalidInput, 422),
+    (Unavailable, 503),
 ]
 
 
@@ -48,6 +50,8 @@ async def _dcloud_error(_request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     body = error_body(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, Unavailable):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 

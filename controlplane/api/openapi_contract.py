@@ -1,6 +1,7 @@
 """The OpenAPI says what the API really does: one error body for every 4xx (the shape `errors.py` sends),
 the bearer security scheme on every route that needs a token, and the 401/403/404/409/413 answers, so a
-schema-driven tester can check authentication and errors too."""
+schema-driven tester can check authentication and errors too. A route that may answer 503 says so
+with `responses=unavailable(...)`."""
 
 from __future__ import annotations
 
@@ -60,6 +61,19 @@ _ALWAYS = {
     "413": "request body over 1 MiB",
     "422": "invalid input; `field` names it",
 }
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds before asking this replica again (another replica may answer at once)",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def unavailable(description: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route that may answer 503 (`errors.Unavailable`): the error body, Retry-After."""
+    return {503: {"description": description, "content": _ERROR, "headers": _RETRY_AFTER}}
 
 
 def _public(path: str) -> bool:

@@ -19,6 +19,7 @@ from controlplane.api.deps import (
     SessionDep,
     SettingsDep,
 )
+from controlplane.api.openapi_contract import unavailable
 from controlplane.api.presenters import host_public
 from controlplane.errors import Forbidden
 from controlplane.models.auth import Role
@@ -33,7 +34,7 @@ from controlplane.protocol import (
 )
 from controlplane.schemas.hosts import HostPublic
 from controlplane.schemas.types import Key, Line
-from controlplane.services.fleet import agent_state
+from controlplane.services.fleet import agent_state, image_store
 from controlplane.services.fleet import hosts as host_service
 from controlplane.services.fleet import images as image_service
 
@@ -141,15 +142,24 @@ class ImageFileResponse(FileResponse):
     chunk_size = 1024 * 1024
 
 
-@router.get("/images/{image_id}/file", response_class=FileResponse)
+@router.get(
+    "/images/{image_id}/file",
+    response_class=FileResponse,
+    responses=unavailable(
+        "the image is active but its file is not on this replica (missing, or not the "
+        "recorded size and sha256): another replica may serve it"
+    ),
+)
 def image_file(image_id: Key, host: AgentOnly, session: SessionDep, settings: SettingsDep) -> FileResponse:
     """An active image's bytes for the host's cache; Range requests resume a cut download.
 
-    The ETag is the sha256 recorded at import, which the agent verifies before using the file.
+    The ETag is the sha256 recorded at import, which the agent verifies before using the file. A
+    replica without the file (its image directory not shared, or not mounted) answers 503 with
+    Retry-After, never a 500: the agent continues from another replica.
     """
     image = image_service.servable_image(session, image_id)
     return ImageFileResponse(
-        image_service.image_file(settings, image),
+        image_store.served_file(settings, image),
         media_type="application/octet-stream",
         headers={"ETag": f'"{image.sha256}"', "Cache-Control": "no-store"},
     )

@@ -24,6 +24,7 @@ from controlplane.models.server import Server
 from controlplane.protocol import DesiredImage, DiskFormat
 from controlplane.schemas.images import ImageImport
 from controlplane.services.audit import record_change
+from controlplane.services.fleet import image_store
 from controlplane.services.fleet.image_files import (
     ImageRejected,
     inspect_image,
@@ -46,8 +47,8 @@ def image_snapshot(image: Image) -> dict[str, object]:
 
 
 def image_file(settings: Settings, image: Image) -> Path:
-    """Where the control plane keeps an image's file (only an active image has one)."""
-    return Path(settings.images_path()) / f"{image.id}.{image.disk_format}"
+    """Where this replica keeps an image's file (only an active image has one)."""
+    return image_store.image_path(settings, image.id, image.disk_format or "")
 
 
 def _display_source(source: str) -> str:
@@ -111,9 +112,10 @@ def run_import(engine: Engine, *, image_id: str, source: str, settings: Settings
         if expected is not None and arrived.sha256 != expected:
             raise ImageRejected(f"sha256 mismatch: expected {expected}, got {arrived.sha256}")
         inspected = inspect_image(partial)
-        final = directory / f"{image_id}.{inspected.disk_format}"
+        final = image_store.image_path(settings, image_id, inspected.disk_format)
         partial.rename(final)
         final.chmod(0o600)
+        image_store.remember_checked(final, arrived.sha256)
     except (ImageRejected, OSError) as exc:
         partial.unlink(missing_ok=True)
         _settle(engine, image_id, clock(), failure=str(exc) or type(exc).__name__)
