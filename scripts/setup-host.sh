@@ -4,26 +4,44 @@
 # (prometheus brings promtool, which the tests use to check what /metrics exposes; mmdebstrap, grub-pc-bin,
 # fdisk and e2fsprogs build the e2e tests' guest image without mounting anything; prometheus-libvirt-exporter
 # is bench/scrape.py's baseline, which runs its own instance: the packaged service is kept off.)
+#
+#   scripts/setup-host.sh --runtime ROLE [--check]
+# installs only what a production host of ROLE needs to run dcloud (deploy/install.sh calls it), where ROLE
+# is control-plane, hypervisor or all; --check installs nothing, lists what is missing and exits 1 if any.
+# This script is the one place that installs system packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '== %s\n' "$*"; }
 
+# What a production host runs dcloud with. Every host builds the package, and libvirt-python has no
+# wheel (gcc, python3-dev, pkg-config, libvirt-dev); the API runs `prlimit ... qemu-img` on imported
+# images (qemu-utils, util-linux). A hypervisor adds libvirtd, QEMU, and what libvirt's isolated and NAT
+# networks and nwfilter rules use (dnsmasq-base, ebtables); libvirt runs qemu-img for qcow2 overlays.
+RUNTIME_CONTROL_PLANE=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev qemu-utils util-linux)
+RUNTIME_HYPERVISOR=(
+  "${RUNTIME_CONTROL_PLANE[@]}" libvirt-daemon-system libvirt-clients qemu-system-x86 dnsmasq-base ebtables
+)
 APT_PACKAGES=(
-  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libvirt-dev pkg-config ebtables
-  dnsmasq-base whois gcc python3-dev python3-venv prometheus
+  "${RUNTIME_HYPERVISOR[@]}"
+  whois prometheus
   mmdebstrap grub-pc-bin fdisk e2fsprogs bc openssl
-  # Images (issue 9): prlimit bounds qemu-img on imported files.
-  util-linux
   # The README's examples (tests/operations/test_readme_examples.py runs them) use curl and jq.
   curl jq
   prometheus-libvirt-exporter
 )
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
+
+missing_of() {  # prints the packages of "$@" that are not installed
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || printf '%s\n' "$p"
+  done
+}
+
+install_packages() {  # installs the packages of "$@" that are missing
+  local missing
+  mapfile -t missing < <(missing_of "$@")
+  ((${#missing[@]})) || return 0
   log "installing system packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -41,7 +59,28 @@ if ((${#missing[@]})); then
   apt-get install -y -qq "${missing[@]}" >/dev/null
   restore_policy
   trap - EXIT
+}
+
+if [ "${1:-}" = "--runtime" ]; then
+  case "${2:-}" in
+    control-plane) wanted=("${RUNTIME_CONTROL_PLANE[@]}") ;;
+    hypervisor | all) wanted=("${RUNTIME_HYPERVISOR[@]}") ;;
+    *) echo "setup-host.sh: --runtime needs control-plane, hypervisor or all" >&2; exit 2 ;;
+  esac
+  if [ "${3:-}" = "--check" ]; then
+    mapfile -t missing < <(missing_of "${wanted[@]}")
+    if ((${#missing[@]})); then
+      echo "missing system packages for $2: ${missing[*]} (run: scripts/setup-host.sh --runtime $2)" >&2
+      exit 1
+    fi
+    log "every system package for $2 is installed"
+    exit 0
+  fi
+  install_packages "${wanted[@]}"
+  exit 0
 fi
+
+install_packages "${APT_PACKAGES[@]}"
 
 # Debian enables the exporter's service on install: on the next boot it would hold :9177 and scrape this
 # libvirtd forever (and a copy installed before this script may be running). The bench starts its own.
