@@ -29,6 +29,8 @@ JOB_TIMES: dict[str, dict[str, Any]] = {
     "host-heartbeats": {"seconds": 60},
     # Art. 10(8), 14(2): windows start and end on time to the minute.
     "maintenance-windows": {"seconds": 60},
+    # An image import whose API process stopped is failed once it is past any live import's deadline.
+    "image-imports": {"seconds": 600},
 }
 
 

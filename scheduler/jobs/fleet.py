@@ -1,4 +1,4 @@
-"""Fleet's periodic jobs: maintenance window transitions and host heartbeat checks."""
+"""Fleet's periodic jobs: maintenance window transitions, host heartbeat checks, interrupted imports."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from controlplane.models.host import HostHealth
 from controlplane.services.fleet.hosts import host_health, list_hosts
+from controlplane.services.fleet.images import fail_interrupted_imports
 from controlplane.services.fleet.maintenance_run import advance_windows
 from scheduler.registry import JobContext, register_job
 from scheduler.schedule import JOB_TIMES
@@ -37,3 +38,10 @@ def host_heartbeats(ctx: JobContext) -> None:
             last = host.last_heartbeat_at
             if last is not None and now - last <= grace + period:  # went unknown since the last check
                 log.warning("host %s has sent no heartbeat since %s: health unknown", host.name, last)
+
+
+@register_job("image-imports", **JOB_TIMES["image-imports"])
+def image_imports(ctx: JobContext) -> None:
+    failed = fail_interrupted_imports(ctx.engine, now=ctx.clock(), settings=ctx.settings)
+    if failed:
+        log.warning("image imports interrupted, now failed: %s", ", ".join(failed))

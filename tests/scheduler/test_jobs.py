@@ -36,6 +36,7 @@ ALL_JOBS = {
     "host-heartbeats",
     "case-deadlines",
     "maintenance-windows",
+    "image-imports",
 }
 
 

@@ -8,7 +8,7 @@ image in its own transaction, removing whatever it wrote when the image fails.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -147,7 +147,9 @@ def _settle(
 ) -> None:
     with session_scope(engine) as session:
         image = session.get(Image, image_id)
-        if image is None:
+        if image is None or image.state != ImageState.IMPORTING:
+            # Declared interrupted meanwhile (fail_interrupted_imports) or deleted: the record stands.
+            log.warning("image %s import ended after the image became %s", image_id, image and image.state)
             return
         before = image_snapshot(image)
         image.state = ImageState.FAILED if failure else ImageState.ACTIVE
@@ -168,6 +170,47 @@ def _settle(
         )
     if failure:
         log.warning("image %s import failed: %s", image_id, failure)
+
+
+INTERRUPTED = (
+    "interrupted: the import did not finish within the fetch deadline (the API process that ran it "
+    "may have stopped); import it again"
+)
+
+
+def _interrupted(image: Image, now: datetime, settings: Settings) -> bool:
+    """Importing for longer than any live import can run: the fetch deadline bounds the transfer, one
+    read timeout and a minute cover the hash, the inspection and the commit."""
+    bound = timedelta(seconds=settings.image_fetch_deadline_s + settings.image_fetch_timeout_s + 60)
+    return image.state == ImageState.IMPORTING and now - image.updated_at > bound
+
+
+def _mark_interrupted(session: Session, image: Image, now: datetime, settings: Settings) -> None:
+    before = image_snapshot(image)
+    image.state, image.failure_reason, image.updated_at = ImageState.FAILED, INTERRUPTED, now
+    session.add(image)
+    record_change(
+        session,
+        at=now,
+        actor="system:image-import",
+        entity_type="image",
+        entity_id=image.id,
+        action="import_failed",
+        before=before,
+        after={**image_snapshot(image), "failure_reason": INTERRUPTED},
+    )
+    (Path(settings.images_path()) / f"{image.id}.part").unlink(missing_ok=True)
+    log.warning("image %s: import interrupted, marked failed", image.id)
+
+
+def fail_interrupted_imports(engine: Engine, *, now: datetime, settings: Settings) -> list[str]:
+    """Imports whose process died (an API restart) would stay `importing` for ever; they fail instead."""
+    with session_scope(engine) as session:
+        stuck = session.exec(select(Image).where(Image.state == ImageState.IMPORTING)).all()
+        failed = [image for image in stuck if _interrupted(image, now, settings)]
+        for image in failed:
+            _mark_interrupted(session, image, now, settings)
+        return [image.id for image in failed]
 
 
 def get_image(session: Session, image_id: str) -> Image:
@@ -244,6 +287,8 @@ def servers_using(session: Session, image_id: str) -> list[str]:
 def delete_image(session: Session, *, now: datetime, actor: str, image_id: str, settings: Settings) -> Image:
     """Removes the file and marks the image deleted; refused (409) while a server is built on it."""
     image = get_image(session, image_id)
+    if _interrupted(image, now, settings):
+        _mark_interrupted(session, image, now, settings)
     if image.state == ImageState.IMPORTING:
         raise Conflict(f"image {image_id} is still importing", field="image_id")
     users = servers_using(session, image_id)
