@@ -25,6 +25,8 @@ ROOT_UUID=6f1c2a0e-7d1b-4c55-9a0e-dc10dc10dc10
 PACKAGES=(
   systemd-sysv udev linux-image-cloud-amd64 initramfs-tools
   cloud-init cloud-guest-utils fdisk e2fsprogs openssh-server qemu-guest-agent sudo iproute2 netbase
+  # qemu-guest-agent reboots and shuts down with `shutdown -r +0`, which goes through logind over D-Bus.
+  dbus
 )
 
 self=$(readlink -f "$0")

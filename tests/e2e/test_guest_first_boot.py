@@ -1,10 +1,11 @@
 """Issue 9 end to end with a real guest, through the public API only: the test image imported over
 `/v1/images` from a loopback HTTP server, a server created from it with a hostname, an SSH key and a
 password hash in a pool with a static address on an isolated network (a documentation range), booted as
-a TCG domain by the real agent, and looked into through dcloud's serial console WebSocket: in its one
-boot, cloud-init ran on dcloud's seed and set the hostname, the key and the address. No packet is sent
-to the guest's address. Then the server is deleted and its record shows every own volume wiped and the
-shared base untouched.
+a TCG domain by the real agent, and looked into through dcloud's serial console WebSocket: in its first
+boot, cloud-init ran on dcloud's seed and set the hostname, the key and the address; a soft reboot then
+boots the guest again (a new boot id) in the same QEMU process. No packet is sent to the guest's
+address. Then the server is deleted and its record shows every own volume wiped and the shared base
+untouched.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ HOSTNAME = "dctest-first-boot"
 INSIDE = (
     "dmesg -n 1; cloud-init status --wait >/dev/null; echo instance=$(cat /run/cloud-init/.instance-id); "
     "echo hostname=$(hostname); ip -4 -o addr show scope global; ip route show default; "
-    "cat /home/debian/.ssh/authorized_keys"
+    "cat /home/debian/.ssh/authorized_keys; echo boot=$(cat /proc/sys/kernel/random/boot_id)"
 )
+BOOT_ID = "echo boot=$(cat /proc/sys/kernel/random/boot_id)"
 
 
 def test_a_server_from_an_image_boots_with_its_hostname_key_and_static_address(stack: LiveStack) -> None:
@@ -62,6 +64,11 @@ def test_a_server_from_an_image_boots_with_its_hostname_key_and_static_address(s
         try:
             console.wait_for(FINISHED_MARK, BOOT_TIMEOUT_S)
             inside = login_and_run(console, user="root", password=PASSWORD, command=INSIDE)
+            # A soft reboot (issue 9, item 6) goes through the guest: a new boot in the same QEMU process.
+            mark = len(console.raw())
+            assert stack.api("POST", f"/v1/servers/{sid}/reboot", json={"hard": False}).status_code == 200
+            again = console.wait_for(FINISHED_MARK, BOOT_TIMEOUT_S, after=mark)
+            rebooted = login_and_run(console, user="root", password=PASSWORD, command=BOOT_ID, after=again)
         finally:
             console.close()
         gateway = str(next(net.subnet.hosts()))
@@ -73,7 +80,9 @@ def test_a_server_from_an_image_boots_with_its_hostname_key_and_static_address(s
         assert f"inet {address['address']}/{net.subnet.prefixlen} " in inet
         assert "dynamic" not in inet  # configured from network-config, not leased by DHCP
         assert f"default via {gateway}" in inside
-        assert _qemu_starts(sid) == 1  # all of the above in the guest's first and only boot
+        assert _qemu_starts(sid) == 1  # all of the above in one QEMU process: its first boot, then ...
+        first_boot = _answer(inside, "boot")
+        assert first_boot is not None and _answer(rebooted, "boot") not in (None, first_boot)  # ... a reboot
 
         assert stack.api("DELETE", f"/v1/servers/{sid}").status_code == 202
         record = wait_for(

@@ -87,10 +87,12 @@ def login_and_run(
     command: str,
     timeout_s: float = 240.0,
     when_prompted: Callable[[], None] | None = None,
+    after: int = 0,
 ) -> str:
-    """Logs in at the serial getty and returns what `command` printed (between two markers)."""
+    """Logs in at the serial getty and returns what `command` printed (between two markers); `after`
+    skips the console's earlier output (a login prompt of a previous boot)."""
     console.send(b"\r")
-    at = console.wait_for(b"login: ", timeout_s)
+    at = console.wait_for(b"login: ", timeout_s, after=after)
     if when_prompted is not None:
         when_prompted()
     console.send(user.encode() + b"\r")
