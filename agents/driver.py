@@ -38,6 +38,7 @@ from agents.guest_disks import disk_volume_name, prepare_disks
 from agents.host_driver import DiskMode, GuestSize, SuspendMode
 from agents.image_cache import ImageCache
 from agents.image_fetch import ImageSource
+from agents.soft_reboot import SoftReboots
 from controlplane.protocol import DesiredServer, ObservedState, OrphanReport, SharedBase
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ class LibvirtDriver:
         max_vcpus: int = 0,
         image_min_age_s: float = 86400.0,
         image_prune_interval_s: float = 3600.0,
+        soft_reboots: SoftReboots | None = None,
     ) -> None:
         if suspend_mode not in ("pause", "managedsave"):
             raise ValueError(f"suspend_mode must be 'pause' or 'managedsave', not {suspend_mode!r}")
@@ -181,6 +183,8 @@ class LibvirtDriver:
         self.image_min_age_s = image_min_age_s
         self.image_prune_interval_s = image_prune_interval_s
         self._next_image_prune = 0.0
+        # Shared with the event subscription, which reports the reboots it waits for (agents/events.py).
+        self.soft_reboots = soft_reboots if soft_reboots is not None else SoftReboots()
 
     # -- storage -------------------------------------------------------------------------------
 
@@ -335,9 +339,17 @@ class LibvirtDriver:
 
     @_libvirt_op
     def ensure_rebooted(self, server: DesiredServer) -> bool:
-        """Carry out the server's latest reboot order once (soft: agent/ACPI; hard: reset); True if done."""
+        """Carry out the server's latest reboot order once (soft: agent/ACPI, then a reset if the guest
+        ignores it for soft_reboots.timeout_s; hard: reset); True once done."""
         dom = self._require(server.id)
-        return guest_ops.ensure_rebooted(dom, server, self._config_metadata(dom))
+        return guest_ops.ensure_rebooted(dom, server, self._config_metadata(dom), self.soft_reboots)
+
+    def abandon_reboot_wait(self, server_id: str) -> None:
+        """The server is no longer running (suspended, deleted): its soft reboot wait ends, no reset."""
+        self.soft_reboots.forget(server_id)
+
+    def prune_reboot_waits(self, servers: list[DesiredServer]) -> None:
+        self.soft_reboots.prune(server.id for server in servers)
 
     @_libvirt_op
     def start(self, server_id: str) -> None:

@@ -1,5 +1,8 @@
 """libvirt events for the agent: lifecycle changes wake the loop, a closed connection triggers a reconnect.
 
+A guest's reboot (the REBOOT event: a reset, from inside or ours) and its domain stopping or starting
+also end a soft reboot wait (agents/soft_reboot.py).
+
 Callbacks run on libvirt's event-loop thread, so they never call libvirt themselves; they only
 record which server changed and wake the agent's loop (`Wakeup`), which does the work.
 """
@@ -12,6 +15,7 @@ import threading
 import libvirt
 
 from agents.domain_xml import parse_server_id
+from agents.soft_reboot import SoftReboots
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +78,21 @@ class Wakeup:
         return servers, lost
 
 
-class EventSubscription:
-    """Lifecycle and close callbacks on one connection; re-created after every reconnect."""
+# A domain that stopped or started counts as rebooted for a soft reboot order.
+_REBOOTING_LIFECYCLE = frozenset({libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_STARTED})
 
-    def __init__(self, conn: libvirt.virConnect, wakeup: Wakeup) -> None:
+
+class EventSubscription:
+    """Lifecycle, reboot and close callbacks on one connection; re-created after every reconnect."""
+
+    def __init__(
+        self, conn: libvirt.virConnect, wakeup: Wakeup, soft_reboots: SoftReboots | None = None
+    ) -> None:
         self._conn = conn
         self._wakeup = wakeup
+        self._soft_reboots = soft_reboots
         self._callback_id: int | None = None
+        self._reboot_callback_id: int | None = None
         self._close_registered = False
 
     def register(self, *, keepalive_interval_s: int = 5, keepalive_count: int = 3) -> None:
@@ -91,6 +103,9 @@ class EventSubscription:
             log.debug("keepalive not supported on %s", self._conn.getURI())
         self._callback_id = self._conn.domainEventRegisterAny(
             None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
+        )
+        self._reboot_callback_id = self._conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot, None
         )
         try:
             self._conn.registerCloseCallback(self._on_close, None)
@@ -103,11 +118,14 @@ class EventSubscription:
         try:
             if self._callback_id is not None:
                 self._conn.domainEventDeregisterAny(self._callback_id)
+            if self._reboot_callback_id is not None:
+                self._conn.domainEventDeregisterAny(self._reboot_callback_id)
             if self._close_registered:
                 self._conn.unregisterCloseCallback()
         except libvirt.libvirtError:
             pass
         self._callback_id = None
+        self._reboot_callback_id = None
         self._close_registered = False
 
     def _on_lifecycle(
@@ -116,6 +134,16 @@ class EventSubscription:
         server_id = parse_server_id(dom.name())
         if server_id is not None:
             log.debug("lifecycle event %s/%s on %s", event, detail, dom.name())
+            if event in _REBOOTING_LIFECYCLE and self._soft_reboots is not None:
+                self._soft_reboots.guest_rebooted(server_id)
+            self._wakeup.server_changed(server_id)
+
+    def _on_reboot(self, _conn: libvirt.virConnect, dom: libvirt.virDomain, _opaque: object) -> None:
+        server_id = parse_server_id(dom.name())
+        if server_id is not None:
+            log.debug("reboot event on %s", dom.name())
+            if self._soft_reboots is not None:
+                self._soft_reboots.guest_rebooted(server_id)
             self._wakeup.server_changed(server_id)
 
     def _on_close(self, _conn: libvirt.virConnect, reason: int, _opaque: object) -> None:

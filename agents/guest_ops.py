@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import assert_never
 
 import libvirt
 from lxml import etree
@@ -12,6 +13,7 @@ from agents import storage
 from agents.domain_xml import METADATA_NS, METADATA_PREFIX, AgentMarks, metadata_element
 from agents.host_driver import GuestSize
 from agents.image_cache import ImageCache
+from agents.soft_reboot import RebootWait, SoftReboots
 from controlplane.protocol import DesiredServer, SharedBase
 
 log = logging.getLogger(__name__)
@@ -30,26 +32,60 @@ def reboot_mark(meta: dict[str, str]) -> int:
         return 0
 
 
-def ensure_rebooted(dom: libvirt.virDomain, server: DesiredServer, config: dict[str, str]) -> bool:
+def ensure_rebooted(
+    dom: libvirt.virDomain, server: DesiredServer, config: dict[str, str], waits: SoftReboots
+) -> bool:
     """Reboot once per ordered sequence number; the mark in the metadata makes a repeat a no-op.
 
-    The mark is written after the reboot request: a crash in between reboots once more, never zero times.
-    A stopped guest only gets the mark: it boots fresh when it next starts anyway.
+    The mark is written once the reboot happened: at once for a reset, for a soft one when the guest is
+    seen rebooting, or after `waits.timeout_s` by a reset (agents/soft_reboot.py). A crash in between
+    reboots once more, never zero times. A stopped guest only gets the mark: it boots fresh when it
+    next starts anyway.
     """
     order = server.reboot
     if order is None or order.seq <= reboot_mark(config):
+        waits.forget(server.id)
         return False
     active = bool(dom.isActive())
     if active and order.hard:
         dom.reset(0)
-    elif active:
-        _soft_reboot(dom)
+    elif active and not _soft_reboot_settled(dom, server.id, order.seq, waits):
+        return False
+    waits.forget(server.id)
     marks = AgentMarks(seed=config.get("seed"), reboot=order.seq)
     xml = _without_namespace(metadata_element(server, marks))
     flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (libvirt.VIR_DOMAIN_AFFECT_LIVE if active else 0)
     dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, METADATA_PREFIX, METADATA_NS, flags)
     log.info("%s: reboot %d carried out (%s)", dom.name(), order.seq, "hard" if order.hard else "soft")
     return True
+
+
+def _soft_reboot_settled(dom: libvirt.virDomain, server_id: str, seq: int, waits: SoftReboots) -> bool:
+    """Ask the guest to reboot, then on later passes: True once it did, or once it was reset for not."""
+    match waits.state_of(server_id, seq):
+        case RebootWait.NONE:
+            waits.requested(server_id, seq)
+            try:
+                _soft_reboot(dom)
+            except libvirt.libvirtError:
+                waits.forget(server_id)
+                raise
+            return False
+        case RebootWait.WAITING:
+            return False
+        case RebootWait.REBOOTED:
+            return True
+        case RebootWait.EXPIRED:
+            log.warning(
+                "server %s: the guest ignored the soft reboot for %gs; resetting it",
+                server_id,
+                waits.timeout_s,
+            )
+            dom.reset(0)
+            waits.forced(server_id)
+            return True
+        case unknown:
+            assert_never(unknown)
 
 
 def _without_namespace(element: etree._Element) -> str:

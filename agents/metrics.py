@@ -179,6 +179,11 @@ class AgentMetrics(Collector):
         self.reconcile_errors = Counter(
             "dcloud_agent_reconcile_errors", "Reconcile errors by kind.", ["kind"], registry=None
         )
+        self.soft_reboot_fallbacks = Counter(
+            "dcloud_agent_soft_reboot_fallbacks",
+            "Soft reboots the guest ignored for DCLOUD_SOFT_REBOOT_TIMEOUT_S, then forced by a reset.",
+            registry=None,
+        )
         self.last_reconcile = Gauge(
             "dcloud_agent_last_reconcile_timestamp_seconds",
             "Unix time at which the last reconcile pass completed.",
@@ -188,7 +193,12 @@ class AgentMetrics(Collector):
             registry.register(self)
 
     def collect(self) -> Iterable[Metric]:
-        for metric in (self.reconcile_duration, self.reconcile_errors, self.last_reconcile):
+        for metric in (
+            self.reconcile_duration,
+            self.reconcile_errors,
+            self.soft_reboot_fallbacks,
+            self.last_reconcile,
+        ):
             yield from metric.collect()
 
     def observe_reconcile(self, duration_s: float) -> None:
@@ -199,6 +209,9 @@ class AgentMetrics(Collector):
     def count_error(self, kind: str) -> None:
         """Count one error; `kind` is a small fixed vocabulary (e.g. "libvirt", "control_plane", "wipe")."""
         self.reconcile_errors.labels(kind=kind).inc()
+
+    def count_soft_reboot_fallback(self) -> None:
+        self.soft_reboot_fallbacks.inc()
 
     @contextlib.contextmanager
     def time_reconcile(self) -> Iterator[None]:

@@ -125,6 +125,7 @@ class Reconciler:
         self._drop_unlisted(listed)
         self.driver.prune_traffic_filters(desired.servers)  # Art. 20(8): a gone contract's firewall
         self.driver.prune_image_bases(desired.servers)
+        self.driver.prune_reboot_waits(desired.servers)
         result.observed.orphans = self.driver.orphans()
         self._report(result)
         self._observe_duration(time.perf_counter() - started)
@@ -222,6 +223,8 @@ class Reconciler:
             state, detail = self.driver.observe_detail(server.id)
         if server.reboot is not None and state in (_O.RUNNING, _O.SHUTOFF):
             self.driver.ensure_rebooted(server)
+        else:  # suspended or failed meanwhile: a soft reboot waited on ends without a reset
+            self.driver.abandon_reboot_wait(server.id)
         size = self.driver.observe_size(server.id)
         return ObservedServer(
             id=server.id,
@@ -256,6 +259,7 @@ class Reconciler:
 
     def _converge_deleted(self, result: PassResult, server: DesiredServer) -> ObservedServer:
         self._ensured.pop(server.id, None)
+        self.driver.abandon_reboot_wait(server.id)
         if self.journal.acknowledged(server.id):  # reported and accepted already; nothing left to do
             self.journal.remove(server.id)
             return ObservedServer(id=server.id, state=ObservedState.DELETED, generation=server.generation)

@@ -32,6 +32,7 @@ from agents.image_fetch import ImageSource
 from agents.journal import DeletionJournal
 from agents.metrics import AgentMetrics, LibvirtCollector, start_metrics_server
 from agents.reconcile import PassResult, Reconciler
+from agents.soft_reboot import SoftReboots
 from agents.watch import DesiredWatch, supports_watch
 from controlplane.clock import Clock, system_clock
 from controlplane.config import Settings
@@ -90,6 +91,10 @@ class Agent:
         self._open = open_connection
         self.wakeup = Wakeup()
         self.metrics = AgentMetrics()
+        # Kept across reconnects (cleared at each: the gap's REBOOT events are lost; agents/soft_reboot.py).
+        self.soft_reboots = SoftReboots(
+            settings.soft_reboot_timeout_s, on_forced=self.metrics.count_soft_reboot_fallback
+        )
         self.journal = DeletionJournal(
             settings.state_dir, after_step=step_hook(settings.test_agent_crash_point)
         )
@@ -143,6 +148,8 @@ class Agent:
             self._run_due(now)
         timeout = self._next_deadline() - time.monotonic()
         changed, lost = self.wakeup.wait(min(max(timeout, 0.0), _MAX_SLEEP_S))
+        if self.conn is not None:  # a soft reboot wait ended: look at that server now, not at the next poll
+            changed |= self.soft_reboots.due()
         if self.conn is not None and (lost or not _alive(self.conn)):
             self._disconnect()
         elif changed and self.reconciler is not None and self.refused is None:
@@ -161,6 +168,9 @@ class Agent:
             due.append(self._next["connect"])
         elif self.refused is None:
             due += [self._next["resync"], self._next["poll"]]
+            reboot_due = self.soft_reboots.next_deadline()
+            if reboot_due is not None:
+                due.append(reboot_due)
         return min(due)
 
     def _run_due(self, now: float) -> None:
@@ -246,9 +256,10 @@ class Agent:
                 max_vcpus=self.settings.guest_max_vcpus,
                 image_min_age_s=self.settings.image_cache_min_age_s,
                 image_prune_interval_s=self.settings.image_prune_interval_s,
+                soft_reboots=self.soft_reboots,
             )
             driver.ensure_pool()
-            subscription = EventSubscription(conn, self.wakeup)
+            subscription = EventSubscription(conn, self.wakeup, self.soft_reboots)
             subscription.register()
         except (libvirt.libvirtError, DriverError) as exc:
             log.warning("cannot connect to %s: %s; retrying in %.1fs", uri, exc, self._backoff_s)
@@ -257,6 +268,7 @@ class Agent:
             self._backoff_s = min(self._backoff_s * 2, _RECONNECT_MAX_S)
             return
         self.conn, self._subscription = conn, subscription
+        self.soft_reboots.forget_all()  # each is asked again, softly, with a fresh wait
         self.reconciler = Reconciler(
             driver, self.source, self.journal, self.metrics, clock=self.clock, dispatch=self.dispatch
         )

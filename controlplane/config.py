@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     agent_pass_wait_s: float = 1.0
     suspend_mode: Literal["pause", "managedsave"] = "pause"
     stop_timeout_s: float = 60.0
+    # A soft reboot the guest has not carried out within this many seconds is forced by a reset
+    # (agents/soft_reboot.py; Nova's wait_soft_reboot_seconds).
+    soft_reboot_timeout_s: float = Field(default=120.0, ge=0)
     storage_pool: str = "dcloud"
     storage_pool_path: str = "/var/lib/dcloud/images"
     # Hosts whose heartbeats stop are "unknown" after this many missed intervals (CloudStack's rule).

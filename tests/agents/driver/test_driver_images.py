@@ -442,8 +442,10 @@ def test_the_reconcile_loop_reboots_once_and_reports_the_observed_size(
     tmp_path: Path,
 ) -> None:
     from agents.reconcile import Reconciler
+    from agents.soft_reboot import SoftReboots
 
-    driver = image_driver()
+    # No OS on the disk ignores the soft request: with no wait, the next pass resets it.
+    driver = image_driver(soft_reboots=SoftReboots(0.0))
     server = _on_image(new_server, raw_base, domain_type="qemu")
     source = MemorySource([server])
     reconciler = Reconciler(driver, source, DeletionJournal(tmp_path / "journal"))
@@ -451,6 +453,8 @@ def test_the_reconcile_loop_reboots_once_and_reports_the_observed_size(
     source.servers[server.id] = server.model_copy(
         update={"reboot": RebootOrder(seq=1), "generation": server.generation + 1}
     )
+    reconciler.run_once()
+    assert "reboot" not in driver._config_metadata(driver.conn.lookupByName(f"dcloud-{server.id}"))
     reconciler.run_once()
     meta = driver._config_metadata(driver.conn.lookupByName(f"dcloud-{server.id}"))
     assert meta["reboot"] == "1"

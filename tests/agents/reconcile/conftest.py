@@ -20,6 +20,7 @@ from agents.driver import LibvirtDriver
 from agents.journal import DeletionJournal
 from agents.metrics import AgentMetrics
 from agents.reconcile import Reconciler
+from agents.soft_reboot import SoftReboots
 from controlplane.protocol import DesiredServer
 from tests.agents.reconcile.helpers import purge
 from tests.agents.reconcile.sources import MemorySource
@@ -92,13 +93,23 @@ def make_reconciler(
     """A Reconciler over a real connection, a dctest pool and a journal in tmp_path."""
 
     def make(
-        conn: libvirt.virConnect, source: MemorySource, *, suspend_mode: str = "pause"
+        conn: libvirt.virConnect,
+        source: MemorySource,
+        *,
+        suspend_mode: str = "pause",
+        soft_reboots: SoftReboots | None = None,
+        metrics: AgentMetrics | None = None,
     ) -> tuple[Reconciler, LibvirtDriver]:
         driver = LibvirtDriver(
-            conn, pool_name=run_id, pool_path=pool_path, suspend_mode=suspend_mode, stop_timeout_s=1.0
+            conn,
+            pool_name=run_id,
+            pool_path=pool_path,
+            suspend_mode=suspend_mode,
+            stop_timeout_s=1.0,
+            soft_reboots=soft_reboots,
         )
         driver.ensure_pool()
         journal = DeletionJournal(tmp_path / "state")
-        return Reconciler(driver, source, journal, AgentMetrics()), driver
+        return Reconciler(driver, source, journal, metrics or AgentMetrics()), driver
 
     return make
