@@ -273,3 +273,22 @@ def test_preview_with_a_malformed_month_is_422_naming_month(api: Api) -> None:
     )
 
     assert (response.status_code, response.json()["field"]) == (422, "month")
+
+
+def test_a_change_dated_before_a_pending_one_leaves_the_contract_at_the_later_fee(api: Api) -> None:
+    from controlplane.db import session_scope
+    from tests.utils.factories import make_contract, make_customer
+
+    with session_scope(api.engine) as session:
+        contract_id = make_contract(session, make_customer(session)).id
+    path = f"/v1/contracts/{contract_id}/plan-changes"
+    june = {"plan": "std-8", "effective_from": "2027-06-01", "monthly_fee": 300_000}
+    april = {"plan": "std-4", "effective_from": "2027-04-01", "monthly_fee": 200_000}
+    assert api.call("POST", path, role="billing", json=june).status_code == 201
+    shown = api.call("POST", path, role="billing", json=april).json()
+    assert (shown["plan"], shown["monthly_fee"]) == ("std-8", 300_000)
+    assert [p["effective_from"] for p in shown["pending_plan_changes"]] == ["2027-04-01", "2027-06-01"]
+    assert (
+        api.call("GET", f"/v1/contracts/{contract_id}/invoices/preview?month=2027-03").json()["supply_amount"]
+        == 100_000
+    )
