@@ -136,7 +136,7 @@ def _fee_period_before_plan_change_sizes(engine: Engine) -> None:
         )
 
 
-_SIZE_COLUMNS = {"server_vcpus", "server_memory_mib", "server_disk_gib", "server_size_settled_at"}
+_SIZE_COLUMNS = {"plan", "server_vcpus", "server_memory_mib", "server_disk_gib", "server_size_settled_at"}
 
 
 def test_plan_change_sizes_leaves_existing_fee_periods_with_no_size_waiting(empty_engine: Engine) -> None:
@@ -146,11 +146,11 @@ def test_plan_change_sizes_leaves_existing_fee_periods_with_no_size_waiting(empt
     with empty_engine.connect() as conn:
         row = conn.execute(
             text(
-                "SELECT monthly_fee, server_vcpus, server_memory_mib, server_disk_gib, server_size_settled_at"
-                " FROM fee_periods"
+                "SELECT monthly_fee, plan, server_vcpus, server_memory_mib, server_disk_gib,"
+                " server_size_settled_at FROM fee_periods"
             )
         ).one()
-    assert tuple(row) == (100000, None, None, None, None)
+    assert tuple(row) == (100000, None, None, None, None, None)
 
 
 def test_plan_change_sizes_downgrades_to_unique_macs_keeping_the_fee_periods(empty_engine: Engine) -> None:

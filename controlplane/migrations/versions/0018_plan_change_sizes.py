@@ -1,6 +1,8 @@
 """A plan change's server size waits on its fee period until the change's effective date (Art. 32(2)):
 before this revision the size reached the servers when the change was asked for, so no existing row has
-a size waiting, and every column starts NULL.
+a size waiting, and every column starts NULL. Each period also names its plan, so an invoice names the
+plan of the days it bills; existing rows keep NULL (the contract's plan, as before: the history of
+plan names was never stored).
 
 Revision ID: 0018_plan_change_sizes
 Revises: 0017_unique_macs
@@ -21,6 +23,7 @@ _SIZES = ("server_vcpus", "server_memory_mib", "server_disk_gib")
 
 def upgrade() -> None:
     with op.batch_alter_table("fee_periods") as batch:
+        batch.add_column(sa.Column("plan", sa.String(length=64), nullable=True))
         for name in _SIZES:
             batch.add_column(sa.Column(name, sa.Integer(), nullable=True))
         batch.add_column(sa.Column("server_size_settled_at", sa.DateTime(timezone=True), nullable=True))
@@ -31,3 +34,4 @@ def downgrade() -> None:
         batch.drop_column("server_size_settled_at")
         for name in reversed(_SIZES):
             batch.drop_column(name)
+        batch.drop_column("plan")

@@ -64,6 +64,7 @@ def keep_fee_before(session: Session, contract: Contract, day: date) -> None:
                 effective_from=first,
                 monthly_fee=contract.monthly_fee,
                 discount=contract.discount,
+                plan=contract.plan,
             )
         )
 

@@ -253,6 +253,7 @@ def activate_contract(
             effective_from=open_date,
             monthly_fee=contract.monthly_fee,
             discount=contract.discount,
+            plan=contract.plan,
         )
     )
     if open_date > contract.desired_open_date:
@@ -304,6 +305,7 @@ def change_plan(
         effective_from=data.effective_from,
         monthly_fee=data.monthly_fee,
         discount=data.discount,
+        plan=data.plan,
         **size_columns(data.server_size),
     )
     if not changes_after(session, contract_id, data.effective_from):  # the contract keeps the latest
