@@ -83,10 +83,10 @@ class PlanSizeReport:
     failed: list[str] = field(default_factory=list)  # server ids left at their size, with the reason
 
 
-def due_plan_sizes(session: Session, as_of: date) -> list[int]:
-    """Fee periods in force by `as_of` whose size still waits, oldest change first (one query)."""
+def due_plan_sizes(session: Session, as_of: date) -> list[tuple[int, int]]:
+    """(fee period, contract) of each size due by `as_of` still waiting, oldest change first (one query)."""
     query = (
-        select(FeePeriod.id)
+        select(FeePeriod.id, FeePeriod.contract_id)
         .where(
             col(FeePeriod.effective_from) <= as_of,
             col(FeePeriod.server_size_settled_at).is_(None),
@@ -98,7 +98,7 @@ def due_plan_sizes(session: Session, as_of: date) -> list[int]:
         )
         .order_by(col(FeePeriod.effective_from), col(FeePeriod.id))
     )
-    return [int(pid) for pid in session.exec(query).all() if pid is not None]
+    return [(int(pid), contract_id) for pid, contract_id in session.exec(query).all() if pid is not None]
 
 
 def apply_due_plan_sizes(engine: Engine, *, as_of: date, now: datetime, actor: str = ACTOR) -> PlanSizeReport:
@@ -106,18 +106,19 @@ def apply_due_plan_sizes(engine: Engine, *, as_of: date, now: datetime, actor: s
     lock; idempotent."""
     report = PlanSizeReport()
     with session_scope(engine) as session:
-        ids = due_plan_sizes(session, as_of)
-    for period_id in ids:
+        due = due_plan_sizes(session, as_of)
+    for period_id, contract_id in due:
         with session_scope(engine) as session:
-            _settle(session, period_id, now=now, actor=actor, report=report)
+            _settle(session, period_id, contract_id, now=now, actor=actor, report=report)
     return report
 
 
-def _settle(session: Session, period_id: int, *, now: datetime, actor: str, report: PlanSizeReport) -> None:
+def _settle(
+    session: Session, period_id: int, contract_id: int, *, now: datetime, actor: str, report: PlanSizeReport
+) -> None:
+    contract = lock_contract(session, contract_id)  # first: the facts below are read under the lock
     period = session.get(FeePeriod, period_id)
     assert period is not None  # fee periods are never deleted
-    contract = lock_contract(session, period.contract_id)
-    session.refresh(period)
     size = pending_size(period)
     if period.server_size_settled_at is not None or size is None:
         return  # another run settled it while this one waited for the lock
