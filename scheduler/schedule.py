@@ -18,6 +18,9 @@ JOB_TIMES: dict[str, dict[str, Any]] = {
     "invoicing": {"cron": {"day": "1-10", "hour": 1, "minute": 0, "timezone": _SEOUL}},
     # Art. 33(1), 21(1): the daily sweep (plan, then apply) early in the Seoul morning.
     "enforcement-sweep": {"cron": {"hour": 2, "minute": 0, "timezone": _SEOUL}},
+    # Art. 32(2): a plan change's server size reaches the servers at the start of its effective day; five
+    # minutes after midnight, so a scheduler clock a little fast never runs it on the day before.
+    "plan-changes": {"cron": {"hour": 0, "minute": 5, "timezone": _SEOUL}},
     # Art. 18, 3(2),(3): a term ends at the end of its last day; renew (and announce terms) the next morning.
     "renewal": {"cron": {"hour": 0, "minute": 30, "timezone": _SEOUL}},
     "address-quarantine": {"cron": {"hour": 3, "minute": 0, "timezone": _SEOUL}},

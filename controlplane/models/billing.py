@@ -21,6 +21,18 @@ class FeePeriod(SQLModel, table=True):
     effective_from: date
     monthly_fee: int
     discount: int = 0
+    # The plan from `effective_from` on; NULL keeps the previous period's (rows from before 0018: the
+    # contract's own plan).
+    plan: str | None = Field(default=None, max_length=64)
+    # A plan change's server size (issue 9) reaches the servers on `effective_from` (Seoul), not when it
+    # is asked for: NULL sizes keep each server's own; `server_size_settled_at` is when the size was acted
+    # on (applied, or skipped because the contract had ended), NULL while it waits for its day.
+    server_vcpus: int | None = None
+    server_memory_mib: int | None = None
+    server_disk_gib: int | None = None
+    server_size_settled_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class AddOn(SQLModel, table=True):

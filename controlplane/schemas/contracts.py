@@ -52,9 +52,19 @@ class PlanChange(BaseModel):
     effective_from: Day
     monthly_fee: Whole = Field(ge=0, le=MAX_FEE)
     discount: Whole = Field(default=0, ge=0, le=MAX_FEE)
-    # The new plan's server size (issue 9): applied to every live server of the contract when the change
-    # is recorded (disks only grow; vCPUs and memory at the next boot). None keeps each server's own.
+    # The new plan's server size (issue 9): checked when the change is recorded, applied to every live
+    # server of the contract on `effective_from` (Seoul; at once when that is today or earlier). Disks
+    # only grow; vCPUs and memory take effect at the next boot. None keeps each server's own.
     server_size: ServerResize | None = None
+
+
+class PendingPlanChange(BaseModel):
+    """A plan change not yet in force (Seoul today), or whose server size waits for its day's job."""
+
+    effective_from: date
+    monthly_fee: int
+    discount: int
+    server_size: ServerResize | None
 
 
 class AddOnCreate(BaseModel):
@@ -93,3 +103,5 @@ class ContractPublic(BaseModel):
     terms_version: str
     created_at: datetime
     updated_at: datetime
+    # `monthly_fee`, `discount` and `plan` are the latest agreed, which may start later: these say when.
+    pending_plan_changes: list[PendingPlanChange] = []

@@ -163,7 +163,7 @@ def _credited_days(
 
 
 def sla_credit(
-    monthly_fee: Won,
+    monthly_fee: Won | Fraction,
     month: YearMonth,
     outages: Sequence[Outage],
     policy: Policy,

@@ -1,5 +1,5 @@
-"""Enforcement's periodic jobs (run by the scheduler leader): the daily sweep, renewals, the month's SLA
-figures and the deadlines of answers owed."""
+"""Enforcement's periodic jobs (run by the scheduler leader): the daily sweep, renewals, plan changes'
+server sizes, the month's SLA figures and the deadlines of answers owed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 
 from sqlmodel import Session
 
+from controlplane.services.contracts.plan_changes import apply_due_plan_sizes
 from controlplane.services.contracts.renewal import renew_contracts
 from controlplane.services.contracts.terms_changes import announce_terms_changes
 from controlplane.services.enforcement import availability  # also registers the SLA-credit invoice lines
@@ -54,6 +55,18 @@ def daily_renewal(ctx: JobContext) -> None:
             len(report.ended),
             len(report.failed),
         )
+
+
+# Art. 32(2): a plan change's server size on its effective date (Seoul); a missed day is caught up, and a
+# size already acted on is never acted on again.
+@register_job("plan-changes", **JOB_TIMES["plan-changes"])
+def daily_plan_sizes(ctx: JobContext) -> None:
+    now = ctx.clock()
+    report = apply_due_plan_sizes(ctx.engine, as_of=seoul_date(now), now=now)
+    if report.applied or report.skipped:
+        log.info("plan changes: %d sized, %d skipped", len(report.applied), len(report.skipped))
+    for failure in report.failed:
+        log.error("plan change size not applied to server %s", failure)
 
 
 # Art. 36: on the 1st, availability of every contract with an outage in the month just ended; below the

@@ -273,3 +273,43 @@ def test_preview_with_a_malformed_month_is_422_naming_month(api: Api) -> None:
     )
 
     assert (response.status_code, response.json()["field"]) == (422, "month")
+
+
+def test_a_change_dated_before_a_pending_one_leaves_the_contract_at_the_later_fee(api: Api) -> None:
+    from controlplane.db import session_scope
+    from tests.utils.factories import make_contract, make_customer
+
+    with session_scope(api.engine) as session:
+        contract_id = make_contract(session, make_customer(session)).id
+    path = f"/v1/contracts/{contract_id}/plan-changes"
+    june = {"plan": "std-8", "effective_from": "2027-06-01", "monthly_fee": 300_000}
+    april = {"plan": "std-4", "effective_from": "2027-04-01", "monthly_fee": 200_000}
+    assert api.call("POST", path, role="billing", json=june).status_code == 201
+    shown = api.call("POST", path, role="billing", json=april).json()
+    assert (shown["plan"], shown["monthly_fee"]) == ("std-8", 300_000)
+    assert [p["effective_from"] for p in shown["pending_plan_changes"]] == ["2027-04-01", "2027-06-01"]
+    assert (
+        api.call("GET", f"/v1/contracts/{contract_id}/invoices/preview?month=2027-03").json()["supply_amount"]
+        == 100_000
+    )
+
+
+def test_each_invoice_line_names_the_plan_of_the_days_it_bills(api: Api) -> None:
+    api.clock.now = api.clock.now.replace(day=1)  # applied for, and opened, on 2027-03-01
+    contract_id = apply(api, new_customer(api), discount=0, desired_open_date="2027-03-01")["id"]
+    assert api.call("POST", f"/v1/contracts/{contract_id}/approve", role="billing").status_code == 200
+    assert (
+        api.call("POST", f"/v1/contracts/{contract_id}/activate", role="operator", json={}).status_code == 200
+    )
+    change = {"plan": "std-4", "effective_from": "2027-04-16", "monthly_fee": 300_000}
+    assert (
+        api.call("POST", f"/v1/contracts/{contract_id}/plan-changes", role="billing", json=change).status_code
+        == 201
+    )
+
+    def lines(month: str) -> list[tuple[str, int]]:
+        preview = api.call("GET", f"/v1/contracts/{contract_id}/invoices/preview?month={month}").json()
+        return [(line["description"], line["amount"]) for line in preview["lines"]]
+
+    assert lines("2027-03") == [("std-2", 100_000)]  # not the plan that starts in April
+    assert lines("2027-04") == [("std-2", 50_000), ("std-4", 150_000)]  # 15 and 15 days of 30

@@ -156,3 +156,18 @@ def test_editing_when_the_cause_was_learned_never_reopens_a_lapsed_claim(engine:
                 actor="billing",
                 now=datetime(2027, 6, 10, 3, tzinfo=UTC),
             )
+
+
+def test_the_credit_uses_the_months_own_fee_not_a_plan_change_dated_later(engine: Engine) -> None:
+    from controlplane.schemas.contracts import PlanChange
+    from controlplane.services.contracts.lifecycle import change_plan
+
+    contract_id = contract(engine)
+    with Session(engine) as session:
+        later = PlanChange(effective_from=date(2027, 5, 1), monthly_fee=620_000)
+        change_plan(session, now=START, actor="billing", contract_id=contract_id, data=later)
+        service.record_outage(
+            session, data=outage(contract_id, START - timedelta(days=2), 24 * 40), now=START, actor="op"
+        )
+        credit = service.availability(session, contract_id=contract_id, month=MARCH)
+    assert credit.amount == 10_000 * len(credit.credited_days)  # 310,000 / 31, not 620,000 / 31

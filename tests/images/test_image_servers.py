@@ -252,7 +252,7 @@ def test_a_key_with_a_second_line_in_its_comment_is_422(api: Api, image: dict[st
     assert response.status_code == 422
 
 
-def test_a_plan_change_with_a_size_reaches_the_contracts_servers(api: Api) -> None:
+def test_a_plan_change_in_force_today_resizes_the_contracts_servers_at_once(api: Api) -> None:
     from controlplane.db import session_scope
     from tests.utils.factories import make_contract, make_customer
 
@@ -262,7 +262,7 @@ def test_a_plan_change_with_a_size_reaches_the_contracts_servers(api: Api) -> No
     server = api.add_server(contract_id=contract_id, vcpus=1, memory_mib=1024, disk_gib=10)
     body = {
         "plan": "std-4",
-        "effective_from": "2027-03-10",
+        "effective_from": "2027-03-02",  # the API clock's Seoul day: a later date waits for its day
         "monthly_fee": 200_000,
         "server_size": {"vcpus": 2, "memory_mib": 2048, "disk_gib": 20},
     }

@@ -30,6 +30,7 @@ ALL_JOBS = {
     "invoicing",
     "enforcement-sweep",
     "renewal",
+    "plan-changes",
     "address-quarantine",
     "sla-figures",
     "notice-delivery",

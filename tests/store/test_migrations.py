@@ -104,3 +104,61 @@ def test_unique_macs_downgrades_to_images(empty_engine: Engine) -> None:
     downgrade(empty_engine, "0013_images")
     columns = {c["name"] for c in inspect(empty_engine).get_columns("address_leases")}
     assert "mac" not in columns and "address" in columns
+
+
+def _fee_period_before_plan_change_sizes(engine: Engine) -> None:
+    """A contract with one fee period as 0017_unique_macs stored it: no size columns."""
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO customers (id, kind, name, email, address, contact_name, contact_phone,"
+                " whois_hide_name, whois_hide_address, whois_hide_phone, is_minor, has_delinquency_record,"
+                " created_at) VALUES (1, 'organisation', 'c', 'c@example.kr', 'Seoul', 'k', '02', false,"
+                " false, false, false, false, :at)"
+            ),
+            {"at": at},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO contracts (id, customer_id, state, plan, monthly_fee, discount, billing_cycle,"
+                " desired_open_date, terms_version, extra_addresses_allowed, created_at, updated_at,"
+                " annual_prepay_discount) VALUES (1, 1, 'active', 'std-2', 100000, 0, 'monthly',"
+                " '2027-01-01', '2025-01', 0, :at, :at, 0)"
+            ),
+            {"at": at},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO fee_periods (id, contract_id, effective_from, monthly_fee, discount)"
+                " VALUES (1, 1, '2027-01-01', 100000, 0)"
+            )
+        )
+
+
+_SIZE_COLUMNS = {"plan", "server_vcpus", "server_memory_mib", "server_disk_gib", "server_size_settled_at"}
+
+
+def test_plan_change_sizes_leaves_existing_fee_periods_with_no_size_waiting(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0017_unique_macs")
+    _fee_period_before_plan_change_sizes(empty_engine)
+    upgrade(empty_engine, "0018_plan_change_sizes")
+    with empty_engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT monthly_fee, plan, server_vcpus, server_memory_mib, server_disk_gib,"
+                " server_size_settled_at FROM fee_periods"
+            )
+        ).one()
+    assert tuple(row) == (100000, None, None, None, None, None)
+
+
+def test_plan_change_sizes_downgrades_to_unique_macs_keeping_the_fee_periods(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0017_unique_macs")
+    _fee_period_before_plan_change_sizes(empty_engine)
+    upgrade(empty_engine, "0018_plan_change_sizes")
+    downgrade(empty_engine, "0017_unique_macs")
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("fee_periods")}
+    assert not columns & _SIZE_COLUMNS and "monthly_fee" in columns
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT monthly_fee FROM fee_periods")).scalar_one() == 100000

@@ -99,3 +99,15 @@ def test_the_proposal_is_noticed_to_the_customer_with_the_right_to_refuse(api: A
     with Session(api.engine) as session:
         notices = session.exec(select(Notice).where(Notice.kind == "fee_increase_proposed")).all()
     assert notices and all("Art. 17(3)" in n.body and "2027-04-01" in n.body for n in notices)
+
+
+def test_an_increase_is_measured_against_the_fee_in_force_on_its_date(api: Api) -> None:
+    contract_id, _ = contract_with_servers(api, servers=0)  # 100,000 a month
+    body = {"effective_from": "2027-06-01", "monthly_fee": 200_000}  # a bigger plan from June
+    assert (
+        api.call("POST", f"/v1/contracts/{contract_id}/plan-changes", role="billing", json=body).status_code
+        == 201
+    )
+    response = _propose(api, contract_id, fee=150_000, effective_from="2027-04-01")
+    assert response.status_code == 201, response.text
+    assert response.json()[0]["old_monthly_fee"] == 100_000

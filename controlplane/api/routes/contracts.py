@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
+from sqlmodel import Session
 
 from controlplane.api.deps import ClockDep, Principal, SessionDep, TenantDep, require_roles
 from controlplane.api.routes.invoices import invoice_public, preview_public
@@ -18,6 +20,7 @@ from controlplane.schemas.contracts import (
     ContractApply,
     ContractHold,
     ContractPublic,
+    PendingPlanChange,
     PlanChange,
 )
 from controlplane.schemas.invoices import InvoicePublic
@@ -25,8 +28,9 @@ from controlplane.schemas.types import Count, Id, MonthText
 from controlplane.services.billing import invoices as invoice_service
 from controlplane.services.billing.invoicing import preview_invoice
 from controlplane.services.contracts import lifecycle as contract_service
+from controlplane.services.contracts import plan_changes
 from controlplane.services.tenancy import Owned
-from controlplane.terms.calendar import YearMonth
+from controlplane.terms.calendar import YearMonth, seoul_date
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
 
@@ -40,6 +44,27 @@ Month = Annotated[MonthText, Query()]
 
 def contract_public(contract: Contract) -> ContractPublic:
     return ContractPublic.model_validate(contract, from_attributes=True)
+
+
+def contracts_with_pending(
+    session: Session, contracts: list[Contract], now: datetime
+) -> list[ContractPublic]:
+    """The contracts as shown, each with the plan changes that have not reached their day (Seoul)."""
+    pending = plan_changes.pending_plan_changes(session, contracts, seoul_date(now))
+    shown = []
+    for contract in contracts:
+        public = contract_public(contract)
+        public.pending_plan_changes = [
+            PendingPlanChange(
+                effective_from=p.effective_from,
+                monthly_fee=p.monthly_fee,
+                discount=p.discount,
+                server_size=plan_changes.pending_size(p),
+            )
+            for p in pending.get(contract.id or 0, [])
+        ]
+        shown.append(public)
+    return shown
 
 
 def parse_month(text: str) -> YearMonth:
@@ -64,6 +89,7 @@ def list_contracts(
     _who: Reader,
     tenant: TenantDep,
     session: SessionDep,
+    clock: ClockDep,
     customer_id: Annotated[Id | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[Count, Query()] = 0,
@@ -73,13 +99,15 @@ def list_contracts(
             return []  # another customer's contracts: none, as if it had none
         customer_id = tenant.customer_id
     rows = contract_service.list_contracts(session, customer_id=customer_id, limit=limit, offset=offset)
-    return [contract_public(c) for c in rows]
+    return contracts_with_pending(session, rows, clock())
 
 
 @router.get("/{contract_id}")
-def get_contract(contract_id: Id, _who: Reader, tenant: TenantDep, session: SessionDep) -> ContractPublic:
+def get_contract(
+    contract_id: Id, _who: Reader, tenant: TenantDep, session: SessionDep, clock: ClockDep
+) -> ContractPublic:
     tenant.owns(Owned.CONTRACT, contract_id, field="contract_id")
-    return contract_public(contract_service.get_contract(session, contract_id))
+    return contracts_with_pending(session, [contract_service.get_contract(session, contract_id)], clock())[0]
 
 
 @router.post("/{contract_id}/hold")
@@ -115,7 +143,7 @@ def change_plan(
     contract_id: Id, body: PlanChange, who: Writer, session: SessionDep, clock: ClockDep
 ) -> ContractPublic:
     contract_service.change_plan(session, now=clock(), actor=who.actor, contract_id=contract_id, data=body)
-    return contract_public(contract_service.get_contract(session, contract_id))
+    return contracts_with_pending(session, [contract_service.get_contract(session, contract_id)], clock())[0]
 
 
 @router.post("/{contract_id}/add-ons", status_code=status.HTTP_201_CREATED)

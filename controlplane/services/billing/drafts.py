@@ -64,17 +64,18 @@ def plan_periods(facts: ContractFacts) -> list[PlanPeriod]:
     """Fee periods cut at each plan change (Art. 32(2)); the contract's own fee when none are recorded."""
     if facts.term_start is None:
         return []
-    changes = facts.fee_periods or [(facts.term_start, facts.monthly_fee, facts.discount)]
+    changes = facts.fee_periods or [(facts.term_start, facts.monthly_fee, facts.discount, None)]
     # The service began on the first fee period (the open date), not on the current term's start: a
     # renewal (Art. 18) starts a new term mid-month, and the days before it were used and billed too.
     opened = changes[0][0]
     periods = []
-    for index, (first, fee, discount) in enumerate(changes):
+    for index, (first, fee, discount, _) in enumerate(changes):
         following = changes[index + 1][0] if index + 1 < len(changes) else None
         last = following - timedelta(days=1) if following is not None else facts.service_last_day
         if facts.service_last_day is not None and last is not None:
             last = min(last, facts.service_last_day)
-        periods.append(PlanPeriod(fee, max(first, opened), last, discount, facts.plan))
+        plan = plan_on(facts, first)
+        periods.append(PlanPeriod(fee, max(first, opened), last, discount, plan))
     return periods
 
 
@@ -90,11 +91,22 @@ def add_on_periods(facts: ContractFacts) -> list[AddOnPeriod]:
 def fee_on(facts: ContractFacts, day: date) -> tuple[int, int]:
     """(monthly fee, agreed discount) in force on `day`: the latest plan change on or before it."""
     fee, discount = facts.monthly_fee, facts.discount
-    for first, period_fee, period_discount in facts.fee_periods:  # ordered by effective_from
+    for first, period_fee, period_discount, _ in facts.fee_periods:  # ordered by effective_from
         if first > day:
             break
         fee, discount = period_fee, period_discount
     return fee, discount
+
+
+def plan_on(facts: ContractFacts, day: date) -> str:
+    """The plan in force on `day`: the latest period naming one on or before it, else the contract's
+    (a change dated later has already renamed the contract, never the days before it)."""
+    plan = None
+    for first, _, _, period_plan in facts.fee_periods:
+        if first > day:
+            break
+        plan = period_plan or plan
+    return plan or facts.plan
 
 
 def _current_term(facts: ContractFacts, policy: Policy) -> Term | None:
@@ -124,7 +136,7 @@ def prepayment_lines(facts: ContractFacts, month: YearMonth, policy: Policy) -> 
         return []
     fee, discount = fee_on(facts, term.first)
     prepayment = annual_prepayment(fee, discount, facts.annual_prepay_discount, term.first, term.last)
-    return [prepayment_line(prepayment, facts.plan)]
+    return [prepayment_line(prepayment, plan_on(facts, term.first))]
 
 
 def unprepaid_periods(facts: ContractFacts, policy: Policy) -> list[PlanPeriod]:

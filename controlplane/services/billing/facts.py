@@ -48,7 +48,8 @@ class ContractFacts:
     discount: int
     term_start: date | None  # None until the service opens
     service_last_day: date | None  # the termination's effective day, if any
-    fee_periods: list[tuple[date, int, int]] = field(default_factory=list)  # (from, fee, discount)
+    # (from, fee, discount, plan); plan None: the previous period's
+    fee_periods: list[tuple[date, int, int, str | None]] = field(default_factory=list)
     add_ons: list[AddOn] = field(default_factory=list)
     late_fees: list[UnbilledLateFee] = field(default_factory=list)
     term_end: date | None = None  # the current term's last day (Art. 18), None until the service opens
@@ -115,18 +116,19 @@ def load_facts(session: Session, contract_ids: list[int]) -> dict[int, ContractF
     if not contract_ids:
         return {}
     facts = _contracts(session, contract_ids)
-    for contract_id, first, fee, discount in session.exec(
-        select(
+    for contract_id, first, fee, discount, plan in session.execute(
+        sa_select(
             col(FeePeriod.contract_id),
             col(FeePeriod.effective_from),
             col(FeePeriod.monthly_fee),
             col(FeePeriod.discount),
+            col(FeePeriod.plan),
         )
         .where(_among(FeePeriod.contract_id, contract_ids))
         .order_by(col(FeePeriod.contract_id), col(FeePeriod.effective_from))
     ).all():
         if contract_id in facts:
-            facts[contract_id].fee_periods.append((first, fee, discount))
+            facts[contract_id].fee_periods.append((first, fee, discount, plan))
     for add_on in session.exec(
         select(AddOn).where(_among(AddOn.contract_id, contract_ids)).order_by(col(AddOn.id))
     ).all():

@@ -19,6 +19,7 @@ from controlplane.models.customer import Contract, ContractState
 from controlplane.models.workflows import FeeIncrease
 from controlplane.schemas.workflows import FeeIncreaseCreate, FeeIncreasePublic
 from controlplane.services.audit import record_change
+from controlplane.services.billing.fee_periods import changes_after, fee_in_force
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.enforcement.effects import queue_contract_notice
 from controlplane.terms.calendar import seoul_date
@@ -33,11 +34,11 @@ def propose_fee_increase(
     made = []
     for contract_id in sorted(set(request.contract_ids)):
         contract = lock_contract(session, contract_id, field="contract_ids")
-        _check_proposable(session, contract, request)
+        in_force = _check_proposable(session, contract, request)
         proposal = FeeIncrease(
             contract_id=contract_id,
             effective_from=request.effective_from,
-            old_monthly_fee=contract.monthly_fee,
+            old_monthly_fee=in_force,
             new_monthly_fee=request.new_monthly_fee,
             reason=request.reason,
             proposed_at=now,
@@ -79,13 +80,16 @@ def list_fee_increases(session: Session, *, contract_id: int | None = None) -> l
     return [FeeIncreasePublic.model_validate(p) for p in session.exec(query.order_by(col(FeeIncrease.id)))]
 
 
-def _check_proposable(session: Session, contract: Contract, request: FeeIncreaseCreate) -> None:
+def _check_proposable(session: Session, contract: Contract, request: FeeIncreaseCreate) -> int:
+    """The fee in force on the proposal's date (a plan change dated later is not it), once the proposal
+    is found to raise it."""
     if contract.state not in _PROPOSABLE:
         raise Conflict(f"contract {contract.id} is {contract.state}: no fee to raise", field="contract_ids")
-    if request.new_monthly_fee <= contract.monthly_fee:
+    in_force, _ = fee_in_force(session, contract, request.effective_from)
+    if request.new_monthly_fee <= in_force:
         raise InvalidInput(
             f"{request.new_monthly_fee} KRW is not above contract {contract.id}'s fee of "
-            f"{contract.monthly_fee} KRW: only an increase needs consent (Art. 17(2))",
+            f"{in_force} KRW on {request.effective_from}: only an increase needs consent (Art. 17(2))",
             field="new_monthly_fee",
         )
     pending = session.exec(
@@ -93,6 +97,7 @@ def _check_proposable(session: Session, contract: Contract, request: FeeIncrease
     ).first()
     if pending is not None:
         raise Conflict(f"contract {contract.id} already has open proposal {pending.id}", field="contract_ids")
+    return in_force
 
 
 def _apply_new_fee(session: Session, contract: Contract, proposal: FeeIncrease, now: datetime) -> None:
@@ -110,10 +115,12 @@ def _apply_new_fee(session: Session, contract: Contract, proposal: FeeIncrease, 
                 contract_id=contract.id or 0,
                 effective_from=starts,
                 monthly_fee=proposal.new_monthly_fee,
-                discount=contract.discount,
+                discount=fee_in_force(session, contract, starts)[1],
             )
         )
-    contract.monthly_fee, contract.updated_at = proposal.new_monthly_fee, now
+    if not changes_after(session, contract.id or 0, starts):  # the contract keeps the latest agreed fee
+        contract.monthly_fee = proposal.new_monthly_fee
+    contract.updated_at = now
     session.add(contract)
 
 

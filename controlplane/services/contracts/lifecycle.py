@@ -24,10 +24,12 @@ from controlplane.schemas.contracts import (
     PlanChange,
 )
 from controlplane.services.audit import record_change
+from controlplane.services.billing.fee_periods import changes_after, keep_fee_before
 from controlplane.services.billing.payments import customer_overdue_amount
 from controlplane.services.contract_lock import lock_contract
+from controlplane.services.contracts.plan_changes import CLAUSE as PLAN_CHANGE_CLAUSE
+from controlplane.services.contracts.plan_changes import resize_on_effective_date, size_columns
 from controlplane.services.customers import get_customer
-from controlplane.services.fleet.server_changes import resize_contract_servers
 from controlplane.services.notices import queue_notice
 from controlplane.terms.approval import ApplicantFacts, Hold, HoldReason, automatic_holds, hold_clause
 from controlplane.terms.calendar import seoul_date
@@ -251,6 +253,7 @@ def activate_contract(
             effective_from=open_date,
             monthly_fee=contract.monthly_fee,
             discount=contract.discount,
+            plan=contract.plan,
         )
     )
     if open_date > contract.desired_open_date:
@@ -277,7 +280,8 @@ def activate_contract(
 def change_plan(
     session: Session, *, now: datetime, actor: str, contract_id: int, data: PlanChange
 ) -> FeePeriod:
-    """A new fee from a date on; the month it falls in is prorated by day (Art. 32(2))."""
+    """A new fee from a date on; the month it falls in is prorated by day (Art. 32(2)). A server size
+    reaches the servers on the effective date (`plan_changes`); it is checked now."""
     contract = get_contract(session, contract_id, lock=True)
     if contract.state not in (ContractState.ACTIVE, ContractState.RESTRICTED):
         raise Conflict(
@@ -295,18 +299,25 @@ def change_plan(
     if existing is not None:
         raise Conflict(f"a plan change already takes effect on {data.effective_from}", field="effective_from")
     before = contract_snapshot(contract)
+    keep_fee_before(session, contract, data.effective_from)
     period = FeePeriod(
         contract_id=contract_id,
         effective_from=data.effective_from,
         monthly_fee=data.monthly_fee,
         discount=data.discount,
+        plan=data.plan,
+        **size_columns(data.server_size),
     )
-    contract.monthly_fee, contract.discount = data.monthly_fee, data.discount
-    contract.plan = data.plan or contract.plan
+    if not changes_after(session, contract_id, data.effective_from):  # the contract keeps the latest
+        contract.monthly_fee, contract.discount = data.monthly_fee, data.discount
+        contract.plan = data.plan or contract.plan
     contract.updated_at = now
     session.add_all([period, contract])
+    if data.server_size is not None:  # the servers change on the effective date, not before
+        resize_on_effective_date(session, period=period, size=data.server_size, now=now, actor=actor)
+    after = {**contract_snapshot(contract), "effective_from": str(data.effective_from)}
     if data.server_size is not None:
-        resize_contract_servers(session, now=now, actor=actor, contract_id=contract_id, size=data.server_size)
+        after["server_size"] = data.server_size.model_dump(exclude_none=True)
     record_change(
         session,
         at=now,
@@ -314,9 +325,9 @@ def change_plan(
         entity_type="contract",
         entity_id=contract_id,
         action="change_plan",
-        clause="Art. 32(2)",
+        clause=PLAN_CHANGE_CLAUSE,
         before=before,
-        after={**contract_snapshot(contract), "effective_from": str(data.effective_from)},
+        after=after,
     )
     session.commit()
     return period

@@ -17,6 +17,7 @@ from controlplane.policy_registry import pinned_policy
 from controlplane.schemas.enforcement import OutageCreate, OutageUpdate
 from controlplane.services.audit import record_change
 from controlplane.services.billing.drafts import ExtraLine
+from controlplane.services.billing.fee_periods import month_rate
 from controlplane.services.billing.invoicing import register_extra_lines
 from controlplane.services.fleet.maintenance_windows import maintenance_spans
 from controlplane.services.tenancy import contracts_of
@@ -152,8 +153,8 @@ def availability(session: Session, *, contract_id: int, month: YearMonth) -> sla
     policy = pinned_policy(contract.terms_version)  # threshold and minimum outage of its own version
     windows = _maintenance_spans(session, contract_id, month)
     try:
-        fee = max(0, contract.monthly_fee - contract.discount)
-        return sla.sla_credit(fee, month, outages, policy, windows)
+        # Art. 36(3): the daily fee of that month's own fee, not of a plan change dated later.
+        return sla.sla_credit(month_rate(session, contract, month), month, outages, policy, windows)
     except TermsError as exc:
         raise InvalidInput(exc.message, field=exc.field) from exc
 

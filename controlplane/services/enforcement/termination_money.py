@@ -29,7 +29,7 @@ def settlement_amounts(
     """Penalty (Art. 32(3), none after a refused fee increase, 17(3)) and annual-prepay refund (20(7))."""
     if contract.term_end is None or last_day >= contract.term_end:
         return 0, 0
-    fees = _recent_plan_fees(session, contract, YearMonth.of(last_day), policy)
+    fees = _recent_plan_fees(session, contract, last_day, policy)
     penalty = early_termination_penalty(
         fees, last_day, contract.term_end, refused_fee_increase=refused_fee_increase, policy=policy
     ).amount
@@ -82,7 +82,7 @@ def billable_penalty(session: Session, contract: Contract, termination: Terminat
 
 
 def _recent_plan_fees(
-    session: Session, contract: Contract, month: YearMonth, policy: Policy
+    session: Session, contract: Contract, last_day: date, policy: Policy
 ) -> list[int | Fraction]:
     """Art. 32(3): the monthly *rates* (net of the agreed discount) of the last months of service before
     the termination month, oldest first; a month with a fee change averages its rates by day, and a
@@ -91,10 +91,13 @@ def _recent_plan_fees(
         select(FeePeriod).where(FeePeriod.contract_id == contract.id).order_by(col(FeePeriod.effective_from))
     ).all()
     rates = [(p.effective_from, max(0, p.monthly_fee - p.discount)) for p in periods]
-    current = max(0, contract.monthly_fee - contract.discount)
     if not rates:
-        return [current]
+        return [max(0, contract.monthly_fee - contract.discount)]
     start = rates[0][0]  # the open date: earlier terms' months count too
+    month = YearMonth.of(last_day)
+    # Ended in its first month: the rate it was used at, never a plan change dated after its last day.
+    used = monthly_rate(month, rates, start, last_day)
+    current = used if used is not None else rates[0][1]
     found: list[int | Fraction] = []
     cursor = month.previous()
     while cursor >= YearMonth.of(start) and len(found) < policy.penalty_fee_history_months:

@@ -69,36 +69,65 @@ def resize_server(
     return server
 
 
-def resize_contract_servers(
-    session: Session, *, now: datetime, actor: str, contract_id: int, size: ServerResize
-) -> list[Server]:
-    """A plan change's size reaching each live server of the contract (no commit: the plan change's)."""
+def contract_servers(session: Session, contract_id: int) -> list[Server]:
+    """The contract's live servers (not deleted, not ordered deleted), in id order."""
     query = select(Server).where(
         Server.contract_id == contract_id,
         col(Server.deleted_at).is_(None),
         Server.desired_state != DesiredState.DELETED,
     )
+    return list(session.exec(query.order_by(col(Server.id))).all())
+
+
+def check_contract_resize(session: Session, *, contract_id: int, size: ServerResize) -> None:
+    """Refuses `size` as `resize_contract_servers` would (disk shrink, no room), writing nothing."""
+    for server in contract_servers(session, contract_id):
+        check_resize(session, server=server, data=size)
+
+
+def resize_contract_servers(
+    session: Session, *, now: datetime, actor: str, contract_id: int, size: ServerResize
+) -> list[Server]:
+    """A plan change's size reaching each live server of the contract (no commit: the plan change's)."""
     changed = []
-    for server in session.exec(query.order_by(col(Server.id))).all():
-        before = server_snapshot(server)
-        if apply_resize(session, server=server, data=size, now=now):
-            record_change(
-                session,
-                at=now,
-                actor=actor,
-                entity_type="server",
-                entity_id=server.id,
-                action="resize",
-                clause="Art. 32(2)",
-                before=before,
-                after=server_snapshot(server),
-            )
+    for server in contract_servers(session, contract_id):
+        if resize_for_plan(session, server=server, size=size, now=now, actor=actor):
             changed.append(server)
     return changed
 
 
+def resize_for_plan(
+    session: Session, *, server: Server, size: ServerResize, now: datetime, actor: str
+) -> bool:
+    """One server to a plan change's size, audited under the plan-change clause; no commit."""
+    before = server_snapshot(server)
+    if not apply_resize(session, server=server, data=size, now=now):
+        return False
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        entity_type="server",
+        entity_id=server.id,
+        action="resize",
+        clause="Art. 32(2)",
+        before=before,
+        after=server_snapshot(server),
+    )
+    return True
+
+
 def apply_resize(session: Session, *, server: Server, data: ServerResize, now: datetime) -> bool:
-    """Checks and applies new sizes without committing; False when nothing changes.
+    """Checks and applies new sizes without committing; False when nothing changes."""
+    demand = check_resize(session, server=server, data=data)
+    if demand is None:
+        return False
+    _bump(session, server, now, vcpus=demand.vcpus, memory_mib=demand.memory_mib, disk_gib=demand.disk_gib)
+    return True
+
+
+def check_resize(session: Session, *, server: Server, data: ServerResize) -> Demand | None:
+    """The new sizes if they are allowed, None when nothing changes; writes nothing.
 
     A disk never shrinks (409: the guest's filesystem would be cut); growth must fit the host.
     """
@@ -113,10 +142,10 @@ def apply_resize(session: Session, *, server: Server, data: ServerResize, now: d
             field="disk_gib",
         )
     if (vcpus, memory, disk) == (server.vcpus, server.memory_mib, server.disk_gib):
-        return False
-    _check_room(session, server, Demand(vcpus=vcpus, memory_mib=memory, disk_gib=disk))
-    _bump(session, server, now, vcpus=vcpus, memory_mib=memory, disk_gib=disk)
-    return True
+        return None
+    demand = Demand(vcpus=vcpus, memory_mib=memory, disk_gib=disk)
+    _check_room(session, server, demand)
+    return demand
 
 
 def _check_room(session: Session, server: Server, demand: Demand) -> None:
