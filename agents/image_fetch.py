@@ -4,6 +4,12 @@
 partial file and the next attempt (or the next pass, or a restarted agent) asks only for the rest;
 the sha256 runs over the whole file as it arrives (a resumed file's prefix is hashed once, on resume),
 and a file whose checksum or size is wrong is deleted, never cached.
+
+The whole call has a deadline (`image_fetch_deadline_s`), checked whenever data arrives, not only per
+megabyte: a server trickling a byte every few seconds stays under every per-read timeout and would
+otherwise hold a fetch for days. A silence is ended by the per-read timeout, so a fetch ends at most that
+long after its deadline. What a fetch cut by its deadline got stays in the partial file, for the next
+attempt to resume.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from controlplane.protocol import DesiredImage
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
+# The default of the `image_fetch_deadline_s` setting (controlplane/config.py), for callers without one.
+DEFAULT_DEADLINE_S = 6 * 3600.0
 
 
 class ImageFetchFailed(Exception):
@@ -42,13 +50,15 @@ def download_image(
     *,
     attempts: int = 5,
     backoff_s: float = 0.5,
+    deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> None:
     """Make `dest` hold exactly the image (size and sha256), resuming whatever part of it is there."""
     hasher, hashed = hashlib.sha256(), 0
     last_error = "no attempt made"
+    deadline = _Deadline(image, deadline_s)
     for attempt in range(max(1, attempts)):
         if attempt:
-            time.sleep(backoff_s * 2 ** (attempt - 1))
+            deadline.sleep(backoff_s * 2 ** (attempt - 1))
         have = dest.stat().st_size if dest.exists() else 0
         if have > image.size_bytes:
             dest.unlink()
@@ -58,7 +68,7 @@ def download_image(
         if have == image.size_bytes:
             break
         try:
-            hasher, hashed = _fetch_rest(http, url_path, dest, have, hasher)
+            hasher, hashed = _fetch_rest(http, url_path, dest, have, hasher, deadline)
         except httpx.TransportError as exc:
             last_error = f"{type(exc).__name__}: {exc}"
             if dest.exists():
@@ -79,8 +89,27 @@ class _Retry(Exception):
     pass
 
 
+class _Deadline:
+    """When the whole download must have ended; `check` raises past it, naming the setting."""
+
+    def __init__(self, image: DesiredImage, deadline_s: float) -> None:
+        self.image_id, self.deadline_s = image.id, deadline_s
+        self.ends = time.monotonic() + deadline_s
+
+    def check(self) -> None:
+        if time.monotonic() > self.ends:
+            raise ImageFetchFailed(
+                f"image {self.image_id}: the download took longer than its deadline of {self.deadline_s:g} s "
+                "(image_fetch_deadline_s)"
+            )
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, min(seconds, self.ends - time.monotonic())))
+        self.check()
+
+
 def _fetch_rest(
-    http: httpx.Client, url_path: str, dest: Path, have: int, hasher: hashlib._Hash
+    http: httpx.Client, url_path: str, dest: Path, have: int, hasher: hashlib._Hash, deadline: _Deadline
 ) -> tuple[hashlib._Hash, int]:
     headers = {"Range": f"bytes={have}-"} if have else {}
     with http.stream("GET", url_path, headers=headers) as response:
@@ -95,15 +124,17 @@ def _fetch_rest(
         if response.status_code == 200 and have:  # Range ignored: the whole file again
             hasher, have = hashlib.sha256(), 0
         mode = "ab" if have else "wb"
-        # The body as it arrives when nothing encoded it: re-chunking (iter_bytes) copied every byte
-        # again and cost as much as the transfer itself.
-        chunks = response.iter_bytes(CHUNK) if "content-encoding" in response.headers else response.iter_raw()
-        with dest.open(mode) as out:
+        # The body as it arrives, so the deadline is checked on every arrival: re-chunking it
+        # (iter_bytes(CHUNK)) waited for a whole megabyte, and copied every byte again, which cost as
+        # much as the transfer itself. The buffered file turns small arrivals into large writes.
+        chunks = response.iter_bytes() if "content-encoding" in response.headers else response.iter_raw()
+        with dest.open(mode, buffering=CHUNK) as out:
             try:
                 for chunk in chunks:
                     out.write(chunk)
                     hasher.update(chunk)
                     have += len(chunk)
+                    deadline.check()
             finally:
                 out.flush()
                 os.fsync(out.fileno())
