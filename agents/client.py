@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from agents.image_fetch import download_image
+from agents.image_fetch import DEFAULT_DEADLINE_S, download_image
 from controlplane.protocol import (
     DESIRED_VERSION_HEADER,
     ConsoleOrders,
@@ -74,8 +74,10 @@ class ControlPlaneClient:
         attempts: int = 3,
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
+        image_deadline_s: float = DEFAULT_DEADLINE_S,
     ) -> None:
         self.host_name = host_name
+        self.image_deadline_s = image_deadline_s
         # The console relay opens WebSockets with the same token (agents/console.py).
         self.auth_header = f"Bearer {token}"
         self._attempts = max(1, attempts)
@@ -140,7 +142,15 @@ class ControlPlaneClient:
         """Stream an image into `dest`, resuming a partial file there; verified (agents/image_fetch.py)."""
         # A full URL: the client has no base URL, since requests move between replicas (_request).
         url = self.api_urls[self._current] + f"{self._host_path}/images/{quote(image.id, safe='')}/file"
-        download_image(self._http, url, image, dest, attempts=self._attempts + 2, backoff_s=self._backoff_s)
+        download_image(
+            self._http,
+            url,
+            image,
+            dest,
+            attempts=self._attempts + 2,
+            backoff_s=self._backoff_s,
+            deadline_s=self.image_deadline_s,
+        )
 
     def close(self) -> None:
         self._http.close()
