@@ -18,7 +18,7 @@ import httpx
 
 from agents.failover import ControlPlaneUnavailable as ControlPlaneUnavailable  # callers catch it from here
 from agents.failover import ReplicaFailed, Replicas, split_api_urls
-from agents.image_fetch import download_image
+from agents.image_fetch import DEFAULT_DEADLINE_S, download_image
 from controlplane.protocol import (
     DESIRED_VERSION_HEADER,
     ConsoleOrders,
@@ -62,8 +62,10 @@ class ControlPlaneClient:
         attempts: int = 3,
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
+        image_deadline_s: float = DEFAULT_DEADLINE_S,
     ) -> None:
         self.host_name = host_name
+        self.image_deadline_s = image_deadline_s
         # The console relay opens WebSockets with the same token (agents/console.py).
         self.auth_header = f"Bearer {token}"
         self._timeout_s = timeout_s
@@ -128,7 +130,13 @@ class ControlPlaneClient:
         """
         path = f"{self._host_path}/images/{quote(image.id, safe='')}/file"
         download_image(
-            self._http, path, image, dest, attempts=self.replicas.attempts + 2, replicas=self.replicas
+            self._http,
+            path,
+            image,
+            dest,
+            attempts=self.replicas.attempts + 2,
+            replicas=self.replicas,
+            deadline_s=self.image_deadline_s,
         )
 
     def close(self) -> None:

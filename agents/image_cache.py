@@ -4,6 +4,10 @@ A base is shared by every server built on the image and never written by a guest
 overlays on it), so it holds no customer data and is never wiped. It is deleted only when no overlay in
 the server pool names it as backing file any more (`bases_in_use` counts from the pool itself, which is
 what QEMU will open): the Nova lesson of a cached base deleted under live overlays.
+
+The agent converges servers in parallel (agents/dispatch.py), so two servers on an image the host lacks
+ask for its base at once: one fetch per image runs at a time (`_fetch_lock`), and whoever waited for it
+finds the base cached and verified. Different images still fetch in parallel.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +30,19 @@ log = logging.getLogger(__name__)
 
 def base_volume_name(image: DesiredImage) -> str:
     return f"{image.id}.{image.disk_format}"
+
+
+# One lock per partial file, for the whole process: an agent that reconnects to libvirtd builds a new
+# ImageCache while work of the old connection may still be fetching into the same file.
+_fetch_locks: dict[str, threading.Lock] = {}
+_fetch_locks_guard = threading.Lock()
+_pool_lock = threading.Lock()
+
+
+def _fetch_lock(partial: Path) -> threading.Lock:
+    """The lock of one image's fetch (kept for the process's life: one small lock per image fetched)."""
+    with _fetch_locks_guard:
+        return _fetch_locks.setdefault(os.path.abspath(partial), threading.Lock())
 
 
 class ImageCache:
@@ -45,7 +63,10 @@ class ImageCache:
         self.partial_dir = Path(partial_dir or f"{pool_path.rstrip('/')}.partial")
 
     def pool(self) -> libvirt.virStoragePool:
-        pool = storage.ensure_dir_pool(self.conn, self.pool_name, self.pool_path)
+        # Serialised: two servers' first images on a new host would both define the pool, and the
+        # second define fails ("already exists").
+        with _pool_lock:
+            pool = storage.ensure_dir_pool(self.conn, self.pool_name, self.pool_path)
         # Bases are read by QEMU as the guest's user: readable, never writable, by others.
         os.chmod(self.pool_path, 0o755)
         return pool
@@ -63,9 +84,21 @@ class ImageCache:
             return vol
         if self.source is None:
             raise ImageFetchFailed(f"image {image.id} is not cached here and no image source is configured")
-        self.partial_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = self.partial_dir / name
-        self.source.fetch_image(image, partial)
+        with _fetch_lock(partial):
+            vol = storage.find_volume(pool, name)
+            if vol is not None:  # fetched while this server waited for the lock
+                _mark_used(vol)
+                return vol
+            return self._fetch(self.source, pool, image, partial)
+
+    def _fetch(
+        self, source: ImageSource, pool: libvirt.virStoragePool, image: DesiredImage, partial: Path
+    ) -> libvirt.virStorageVol:
+        """Fetch into the partial file, then move it into the pool; the caller holds the image's lock."""
+        name = partial.name
+        self.partial_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        source.fetch_image(image, partial)
         final = Path(self.pool_path) / name
         # Same filesystem in the usual layout (a rename); a copy otherwise.
         shutil.move(partial, final)

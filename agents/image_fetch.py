@@ -5,6 +5,12 @@ partial file and the next attempt (on the next replica, or the next pass, or a r
 only for the rest;
 the sha256 runs over the whole file as it arrives (a resumed file's prefix is hashed once, on resume),
 and a file whose checksum or size is wrong is deleted, never cached.
+
+The whole call has a deadline (`image_fetch_deadline_s`), checked whenever data arrives, not only per
+megabyte: a server trickling a byte every few seconds stays under every per-read timeout and would
+otherwise hold a fetch for days. A silence is ended by the per-read timeout, so a fetch ends at most that
+long after its deadline. What a fetch cut by its deadline got stays in the partial file, for the next
+attempt to resume.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -22,6 +29,8 @@ from controlplane.protocol import DesiredImage
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
+# The default of the `image_fetch_deadline_s` setting (controlplane/config.py), for callers without one.
+DEFAULT_DEADLINE_S = 6 * 3600.0
 
 
 class ImageFetchFailed(Exception):
@@ -44,15 +53,17 @@ def download_image(
     attempts: int = 5,
     backoff_s: float = 0.5,
     replicas: Replicas | None = None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> None:
     """Make `dest` hold exactly the image (size and sha256), resuming whatever part of it is there.
 
     `url_path` is asked of the control-plane `replicas` in turn (agents/failover.py; default: `http`'s
     own base URL): one that answers a 5xx or cuts the transfer is left for the next, which continues the
     partial file with Range. The ETag every replica sends is the recorded sha256, so the parts match.
+    All attempts together end by `deadline_s`.
     """
     replicas = replicas or Replicas([""], attempts=attempts, backoff_s=backoff_s)
-    download = _Download(http, image, dest)
+    download = _Download(http, image, dest, _Deadline(image, deadline_s))
     try:
         replicas.call(f"image {image.id}", lambda base: download.attempt(base + url_path), attempts=attempts)
     except ControlPlaneUnavailable as exc:
@@ -64,13 +75,14 @@ class _Download:
     """One image's transfer into `dest` over several attempts: the sha256 of what `dest` holds is
     carried from one attempt to the next, so a resumed prefix is hashed once."""
 
-    def __init__(self, http: httpx.Client, image: DesiredImage, dest: Path) -> None:
-        self.http, self.image, self.dest = http, image, dest
+    def __init__(self, http: httpx.Client, image: DesiredImage, dest: Path, deadline: _Deadline) -> None:
+        self.http, self.image, self.dest, self.deadline = http, image, dest, deadline
         self.hasher, self.hashed = hashlib.sha256(), 0
 
     def attempt(self, url: str) -> None:
         """Fetch what `dest` lacks from `url`; `ReplicaFailed` (or a transport error) when it fell short."""
         dest, size = self.dest, self.image.size_bytes
+        self.deadline.check()  # a backoff between replicas may have run past it
         have = dest.stat().st_size if dest.exists() else 0
         if have > size:
             dest.unlink()
@@ -80,7 +92,7 @@ class _Download:
         if have == size:
             return
         try:
-            self.hasher, self.hashed = _fetch_rest(self.http, url, dest, have, self.hasher)
+            self.hasher, self.hashed = _fetch_rest(self.http, url, dest, have, self.hasher, self.deadline)
         except httpx.TransportError:
             if dest.exists():
                 self.hasher, self.hashed = _hash_prefix(dest, dest.stat().st_size)
@@ -95,8 +107,23 @@ class _Retry(Exception):
     pass
 
 
+class _Deadline:
+    """When the whole download must have ended; `check` raises past it, naming the setting."""
+
+    def __init__(self, image: DesiredImage, deadline_s: float) -> None:
+        self.image_id, self.deadline_s = image.id, deadline_s
+        self.ends = time.monotonic() + deadline_s
+
+    def check(self) -> None:
+        if time.monotonic() > self.ends:
+            raise ImageFetchFailed(
+                f"image {self.image_id}: the download took longer than its deadline of {self.deadline_s:g} s "
+                "(image_fetch_deadline_s)"
+            )
+
+
 def _fetch_rest(
-    http: httpx.Client, url_path: str, dest: Path, have: int, hasher: hashlib._Hash
+    http: httpx.Client, url_path: str, dest: Path, have: int, hasher: hashlib._Hash, deadline: _Deadline
 ) -> tuple[hashlib._Hash, int]:
     headers = {"Range": f"bytes={have}-"} if have else {}
     with http.stream("GET", url_path, headers=headers) as response:
@@ -111,15 +138,17 @@ def _fetch_rest(
         if response.status_code == 200 and have:  # Range ignored: the whole file again
             hasher, have = hashlib.sha256(), 0
         mode = "ab" if have else "wb"
-        # The body as it arrives when nothing encoded it: re-chunking (iter_bytes) copied every byte
-        # again and cost as much as the transfer itself.
-        chunks = response.iter_bytes(CHUNK) if "content-encoding" in response.headers else response.iter_raw()
-        with dest.open(mode) as out:
+        # The body as it arrives, so the deadline is checked on every arrival: re-chunking it
+        # (iter_bytes(CHUNK)) waited for a whole megabyte, and copied every byte again, which cost as
+        # much as the transfer itself. The buffered file turns small arrivals into large writes.
+        chunks = response.iter_bytes() if "content-encoding" in response.headers else response.iter_raw()
+        with dest.open(mode, buffering=CHUNK) as out:
             try:
                 for chunk in chunks:
                     out.write(chunk)
                     hasher.update(chunk)
                     have += len(chunk)
+                    deadline.check()
             finally:
                 out.flush()
                 os.fsync(out.fileno())

@@ -70,7 +70,12 @@ def run_agent(
 def control_plane_source(settings: Settings) -> ControlPlaneClient:
     if not settings.token:
         raise ValueError("the agent needs a host token: set DCLOUD_TOKEN (dcloud token create --role agent)")
-    return ControlPlaneClient(settings.api_url, settings.token, settings.host_name or socket.gethostname())
+    return ControlPlaneClient(
+        settings.api_url,
+        settings.token,
+        settings.host_name or socket.gethostname(),
+        image_deadline_s=settings.image_fetch_deadline_s,
+    )
 
 
 class Agent:

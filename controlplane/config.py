@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     # turn a host file (a key, the store) into an image.
     image_dir: str | None = None
     image_import_dirs: list[str] = []
-    # A URL that sends nothing for this long fails the import; the whole download has a deadline too.
+    # A URL that sends nothing for this long fails the import; the whole download has a deadline too,
+    # which also bounds an agent's fetch of an image from the control plane (agents/image_fetch.py).
     image_fetch_timeout_s: float = 30.0
     image_fetch_deadline_s: float = 6 * 3600.0
     image_max_bytes: int = 256 * 1024**3

@@ -24,12 +24,20 @@ def image_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def api(sqlite_engine: Engine, import_dir: Path, image_dir: Path) -> Api:
+def fetch_deadline_s() -> float:
+    """The import's whole-download deadline; a test parametrizes it to change it."""
+    default: float = Settings.model_fields["image_fetch_deadline_s"].default
+    return default
+
+
+@pytest.fixture
+def api(sqlite_engine: Engine, import_dir: Path, image_dir: Path, fetch_deadline_s: float) -> Api:
     settings = Settings(
         database_url=str(sqlite_engine.url),
         image_dir=str(image_dir),
         image_import_dirs=[str(import_dir)],
         image_fetch_timeout_s=1.0,
+        image_fetch_deadline_s=fetch_deadline_s,
         heartbeat_interval_s=30,
         heartbeat_missed_limit=2,
     )

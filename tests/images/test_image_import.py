@@ -1,8 +1,9 @@
 """Image import (issue 9): streamed and hashed, format probed and passed explicitly, bad images failed
-with the reason and nothing left behind in the image directory."""
+with the reason and nothing left behind in the image directory, a trickling URL cut at the deadline."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,20 @@ def test_hanging_url_times_out_as_a_failed_image(api: Api, tmp_path: Path, image
         image = _import(api, source_url=f"{url}/never")
     assert image["state"] == "failed"
     assert "timed out" in image["failure_reason"]
+    assert files_in(image_dir) == []
+
+
+@pytest.mark.parametrize("fetch_deadline_s", [2.0])
+def test_a_url_trickling_bytes_fails_at_the_deadline(api: Api, tmp_path: Path, image_dir: Path) -> None:
+    # A byte every 0.2 s never trips the 1 s per-read timeout; only the whole-download deadline ends it.
+    raw_image(tmp_path / "slow.raw", size_mib=1)
+    with serve_files(tmp_path, trickle_every_s=0.2) as (url, _files):
+        started = time.monotonic()
+        image = _import(api, source_url=f"{url}/slow.raw")
+        elapsed = time.monotonic() - started
+    assert image["state"] == "failed"
+    assert "longer than its deadline of 2 s (image_fetch_deadline_s)" in image["failure_reason"]
+    assert 2.0 <= elapsed < 3.5
     assert files_in(image_dir) == []
 
 

@@ -11,6 +11,7 @@ import os
 import struct
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,10 @@ class ServedFiles:
     hang: bool = False
     # Drop the connection after this many body bytes on the first GET of each file (resume tests).
     cut_after: int | None = None
+    # Send the body in 64 KiB pieces this far apart: a slow link, so fetches overlap in time.
+    piece_delay_s: float = 0.0
+    # Send the headers, then one body byte this often (well under any per-read timeout), until released.
+    trickle_every_s: float | None = None
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     _cut: set[str] = field(default_factory=set)
     release: threading.Event = field(default_factory=threading.Event)
@@ -120,6 +125,23 @@ def _handler(files: ServedFiles) -> type[http.server.BaseHTTPRequestHandler]:
                 self.wfile.write(body[: files.cut_after])
                 self.wfile.flush()
                 self.connection.shutdown(2)
+                return
+            with contextlib.suppress(OSError):  # the client gave up (a deadline, a timeout)
+                self._send_body(body)
+
+        def _send_body(self, body: bytes) -> None:
+            if files.trickle_every_s is not None:
+                for offset in range(len(body)):
+                    self.wfile.write(body[offset : offset + 1])
+                    self.wfile.flush()
+                    if files.release.wait(files.trickle_every_s):
+                        return
+                return
+            if files.piece_delay_s:
+                for offset in range(0, len(body), 64 * 1024):
+                    self.wfile.write(body[offset : offset + 64 * 1024])
+                    self.wfile.flush()
+                    time.sleep(files.piece_delay_s)
                 return
             self.wfile.write(body)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import libvirt
 
-from agents.image_fetch import download_image
+from agents.image_fetch import DEFAULT_DEADLINE_S, download_image
 from controlplane.protocol import DesiredImage, DiskFormat
 from tests.utils.images import sha256_of
 
@@ -23,11 +23,14 @@ class LoopbackImageSource:
 
     base_url: str
     fetched: list[str] = field(default_factory=list)
+    deadline_s: float = DEFAULT_DEADLINE_S
 
     def fetch_image(self, image: DesiredImage, dest: Path) -> None:
         self.fetched.append(image.id)
         with httpx.Client(base_url=self.base_url, timeout=5) as http:
-            download_image(http, f"/{image.id}", image, dest, attempts=3, backoff_s=0.05)
+            download_image(
+                http, f"/{image.id}", image, dest, attempts=3, backoff_s=0.05, deadline_s=self.deadline_s
+            )
 
 
 def desired_image(path: Path, image_id: str, disk_format: DiskFormat, virtual_size: int) -> DesiredImage:

@@ -1,0 +1,148 @@
+"""The image cache under parallel convergence, on real libvirt: servers asking at once for an image the host
+lacks share one fetch, different images fetch side by side, and a trickling source caches nothing."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import libvirt
+import pytest
+
+from agents.image_cache import ImageCache
+from agents.image_fetch import ImageFetchFailed
+from controlplane.protocol import DesiredImage, DiskFormat
+from tests.agents.driver.conftest import RUN
+from tests.agents.driver.image_support import LoopbackImageSource, desired_image, image_pool
+from tests.utils.images import ServedFiles, serve_files, sha256_of
+
+MIB = 1024**2
+CALLERS = 4
+T = TypeVar("T")
+
+
+@dataclass
+class TimedSource:
+    """A LoopbackImageSource that notes when each fetch ran: (image id, started, ended)."""
+
+    inner: LoopbackImageSource
+    spans: list[tuple[str, float, float]] = field(default_factory=list)
+
+    def fetch_image(self, image: DesiredImage, dest: Path) -> None:
+        started = time.monotonic()
+        try:
+            self.inner.fetch_image(image, dest)
+        finally:
+            self.spans.append((image.id, started, time.monotonic()))
+
+
+@pytest.fixture
+def slow_served(tmp_path: Path) -> Iterator[tuple[TimedSource, ServedFiles, Path]]:
+    """A loopback server sending 64 KiB every 20 ms (a 4 MiB image takes over a second)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    with serve_files(root, piece_delay_s=0.02) as (url, files):
+        yield TimedSource(LoopbackImageSource(url)), files, root
+
+
+@pytest.fixture
+def make_cache(qemu_conn: libvirt.virConnect) -> Iterator[Callable[[object], ImageCache]]:
+    tag = secrets.token_hex(2)
+    with image_pool(f"dctest-{RUN}-{tag}-images", f"/var/tmp/dctest-{RUN}-{tag}-images") as (name, path):
+
+        def make(source: object) -> ImageCache:
+            return ImageCache(qemu_conn, pool_name=name, pool_path=path, source=source)  # type: ignore[arg-type]
+
+        yield make
+
+
+def _image(root: Path, size_mib: int = 4) -> DesiredImage:
+    image_id = f"dctest{secrets.token_hex(4)}"
+    path = root / image_id
+    with path.open("wb") as f:  # data all through: two writers interleaving would change the hash
+        f.write(secrets.token_bytes(size_mib * MIB))
+    return desired_image(path, image_id, DiskFormat.RAW, size_mib * MIB)
+
+
+def _all_at_once(calls: list[Callable[[], T]]) -> list[T]:
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> T:
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_servers_asking_at_once_for_an_uncached_image_share_one_download(
+    make_cache: Callable[[object], ImageCache], slow_served: tuple[TimedSource, ServedFiles, Path]
+) -> None:
+    source, files, root = slow_served
+    image = _image(root)
+    cache = make_cache(source)
+    vols = _all_at_once([lambda: cache.ensure_base(image)] * CALLERS)
+    assert [path for path, _range in files.requests] == [f"/{image.id}"]
+    assert {vol.path() for vol in vols} == {vols[0].path()}
+    assert sha256_of(Path(vols[0].path())) == image.sha256
+    assert list(cache.partial_dir.glob("*")) == []
+
+
+def test_two_caches_of_one_pool_share_one_download(
+    make_cache: Callable[[object], ImageCache], slow_served: tuple[TimedSource, ServedFiles, Path]
+) -> None:
+    # An agent that reconnected to libvirtd has a new cache while work of the old one may still fetch.
+    source, files, root = slow_served
+    image = _image(root)
+    first, second = make_cache(source), make_cache(source)
+    vols = _all_at_once([lambda: first.ensure_base(image), lambda: second.ensure_base(image)])
+    assert len(files.requests) == 1
+    assert vols[0].path() == vols[1].path()
+    assert sha256_of(Path(vols[0].path())) == image.sha256
+
+
+def test_different_images_still_download_side_by_side(
+    make_cache: Callable[[object], ImageCache], slow_served: tuple[TimedSource, ServedFiles, Path]
+) -> None:
+    source, _files, root = slow_served
+    images = [_image(root), _image(root)]
+    cache = make_cache(source)
+    vols = _all_at_once([functools.partial(cache.ensure_base, image) for image in images])
+    assert [sha256_of(Path(vol.path())) for vol in vols] == [image.sha256 for image in images]
+    (_, start_a, end_a), (_, start_b, end_b) = source.spans
+    assert max(start_a, start_b) < min(end_a, end_b)  # both were in flight at once
+
+
+def test_a_trickling_source_fails_each_waiter_at_its_deadline_and_caches_nothing(
+    make_cache: Callable[[object], ImageCache], tmp_path: Path
+) -> None:
+    root = tmp_path / "served"
+    root.mkdir()
+    image = _image(root, size_mib=1)
+    with serve_files(root, trickle_every_s=0.2) as (url, files):
+        cache = make_cache(LoopbackImageSource(url, deadline_s=1.0))
+
+        def ensure() -> str:
+            try:
+                cache.ensure_base(image)
+            except ImageFetchFailed as exc:
+                return str(exc)
+            return "cached"
+
+        started = time.monotonic()
+        reasons = _all_at_once([ensure, ensure])
+        elapsed = time.monotonic() - started
+    assert all("deadline of 1 s (image_fetch_deadline_s)" in reason for reason in reasons), reasons
+    # One after the other: the second caller waited for the first fetch, then resumed it with its own.
+    assert len(files.requests) == 2 and files.requests[1][1] is not None
+    assert elapsed < 2 * 1.0 + 1.5
+    assert cache.cached(image) is None
+    partials = list(cache.partial_dir.glob("*"))  # kept outside the pool, for the next pass to resume
+    assert [p.name for p in partials] == [f"{image.id}.raw"] and partials[0].stat().st_size < image.size_bytes
