@@ -103,6 +103,21 @@ def test_kvm_guest_is_q35_host_model_with_virtio_rng_and_agent_channel() -> None
     assert seed.find("readonly") is not None
 
 
+def test_disk_and_nic_are_virtio_and_the_guest_has_a_serial_console() -> None:
+    net = NetworkAttachment(network="n", mac="52:54:00:00:00:01", ip="192.0.2.5", prefix=24)
+    disks = GuestDisks(path="/p/disk0", disk_format=DiskFormat.QCOW2, seed_path="/p/seed")
+    root = etree.fromstring(
+        build_domain_xml(
+            _booted(networks=[net]), domain_type="kvm", disks=disks, hardware=hardware_for("kvm")
+        )
+    )
+    assert root.find("devices/disk[@device='disk']/target").get("bus") == "virtio"
+    (iface,) = root.findall("devices/interface")
+    assert iface.find("model").get("type") == "virtio" and iface.find("mac").get("address") == net.mac
+    assert root.find("devices/serial").get("type") == "pty"  # what the console WebSocket streams
+    assert root.find("devices/console").get("type") == "pty"
+
+
 def test_cpu_mode_is_configurable_and_tcg_keeps_qemus_cpu() -> None:
     assert _xml("kvm", cpu_mode="host-passthrough").find("cpu").get("mode") == "host-passthrough"
     assert _xml("kvm", cpu_mode=None).find("cpu") is None
