@@ -344,6 +344,12 @@ class LibvirtDriver:
         dom = self._require(server.id)
         return guest_ops.ensure_rebooted(dom, server, self._config_metadata(dom), self.soft_reboots)
 
+    @_libvirt_op
+    def void_reboot(self, server: DesiredServer) -> bool:
+        """Suspended before its reboot order was carried out: the order is dropped (marked), not kept."""
+        dom = self._require(server.id)
+        return guest_ops.void_reboot(dom, server, self._config_metadata(dom), self.soft_reboots)
+
     def abandon_reboot_wait(self, server_id: str) -> None:
         """The server is no longer running (suspended, deleted): its soft reboot wait ends, no reset."""
         self.soft_reboots.forget(server_id)
@@ -572,12 +578,14 @@ def _generation(meta: dict[str, str]) -> int | None:
 
 
 def _start_paused(dom: libvirt.virDomain) -> None:
-    """Start a domain with its vCPUs stopped; where the driver lacks the flag (libvirt's test
-    driver; QEMU has it), start and pause at once."""
+    """Start a domain with its vCPUs stopped; on libvirt's test driver, which lacks the flag, start and
+    pause at once."""
     try:
         dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
     except libvirt.libvirtError as err:
-        if err.get_error_code() not in _UNSUPPORTED_FLAG_CODES:
+        # Only libvirt's test driver, which runs no guest: on a hypervisor, a guest under restriction
+        # must not run even for an instant, so the error stands and the domain stays off.
+        if err.get_error_code() not in _UNSUPPORTED_FLAG_CODES or dom.connect().getType() != "TEST":
             raise
         dom.create()
         dom.suspend()

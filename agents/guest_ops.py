@@ -52,12 +52,34 @@ def ensure_rebooted(
     elif active and not _soft_reboot_settled(dom, server.id, order.seq, waits):
         return False
     waits.forget(server.id)
-    marks = AgentMarks(seed=config.get("seed"), reboot=order.seq)
+    _mark_rebooted(dom, server, config, order.seq, active)
+    log.info("%s: reboot %d carried out (%s)", dom.name(), order.seq, "hard" if order.hard else "soft")
+    return True
+
+
+def void_reboot(
+    dom: libvirt.virDomain, server: DesiredServer, config: dict[str, str], waits: SoftReboots
+) -> bool:
+    """A reboot ordered while the server ran, not yet carried out when it was suspended: the order ends
+    there (marked, with no reboot), so a resume days later does not reboot, or reset, the guest."""
+    waits.forget(server.id)
+    order = server.reboot
+    if order is None or order.seq <= reboot_mark(config):
+        return False
+    _mark_rebooted(dom, server, config, order.seq, bool(dom.isActive()))
+    log.info(
+        "%s: reboot %d dropped: the server was suspended before it was carried out", dom.name(), order.seq
+    )
+    return True
+
+
+def _mark_rebooted(
+    dom: libvirt.virDomain, server: DesiredServer, config: dict[str, str], seq: int, active: bool
+) -> None:
+    marks = AgentMarks(seed=config.get("seed"), reboot=seq)
     xml = _without_namespace(metadata_element(server, marks))
     flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (libvirt.VIR_DOMAIN_AFFECT_LIVE if active else 0)
     dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, METADATA_PREFIX, METADATA_NS, flags)
-    log.info("%s: reboot %d carried out (%s)", dom.name(), order.seq, "hard" if order.hard else "soft")
-    return True
 
 
 def _soft_reboot_settled(dom: libvirt.virDomain, server_id: str, seq: int, waits: SoftReboots) -> bool:

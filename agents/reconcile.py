@@ -223,7 +223,9 @@ class Reconciler:
             state, detail = self.driver.observe_detail(server.id)
         if server.reboot is not None and state in (_O.RUNNING, _O.SHUTOFF):
             self.driver.ensure_rebooted(server)
-        else:  # suspended or failed meanwhile: a soft reboot waited on ends without a reset
+        elif server.reboot is not None and state in (_O.PAUSED, _O.SAVED):
+            self.driver.void_reboot(server)  # suspended first: no reboot (nor reset) at a later resume
+        else:  # failed meanwhile: a soft reboot waited on ends without a reset
             self.driver.abandon_reboot_wait(server.id)
         size = self.driver.observe_size(server.id)
         return ObservedServer(

@@ -140,11 +140,12 @@ def _until(predicate: Callable[[], object], timeout_s: float) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("timeout_s", [STOP_TEST_TIMEOUT_S])  # room for slow passes on a loaded machine
 def test_a_guest_ignoring_the_soft_reboot_is_reset_once_the_timeout_passed(
     agent: Agent, reboot_events: RebootEvents, caplog: pytest.LogCaptureFixture
 ) -> None:
     deadline = agent.order_soft_reboot()
-    while time.monotonic() < deadline - _SETTLE_S:  # passes within the timeout only wait
+    while time.monotonic() < deadline - 2.0:  # passes within the timeout only wait (a pass may be slow)
         agent.reconciler.run_once()
         time.sleep(0.2)
     assert reboot_events.count(agent.name) == 0 and agent.fallbacks() == 0
@@ -157,14 +158,14 @@ def test_a_guest_ignoring_the_soft_reboot_is_reset_once_the_timeout_passed(
         due.update(agent.waits.due())
         return bool(due)
 
-    _until(woken, TIMEOUT_S + 2)
+    _until(woken, STOP_TEST_TIMEOUT_S + 2)
     assert due == {agent.server.id} and time.monotonic() >= deadline
     with caplog.at_level(logging.WARNING, logger="agents.guest_ops"):
         agent.reconciler.reconcile_servers(due)
     _until(lambda: reboot_events.count(agent.name) >= 1, 5)
     assert agent.fallbacks() == 1 and agent.reboot_mark() == "1" and agent.waits.pending() == set()
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warned == [f"server {agent.server.id}: the guest ignored the soft reboot for 2.5s; resetting it"]
+    assert warned == [f"server {agent.server.id}: the guest ignored the soft reboot for 5s; resetting it"]
 
     time.sleep(_SETTLE_S)
     resets = reboot_events.count(agent.name)
@@ -176,7 +177,7 @@ def test_a_guest_ignoring_the_soft_reboot_is_reset_once_the_timeout_passed(
 
 @pytest.mark.parametrize(
     ("desired", "libvirt_state", "mark"),
-    [("stopped", libvirt.VIR_DOMAIN_SHUTOFF, "1"), ("suspended", libvirt.VIR_DOMAIN_PAUSED, None)],
+    [("stopped", libvirt.VIR_DOMAIN_SHUTOFF, "1"), ("suspended", libvirt.VIR_DOMAIN_PAUSED, "1")],
 )
 @pytest.mark.parametrize("timeout_s", [STOP_TEST_TIMEOUT_S])
 def test_a_server_stopped_or_suspended_within_the_timeout_is_not_reset(
@@ -194,8 +195,17 @@ def test_a_server_stopped_or_suspended_within_the_timeout_is_not_reset(
     time.sleep(_SETTLE_S)
     assert reboot_events.count(agent.name) == 0 and agent.fallbacks() == 0
     assert domain_state(agent.driver.conn, agent.name) == libvirt_state
-    # A stopped guest boots fresh anyway: its order is done. A paused one is asked again when it runs.
+    # A stopped guest boots fresh anyway: its order is done. A suspended one's order is dropped, so a
+    # resume (days later, after a restriction) neither reboots nor resets the guest.
     assert agent.reboot_mark() == mark
+    agent.source.set_state(agent.server.id, "running")
+    agent.reconciler.run_once()
+    resumed = time.monotonic()
+    _until(lambda: time.monotonic() >= resumed + agent.waits.timeout_s + _SETTLE_S, STOP_TEST_TIMEOUT_S + 2)
+    agent.reconciler.run_once()
+    time.sleep(_SETTLE_S)
+    assert reboot_events.count(agent.name) == 0 and agent.fallbacks() == 0
+    assert domain_state(agent.driver.conn, agent.name) == libvirt.VIR_DOMAIN_RUNNING
 
 
 def test_a_guest_that_reboots_within_the_timeout_is_not_reset_again(
