@@ -29,6 +29,14 @@ class GuestSize:
     disk_bytes: int | None
 
 
+class StepDeferred(Exception):
+    """A step cannot go on yet for a reason outside this server, and waiting for it would hold a worker.
+
+    The message says what it waits for (e.g. an image another server is fetching). The reconciler
+    reports the server as pending with that message, not in error, and the next pass tries again.
+    """
+
+
 class HostDriver(Protocol):
     @property
     def suspend_mode(self) -> SuspendMode: ...

@@ -6,8 +6,12 @@ the server pool names it as backing file any more (`bases_in_use` counts from th
 what QEMU will open): the Nova lesson of a cached base deleted under live overlays.
 
 The agent converges servers in parallel (agents/dispatch.py), so two servers on an image the host lacks
-ask for its base at once: one fetch per image runs at a time (`_fetch_lock`), and whoever waited for it
-finds the base cached and verified. Different images still fetch in parallel.
+ask for its base at once: one fetch per image runs at a time (`_fetch_lock`). The others never wait for
+it: a fetch may take hours, and a worker waiting on it could not carry out a suspend ordered for another
+server meanwhile. They raise `ImageBeingFetched` at once (the server is reported pending, its worker is
+free) and the next pass finds the base cached. Different images still fetch in parallel. A failed fetch
+is not retried for `FETCH_FAILURE_BACKOFF_S`: servers of that image fail at once with its reason rather
+than each starting a fetch with a deadline of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 import libvirt
 
 from agents import storage
+from agents.host_driver import StepDeferred
 from agents.image_fetch import ImageFetchFailed, ImageSource
 from controlplane.protocol import DesiredImage
 
@@ -32,9 +37,19 @@ def base_volume_name(image: DesiredImage) -> str:
     return f"{image.id}.{image.disk_format}"
 
 
+# How long after a failed fetch of an image the next one may start; until then its servers fail at once.
+FETCH_FAILURE_BACKOFF_S = 45.0
+
+
+class ImageBeingFetched(StepDeferred):
+    """Another worker is fetching the image: this server waits for the next pass, not for the fetch."""
+
+
 # One lock per partial file, for the whole process: an agent that reconnects to libvirtd builds a new
 # ImageCache while work of the old connection may still be fetching into the same file.
 _fetch_locks: dict[str, threading.Lock] = {}
+# partial file -> (when its last fetch failed, on the monotonic clock; why)
+_fetch_failures: dict[str, tuple[float, str]] = {}
 _fetch_locks_guard = threading.Lock()
 _pool_lock = threading.Lock()
 
@@ -43,6 +58,24 @@ def _fetch_lock(partial: Path) -> threading.Lock:
     """The lock of one image's fetch (kept for the process's life: one small lock per image fetched)."""
     with _fetch_locks_guard:
         return _fetch_locks.setdefault(os.path.abspath(partial), threading.Lock())
+
+
+def _recent_failure(partial: Path) -> tuple[float, str] | None:
+    """(seconds ago, reason) of the image's last failed fetch, while it is within the backoff."""
+    with _fetch_locks_guard:
+        failure = _fetch_failures.get(os.path.abspath(partial))
+    if failure is None:
+        return None
+    ago = time.monotonic() - failure[0]
+    return (ago, failure[1]) if ago < FETCH_FAILURE_BACKOFF_S else None
+
+
+def _note_fetch(partial: Path, failure: str | None) -> None:
+    with _fetch_locks_guard:
+        if failure is None:
+            _fetch_failures.pop(os.path.abspath(partial), None)
+        else:
+            _fetch_failures[os.path.abspath(partial)] = (time.monotonic(), failure)
 
 
 class ImageCache:
@@ -85,12 +118,30 @@ class ImageCache:
         if self.source is None:
             raise ImageFetchFailed(f"image {image.id} is not cached here and no image source is configured")
         partial = self.partial_dir / name
-        with _fetch_lock(partial):
+        lock = _fetch_lock(partial)
+        if not lock.acquire(blocking=False):
+            raise ImageBeingFetched(f"waiting for image {image.id}, being fetched for another server")
+        try:
             vol = storage.find_volume(pool, name)
-            if vol is not None:  # fetched while this server waited for the lock
+            if vol is not None:  # fetched between the look above and the lock
                 _mark_used(vol)
                 return vol
-            return self._fetch(self.source, pool, image, partial)
+            failed = _recent_failure(partial)
+            if failed is not None:
+                ago, reason = failed
+                raise ImageFetchFailed(
+                    f"{reason} (fetch of image {image.id} failed {ago:.0f} s ago; "
+                    f"the next starts {FETCH_FAILURE_BACKOFF_S:.0f} s after it)"
+                )
+            try:
+                vol = self._fetch(self.source, pool, image, partial)
+            except Exception as exc:
+                _note_fetch(partial, str(exc) or type(exc).__name__)
+                raise
+            _note_fetch(partial, None)
+            return vol
+        finally:
+            lock.release()
 
     def _fetch(
         self, source: ImageSource, pool: libvirt.virStoragePool, image: DesiredImage, partial: Path

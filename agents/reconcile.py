@@ -25,7 +25,7 @@ from agents.client import ControlPlaneRejected, ControlPlaneUnavailable, Desired
 from agents.deletion import DeletionSequence, WipeNotConfirmed
 from agents.dispatch import ServerDispatch
 from agents.driver import DriverError
-from agents.host_driver import HostDriver
+from agents.host_driver import HostDriver, StepDeferred
 from agents.journal import REPORT_SENT, DeletionJournal
 from agents.metrics import AgentMetrics
 from controlplane.clock import Clock, system_clock
@@ -194,6 +194,13 @@ class Reconciler:
                     observed = self._converge_live(server, state)
                 case unknown:
                     assert_never(unknown)
+        except StepDeferred as exc:  # waits on something else (an image being fetched): not an error
+            log.info("%s: %s", server.id, exc)
+            observed = ObservedServer(
+                id=server.id,
+                state=self._deferred_state(server.id),
+                detail=failure_detail(exc, with_type=False),
+            )
         except WipeNotConfirmed as exc:
             log.warning("%s", exc)
             self._count("wipe_not_confirmed")
@@ -203,6 +210,11 @@ class Reconciler:
             observed = ObservedServer(id=server.id, state=_O.ERROR, detail=failure_detail(exc))
             self._count_error(result, server.id, _error_kind(exc), exc)
         result.observed.servers.append(observed)
+
+    def _deferred_state(self, server_id: str) -> ObservedState:
+        """A server whose step waits: as it stands, and pending while nothing of it exists yet."""
+        state = self.driver.observe(server_id)
+        return _O.PENDING if state == _O.DELETED else state
 
     def _converge_live(self, server: DesiredServer, state: ObservedState | None) -> ObservedServer:
         """running / stopped / suspended: define if needed, then one transition toward desired."""

@@ -5,6 +5,8 @@ other bytes under its name, answers the agent 503 "not on this replica" with Ret
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,45 @@ def test_the_file_route_documents_the_503_with_retry_after(api: Api) -> None:
     answer = spec["paths"]["/v1/hosts/{host}/images/{image_id}/file"]["get"]["responses"]["503"]
     assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
     assert "Retry-After" in answer["headers"]
+
+
+def test_a_file_whose_hash_is_running_is_503_being_verified_at_once_then_served(
+    api: Api, image: dict[str, Any], image_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file of several GiB takes minutes to hash: no request thread waits for it.
+    from controlplane.services.fleet import image_store
+
+    stored = image_dir / f"{image['id']}.raw"
+    copy = image_dir / "copy"
+    copy.write_bytes(stored.read_bytes())
+    copy.replace(stored)  # not the file this replica imported: it must be hashed before it is served
+    release, hashing = threading.Event(), threading.Event()
+    real_hash = image_store._hash_file
+
+    def slow_hash(path: Path, sha256: str) -> bool:
+        hashing.set()
+        release.wait(10)
+        return real_hash(path, sha256)
+
+    monkeypatch.setattr(image_store, "_hash_file", slow_hash)
+    monkeypatch.setattr(image_store, "VERIFY_WAIT_S", 0.2)
+    try:
+        started = time.monotonic()
+        first = _fetch(api, image)  # starts the hash, waits a moment for it, then answers
+        assert hashing.is_set()
+        assert time.monotonic() - started < 1.0
+        started = time.monotonic()
+        second = _fetch(api, image)  # finds it running: answers at once
+        assert time.monotonic() - started < 0.5
+        for response in (first, second):
+            assert response.status_code == 503, response.text
+            assert f"image {image['id']} is being verified on this replica" in response.json()["detail"]
+            assert response.json()["field"] == "image_id"
+            assert int(response.headers["retry-after"]) > 0
+    finally:
+        release.set()
+    deadline = time.monotonic() + 5
+    while image_store._hashing and time.monotonic() < deadline:  # the hash thread ends
+        time.sleep(0.01)
+    served = _fetch(api, image)
+    assert served.status_code == 200 and served.content == stored.read_bytes()

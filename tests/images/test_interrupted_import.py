@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from controlplane.models.audit import AuditEvent
@@ -14,6 +15,7 @@ from controlplane.services.fleet.images import INTERRUPTED, fail_interrupted_imp
 from scheduler.jobs.fleet import image_imports
 from scheduler.registry import JobContext
 from tests.utils.api import Api
+from tests.utils.images import raw_image
 
 
 def _abandoned_import(api: Api, import_dir: Path) -> str:
@@ -82,3 +84,36 @@ def test_an_import_that_ends_after_being_declared_interrupted_does_not_revive_it
     with Session(api.engine) as session:
         image = session.get(Image, image_id)
         assert image is not None and image.state == ImageState.FAILED
+
+
+def test_a_live_import_declared_interrupted_midway_leaves_no_file_and_stays_failed(
+    api: Api, import_dir: Path, image_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The import is slower than the bound (a stalled API process that wakes up): the job marks it
+    # failed after its file was moved into the image directory and before its outcome is recorded.
+    from controlplane.services.fleet import image_store, images
+
+    image_id = _abandoned_import(api, import_dir)
+    raw_image(import_dir / "disk.raw", size_mib=2)  # an image the inspection accepts
+    real_remember = image_store.remember_checked
+    moved: list[Path] = []
+
+    def remember_once_declared_interrupted(path: Path, sha256: str) -> None:
+        moved.append(path)
+        api.clock.advance(seconds=_bound_s(api) + 1)
+        assert fail_interrupted_imports(api.engine, now=api.clock(), settings=api.settings) == [image_id]
+        real_remember(path, sha256)
+
+    monkeypatch.setattr(image_store, "remember_checked", remember_once_declared_interrupted)
+    images.run_import(
+        api.engine,
+        image_id=image_id,
+        source=str(import_dir / "disk.raw"),
+        settings=api.settings,
+        clock=api.clock,
+    )
+    assert moved == [image_dir / f"{image_id}.raw"]  # the file was in place when the mark came
+    shown = _state(api, image_id)
+    assert (shown["state"], shown["failure_reason"]) == ("failed", INTERRUPTED)
+    assert list(image_dir.iterdir()) == []
+    assert moved[0] not in image_store._checked

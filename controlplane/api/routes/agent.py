@@ -147,15 +147,16 @@ class ImageFileResponse(FileResponse):
     response_class=FileResponse,
     responses=unavailable(
         "the image is active but its file is not on this replica (missing, or not the "
-        "recorded size and sha256): another replica may serve it"
+        "recorded size and sha256), or is still being verified here: another replica may serve it"
     ),
 )
 def image_file(image_id: Key, host: AgentOnly, session: SessionDep, settings: SettingsDep) -> FileResponse:
     """An active image's bytes for the host's cache; Range requests resume a cut download.
 
     The ETag is the sha256 recorded at import, which the agent verifies before using the file. A
-    replica without the file (its image directory not shared, or not mounted) answers 503 with
-    Retry-After, never a 500: the agent continues from another replica.
+    replica without the file (its image directory not shared, or not mounted), or still hashing a
+    file it has not checked yet, answers 503 with Retry-After, never a 500 and never a request held
+    for the hash: the agent continues from another replica.
     """
     image = image_service.servable_image(session, image_id)
     return ImageFileResponse(

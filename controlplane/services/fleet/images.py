@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Engine
@@ -44,11 +43,6 @@ def image_snapshot(image: Image) -> dict[str, object]:
         "disk_format": image.disk_format,
         "hidden": image.hidden,
     }
-
-
-def image_file(settings: Settings, image: Image) -> Path:
-    """Where this replica keeps an image's file (only an active image has one)."""
-    return image_store.image_path(settings, image.id, image.disk_format or "")
 
 
 def _display_source(source: str) -> str:
@@ -92,9 +86,8 @@ def register_import(
 
 def run_import(engine: Engine, *, image_id: str, source: str, settings: Settings, clock: Clock) -> None:
     """Fetch, verify and inspect one importing image; it ends active or failed, never half-done."""
-    directory = Path(settings.images_path())
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    partial = directory / f"{image_id}.part"
+    partial = image_store.import_partial_path(settings, image_id)
+    partial.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with session_scope(engine) as session:
         image = session.get(Image, image_id)
         if image is None or image.state != ImageState.IMPORTING:
@@ -121,7 +114,7 @@ def run_import(engine: Engine, *, image_id: str, source: str, settings: Settings
         _settle(engine, image_id, clock(), failure=str(exc) or type(exc).__name__)
         return
     minimum = max(min_disk_gib(inspected.virtual_size_bytes), wanted_min or 0)
-    _settle(
+    settled = _settle(
         engine,
         image_id,
         clock(),
@@ -131,6 +124,9 @@ def run_import(engine: Engine, *, image_id: str, source: str, settings: Settings
         virtual_size_bytes=inspected.virtual_size_bytes,
         min_disk=minimum,
     )
+    if not settled:  # declared interrupted (or deleted) meanwhile: no record owns the file any more
+        final.unlink(missing_ok=True)
+        image_store.forget_checked(final)
 
 
 def _settle(
@@ -144,13 +140,14 @@ def _settle(
     disk_format: DiskFormat | None = None,
     virtual_size_bytes: int | None = None,
     min_disk: int | None = None,
-) -> None:
+) -> bool:
+    """Record the import's outcome; False (nothing written) when the image is no longer importing."""
     with session_scope(engine) as session:
         image = session.get(Image, image_id)
         if image is None or image.state != ImageState.IMPORTING:
             # Declared interrupted meanwhile (fail_interrupted_imports) or deleted: the record stands.
             log.warning("image %s import ended after the image became %s", image_id, image and image.state)
-            return
+            return False
         before = image_snapshot(image)
         image.state = ImageState.FAILED if failure else ImageState.ACTIVE
         image.failure_reason = failure[:1024] if failure else None
@@ -170,6 +167,7 @@ def _settle(
         )
     if failure:
         log.warning("image %s import failed: %s", image_id, failure)
+    return True
 
 
 INTERRUPTED = (
@@ -199,7 +197,7 @@ def _mark_interrupted(session: Session, image: Image, now: datetime, settings: S
         before=before,
         after={**image_snapshot(image), "failure_reason": INTERRUPTED},
     )
-    (Path(settings.images_path()) / f"{image.id}.part").unlink(missing_ok=True)
+    image_store.import_partial_path(settings, image.id).unlink(missing_ok=True)
     log.warning("image %s: import interrupted, marked failed", image.id)
 
 
@@ -298,7 +296,7 @@ def delete_image(session: Session, *, now: datetime, actor: str, image_id: str, 
             field="image_id",
         )
     before = image_snapshot(image)
-    path = image_file(settings, image) if image.disk_format else None
+    path = image_store.image_path(settings, image.id, image.disk_format) if image.disk_format else None
     image.state, image.updated_at = ImageState.DELETED, now
     session.add(image)
     record_change(
