@@ -28,6 +28,10 @@ class NoCapacity(Conflict):
     """No host can take the server (409)."""
 
 
+class ConcurrentChange(Conflict):
+    """Another transaction changed the row first; the same request may succeed when retried (409)."""
+
+
 class Unauthenticated(DcloudError):
     """No token, or an unknown or revoked one (401)."""
 

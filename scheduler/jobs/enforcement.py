@@ -63,9 +63,15 @@ def daily_renewal(ctx: JobContext) -> None:
 def daily_plan_sizes(ctx: JobContext) -> None:
     now = ctx.clock()
     report = apply_due_plan_sizes(ctx.engine, as_of=seoul_date(now), now=now)
-    if report.applied or report.skipped:
-        log.info("plan changes: %d sized, %d skipped", len(report.applied), len(report.skipped))
-    for failure in report.failed:
+    if report.applied or report.skipped or report.superseded or report.waiting:
+        log.info(
+            "plan changes: %d sized, %d skipped, %d superseded, %d waiting",
+            len(report.applied),
+            len(report.skipped),
+            len(report.superseded),
+            len(report.waiting),
+        )
+    for failure in report.failed:  # once per run: a size left waiting is retried, and logged, on the next
         log.error("plan change size not applied to server %s", failure)
 
 

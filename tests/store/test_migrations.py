@@ -150,7 +150,56 @@ def test_plan_change_sizes_leaves_existing_fee_periods_with_no_size_waiting(empt
                 " server_size_settled_at FROM fee_periods"
             )
         ).one()
-    assert tuple(row) == (100000, None, None, None, None, None)
+    assert tuple(row) == (100000, "std-2", None, None, None, None)  # the only period: the contract's plan
+
+
+def _more_fee_periods(engine: Engine, *rows: tuple[int, int, str]) -> None:
+    """(id, contract, effective_from) periods added beside the first one; contract 2 is like contract 1."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO contracts (id, customer_id, state, plan, monthly_fee, discount, billing_cycle,"
+                " desired_open_date, terms_version, extra_addresses_allowed, created_at, updated_at,"
+                " annual_prepay_discount) SELECT 2, customer_id, state, 'std-4', monthly_fee, discount,"
+                " billing_cycle, desired_open_date, terms_version, extra_addresses_allowed, created_at,"
+                " updated_at, annual_prepay_discount FROM contracts WHERE id = 1"
+            )
+        )
+        conn.execute(text("UPDATE contracts SET plan = 'std-3' WHERE id = 1"))
+        for period_id, contract_id, first in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO fee_periods (id, contract_id, effective_from, monthly_fee, discount)"
+                    " VALUES (:id, :contract, :first, 60000, 0)"
+                ),
+                {"id": period_id, "contract": contract_id, "first": first},
+            )
+
+
+def _plans(engine: Engine) -> dict[int, str | None]:
+    with engine.connect() as conn:
+        return {int(i): p for i, p in conn.execute(text("SELECT id, plan FROM fee_periods ORDER BY id"))}
+
+
+def test_plan_change_sizes_names_only_each_contracts_latest_period(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0017_unique_macs")
+    _fee_period_before_plan_change_sizes(empty_engine)
+    _more_fee_periods(empty_engine, (2, 1, "2027-03-01"), (3, 1, "2027-05-01"), (4, 2, "2027-01-01"))
+    upgrade(empty_engine, "0018_plan_change_sizes")
+    # Earlier periods keep NULL: which plan they had was never stored.
+    assert _plans(empty_engine) == {1: None, 2: None, 3: "std-3", 4: "std-4"}
+
+
+def test_plan_change_sizes_names_no_period_of_a_contract_changed_out_of_date_order(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0017_unique_macs")
+    _fee_period_before_plan_change_sizes(empty_engine)
+    # Contract 1's change from 1 March was recorded after the one from 1 May: the contract's plan is
+    # the March change's, not the latest period's.
+    _more_fee_periods(empty_engine, (2, 1, "2027-05-01"), (3, 1, "2027-03-01"), (4, 2, "2027-01-01"))
+    upgrade(empty_engine, "0018_plan_change_sizes")
+    assert _plans(empty_engine) == {1: None, 2: None, 3: None, 4: "std-4"}
 
 
 def test_plan_change_sizes_downgrades_to_unique_macs_keeping_the_fee_periods(empty_engine: Engine) -> None:

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from controlplane.models.customer import BillingCycle
 from controlplane.services.billing.facts import PREPAYMENT_KIND, ContractFacts
+from controlplane.services.billing.fee_periods import fee_from
 from controlplane.terms.calendar import YearMonth
 from controlplane.terms.clauses import ART_34, ART_35_1, Clause
 from controlplane.terms.invoice import (
@@ -89,13 +90,9 @@ def add_on_periods(facts: ContractFacts) -> list[AddOnPeriod]:
 
 
 def fee_on(facts: ContractFacts, day: date) -> tuple[int, int]:
-    """(monthly fee, agreed discount) in force on `day`: the latest plan change on or before it."""
-    fee, discount = facts.monthly_fee, facts.discount
-    for first, period_fee, period_discount, _ in facts.fee_periods:  # ordered by effective_from
-        if first > day:
-            break
-        fee, discount = period_fee, period_discount
-    return fee, discount
+    """(monthly fee, agreed discount) in force on `day`, by the rule `fee_in_force` reads the store with."""
+    periods = [(first, fee, discount) for first, fee, discount, _ in facts.fee_periods]  # by effective_from
+    return fee_from(periods, day, (facts.monthly_fee, facts.discount))
 
 
 def plan_on(facts: ContractFacts, day: date) -> str:

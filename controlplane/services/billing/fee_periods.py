@@ -7,6 +7,7 @@ credit, a fee-increase proposal) reads it here instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from fractions import Fraction
 
@@ -24,35 +25,50 @@ def fee_periods(session: Session, contract_id: int) -> list[FeePeriod]:
     return list(session.exec(query.order_by(col(FeePeriod.effective_from))).all())
 
 
-def fee_in_force(session: Session, contract: Contract, day: date) -> tuple[Won, Won]:
-    """(monthly fee, agreed discount) on `day`: the latest period from on or before it; the first period
-    for a day before any, the contract's own fee when none is recorded."""
-    periods = fee_periods(session, contract.id or 0)
+def fee_from(periods: Sequence[tuple[date, Won, Won]], day: date, none: tuple[Won, Won]) -> tuple[Won, Won]:
+    """(monthly fee, agreed discount) on `day` from (effective_from, fee, discount), oldest first: the
+    latest from on or before it; the first for a day before any (there was no service before it: the
+    first period starts on the open date, TERMS-MAP 2), `none` when there is no period."""
     if not periods:
-        return contract.monthly_fee, contract.discount
-    current = periods[0]
-    for period in periods:
-        if period.effective_from > day:
+        return none
+    fee, discount = periods[0][1], periods[0][2]
+    for first, period_fee, period_discount in periods:
+        if first > day:
             break
-        current = period
-    return current.monthly_fee, current.discount
+        fee, discount = period_fee, period_discount
+    return fee, discount
+
+
+def fee_in_force(session: Session, contract: Contract, day: date) -> tuple[Won, Won]:
+    """(monthly fee, agreed discount) on `day` (`fee_from`), the contract's own fee when none is recorded."""
+    periods = [(p.effective_from, p.monthly_fee, p.discount) for p in fee_periods(session, contract.id or 0)]
+    return fee_from(periods, day, (contract.monthly_fee, contract.discount))
+
+
+def net_rates(session: Session, contract: Contract) -> list[tuple[date, Won]]:
+    """(effective_from, monthly fee after the agreed discount) of each fee period, oldest first: what
+    `terms.penalty.monthly_rate` reads."""
+    return [
+        (p.effective_from, max(0, p.monthly_fee - p.discount)) for p in fee_periods(session, contract.id or 0)
+    ]
 
 
 def month_rate(session: Session, contract: Contract, month: YearMonth) -> Won | Fraction:
     """The monthly fee after the agreed discount that applied in `month`: the day-weighted rate when it
     changed inside the month (TERMS-MAP 2: "a month's monthly fee"), never a change dated later."""
-    rates = [
-        (p.effective_from, max(0, p.monthly_fee - p.discount)) for p in fee_periods(session, contract.id or 0)
-    ]
+    rates = net_rates(session, contract)
     if not rates:
         return max(0, contract.monthly_fee - contract.discount)
     rate = monthly_rate(month, rates, rates[0][0], month.last_day)
     return rate if rate is not None else rates[0][1]  # a month before the first period: its rate
 
 
-def keep_fee_before(session: Session, contract: Contract, day: date) -> None:
+def keep_fee_before(
+    session: Session, contract: Contract, day: date, *, monthly_fee: Won | None = None
+) -> None:
     """Billing reads the fee from its periods once any exists: before a change from `day` is recorded on a
-    contract with no period before it, its current fee is kept from its first day."""
+    contract with no period before it, its current fee (`monthly_fee` when given: the fee it was agreed
+    to replace) is kept from its first day, under its plan."""
     earlier = session.exec(
         select(FeePeriod.id).where(FeePeriod.contract_id == contract.id, col(FeePeriod.effective_from) < day)
     ).first()
@@ -62,7 +78,7 @@ def keep_fee_before(session: Session, contract: Contract, day: date) -> None:
             FeePeriod(
                 contract_id=contract.id or 0,
                 effective_from=first,
-                monthly_fee=contract.monthly_fee,
+                monthly_fee=contract.monthly_fee if monthly_fee is None else monthly_fee,
                 discount=contract.discount,
                 plan=contract.plan,
             )

@@ -9,7 +9,7 @@ Unanswered proposals stay proposals. A plan change the customer asks for is `lif
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -19,7 +19,7 @@ from controlplane.models.customer import Contract, ContractState
 from controlplane.models.workflows import FeeIncrease
 from controlplane.schemas.workflows import FeeIncreaseCreate, FeeIncreasePublic
 from controlplane.services.audit import record_change
-from controlplane.services.billing.fee_periods import changes_after, fee_in_force
+from controlplane.services.billing.fee_periods import changes_after, fee_in_force, keep_fee_before
 from controlplane.services.contract_lock import lock_contract
 from controlplane.services.enforcement.effects import queue_contract_notice
 from controlplane.terms.calendar import seoul_date
@@ -102,7 +102,7 @@ def _check_proposable(session: Session, contract: Contract, request: FeeIncrease
 
 def _apply_new_fee(session: Session, contract: Contract, proposal: FeeIncrease, now: datetime) -> None:
     starts = max(proposal.effective_from, seoul_date(now))
-    _keep_old_fee_on_record(session, contract, proposal, starts)
+    keep_fee_before(session, contract, starts, monthly_fee=proposal.old_monthly_fee)  # the days before it
     taken = session.exec(
         select(FeePeriod).where(FeePeriod.contract_id == contract.id, FeePeriod.effective_from == starts)
     ).first()
@@ -122,25 +122,6 @@ def _apply_new_fee(session: Session, contract: Contract, proposal: FeeIncrease, 
         contract.monthly_fee = proposal.new_monthly_fee
     contract.updated_at = now
     session.add(contract)
-
-
-def _keep_old_fee_on_record(
-    session: Session, contract: Contract, proposal: FeeIncrease, starts: date
-) -> None:
-    """Billing reads the fee from its periods once any exists: the days before `starts` keep the old fee."""
-    earlier = session.exec(
-        select(FeePeriod).where(FeePeriod.contract_id == contract.id, col(FeePeriod.effective_from) < starts)
-    ).first()
-    first = contract.term_start or contract.desired_open_date
-    if earlier is None and first is not None and first < starts:
-        session.add(
-            FeePeriod(
-                contract_id=contract.id or 0,
-                effective_from=first,
-                monthly_fee=proposal.old_monthly_fee,
-                discount=contract.discount,
-            )
-        )
 
 
 def _notify_proposal(session: Session, contract: Contract, proposal: FeeIncrease, now: datetime) -> None:

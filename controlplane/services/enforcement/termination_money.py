@@ -9,10 +9,11 @@ from fractions import Fraction
 
 from sqlmodel import Session, col, select
 
-from controlplane.models.billing import FeePeriod, Invoice, InvoiceLine
+from controlplane.models.billing import Invoice, InvoiceLine
 from controlplane.models.customer import BillingCycle, Contract
 from controlplane.models.enforcement import Termination
 from controlplane.services.billing.facts import PREPAYMENT_KIND
+from controlplane.services.billing.fee_periods import net_rates
 from controlplane.terms.calendar import YearMonth
 from controlplane.terms.lifecycle import TerminationKind
 from controlplane.terms.money import floor_won
@@ -87,10 +88,7 @@ def _recent_plan_fees(
     """Art. 32(3): the monthly *rates* (net of the agreed discount) of the last months of service before
     the termination month, oldest first; a month with a fee change averages its rates by day, and a
     partly used first month counts its full rate (never a prorated bill)."""
-    periods = session.exec(
-        select(FeePeriod).where(FeePeriod.contract_id == contract.id).order_by(col(FeePeriod.effective_from))
-    ).all()
-    rates = [(p.effective_from, max(0, p.monthly_fee - p.discount)) for p in periods]
+    rates = net_rates(session, contract)
     if not rates:
         return [max(0, contract.monthly_fee - contract.discount)]
     start = rates[0][0]  # the open date: earlier terms' months count too

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from controlplane.errors import Conflict, NoCapacity
+from controlplane.errors import ConcurrentChange, Conflict, NoCapacity
 from controlplane.models.host import Host
 from controlplane.models.server import DesiredState, Server
 from controlplane.schemas.hosts import Usage
@@ -22,6 +22,7 @@ from controlplane.services.fleet.hosts import usage_by_host
 from controlplane.services.fleet.placement import Demand, fits
 from controlplane.services.fleet.server_guards import check_action_allowed
 from controlplane.services.fleet.servers import get_server, server_snapshot
+from controlplane.terms.clauses import ART_32_2
 
 
 def reboot_server(
@@ -79,10 +80,13 @@ def contract_servers(session: Session, contract_id: int) -> list[Server]:
     return list(session.exec(query.order_by(col(Server.id))).all())
 
 
-def check_contract_resize(session: Session, *, contract_id: int, size: ServerResize) -> None:
-    """Refuses `size` as `resize_contract_servers` would (disk shrink, no room), writing nothing."""
+def check_contract_resize(
+    session: Session, *, contract_id: int, size: ServerResize, base: ServerResize | None = None
+) -> None:
+    """Refuses `size` as `resize_contract_servers` would (disk shrink, no room), writing nothing; `base`
+    is the size an earlier change still waiting will have given the servers by then."""
     for server in contract_servers(session, contract_id):
-        check_resize(session, server=server, data=size)
+        check_resize(session, server=server, data=size, base=base)
 
 
 def resize_contract_servers(
@@ -110,7 +114,7 @@ def resize_for_plan(
         entity_type="server",
         entity_id=server.id,
         action="resize",
-        clause="Art. 32(2)",
+        clause=str(ART_32_2),
         before=before,
         after=server_snapshot(server),
     )
@@ -126,19 +130,30 @@ def apply_resize(session: Session, *, server: Server, data: ServerResize, now: d
     return True
 
 
-def check_resize(session: Session, *, server: Server, data: ServerResize) -> Demand | None:
+def check_resize(
+    session: Session, *, server: Server, data: ServerResize, base: ServerResize | None = None
+) -> Demand | None:
     """The new sizes if they are allowed, None when nothing changes; writes nothing.
 
-    A disk never shrinks (409: the guest's filesystem would be cut); growth must fit the host.
+    A disk never shrinks (409: the guest's filesystem would be cut); growth must fit the host. `base`
+    (its fields over the server's) is the size the server will have when `data` applies: a field `data`
+    leaves out keeps the base's, and the disk must not shrink from it either.
     """
     if server.deleted_at is not None or server.desired_state == DesiredState.DELETED:
         raise Conflict(f"cannot resize server {server.id}: it is deleted")
-    vcpus = data.vcpus or server.vcpus
-    memory = data.memory_mib or server.memory_mib
-    disk = data.disk_gib or server.disk_gib
+    base = base or ServerResize()
+    vcpus = data.vcpus or base.vcpus or server.vcpus
+    memory = data.memory_mib or base.memory_mib or server.memory_mib
+    disk = data.disk_gib or base.disk_gib or server.disk_gib
     if disk < server.disk_gib:
         raise Conflict(
             f"disk_gib {disk} is smaller than the server's {server.disk_gib} GiB: disks never shrink",
+            field="disk_gib",
+        )
+    if base.disk_gib is not None and disk < base.disk_gib:
+        raise Conflict(
+            f"disk_gib {disk} is smaller than the {base.disk_gib} GiB the plan change before it gives "
+            f"server {server.id}: disks never shrink",
             field="disk_gib",
         )
     if (vcpus, memory, disk) == (server.vcpus, server.memory_mib, server.disk_gib):
@@ -169,5 +184,5 @@ def _bump(session: Session, server: Server, now: datetime, **values: object) -> 
         .values(generation=server.generation + 1, updated_at=now, **values)
     )
     if result.rowcount != 1:  # the caller's transaction is abandoned with the error
-        raise Conflict(f"server {server.id} changed concurrently; retry")
+        raise ConcurrentChange(f"server {server.id} changed concurrently; retry")
     session.refresh(server)
