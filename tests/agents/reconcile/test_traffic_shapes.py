@@ -64,7 +64,7 @@ def test_a_firewall_binds_on_every_server_and_is_gone_after_their_deletion(
         source = MemorySource(servers)
         reconciler, _driver = make_reconciler(qemu_conn, source)
         try:
-            reconciler.run_once()
+            assert reconciler.run_once().errors == {}
             assert [filter_bindings(qemu_conn, a.mac) for a in atts] == [
                 [(firewall.name, a.ip)] for a in atts
             ]
